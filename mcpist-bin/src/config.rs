@@ -1,0 +1,239 @@
+//! `mcpist.toml`: defaults, then the file, then `MCPIST_*` environment variables.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+    value::magic::RelativePathBuf,
+};
+use serde::Deserialize;
+
+/// Environment variables that are not config keys.
+const NOT_CONFIG_KEYS: &[&str] = &["config", "master_key", "log", "bearer"];
+
+/// The whole configuration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    #[serde(default)]
+    pub(crate) server: ServerConfig,
+    #[serde(default)]
+    pub(crate) store: StoreConfig,
+    /// Connector tables, passed to each connector to parse.
+    #[serde(default)]
+    pub(crate) connectors: BTreeMap<String, serde_json::Value>,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ServerConfig {
+    /// Where `mcpist serve` listens.
+    pub(crate) bind: SocketAddr,
+    /// The URL clients and browsers use when it is not the bind address (a reverse proxy).
+    pub(crate) public_url: Option<String>,
+    /// Extra host names accepted in the `Host` header.
+    pub(crate) allowed_hosts: Vec<String>,
+    /// Turns the bearer check off. Accepted only on a loopback bind; for the
+    /// MCP conformance suite, whose client sends no `Authorization` header.
+    pub(crate) dangerously_disable_auth: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8765)),
+            public_url: None,
+            allowed_hosts: Vec::new(),
+            dangerously_disable_auth: false,
+        }
+    }
+}
+
+/// Which store backend.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum StoreKind {
+    /// The encrypted SQLite file (default).
+    #[default]
+    Sqlite,
+    /// Process memory; nothing persists.
+    Memory,
+}
+
+/// The `[store]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct StoreConfig {
+    pub(crate) kind: StoreKind,
+    /// The SQLite file; relative paths are relative to the config file.
+    pub(crate) path: Option<RelativePathBuf>,
+    /// The master key file; relative paths are relative to the config file.
+    pub(crate) key_file: Option<RelativePathBuf>,
+}
+
+/// The loaded configuration and where everything lives.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) config: Config,
+    pub(crate) config_path: PathBuf,
+    pub(crate) config_exists: bool,
+    pub(crate) data_dir: PathBuf,
+    figment: Figment,
+}
+
+impl Loaded {
+    /// The SQLite store file.
+    pub(crate) fn store_path(&self) -> PathBuf {
+        self.config
+            .store
+            .path
+            .as_ref()
+            .map(RelativePathBuf::relative)
+            .unwrap_or_else(|| self.data_dir.join("mcpist.db"))
+    }
+
+    /// The master key file.
+    pub(crate) fn key_path(&self) -> PathBuf {
+        self.config
+            .store
+            .key_file
+            .as_ref()
+            .map(RelativePathBuf::relative)
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    /// Where the `[connectors.NAME]` table came from, for error messages.
+    pub(crate) fn source_of(&self, key: &str) -> String {
+        match self.figment.find_metadata(key) {
+            Some(meta) => match &meta.source {
+                Some(figment::Source::File(path)) => path.display().to_string(),
+                Some(other) => format!("{} ({other})", meta.name),
+                None => meta.name.to_string(),
+            },
+            None => self.config_path.display().to_string(),
+        }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/mcpist/mcpist.toml`, or `~/.config/mcpist/mcpist.toml`.
+pub(crate) fn default_config_path() -> Result<PathBuf> {
+    Ok(xdg_dir("XDG_CONFIG_HOME", ".config")?
+        .join("mcpist")
+        .join("mcpist.toml"))
+}
+
+/// `$XDG_DATA_HOME/mcpist`, or `~/.local/share/mcpist`.
+pub(crate) fn default_data_dir() -> Result<PathBuf> {
+    Ok(xdg_dir("XDG_DATA_HOME", ".local/share")?.join("mcpist"))
+}
+
+fn xdg_dir(var: &str, fallback: &str) -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+        let dir = PathBuf::from(dir);
+        if dir.is_absolute() {
+            return Ok(dir);
+        }
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| anyhow!("neither {var} nor HOME is set; pass --config PATH"))?;
+    Ok(PathBuf::from(home).join(fallback))
+}
+
+/// Loads the config at `path` (or the default path). A missing file is an
+/// empty config: every key has a default.
+pub(crate) fn load(path: Option<&Path>) -> Result<Loaded> {
+    let config_path = match path {
+        Some(p) => {
+            std::path::absolute(p).with_context(|| format!("config path {}", p.display()))?
+        }
+        None => default_config_path()?,
+    };
+    let config_exists = config_path.exists();
+    // An absolute path, so figment does not search parent directories; a
+    // missing file is simply empty.
+    let figment = Figment::new().merge(Toml::file(&config_path)).merge(
+        Env::prefixed("MCPIST_")
+            .filter(|key| {
+                !NOT_CONFIG_KEYS
+                    .iter()
+                    .any(|k| key.as_str().eq_ignore_ascii_case(k))
+            })
+            .split("__"),
+    );
+    let config: Config = figment
+        .extract()
+        .map_err(|e| anyhow!("bad configuration: {}", describe(&e, &config_path)))?;
+    if let Some(url) = &config.server.public_url {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            anyhow!(
+                "bad configuration in {}: server.public_url: {e}",
+                config_path.display()
+            )
+        })?;
+        if parsed.host_str().is_none() {
+            bail!(
+                "bad configuration in {}: server.public_url has no host",
+                config_path.display()
+            );
+        }
+    }
+    Ok(Loaded {
+        config,
+        config_exists,
+        data_dir: default_data_dir()?,
+        config_path,
+        figment,
+    })
+}
+
+/// One line per figment error, each naming the key and where it was set.
+fn describe(error: &figment::Error, config_path: &Path) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(figment::Source::File(p)) => p.display().to_string(),
+                    _ => m.name.to_string(),
+                })
+                .unwrap_or_else(|| config_path.display().to_string());
+            let key = if key.is_empty() {
+                String::new()
+            } else {
+                format!("key `{key}`: ")
+            };
+            format!("{source}: {key}{}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The file `mcpist init` writes.
+pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is optional; shown are the defaults.
+# Environment variables override keys: MCPIST_SERVER__BIND=127.0.0.1:9000,
+# MCPIST_CONNECTORS__GITHUB__BASE_URL=https://ghe.example.com/api/v3.
+
+[server]
+# bind = "127.0.0.1:8765"
+# public_url = "https://mcpist.example.net"   # when behind a reverse proxy
+
+[store]
+# kind = "sqlite"            # sqlite | memory
+# path = "mcpist.db"         # default: $XDG_DATA_HOME/mcpist/mcpist.db; relative to this file
+# key_file = "master.key"    # default: $XDG_DATA_HOME/mcpist/master.key; or set MCPIST_MASTER_KEY
+
+[connectors.github]
+# base_url = "https://api.github.com"   # GitHub Enterprise Server: https://HOST/api/v3
+"#;

@@ -1,0 +1,430 @@
+//! `mcpist`: the command line. Reads `mcpist.toml`, opens the store, builds the
+//! configured connectors and serves them over MCP. All logic that an embedder
+//! would need lives in the library crates; this binary only wires them.
+
+mod config;
+mod wiring;
+
+use std::{
+    io::{BufRead, IsTerminal, Read, Write},
+    net::SocketAddr,
+    path::PathBuf,
+    process::ExitCode,
+};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use mcpist_core::{
+    Auth,
+    http::{ClientAuth, HttpOptions},
+    store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect, now_unix},
+};
+use secrecy::{ExposeSecret, SecretString};
+use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
+
+use crate::config::Loaded;
+
+/// MCPist: one MCP server for your own API tokens. Clients get tools, never tokens.
+#[derive(Debug, Parser)]
+#[command(name = "mcpist", version, about)]
+struct Cli {
+    /// The config file [default: $XDG_CONFIG_HOME/mcpist/mcpist.toml]
+    #[arg(long, global = true, env = "MCPIST_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the config file, data directory, master key, store and MCP bearer token.
+    Init,
+    /// Serve MCP: Streamable HTTP at /mcp (default) or stdio.
+    Serve {
+        /// Speak MCP over stdin/stdout (for Claude Desktop and other clients that start servers).
+        #[arg(long)]
+        stdio: bool,
+        /// Listen here instead of `server.bind`.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<SocketAddr>,
+    },
+    /// List the tools a client sees.
+    Tools {
+        /// Print the exact `tools/list` JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage accounts (credentials) of services.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// The bearer token MCP clients send over HTTP.
+    #[command(subcommand)]
+    Bearer(BearerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsCommand {
+    /// Add (or replace) an account with a token read from standard input.
+    Add {
+        /// The service, such as `github`.
+        service: String,
+        /// The account label.
+        #[arg(long, default_value = "default")]
+        account: String,
+        /// Read the token from standard input (tokens are never taken from arguments).
+        #[arg(long, required = true)]
+        token_stdin: bool,
+    },
+    /// List accounts: labels, status, expiry, identity; never secrets.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an account and its credential.
+    Remove {
+        /// The service.
+        service: String,
+        /// The account label.
+        account: String,
+    },
+    /// Make an account the one tools use when no `account` argument is given.
+    Default {
+        /// The service.
+        service: String,
+        /// The account label.
+        account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BearerCommand {
+    /// Print the bearer token to standard output.
+    Show,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match &cli.command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
+    // stdout may be the MCP transport: logs always go to stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MCPIST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mcpist: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("mcpist: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let loaded = config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Init => init(&loaded).await,
+        Command::Serve { stdio, bind } => serve(&loaded, stdio, bind).await,
+        Command::Tools { json } => tools(&loaded, json),
+        Command::Accounts(cmd) => accounts(&loaded, cmd).await,
+        Command::Bearer(BearerCommand::Show) => {
+            let (store, _) = wiring::open_store(&loaded, false)?;
+            match store.get_secret(wiring::BEARER_SECRET).await? {
+                Some(bearer) => {
+                    println!("{}", bearer.expose_secret());
+                    Ok(())
+                }
+                None => bail!("no bearer token yet; run `mcpist init`"),
+            }
+        }
+    }
+}
+
+async fn init(loaded: &Loaded) -> Result<()> {
+    let path = &loaded.config_path;
+    if loaded.config_exists {
+        eprintln!("config:  {} (exists, kept)", path.display());
+    } else {
+        if let Some(dir) = path.parent() {
+            mcpist_core::seal::create_private_dir(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, config::TEMPLATE)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("config:  {} (created)", path.display());
+    }
+    let (store, created) = wiring::open_store(loaded, true)?;
+    if loaded.config.store.kind == config::StoreKind::Sqlite {
+        let state = |new: bool| if new { "created" } else { "exists, kept" };
+        eprintln!(
+            "key:     {} ({}, mode 0600)",
+            loaded.key_path().display(),
+            state(created.key)
+        );
+        eprintln!(
+            "store:   {} ({})",
+            loaded.store_path().display(),
+            state(created.store)
+        );
+    }
+    let (bearer, bearer_created) = wiring::ensure_bearer(store.as_ref()).await?;
+    if bearer_created {
+        eprintln!("bearer:  created; MCP clients send it as `Authorization: Bearer <token>`:");
+        println!("{}", bearer.expose_secret());
+        eprintln!("         (print it again with `mcpist bearer show`)");
+    } else {
+        eprintln!("bearer:  exists, kept (`mcpist bearer show` prints it)");
+    }
+    eprintln!("next:    echo \"$TOKEN\" | mcpist accounts add github --account work --token-stdin");
+    eprintln!(
+        "         mcpist serve           # HTTP at http://{}/mcp",
+        loaded.config.server.bind
+    );
+    Ok(())
+}
+
+async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result<()> {
+    let (store, created) = wiring::open_store(loaded, true)?;
+    if created.key {
+        eprintln!(
+            "mcpist: created master key {} (mode 0600); back it up: without it the store cannot be opened",
+            loaded.key_path().display()
+        );
+    }
+    if created.store {
+        eprintln!("mcpist: created store {}", loaded.store_path().display());
+    }
+    let server = wiring::build_server(loaded, store.clone())?;
+    if stdio {
+        tracing::info!(tools = server.tools().len(), "serving MCP over stdio");
+        return Ok(server.serve_stdio().await?);
+    }
+    let server_config = &loaded.config.server;
+    let bind = bind.unwrap_or(server_config.bind);
+    let auth = if server_config.dangerously_disable_auth {
+        if !bind.ip().is_loopback() {
+            bail!(
+                "server.dangerously_disable_auth is accepted only on a loopback bind, not {bind}"
+            );
+        }
+        eprintln!(
+            "mcpist: WARNING: server.dangerously_disable_auth = true: ANY local process can call every tool without a bearer token. Use only for the conformance suite."
+        );
+        ClientAuth::DangerouslyNone
+    } else {
+        let (bearer, bearer_created) = wiring::ensure_bearer(store.as_ref()).await?;
+        if bearer_created {
+            eprintln!("mcpist: created an MCP bearer token; print it with `mcpist bearer show`");
+        }
+        ClientAuth::Bearer(mcpist_core::http::BearerDigest::of(&bearer))
+    };
+    if !bind.ip().is_loopback() {
+        eprintln!(
+            "mcpist: WARNING: listening on {bind}, beyond loopback: every host that reaches it can try the bearer token; put TLS in front (see the README)"
+        );
+    }
+    let mut options = HttpOptions::loopback(auth);
+    options
+        .allowed_hosts
+        .extend(server_config.allowed_hosts.iter().cloned());
+    if let Some(public) = &server_config.public_url {
+        let url = url::Url::parse(public)?;
+        if let Some(host) = url.host_str() {
+            options
+                .allowed_hosts
+                .push(host.trim_matches(['[', ']']).to_owned());
+        }
+        options
+            .allowed_origins
+            .push(url.origin().ascii_serialization());
+    }
+    let cancel = CancellationToken::new();
+    options.cancel = cancel.clone();
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let local = listener.local_addr()?;
+    eprintln!(
+        "mcpist: serving {} tools; MCP at http://{local}/mcp",
+        server.tools().len()
+    );
+    axum::serve(listener, mcpist_core::http::router(server, options))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            cancel.cancel();
+        })
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn tools(loaded: &Loaded, json: bool) -> Result<()> {
+    // Listing needs no credentials: a throwaway memory store is enough.
+    let server =
+        wiring::build_server(loaded, std::sync::Arc::new(mcpist_core::MemoryStore::new()))?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &server.tools_json())?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for listed in server.tools() {
+        let read_only = listed
+            .tool
+            .annotations
+            .as_ref()
+            .and_then(|a| a.read_only_hint)
+            .unwrap_or(false);
+        writeln!(
+            out,
+            "{:<28} {:<5} {:<14} {}",
+            listed.tool.name,
+            if read_only { "read" } else { "WRITE" },
+            listed.toolset,
+            listed.tool.description.as_deref().unwrap_or("")
+        )?;
+    }
+    Ok(())
+}
+
+async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
+    let (store, _) = wiring::open_store(loaded, matches!(cmd, AccountsCommand::Add { .. }))?;
+    match cmd {
+        AccountsCommand::Add {
+            service,
+            account,
+            token_stdin: _,
+        } => {
+            let connectors = wiring::build_connectors(loaded)?;
+            let connector = connectors
+                .iter()
+                .find(|c| c.service() == service)
+                .with_context(|| {
+                    let served: Vec<_> = connectors.iter().map(|c| c.service()).collect();
+                    format!(
+                        "unknown or disabled service {service:?}; this config serves: {}",
+                        served.join(", ")
+                    )
+                })?;
+            if connector.auth() == Auth::None {
+                bail!("{service} needs no credential");
+            }
+            let key = AccountKey::new(&service, &account)?;
+            let token = read_token()?;
+            let credential = Credential::static_token(token)?;
+            let existed = store.get(&key).await.ok().flatten().is_some();
+            store
+                .put(
+                    &key,
+                    AccountWrite {
+                        credential,
+                        identity: None,
+                        status: AccountStatus::Ok,
+                    },
+                    Expect::Any,
+                )
+                .await?;
+            eprintln!(
+                "{} account '{account}' of {service} (stored sealed in {})",
+                if existed { "replaced" } else { "added" },
+                store.location()
+            );
+            Ok(())
+        }
+        AccountsCommand::List { json } => {
+            let accounts = store.list().await?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &accounts)?;
+                writeln!(out)?;
+                return Ok(());
+            }
+            if accounts.is_empty() {
+                eprintln!(
+                    "no accounts yet; add one with `mcpist accounts add SERVICE --account LABEL --token-stdin`"
+                );
+            }
+            let now = now_unix();
+            for a in accounts {
+                let expiry = match a.expires_at {
+                    None => "never".to_owned(),
+                    Some(t) if t <= now => "expired".to_owned(),
+                    Some(t) => format!("in {} min", (t - now) / 60),
+                };
+                writeln!(
+                    out,
+                    "{:<12} {:<16} {:<8} {:<13} {:<7} {:<10} {}",
+                    a.service,
+                    a.account,
+                    if a.is_default { "default" } else { "" },
+                    a.status.as_str(),
+                    a.kind.as_str(),
+                    expiry,
+                    a.identity.as_deref().unwrap_or("-"),
+                )?;
+            }
+            Ok(())
+        }
+        AccountsCommand::Remove { service, account } => {
+            let key = AccountKey::new(&service, &account)?;
+            if store.delete(&key).await? {
+                eprintln!("removed account '{account}' of {service}");
+                Ok(())
+            } else {
+                bail!("no account '{account}' of {service}")
+            }
+        }
+        AccountsCommand::Default { service, account } => {
+            let key = AccountKey::new(&service, &account)?;
+            store.set_default(&key).await?;
+            eprintln!("'{account}' is now the default {service} account");
+            Ok(())
+        }
+    }
+}
+
+/// Reads a token from standard input: one line at a terminal (with a prompt
+/// on stderr), else everything until end of input.
+fn read_token() -> Result<SecretString> {
+    let stdin = std::io::stdin();
+    let mut text = Zeroizing::new(String::new());
+    if stdin.is_terminal() {
+        eprint!("Paste the token and press Enter: ");
+        std::io::stderr().flush()?;
+        stdin.lock().read_line(&mut text)?;
+    } else {
+        stdin.lock().read_to_string(&mut text)?;
+    }
+    Ok(SecretString::from(text.to_string()))
+}

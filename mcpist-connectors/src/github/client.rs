@@ -1,0 +1,150 @@
+//! HTTP calls to the GitHub REST API and the one status-to-error mapping.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mcpist_core::{CallContext, Error, Result};
+use reqwest::{Response, StatusCode, header::HeaderMap};
+use serde_json::Value;
+
+use super::NAME;
+
+/// One page of a GitHub answer.
+pub(super) struct Page {
+    pub(super) body: Value,
+    /// The `Link` header has a `rel="next"` page.
+    pub(super) has_next: bool,
+}
+
+/// `GET` of `segments` (each one path segment) with `query`.
+pub(super) async fn get(
+    ctx: &CallContext,
+    segments: &[&str],
+    query: &[(&str, String)],
+) -> Result<Page> {
+    let upstream = ctx.upstream();
+    let request = upstream
+        .get(segments)
+        .query(query)
+        // GitHub's documented media type and API version.
+        .header("Accept", "application/vnd.github+json")
+        .header("X-GitHub-Api-Version", "2022-11-28");
+    let response = upstream.send(request).await?;
+    classify(upstream.account().unwrap_or_default(), response).await
+}
+
+/// Maps a GitHub response onto MCPist's error model.
+async fn classify(account: &str, response: Response) -> Result<Page> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    if status.is_success() {
+        let has_next = headers
+            .get("link")
+            .and_then(|l| l.to_str().ok())
+            .is_some_and(|l| l.contains("rel=\"next\""));
+        let body = response.json().await.map_err(|_| Error::Transport {
+            service: NAME.into(),
+            message: "GitHub answered with a body that is not JSON".into(),
+        })?;
+        return Ok(Page { body, has_next });
+    }
+    let message = error_message(response).await;
+    match status {
+        StatusCode::UNAUTHORIZED => Err(Error::Unauthorized {
+            service: NAME.into(),
+            account: account.into(),
+            message: format!(
+                "GitHub says \"{message}\"; the token is invalid, expired or revoked. Replace it with \
+                 `mcpist accounts add github --account {account} --token-stdin`"
+            ),
+        }),
+        // Primary rate limit: 403 or 429 with x-ratelimit-remaining: 0 and a reset time.
+        // Secondary rate limit: 403 or 429 with Retry-After.
+        StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS if rate_limited(&headers) => {
+            Err(Error::RateLimited {
+                service: NAME.into(),
+                until: retry_at(&headers),
+            })
+        }
+        StatusCode::TOO_MANY_REQUESTS => Err(Error::RateLimited {
+            service: NAME.into(),
+            until: None,
+        }),
+        // GitHub answers 404 for private resources the token cannot see.
+        StatusCode::NOT_FOUND => Err(Error::Upstream {
+            service: NAME.into(),
+            status: 404,
+            message: format!("{message} (it does not exist, or account '{account}' cannot see it)"),
+        }),
+        s => Err(Error::Upstream {
+            service: NAME.into(),
+            status: s.as_u16(),
+            message,
+        }),
+    }
+}
+
+fn rate_limited(headers: &HeaderMap) -> bool {
+    headers.contains_key("retry-after")
+        || headers
+            .get("x-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            == Some("0")
+}
+
+/// When GitHub says a retry may succeed: `Retry-After` seconds, else `x-ratelimit-reset`.
+fn retry_at(headers: &HeaderMap) -> Option<SystemTime> {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    if let Some(secs) = number("retry-after") {
+        return Some(SystemTime::now() + Duration::from_secs(secs));
+    }
+    number("x-ratelimit-reset").map(|reset| UNIX_EPOCH + Duration::from_secs(reset))
+}
+
+/// GitHub's `{"message": ..., "errors": [...]}` as one short line.
+async fn error_message(response: Response) -> String {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let mut message = body
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    if let Some(errors) = body.get("errors").and_then(Value::as_array) {
+        let details: Vec<String> = errors
+            .iter()
+            .take(5)
+            .filter_map(|e| {
+                e.get("message")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        let field = e.get("field")?.as_str()?;
+                        let code = e.get("code")?.as_str()?;
+                        Some(format!("{field}: {code}"))
+                    })
+            })
+            .collect();
+        if !details.is_empty() {
+            message = format!("{message}: {}", details.join("; "));
+        }
+    }
+    truncate(&mut message, 500);
+    message
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
+pub(super) fn truncate(text: &mut String, max: usize) {
+    if text.len() > max {
+        let cut = (0..=max)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push_str("… [truncated]");
+    }
+}

@@ -1,0 +1,104 @@
+//! [GitHub](https://docs.github.com/en/rest) connector: the REST API with a
+//! bearer token (a personal access token, fine-grained or classic).
+//!
+//! Configuration, the `[connectors.github]` table:
+//!
+//! ```toml
+//! [connectors.github]
+//! base_url = "https://api.github.com"   # GitHub Enterprise Server: "https://HOST/api/v3"
+//! ```
+
+mod client;
+mod tools;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mcpist_core::{
+    CallContext, Connector, Registration, Result, ToolSpec,
+    connector::{parse_base_url, parse_config},
+    mcp::{CallToolResult, JsonObject},
+};
+use serde::Deserialize;
+use url::Url;
+
+/// Config table name and tool-name prefix.
+pub const NAME: &str = "github";
+
+/// The public GitHub API.
+pub const DEFAULT_BASE_URL: &str = "https://api.github.com";
+
+mcpist_core::inventory::submit! {
+    Registration {
+        service: NAME,
+        summary: "GitHub: repositories and issues (REST API, personal access token)",
+        enabled_by_default: true,
+        build: build,
+    }
+}
+
+fn build(raw: serde_json::Value) -> Result<Arc<dyn Connector>> {
+    Ok(Arc::new(GithubConnector::new(parse_config(NAME, raw)?)?))
+}
+
+/// Settings for the GitHub connector: the `[connectors.github]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GithubConfig {
+    /// API root: `https://api.github.com`, or `https://HOST/api/v3` for GitHub
+    /// Enterprise Server. Plain `http` is accepted only on loopback.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        Self {
+            base_url: default_base_url(),
+        }
+    }
+}
+
+fn default_base_url() -> String {
+    DEFAULT_BASE_URL.into()
+}
+
+/// Exposes GitHub repositories and issues as MCP tools.
+#[derive(Debug, Clone)]
+pub struct GithubConnector {
+    base_url: Url,
+}
+
+impl GithubConnector {
+    /// Validates `config` and builds the connector.
+    pub fn new(config: GithubConfig) -> Result<Self> {
+        Ok(Self {
+            base_url: parse_base_url(NAME, &config.base_url)?,
+        })
+    }
+}
+
+#[async_trait]
+impl Connector for GithubConnector {
+    fn service(&self) -> &'static str {
+        NAME
+    }
+
+    fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    fn tools(&self) -> Vec<ToolSpec> {
+        tools::all()
+    }
+
+    async fn call(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: JsonObject,
+    ) -> Result<CallToolResult> {
+        tools::call(ctx, tool, args).await
+    }
+}

@@ -1,0 +1,287 @@
+//! The GitHub tools: their schemas, and what each returns.
+
+use mcpist_core::{
+    CallContext, Error, Result, ToolHints, ToolSpec,
+    mcp::{CallToolResult, ContentBlock, JsonObject},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client::{self, Page, truncate};
+
+/// Longest issue body returned, in bytes.
+const MAX_BODY: usize = 20_000;
+
+pub(super) fn all() -> Vec<ToolSpec> {
+    let owner = json!({"type": "string", "minLength": 1, "maxLength": 100,
+        "description": "Repository owner (user or organization)"});
+    let repo = json!({"type": "string", "minLength": 1, "maxLength": 100,
+        "description": "Repository name"});
+    let per_page = json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 30,
+        "description": "Results per page"});
+    let page = json!({"type": "integer", "minimum": 1, "default": 1, "description": "Page number"});
+    vec![
+        ToolSpec::new(
+            "get_me",
+            "The GitHub user this account is signed in as.",
+            json!({"type": "object", "properties": {}, "additionalProperties": false}),
+            ToolHints::READ,
+            "context",
+        ),
+        ToolSpec::new(
+            "list_repos",
+            "List repositories: the account's own (with private ones), or those of `owner`.",
+            json!({"type": "object", "properties": {
+                "owner": owner,
+                "sort": {"type": "string", "enum": ["created", "updated", "pushed", "full_name"],
+                    "default": "full_name"},
+                "per_page": per_page, "page": page,
+            }, "additionalProperties": false}),
+            ToolHints::READ,
+            "repos",
+        ),
+        ToolSpec::new(
+            "list_issues",
+            "List issues of a repository, newest first. Pull requests are marked `pr: true`.",
+            json!({"type": "object", "properties": {
+                "owner": owner, "repo": repo,
+                "state": {"type": "string", "enum": ["open", "closed", "all"], "default": "open"},
+                "labels": {"type": "string", "description": "Comma-separated label names"},
+                "per_page": per_page, "page": page,
+            }, "required": ["owner", "repo"], "additionalProperties": false}),
+            ToolHints::READ,
+            "issues",
+        ),
+        ToolSpec::new(
+            "get_issue",
+            "Get one issue with its body.",
+            json!({"type": "object", "properties": {
+                "owner": owner, "repo": repo,
+                "issue_number": {"type": "integer", "minimum": 1},
+            }, "required": ["owner", "repo", "issue_number"], "additionalProperties": false}),
+            ToolHints::READ,
+            "issues",
+        ),
+    ]
+}
+
+pub(super) async fn call(
+    ctx: &CallContext,
+    tool: &str,
+    args: JsonObject,
+) -> Result<CallToolResult> {
+    match tool {
+        "get_me" => get_me(ctx).await,
+        "list_repos" => list_repos(ctx, parse(args)?).await,
+        "list_issues" => list_issues(ctx, parse(args)?).await,
+        "get_issue" => get_issue(ctx, parse(args)?).await,
+        other => Err(Error::InvalidArguments(format!(
+            "github has no tool {other:?}"
+        ))),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(args: JsonObject) -> Result<T> {
+    serde_json::from_value(Value::Object(args)).map_err(|e| Error::InvalidArguments(e.to_string()))
+}
+
+fn json_result(value: Value) -> CallToolResult {
+    CallToolResult::success(vec![ContentBlock::text(value.to_string())])
+}
+
+/// The listing and, when GitHub has more, the page to ask for next.
+fn paged(items: Vec<Value>, page: &Page, current: u32) -> CallToolResult {
+    let mut out = json!({ "items": items });
+    if page.has_next {
+        out["next_page"] = json!(current + 1);
+    }
+    json_result(out)
+}
+
+fn pick(source: &Value, fields: &[&str]) -> Value {
+    let mut out = serde_json::Map::new();
+    for field in fields {
+        if let Some(v) = source.get(*field).filter(|v| !v.is_null()) {
+            out.insert((*field).to_owned(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn login(v: &Value) -> Value {
+    v.get("login").cloned().unwrap_or(Value::Null)
+}
+
+fn label_names(issue: &Value) -> Value {
+    issue
+        .get("labels")
+        .and_then(Value::as_array)
+        .map(|labels| {
+            labels
+                .iter()
+                .filter_map(|l| l.get("name").cloned())
+                .collect::<Vec<_>>()
+        })
+        .map(Value::from)
+        .unwrap_or(Value::Array(vec![]))
+}
+
+fn items(page: &Page) -> Result<&Vec<Value>> {
+    page.body.as_array().ok_or_else(|| Error::Transport {
+        service: super::NAME.into(),
+        message: "GitHub answered with an unexpected shape (expected a list)".into(),
+    })
+}
+
+async fn get_me(ctx: &CallContext) -> Result<CallToolResult> {
+    let page = client::get(ctx, &["user"], &[]).await?;
+    Ok(json_result(pick(
+        &page.body,
+        &[
+            "login",
+            "name",
+            "email",
+            "company",
+            "html_url",
+            "public_repos",
+            "type",
+        ],
+    )))
+}
+
+#[derive(Deserialize)]
+struct ListRepos {
+    owner: Option<String>,
+    sort: Option<String>,
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+    #[serde(default = "first_page")]
+    page: u32,
+}
+
+fn default_per_page() -> u32 {
+    30
+}
+
+fn first_page() -> u32 {
+    1
+}
+
+async fn list_repos(ctx: &CallContext, args: ListRepos) -> Result<CallToolResult> {
+    let mut query = vec![
+        ("per_page", args.per_page.to_string()),
+        ("page", args.page.to_string()),
+    ];
+    if let Some(sort) = args.sort {
+        query.push(("sort", sort));
+    }
+    let page = match &args.owner {
+        Some(owner) => client::get(ctx, &["users", owner, "repos"], &query).await?,
+        None => client::get(ctx, &["user", "repos"], &query).await?,
+    };
+    let repos = items(&page)?
+        .iter()
+        .map(|r| {
+            pick(
+                r,
+                &[
+                    "full_name",
+                    "private",
+                    "description",
+                    "language",
+                    "stargazers_count",
+                    "open_issues_count",
+                    "default_branch",
+                    "updated_at",
+                ],
+            )
+        })
+        .collect();
+    Ok(paged(repos, &page, args.page))
+}
+
+#[derive(Deserialize)]
+struct ListIssues {
+    owner: String,
+    repo: String,
+    state: Option<String>,
+    labels: Option<String>,
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+    #[serde(default = "first_page")]
+    page: u32,
+}
+
+async fn list_issues(ctx: &CallContext, args: ListIssues) -> Result<CallToolResult> {
+    let mut query = vec![
+        ("state", args.state.unwrap_or_else(|| "open".into())),
+        ("per_page", args.per_page.to_string()),
+        ("page", args.page.to_string()),
+    ];
+    if let Some(labels) = args.labels {
+        query.push(("labels", labels));
+    }
+    let page = client::get(ctx, &["repos", &args.owner, &args.repo, "issues"], &query).await?;
+    let issues = items(&page)?
+        .iter()
+        .map(|i| {
+            let mut out = pick(i, &["number", "title", "state", "comments", "updated_at"]);
+            out["author"] = login(&i["user"]);
+            out["labels"] = label_names(i);
+            if i.get("pull_request").is_some() {
+                out["pr"] = json!(true);
+            }
+            out
+        })
+        .collect();
+    Ok(paged(issues, &page, args.page))
+}
+
+#[derive(Deserialize)]
+struct GetIssue {
+    owner: String,
+    repo: String,
+    issue_number: u64,
+}
+
+async fn get_issue(ctx: &CallContext, args: GetIssue) -> Result<CallToolResult> {
+    let number = args.issue_number.to_string();
+    let page = client::get(
+        ctx,
+        &["repos", &args.owner, &args.repo, "issues", &number],
+        &[],
+    )
+    .await?;
+    let issue = &page.body;
+    let mut out = pick(
+        issue,
+        &[
+            "number",
+            "title",
+            "state",
+            "state_reason",
+            "comments",
+            "created_at",
+            "updated_at",
+            "closed_at",
+            "html_url",
+        ],
+    );
+    out["author"] = login(&issue["user"]);
+    out["labels"] = label_names(issue);
+    out["assignees"] = issue
+        .get("assignees")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(login).collect::<Vec<_>>())
+        .map(Value::from)
+        .unwrap_or(Value::Array(vec![]));
+    if issue.get("pull_request").is_some() {
+        out["pr"] = json!(true);
+    }
+    if let Some(body) = issue.get("body").and_then(Value::as_str) {
+        let mut body = body.to_owned();
+        truncate(&mut body, MAX_BODY);
+        out["body"] = json!(body);
+    }
+    Ok(json_result(out))
+}

@@ -1,0 +1,31 @@
+//! # mcpist-connectors
+//!
+//! MCPist's built-in connectors. Each registers itself with [`inventory`]
+//! through [`mcpist_core::Registration`], so a program that links this crate
+//! serves them without further wiring.
+//!
+//! | service | feature | tools |
+//! |---|---|---|
+//! | `github` | `github` (default) | `github_get_me`, `github_list_repos`, `github_list_issues`, `github_get_issue` |
+//!
+//! **Linking.** The linker drops a crate that the final program never names,
+//! and its registrations with it. Name this crate somewhere, for example by
+//! calling [`builtin`] or with `use mcpist_connectors as _;`.
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+#[cfg(feature = "github")]
+pub mod github;
+
+/// The services this build of the crate registers, sorted. Calling it also
+/// keeps the crate (and so its registrations) linked in.
+pub fn builtin() -> Vec<&'static str> {
+    let mut names = vec![
+        #[cfg(feature = "github")]
+        github::NAME,
+    ];
+    #[cfg(feature = "conformance")]
+    names.extend(conformance::NAMES);
+    names.sort_unstable();
+    names
+}

@@ -1,0 +1,579 @@
+//! Connectors: upstream services exposed as MCP tools.
+//!
+//! A connector declares its service name, how it authenticates, the base URL it
+//! may call, and its tools. It never sees the token store: each call gets a
+//! [`CallContext`] whose [`Upstream`] client is bound to the connector's base
+//! URL and injects the selected account's credential into every request.
+
+// MCP logging (`notifications/message`, `logging/setLevel`) is deprecated from
+// protocol 2026-07-28 (SEP-2577) but still part of 2025-11-25, which clients speak.
+#![allow(deprecated)]
+
+use std::{borrow::Cow, fmt, sync::Arc};
+
+use async_trait::async_trait;
+use reqwest::{Method, RequestBuilder, Response, header::HeaderValue};
+use rmcp::{
+    Peer, RoleServer,
+    model::{
+        CallToolResult, JsonObject, LoggingLevel, LoggingMessageNotificationParam,
+        ProgressNotificationParam, ProgressToken,
+    },
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use url::Url;
+
+use crate::{Error, Result};
+
+/// How a connector's credential is attached to upstream requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Auth {
+    /// The service needs no credential (and its tools take no `account` argument).
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// The token as the whole value of the named header (for example `X-Api-Key`).
+    Header(&'static str),
+}
+
+/// The MCP tool annotations of a tool, which policy also relies on:
+/// a tool without `read_only` counts as a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolHints {
+    /// Does not modify anything upstream.
+    pub read_only: bool,
+    /// May delete or overwrite data (meaningful only for writes).
+    pub destructive: bool,
+    /// Calling twice with the same arguments has no further effect.
+    pub idempotent: bool,
+    /// Talks to an open world (the internet), as every upstream connector does.
+    pub open_world: bool,
+}
+
+impl ToolHints {
+    /// A read-only tool on an upstream service.
+    pub const READ: Self = Self {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    };
+    /// A tool that creates something upstream.
+    pub const CREATE: Self = Self {
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        open_world: true,
+    };
+    /// A tool that overwrites or deletes something upstream.
+    pub const DESTRUCTIVE: Self = Self {
+        read_only: false,
+        destructive: true,
+        idempotent: true,
+        open_world: true,
+    };
+}
+
+/// One tool of a connector, before the server prefixes its name.
+#[derive(Debug, Clone)]
+pub struct ToolSpec {
+    /// The name without the service prefix (`list_issues`); the server exposes
+    /// `{service}_{name}`.
+    pub name: Cow<'static, str>,
+    /// A short, precise description for the model.
+    pub description: Cow<'static, str>,
+    /// The JSON Schema of the arguments: an object schema. The server adds the
+    /// `account` property for connectors that use accounts.
+    pub input_schema: Value,
+    /// MCP annotations.
+    pub hints: ToolHints,
+    /// The group the tool belongs to (`issues`, `repos`, …), for policy.
+    pub toolset: &'static str,
+}
+
+impl ToolSpec {
+    /// A tool named `name` with `description`, `input_schema`, `hints` and `toolset`.
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+        input_schema: Value,
+        hints: ToolHints,
+        toolset: &'static str,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            input_schema,
+            hints,
+            toolset,
+        }
+    }
+}
+
+/// One upstream service exposed as a set of MCP tools.
+///
+/// # Errors
+///
+/// `call` returns `Ok(CallToolResult)` for what the tool produced, including
+/// tool-level errors it chose to build itself. It returns `Err` for failures;
+/// the server turns every `Err` into an `isError` result with the error's
+/// message (which never contains a secret), so the model can read it.
+#[async_trait]
+pub trait Connector: Send + Sync + fmt::Debug + 'static {
+    /// Stable lowercase service name such as `github`: the config table name,
+    /// the tool-name prefix and the first half of every account key.
+    fn service(&self) -> &'static str;
+
+    /// How the credential is attached. Defaults to a bearer token.
+    fn auth(&self) -> Auth {
+        Auth::Bearer
+    }
+
+    /// The base URL every upstream request of this connector must stay under.
+    fn base_url(&self) -> &Url;
+
+    /// The tools. Called once, when the server starts.
+    fn tools(&self) -> Vec<ToolSpec>;
+
+    /// Runs `tool` (its unprefixed name) with validated `args` (the `account`
+    /// argument already removed).
+    async fn call(&self, ctx: &CallContext, tool: &str, args: JsonObject)
+    -> Result<CallToolResult>;
+}
+
+/// A connector's entry in the link-time registry (see [`inventory`]).
+///
+/// A crate that registers connectors must be named by the final program
+/// (`use mcpist_connectors as _;`), or the linker drops its registrations.
+#[derive(Debug)]
+pub struct Registration {
+    /// The service name; equals the built connector's [`Connector::service`].
+    pub service: &'static str,
+    /// One line for listings.
+    pub summary: &'static str,
+    /// Whether the service is served when the config does not mention it.
+    pub enabled_by_default: bool,
+    /// Builds the connector from its config table (`Value::Null` when absent).
+    pub build: fn(Value) -> Result<Arc<dyn Connector>>,
+}
+
+inventory::collect!(Registration);
+
+impl Registration {
+    /// Every registration linked into this program, sorted by service name.
+    pub fn all() -> Vec<&'static Registration> {
+        let mut all: Vec<_> = inventory::iter::<Registration>.into_iter().collect();
+        all.sort_by_key(|r| r.service);
+        all
+    }
+
+    /// The registration for `service`, if linked in.
+    pub fn find(service: &str) -> Option<&'static Registration> {
+        inventory::iter::<Registration>
+            .into_iter()
+            .find(|r| r.service == service)
+    }
+}
+
+/// Deserializes a connector's config table, naming the connector and the key in errors.
+/// `Value::Null` (no table) deserializes as an empty table.
+pub fn parse_config<T: serde::de::DeserializeOwned>(
+    service: &'static str,
+    raw: Value,
+) -> Result<T> {
+    let raw = if raw.is_null() {
+        Value::Object(Default::default())
+    } else {
+        raw
+    };
+    serde_json::from_value(raw).map_err(|e| Error::config(service, e.to_string()))
+}
+
+/// Parses a connector's `base_url`: `https`, or plain `http` only on a loopback
+/// host. The port is kept; a trailing slash is added so paths append under it.
+pub fn parse_base_url(service: &'static str, text: &str) -> Result<Url> {
+    let mut url = Url::parse(text)
+        .map_err(|e| Error::config(service, format!("base_url {text:?} is not a URL: {e}")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(Error::config(
+                service,
+                format!(
+                    "base_url {text:?} uses plain http; only https is allowed except on loopback"
+                ),
+            ));
+        }
+        other => {
+            return Err(Error::config(
+                service,
+                format!("base_url {text:?} has scheme {other:?}; use https"),
+            ));
+        }
+    }
+    if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::config(
+            service,
+            format!("base_url {text:?} must name a host and carry no credentials"),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::config(
+            service,
+            format!("base_url {text:?} must not have a query or fragment"),
+        ));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// An HTTP client for one call, bound to one connector's base URL, that attaches
+/// the selected account's credential to every request it sends.
+#[derive(Clone)]
+pub struct Upstream {
+    service: &'static str,
+    account: Option<String>,
+    base: Url,
+    http: reqwest::Client,
+    auth: Auth,
+    credential: Option<SecretString>,
+}
+
+impl fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upstream")
+            .field("service", &self.service)
+            .field("account", &self.account)
+            .field("base", &self.base.as_str())
+            .field(
+                "credential",
+                &self.credential.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
+}
+
+impl Upstream {
+    /// A client for `service` bound to `base`, sending `credential` as `auth` says.
+    /// `http` should not follow redirects (the server's client does not).
+    pub fn new(
+        service: &'static str,
+        account: Option<String>,
+        base: Url,
+        http: reqwest::Client,
+        auth: Auth,
+        credential: Option<SecretString>,
+    ) -> Self {
+        Self {
+            service,
+            account,
+            base,
+            http,
+            auth,
+            credential,
+        }
+    }
+
+    /// The account label this call runs as, if the service uses accounts.
+    pub fn account(&self) -> Option<&str> {
+        self.account.as_deref()
+    }
+
+    /// The service name.
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    pub(crate) fn credential(&self) -> Option<&SecretString> {
+        self.credential.as_ref()
+    }
+
+    /// The URL of `segments` under the base URL. Each segment is
+    /// percent-encoded as one path segment, so an id such as `../../user` or
+    /// `a/b?x` cannot change the route.
+    pub fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .expect("a base URL with a host has path segments");
+            path.pop_if_empty();
+            for segment in segments {
+                path.push(segment);
+            }
+        }
+        url
+    }
+
+    /// A request for `segments` under the base URL; send it with [`Self::send`].
+    pub fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        self.http.request(method, self.url(segments))
+    }
+
+    /// A `GET` request for `segments`.
+    pub fn get(&self, segments: &[&str]) -> RequestBuilder {
+        self.request(Method::GET, segments)
+    }
+
+    /// Sends `request` with the credential attached, after checking that it
+    /// stays under the base URL. Transport errors never include the URL.
+    pub async fn send(&self, request: RequestBuilder) -> Result<Response> {
+        let mut request = request.build().map_err(|e| Error::Transport {
+            service: self.service.into(),
+            message: e.without_url().to_string(),
+        })?;
+        self.check_target(request.url())?;
+        if let Some(token) = &self.credential {
+            let (name, value) = match self.auth {
+                Auth::None => return self.execute(request).await,
+                Auth::Bearer => (
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {}", token.expose_secret()),
+                ),
+                Auth::Header(name) => (
+                    reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|_| Error::config(self.service, "invalid auth header name"))?,
+                    token.expose_secret().to_owned(),
+                ),
+            };
+            let mut value = HeaderValue::try_from(value).map_err(|_| Error::Unauthorized {
+                service: self.service.into(),
+                account: self.account.clone().unwrap_or_default(),
+                message: "the stored credential cannot be sent in an HTTP header; replace it"
+                    .into(),
+            })?;
+            value.set_sensitive(true);
+            request.headers_mut().insert(name, value);
+        }
+        self.execute(request).await
+    }
+
+    async fn execute(&self, request: reqwest::Request) -> Result<Response> {
+        self.http
+            .execute(request)
+            .await
+            .map_err(|e| Error::Transport {
+                service: self.service.into(),
+                message: describe_transport_error(&e),
+            })
+    }
+
+    fn check_target(&self, url: &Url) -> Result<()> {
+        let same_origin = url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default();
+        if same_origin && url.path().starts_with(self.base.path()) {
+            Ok(())
+        } else {
+            Err(Error::HostNotAllowed {
+                service: self.service.into(),
+                url_host: url.host_str().unwrap_or("?").to_owned(),
+                allowed: self.base.as_str().to_owned(),
+            })
+        }
+    }
+}
+
+/// A reqwest error as text, without the URL (which could carry a query secret).
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the response could not be read"
+    } else {
+        "request failed"
+    };
+    let mut message = kind.to_owned();
+    let mut source = std::error::Error::source(e);
+    // The innermost cause ("Connection refused") is the useful part; reqwest's
+    // own Display would add the URL.
+    while let Some(s) = source {
+        if s.source().is_none() {
+            message = format!("{kind}: {s}");
+        }
+        source = s.source();
+    }
+    message
+}
+
+/// What a tool call gets besides its arguments.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    upstream: Upstream,
+    peer: Option<Peer<RoleServer>>,
+    progress_token: Option<ProgressToken>,
+    min_log_level: LoggingLevel,
+}
+
+/// Severity of a log message sent to the MCP client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogLevel {
+    /// Debugging detail.
+    Debug,
+    /// Normal progress.
+    Info,
+    /// Something the user may want to know.
+    Warning,
+    /// A failure.
+    Error,
+}
+
+impl CallContext {
+    /// A context with `upstream` and no MCP peer (for tests and direct calls).
+    pub fn new(upstream: Upstream) -> Self {
+        Self {
+            upstream,
+            peer: None,
+            progress_token: None,
+            min_log_level: LoggingLevel::Info,
+        }
+    }
+
+    pub(crate) fn with_peer(
+        mut self,
+        peer: Peer<RoleServer>,
+        token: Option<ProgressToken>,
+        min_log_level: LoggingLevel,
+    ) -> Self {
+        self.peer = Some(peer);
+        self.progress_token = token;
+        self.min_log_level = min_log_level;
+        self
+    }
+
+    /// The upstream client, bound to this connector's base URL and account.
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// Reports progress to the client, if it asked for progress on this call.
+    pub async fn progress(&self, progress: f64, total: Option<f64>) {
+        if let (Some(peer), Some(token)) = (&self.peer, &self.progress_token) {
+            let mut param = ProgressNotificationParam::new(token.clone(), progress);
+            if let Some(total) = total {
+                param = param.with_total(total);
+            }
+            // A client that went away cannot be told; the call goes on.
+            let _ = peer.notify_progress(param).await;
+        }
+    }
+
+    /// Sends a log message to the client (MCP `notifications/message`).
+    pub async fn log(&self, level: LogLevel, message: &str) {
+        if let Some(peer) = &self.peer {
+            let level = match level {
+                LogLevel::Debug => LoggingLevel::Debug,
+                LogLevel::Info => LoggingLevel::Info,
+                LogLevel::Warning => LoggingLevel::Warning,
+                LogLevel::Error => LoggingLevel::Error,
+            };
+            if rank(level) < rank(self.min_log_level) {
+                return;
+            }
+            let _ = peer
+                .notify_logging_message(LoggingMessageNotificationParam::new(
+                    level,
+                    Value::String(message.to_owned()),
+                ))
+                .await;
+        }
+    }
+}
+
+/// The severity order of MCP log levels (RFC 5424).
+fn rank(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(base: &str) -> Upstream {
+        Upstream::new(
+            "test",
+            None,
+            parse_base_url("test", base).unwrap(),
+            reqwest::Client::new(),
+            Auth::Bearer,
+            None,
+        )
+    }
+
+    #[test]
+    fn base_urls_keep_their_port_and_refuse_plain_http_off_loopback() {
+        let u = parse_base_url("t", "http://127.0.0.1:8080/api/v3").unwrap();
+        assert_eq!(u.as_str(), "http://127.0.0.1:8080/api/v3/");
+        assert!(parse_base_url("t", "http://[::1]:9/").is_ok());
+        assert!(parse_base_url("t", "https://ghe.example.com/api/v3").is_ok());
+        for bad in [
+            "http://api.github.com",
+            "ftp://x",
+            "https://user:pw@api.github.com",
+            "https://api.github.com/?x=1",
+            "not a url",
+        ] {
+            assert!(parse_base_url("t", bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn path_segments_cannot_escape_the_base_path() {
+        let up = upstream("http://127.0.0.1:1/api/v3");
+        for id in [
+            "../../user",
+            "..%2F..",
+            "a/b?x=1#f",
+            "..",
+            "https://evil.example/x",
+        ] {
+            let url = up.url(&["repos", id]);
+            assert_eq!(url.host_str(), Some("127.0.0.1"));
+            assert!(url.path().starts_with("/api/v3/repos/"), "{id} -> {url}");
+            assert_eq!(url.path_segments().unwrap().count(), 4, "{id} -> {url}");
+            assert!(
+                url.query().is_none() && url.fragment().is_none(),
+                "{id} -> {url}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_to_another_host_is_refused_before_it_leaves() {
+        let up = upstream("http://127.0.0.1:1/api");
+        let err = up
+            .send(reqwest::Client::new().get("http://127.0.0.2:1/api/x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::HostNotAllowed { .. }), "{err}");
+        let err = up
+            .send(reqwest::Client::new().get("http://127.0.0.1:1/other"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::HostNotAllowed { .. }), "{err}");
+    }
+}

@@ -1,0 +1,55 @@
+//! # mcpist-core
+//!
+//! The library behind MCPist, a self-hosted MCP server that is a **token
+//! exchanger**: it holds the user's upstream credentials (encrypted at rest)
+//! and calls upstream APIs on their behalf when an MCP client calls a tool.
+//! Clients get tools, never tokens.
+//!
+//! - [`store`]: the [`TokenStore`] trait, [`MemoryStore`] and the encrypted
+//!   [`SqliteStore`] (feature `sqlite`, on by default).
+//! - [`connector`]: the [`Connector`] trait, tool specs, and the host-bound
+//!   [`Upstream`] client a connector gets for each call.
+//! - [`exchanger`]: account resolution and credential injection.
+//! - [`server`]: the rmcp server ([`McpServer`]), over stdio or HTTP.
+//! - [`http`]: the axum app with bearer, Host and Origin checks.
+//! - [`seal`]: the master key and the sealed-value envelope.
+//!
+//! ```no_run
+//! # async fn run() -> mcpist_core::Result<()> {
+//! use std::sync::Arc;
+//! use mcpist_core::{Exchanger, McpServer, MemoryStore, Registration};
+//!
+//! let store = Arc::new(MemoryStore::new());
+//! let connectors = Registration::all()
+//!     .into_iter()
+//!     .filter(|r| r.enabled_by_default)
+//!     .map(|r| (r.build)(serde_json::Value::Null))
+//!     .collect::<mcpist_core::Result<Vec<_>>>()?;
+//! McpServer::new(Exchanger::new(store)?, connectors)?.serve_stdio().await
+//! # }
+//! ```
+
+pub mod connector;
+pub mod error;
+pub mod exchanger;
+pub mod http;
+pub mod seal;
+pub mod server;
+pub mod store;
+
+pub use connector::{Auth, CallContext, Connector, Registration, ToolHints, ToolSpec, Upstream};
+pub use error::{Error, Result};
+pub use exchanger::Exchanger;
+pub use server::McpServer;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
+pub use store::{AccountKey, MemoryStore, TokenStore};
+
+/// The rmcp model types connectors use, re-exported so connector crates build
+/// against the same rmcp version as the server.
+pub mod mcp {
+    pub use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ResourceContents};
+}
+
+/// Re-exported for connector crates: `inventory::submit!` needs it in scope.
+pub use inventory;

@@ -1,0 +1,427 @@
+//! The MCP server: every connector's tools behind one rmcp [`ServerHandler`].
+//!
+//! All rmcp handler types stay in this file and in [`crate::http`].
+
+// MCP logging (`notifications/message`, `logging/setLevel`) is deprecated from
+// protocol 2026-07-28 (SEP-2577) but still part of 2025-11-25, which clients speak.
+#![allow(deprecated)]
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler, ServiceExt,
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+        JsonObject, ListToolsResult, LoggingLevel, PaginatedRequestParams, ServerCapabilities,
+        ServerConfig, SetLevelRequestParams, Tool, ToolAnnotations,
+    },
+    service::RequestContext,
+};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use crate::{
+    Error, Result,
+    connector::{Auth, CallContext, Connector, ToolSpec},
+    exchanger::Exchanger,
+};
+
+const INSTRUCTIONS: &str = "MCPist exposes upstream services (GitHub, ...) as tools named \
+{service}_{tool}. It holds the credentials: never ask the user for tokens. When a service has \
+several accounts, pass `account` with one of the labels an error lists.";
+
+/// Serves a set of connectors as one MCP server.
+#[derive(Clone)]
+pub struct McpServer {
+    inner: Arc<Inner>,
+    // Per session: the level set by `logging/setLevel`.
+    log_level: Arc<Mutex<LoggingLevel>>,
+}
+
+struct Inner {
+    exchanger: Exchanger,
+    routes: BTreeMap<String, Route>,
+    tools: Vec<Tool>,
+}
+
+struct Route {
+    connector: Arc<dyn Connector>,
+    tool: String,
+    def: Tool,
+    validator: jsonschema::Validator,
+    toolset: &'static str,
+}
+
+impl std::fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServer")
+            .field("tools", &self.inner.routes.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A tool as the server lists it: its full name, MCP definition and toolset.
+#[derive(Debug, Clone)]
+pub struct ListedTool {
+    /// The MCP definition (prefixed name, schema with `account`, annotations).
+    pub tool: Tool,
+    /// The service it belongs to.
+    pub service: &'static str,
+    /// Its toolset.
+    pub toolset: &'static str,
+}
+
+impl McpServer {
+    /// Builds a server over `connectors`. Fails if a tool name is invalid or
+    /// taken twice, or if a tool's input schema is not a valid object schema.
+    pub fn new(exchanger: Exchanger, connectors: Vec<Arc<dyn Connector>>) -> Result<Self> {
+        let mut routes = BTreeMap::new();
+        for connector in connectors {
+            for spec in connector.tools() {
+                let name = format!("{}_{}", connector.service(), spec.name);
+                let def = tool_definition(&name, &spec, connector.auth() != Auth::None)?;
+                let validator =
+                    jsonschema::validator_for(&Value::Object(def.input_schema.as_ref().clone()))
+                        .map_err(|e| {
+                            Error::config(
+                                connector.service(),
+                                format!("tool {name}: bad input schema: {e}"),
+                            )
+                        })?;
+                let route = Route {
+                    connector: connector.clone(),
+                    tool: spec.name.into_owned(),
+                    def,
+                    validator,
+                    toolset: spec.toolset,
+                };
+                if routes.insert(name.clone(), route).is_some() {
+                    return Err(Error::config(
+                        connector.service(),
+                        format!("tool {name} is defined twice"),
+                    ));
+                }
+            }
+        }
+        let tools = routes.values().map(|r| r.def.clone()).collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                exchanger,
+                routes,
+                tools,
+            }),
+            log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
+        })
+    }
+
+    /// A handle for a new MCP session: shares the tools, has its own log level.
+    pub fn for_session(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
+        }
+    }
+
+    /// The tools, sorted by name, exactly as `tools/list` returns them.
+    pub fn tools(&self) -> Vec<ListedTool> {
+        self.inner
+            .routes
+            .values()
+            .map(|r| ListedTool {
+                tool: r.def.clone(),
+                service: r.connector.service(),
+                toolset: r.toolset,
+            })
+            .collect()
+    }
+
+    /// The `tools/list` result as JSON.
+    pub fn tools_json(&self) -> Value {
+        serde_json::to_value(&self.inner.tools).expect("tools serialize")
+    }
+
+    /// Serves MCP over stdin/stdout until the client disconnects.
+    pub async fn serve_stdio(self) -> Result<()> {
+        let running = self
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| Error::other("stdio transport", e))?;
+        running
+            .waiting()
+            .await
+            .map_err(|e| Error::other("stdio transport", e))?;
+        Ok(())
+    }
+
+    /// Runs the tool called `name` with `args`. Everything that goes wrong
+    /// after the tool is found becomes an `isError` result.
+    async fn run(&self, route: &Route, mut args: JsonObject, peer: Option<Peer>) -> CallToolResult {
+        if let Err(message) = validate(&route.validator, &args) {
+            return tool_error(format!("invalid arguments: {message}"));
+        }
+        let account = match args.remove("account") {
+            Some(Value::String(label)) => Some(label),
+            _ => None,
+        };
+        let connector = route.connector.as_ref();
+        let upstream = match self
+            .inner
+            .exchanger
+            .upstream_for(connector, account.as_deref())
+            .await
+        {
+            Ok(upstream) => upstream,
+            Err(e) => return tool_error(e.to_string()),
+        };
+        let secret = upstream.credential().cloned();
+        let mut ctx = CallContext::new(upstream);
+        if let Some((peer, token)) = peer {
+            ctx = ctx.with_peer(
+                peer,
+                token,
+                *self.log_level.lock().unwrap_or_else(|e| e.into_inner()),
+            );
+        }
+        let mut result = match connector.call(&ctx, &route.tool, args).await {
+            Ok(result) => result,
+            Err(e) => tool_error(e.to_string()),
+        };
+        // Last line of defence: an upstream error body that echoes the token
+        // must not carry it to the model.
+        if let Some(secret) = secret {
+            redact(&mut result, secret.expose_secret());
+        }
+        result
+    }
+}
+
+type Peer = (rmcp::Peer<RoleServer>, Option<rmcp::model::ProgressToken>);
+
+fn tool_error(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}
+
+/// The MCP definition of `spec` under `name`, with the `account` argument added
+/// when the service uses accounts.
+fn tool_definition(name: &str, spec: &ToolSpec, uses_accounts: bool) -> Result<Tool> {
+    let valid_name = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_name {
+        return Err(Error::config(
+            "server",
+            format!("tool name {name:?} must match ^[a-zA-Z0-9_-]{{1,64}}$"),
+        ));
+    }
+    let Value::Object(mut schema) = spec.input_schema.clone() else {
+        return Err(Error::config(
+            "server",
+            format!("tool {name}: input schema is not an object"),
+        ));
+    };
+    if schema.get("type") != Some(&json!("object")) {
+        return Err(Error::config(
+            "server",
+            format!("tool {name}: input schema must have type object"),
+        ));
+    }
+    if uses_accounts {
+        let properties = schema
+            .entry("properties")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .ok_or_else(|| {
+                Error::config(
+                    "server",
+                    format!("tool {name}: properties is not an object"),
+                )
+            })?;
+        if properties.contains_key("account") {
+            return Err(Error::config(
+                "server",
+                format!("tool {name}: `account` is reserved for the account label"),
+            ));
+        }
+        properties.insert(
+            "account".into(),
+            json!({
+                "type": "string",
+                "description": "Account label; default: the service's default account",
+                "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+            }),
+        );
+    }
+    let hints = spec.hints;
+    Ok(
+        Tool::new(name.to_owned(), spec.description.clone(), Arc::new(schema)).annotate(
+            ToolAnnotations::new()
+                .read_only(hints.read_only)
+                .destructive(hints.destructive)
+                .idempotent(hints.idempotent)
+                .open_world(hints.open_world),
+        ),
+    )
+}
+
+/// Checks `args` against the tool's schema; the message names each bad field.
+fn validate(
+    validator: &jsonschema::Validator,
+    args: &JsonObject,
+) -> std::result::Result<(), String> {
+    let instance = Value::Object(args.clone());
+    let problems: Vec<String> = validator
+        .iter_errors(&instance)
+        .take(5)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            let at = if path.is_empty() {
+                "arguments".to_owned()
+            } else {
+                format!("`{}`", path.trim_start_matches('/').replace('/', "."))
+            };
+            let mut message = e.to_string();
+            if message.len() > 200 {
+                let cut = (0..=200)
+                    .rev()
+                    .find(|i| message.is_char_boundary(*i))
+                    .unwrap_or(0);
+                message.truncate(cut);
+                message.push('…');
+            }
+            format!("{at}: {message}")
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Replaces every occurrence of `secret` in the result's text with `[REDACTED]`.
+fn redact(result: &mut CallToolResult, secret: &str) {
+    if secret.len() < 8 {
+        return;
+    }
+    for block in &mut result.content {
+        if let Some(text) = block.as_text()
+            && text.text.contains(secret)
+        {
+            *block = ContentBlock::text(text.text.replace(secret, "[REDACTED]"));
+        }
+    }
+    if let Some(structured) = &result.structured_content {
+        let text = structured.to_string();
+        if text.contains(secret) {
+            result.structured_content =
+                serde_json::from_str(&text.replace(secret, "[REDACTED]")).ok();
+        }
+    }
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_logging()
+                .build(),
+        )
+        .with_server_info(Implementation::new("mcpist", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.inner.tools.clone()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner.routes.get(name).map(|r| r.def.clone())
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<(), ErrorData> {
+        *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = request.level;
+        Ok(())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResponse, ErrorData> {
+        let Some(route) = self.inner.routes.get(request.name.as_ref()) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool: {}", request.name),
+                None,
+            ));
+        };
+        let started = Instant::now();
+        let token = context.meta.get_progress_token();
+        let result = self
+            .run(
+                route,
+                request.arguments.unwrap_or_default(),
+                Some((context.peer, token)),
+            )
+            .await;
+        tracing::info!(
+            tool = %request.name,
+            is_error = result.is_error.unwrap_or(false),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "tool call"
+        );
+        Ok(result.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::ToolHints;
+
+    fn spec(schema: Value) -> ToolSpec {
+        ToolSpec::new("t", "d", schema, ToolHints::READ, "x")
+    }
+
+    #[test]
+    fn the_account_argument_is_added_and_reserved() {
+        let schema = json!({"type": "object", "properties": {"q": {"type": "string"}}, "additionalProperties": false});
+        let tool = tool_definition("svc_t", &spec(schema), true).unwrap();
+        assert!(tool.input_schema["properties"].get("account").is_some());
+        let clash = json!({"type": "object", "properties": {"account": {"type": "string"}}});
+        assert!(tool_definition("svc_t", &spec(clash), true).is_err());
+        assert!(tool_definition("bad name", &spec(json!({"type": "object"})), true).is_err());
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let schema = json!({"type": "object", "properties": {"n": {"type": "integer"}},
+            "required": ["m"], "additionalProperties": false});
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let args = json!({"n": "x"}).as_object().unwrap().clone();
+        let err = validate(&v, &args).unwrap_err();
+        assert!(err.contains("`n`"), "{err}");
+        assert!(err.contains("\"m\""), "{err}");
+    }
+
+    #[test]
+    fn redaction_removes_the_secret_from_text_and_structured_content() {
+        let mut r = CallToolResult::structured(json!({"echo": "Bearer s3cret-token-value"}));
+        redact(&mut r, "s3cret-token-value");
+        let all = serde_json::to_string(&r).unwrap();
+        assert!(!all.contains("s3cret-token-value"), "{all}");
+    }
+}

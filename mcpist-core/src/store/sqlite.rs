@@ -1,0 +1,536 @@
+//! The embedded default store: one SQLite file, every secret sealed.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{
+    AccountInfo, AccountKey, AccountRecord, AccountStatus, AccountWrite, Credential,
+    CredentialKind, Expect, TokenStore, check_expect, missing_account, now_unix,
+};
+use crate::{
+    Error, Result,
+    seal::{MasterKey, Sealer, create_private_file},
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+    service    TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    identity   TEXT,
+    status     TEXT NOT NULL,
+    expires_at INTEGER,
+    scopes     TEXT NOT NULL,
+    sealed     BLOB NOT NULL,
+    version    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (service, account)
+);
+CREATE TABLE IF NOT EXISTS defaults (service TEXT PRIMARY KEY, account TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
+";
+
+const KEY_CHECK_AAD: &[u8] = b"mcpist/key-check";
+const KEY_CHECK_PLAINTEXT: &[u8] = b"mcpist key check v1";
+
+/// Accounts in one SQLite file, secrets sealed with the master key.
+///
+/// The file is created with mode 0600. It runs in WAL mode with
+/// `synchronous=FULL`: a rotated refresh token that was acknowledged must
+/// survive a power cut, or the grant is lost.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    sealer: Sealer,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path` with `key`.
+    ///
+    /// An existing store is checked against the key before anything is
+    /// written: a wrong key is [`Error::WrongKey`] and leaves the file as it was.
+    pub fn open(path: &Path, key: MasterKey) -> Result<Self> {
+        let location = path.display().to_string();
+        let fresh = !path.exists();
+        if fresh {
+            // Created here, not by SQLite, so that it is private from the first byte.
+            create_private_file(path).map_err(|e| {
+                Error::Store(format!("cannot create the store file {location}: {e}"))
+            })?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| Error::Store(format!("cannot open {location}: {e}")))?;
+        let sealer = Sealer::new(key);
+        let has_meta: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| {
+                Error::Store(format!(
+                    "{location} is not a readable MCPist store ({e}); it was left untouched"
+                ))
+            })?;
+        if has_meta {
+            let check: Option<Vec<u8>> = conn
+                .query_row("SELECT value FROM meta WHERE name = 'key_check'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(|e| Error::Store(format!("{location}: {e}")))?;
+            match check {
+                Some(sealed) => {
+                    if sealer.open(KEY_CHECK_AAD, &sealed, "key check").is_err() {
+                        let hint = match Sealer::envelope_key_id(&sealed) {
+                            Some(id) if id != sealer.key_id() => format!(
+                                "it was sealed with key {id:08x}, the key given is {:08x}; \
+                                 point MCPIST_MASTER_KEY or the key file at the key it was created with",
+                                sealer.key_id()
+                            ),
+                            _ => {
+                                "the key check record does not open; the key or the file is damaged"
+                                    .into()
+                            }
+                        };
+                        return Err(Error::WrongKey { location, hint });
+                    }
+                }
+                None => {
+                    return Err(Error::Store(format!(
+                        "{location} has no key check record; it was left untouched"
+                    )));
+                }
+            }
+        } else if !fresh && std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) > 0 {
+            return Err(Error::Store(format!(
+                "{location} is a SQLite file but not an MCPist store; it was left untouched"
+            )));
+        }
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(|e| Error::Store(format!("{location}: {e}")))?;
+        if !has_meta {
+            let sealed = sealer.seal(KEY_CHECK_AAD, KEY_CHECK_PLAINTEXT)?;
+            let tx = conn.unchecked_transaction().map_err(store_err)?;
+            tx.execute_batch(SCHEMA).map_err(store_err)?;
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES ('key_check', ?1), ('schema_version', X'01')",
+                params![sealed],
+            )
+            .map_err(store_err)?;
+            tx.commit().map_err(store_err)?;
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                conn: Mutex::new(conn),
+                sealer,
+            }),
+        })
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Sealer) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&conn, &inner.sealer)
+        })
+        .await
+        .map_err(|e| Error::Store(format!("store task failed: {e}")))?
+    }
+}
+
+fn store_err(e: rusqlite::Error) -> Error {
+    Error::Store(e.to_string())
+}
+
+fn secret_aad(name: &str) -> Vec<u8> {
+    [b"mcpist/secret\0".as_slice(), name.as_bytes()].concat()
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn get(&self, key: &AccountKey) -> Result<Option<AccountRecord>> {
+        let key = key.clone();
+        self.with_conn(move |conn, sealer| {
+            let row = conn
+                .query_row(
+                    "SELECT kind, identity, status, expires_at, scopes, sealed, version, updated_at
+                     FROM accounts WHERE service = ?1 AND account = ?2",
+                    params![key.service(), key.account()],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, Option<i64>>(3)?,
+                            r.get::<_, String>(4)?,
+                            r.get::<_, Vec<u8>>(5)?,
+                            r.get::<_, i64>(6)?,
+                            r.get::<_, i64>(7)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(store_err)?;
+            let Some((kind, identity, status, expires_at, scopes, sealed, version, updated_at)) =
+                row
+            else {
+                return Ok(None);
+            };
+            let what = key.to_string();
+            let plain = sealer.open(&key.aad(), &sealed, &what)?;
+            let damaged = || Error::Unseal { what: what.clone() };
+            let credential = Credential::from_secret_bytes(
+                &plain,
+                CredentialKind::parse(&kind).ok_or_else(damaged)?,
+                expires_at.map(|e| e as u64),
+                serde_json::from_str(&scopes).map_err(|_| damaged())?,
+            )?;
+            Ok(Some(AccountRecord {
+                credential,
+                identity,
+                status: AccountStatus::parse(&status).ok_or_else(damaged)?,
+                version: version as u64,
+                updated_at: updated_at as u64,
+            }))
+        })
+        .await
+    }
+
+    async fn put(&self, key: &AccountKey, write: AccountWrite, expect: Expect) -> Result<u64> {
+        let key = key.clone();
+        self.with_conn(move |conn, sealer| {
+            let sealed = sealer.seal(&key.aad(), &write.credential.secret_bytes())?;
+            // IMMEDIATE takes the write lock first, so the version check and the
+            // write are one step even against another process on the same file.
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )
+            .map_err(store_err)?;
+            let found: Option<i64> = tx
+                .query_row(
+                    "SELECT version FROM accounts WHERE service = ?1 AND account = ?2",
+                    params![key.service(), key.account()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(store_err)?;
+            let found = found.map(|v| v as u64);
+            check_expect(&key, expect, found)?;
+            let version = found.unwrap_or(0) + 1;
+            let c = &write.credential;
+            tx.execute(
+                "INSERT INTO accounts
+                   (service, account, kind, identity, status, expires_at, scopes, sealed, version, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (service, account) DO UPDATE SET
+                   kind = excluded.kind, identity = excluded.identity, status = excluded.status,
+                   expires_at = excluded.expires_at, scopes = excluded.scopes,
+                   sealed = excluded.sealed, version = excluded.version,
+                   updated_at = excluded.updated_at",
+                params![
+                    key.service(),
+                    key.account(),
+                    c.kind.as_str(),
+                    write.identity,
+                    write.status.as_str(),
+                    c.expires_at.map(|e| e as i64),
+                    serde_json::to_string(&c.scopes).expect("strings serialize"),
+                    sealed,
+                    version as i64,
+                    now_unix() as i64,
+                ],
+            )
+            .map_err(store_err)?;
+            tx.commit().map_err(store_err)?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<AccountInfo>> {
+        self.with_conn(|conn, _| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT a.service, a.account, a.kind, a.identity, a.status, a.expires_at,
+                            a.scopes, d.account IS NOT NULL, a.version, a.updated_at
+                     FROM accounts a
+                     LEFT JOIN defaults d ON d.service = a.service AND d.account = a.account
+                     ORDER BY a.service, a.account",
+                )
+                .map_err(store_err)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, bool>(7)?,
+                        r.get::<_, i64>(8)?,
+                        r.get::<_, i64>(9)?,
+                    ))
+                })
+                .map_err(store_err)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (
+                    service,
+                    account,
+                    kind,
+                    identity,
+                    status,
+                    expires_at,
+                    scopes,
+                    is_default,
+                    version,
+                    updated_at,
+                ) = row.map_err(store_err)?;
+                let damaged = || Error::Unseal {
+                    what: format!("{service}/{account}"),
+                };
+                out.push(AccountInfo {
+                    kind: CredentialKind::parse(&kind).ok_or_else(damaged)?,
+                    status: AccountStatus::parse(&status).ok_or_else(damaged)?,
+                    scopes: serde_json::from_str(&scopes).map_err(|_| damaged())?,
+                    service,
+                    account,
+                    identity,
+                    expires_at: expires_at.map(|e| e as u64),
+                    is_default,
+                    version: version as u64,
+                    updated_at: updated_at as u64,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &AccountKey) -> Result<bool> {
+        let key = key.clone();
+        self.with_conn(move |conn, _| {
+            let tx = conn.unchecked_transaction().map_err(store_err)?;
+            tx.execute(
+                "DELETE FROM defaults WHERE service = ?1 AND account = ?2",
+                params![key.service(), key.account()],
+            )
+            .map_err(store_err)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM accounts WHERE service = ?1 AND account = ?2",
+                    params![key.service(), key.account()],
+                )
+                .map_err(store_err)?;
+            tx.commit().map_err(store_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn set_default(&self, key: &AccountKey) -> Result<()> {
+        let key = key.clone();
+        self.with_conn(move |conn, _| {
+            let tx = conn.unchecked_transaction().map_err(store_err)?;
+            let exists: bool = tx
+                .query_row(
+                    "SELECT count(*) FROM accounts WHERE service = ?1 AND account = ?2",
+                    params![key.service(), key.account()],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(store_err)?
+                > 0;
+            if !exists {
+                return Err(missing_account(&key));
+            }
+            tx.execute(
+                "INSERT INTO defaults (service, account) VALUES (?1, ?2)
+                 ON CONFLICT (service) DO UPDATE SET account = excluded.account",
+                params![key.service(), key.account()],
+            )
+            .map_err(store_err)?;
+            tx.commit().map_err(store_err)
+        })
+        .await
+    }
+
+    async fn get_secret(&self, name: &str) -> Result<Option<SecretString>> {
+        let name = name.to_owned();
+        self.with_conn(move |conn, sealer| {
+            let sealed: Option<Vec<u8>> = conn
+                .query_row(
+                    "SELECT sealed FROM secrets WHERE name = ?1",
+                    params![name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(store_err)?;
+            let Some(sealed) = sealed else {
+                return Ok(None);
+            };
+            let plain = sealer.open(&secret_aad(&name), &sealed, &format!("secret {name}"))?;
+            let text = String::from_utf8(plain.to_vec()).map_err(|_| Error::Unseal {
+                what: format!("secret {name}"),
+            })?;
+            Ok(Some(SecretString::from(text)))
+        })
+        .await
+    }
+
+    async fn put_secret(&self, name: &str, value: &SecretString) -> Result<()> {
+        let name = name.to_owned();
+        let sealed_value = {
+            let sealer = &self.inner.sealer;
+            sealer.seal(&secret_aad(&name), value.expose_secret().as_bytes())?
+        };
+        self.with_conn(move |conn, _| {
+            conn.execute(
+                "INSERT INTO secrets (name, sealed) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed",
+                params![name, sealed_value],
+            )
+            .map_err(store_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn location(&self) -> String {
+        self.inner.path.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AccountStatus;
+
+    fn write(token: &str) -> AccountWrite {
+        AccountWrite {
+            credential: Credential::static_token(SecretString::from(token.to_owned())).unwrap(),
+            identity: Some("octocat".into()),
+            status: AccountStatus::Ok,
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_are_never_on_disk_in_plaintext() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path, MasterKey::generate().unwrap()).unwrap();
+        let key = AccountKey::new("github", "work").unwrap();
+        store
+            .put(&key, write("canary-sqlite-7f3a9c"), Expect::Absent)
+            .await
+            .unwrap();
+        for file in ["s.db", "s.db-wal"] {
+            let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+            assert!(!bytes.windows(12).any(|w| w == b"canary-sqlit"), "{file}");
+        }
+        let got = store.get(&key).await.unwrap().unwrap();
+        assert_eq!(
+            got.credential.access_token.expose_secret(),
+            "canary-sqlite-7f3a9c"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sealed_value_swapped_onto_another_account_does_not_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path, MasterKey::generate().unwrap()).unwrap();
+        let work = AccountKey::new("github", "work").unwrap();
+        let home = AccountKey::new("github", "home").unwrap();
+        store.put(&work, write("w"), Expect::Any).await.unwrap();
+        store.put(&home, write("h"), Expect::Any).await.unwrap();
+        store
+            .with_conn(|conn, _| {
+                conn.execute(
+                    "UPDATE accounts SET sealed = (SELECT sealed FROM accounts WHERE account = 'work')
+                     WHERE account = 'home'",
+                    [],
+                )
+                .map_err(store_err)
+            })
+            .await
+            .unwrap();
+        assert!(matches!(store.get(&home).await, Err(Error::Unseal { .. })));
+        // The other account still works, and listing never needed to decrypt.
+        assert!(store.get(&work).await.unwrap().is_some());
+        assert_eq!(store.list().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn compare_and_swap_refuses_a_stale_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open(&dir.path().join("s.db"), MasterKey::generate().unwrap()).unwrap();
+        let key = AccountKey::new("github", "work").unwrap();
+        let v1 = store.put(&key, write("a"), Expect::Absent).await.unwrap();
+        assert!(matches!(
+            store.put(&key, write("b"), Expect::Absent).await,
+            Err(Error::Conflict { .. })
+        ));
+        let v2 = store
+            .put(&key, write("b"), Expect::Version(v1))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.put(&key, write("c"), Expect::Version(v1)).await,
+            Err(Error::Conflict { found: Some(f), .. }) if f == v2
+        ));
+        let got = store.get(&key).await.unwrap().unwrap();
+        assert_eq!(got.credential.access_token.expose_secret(), "b");
+    }
+
+    #[test]
+    fn a_garbage_file_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        std::fs::write(
+            &path,
+            b"this is not a database at all, not even close......",
+        )
+        .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let err = SqliteStore::open(&path, MasterKey::generate().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("left untouched"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn the_store_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        SqliteStore::open(&path, MasterKey::generate().unwrap()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
