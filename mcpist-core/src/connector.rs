@@ -301,9 +301,15 @@ impl Upstream {
     }
 
     /// The URL of `segments` under the base URL. Each segment is
-    /// percent-encoded as one path segment, so an id such as `../../user` or
-    /// `a/b?x` cannot change the route.
-    pub fn url(&self, segments: &[&str]) -> Url {
+    /// percent-encoded as one path segment, so an id such as `a/b?x` cannot
+    /// change the route; an empty, `.` or `..` segment (which URL
+    /// normalisation would drop or resolve) is refused.
+    pub fn url(&self, segments: &[&str]) -> Result<Url> {
+        if let Some(bad) = segments.iter().find(|s| s.is_empty() || is_dot_segment(s)) {
+            return Err(Error::InvalidArguments(format!(
+                "{bad:?} is not a valid name or id here"
+            )));
+        }
         let mut url = self.base.clone();
         {
             let mut path = url
@@ -314,16 +320,16 @@ impl Upstream {
                 path.push(segment);
             }
         }
-        url
+        Ok(url)
     }
 
     /// A request for `segments` under the base URL; send it with [`Self::send`].
-    pub fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
-        self.http.request(method, self.url(segments))
+    pub fn request(&self, method: Method, segments: &[&str]) -> Result<RequestBuilder> {
+        Ok(self.http.request(method, self.url(segments)?))
     }
 
     /// A `GET` request for `segments`.
-    pub fn get(&self, segments: &[&str]) -> RequestBuilder {
+    pub fn get(&self, segments: &[&str]) -> Result<RequestBuilder> {
         self.request(Method::GET, segments)
     }
 
@@ -384,6 +390,12 @@ impl Upstream {
             })
         }
     }
+}
+
+/// `.` and `..`, also percent-encoded (WHATWG URL parsing treats `%2e` as a dot).
+fn is_dot_segment(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase().replace("%2e", ".");
+    lower == "." || lower == ".."
 }
 
 /// A reqwest error as text, without the URL (which could carry a query secret).
@@ -548,10 +560,10 @@ mod tests {
             "../../user",
             "..%2F..",
             "a/b?x=1#f",
-            "..",
             "https://evil.example/x",
+            "a\\..\\b",
         ] {
-            let url = up.url(&["repos", id]);
+            let url = up.url(&["repos", id]).unwrap();
             assert_eq!(url.host_str(), Some("127.0.0.1"));
             assert!(url.path().starts_with("/api/v3/repos/"), "{id} -> {url}");
             assert_eq!(url.path_segments().unwrap().count(), 4, "{id} -> {url}");
@@ -559,6 +571,9 @@ mod tests {
                 url.query().is_none() && url.fragment().is_none(),
                 "{id} -> {url}"
             );
+        }
+        for id in ["..", ".", "", "%2e%2E", ".%2e"] {
+            assert!(up.url(&["repos", id]).is_err(), "{id:?} accepted");
         }
     }
 

@@ -23,7 +23,7 @@ pub(super) async fn get(
 ) -> Result<Page> {
     let upstream = ctx.upstream();
     let request = upstream
-        .get(segments)
+        .get(segments)?
         .query(query)
         // GitHub's documented media type and API version.
         .header("Accept", "application/vnd.github+json")

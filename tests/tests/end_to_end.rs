@@ -1,0 +1,384 @@
+//! The real rmcp client, in process over a duplex pipe (the stdio framing),
+//! against MCPist's server with the GitHub connector pointed at a fake GitHub.
+
+use std::sync::Arc;
+
+use mcpist_core::{
+    Exchanger, McpServer, MemoryStore, Registration, TokenStore,
+    store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
+};
+use mcpist_tests::{canary, fake_github::FakeGithub};
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    service::RunningService,
+};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+struct Setup {
+    fake: FakeGithub,
+    store: Arc<MemoryStore>,
+    client: RunningService<RoleClient, ()>,
+}
+
+async fn add_account(store: &MemoryStore, label: &str, token: &str) {
+    store
+        .put(
+            &AccountKey::new("github", label).unwrap(),
+            AccountWrite {
+                credential: Credential::static_token(SecretString::from(token.to_owned())).unwrap(),
+                identity: None,
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+}
+
+/// A server with the GitHub connector on a fake GitHub and `accounts`
+/// (label, token, login) in a memory store, and a client connected to it.
+async fn setup(accounts: &[(&str, &str, &str)]) -> Setup {
+    let fake = FakeGithub::start().await;
+    let store = Arc::new(MemoryStore::new());
+    for (label, token, login) in accounts {
+        fake.accept_token(token, login);
+        add_account(&store, label, token).await;
+    }
+    let github = (Registration::find("github")
+        .expect("github is registered")
+        .build)(json!({ "base_url": fake.base_url() }))
+    .unwrap();
+    let server = McpServer::new(Exchanger::new(store.clone()).unwrap(), vec![github]).unwrap();
+    let (server_io, client_io) = tokio::io::duplex(256 * 1024);
+    tokio::spawn(async move {
+        let running = server.serve(server_io).await.expect("server starts");
+        let _ = running.waiting().await;
+    });
+    let client = ().serve(client_io).await.expect("client connects");
+    Setup {
+        fake,
+        store,
+        client,
+    }
+}
+
+async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+    client
+        .call_tool(
+            CallToolRequestParams::new(tool.to_owned())
+                .with_arguments(args.as_object().expect("object").clone()),
+        )
+        .await
+        .expect("a tool result, not a protocol error")
+}
+
+fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn json_of(result: &CallToolResult) -> Value {
+    assert_eq!(result.is_error, Some(false), "{}", text(result));
+    serde_json::from_str(&text(result)).expect("JSON text")
+}
+
+#[test]
+fn the_registry_holds_exactly_the_builtin_connectors() {
+    let registered: Vec<_> = Registration::all().iter().map(|r| r.service).collect();
+    assert_eq!(registered, mcpist_connectors::builtin());
+    assert!(registered.contains(&"github"));
+}
+
+#[tokio::test]
+async fn tools_are_listed_with_the_account_argument_and_annotations() {
+    let s = setup(&[]).await;
+    let info = s.client.peer_info().expect("server info");
+    assert_eq!(info.server_info.as_ref().unwrap().name, "mcpist");
+    let tools = s.client.list_all_tools().await.unwrap();
+    let names: Vec<_> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(
+        names,
+        [
+            "github_get_issue",
+            "github_get_me",
+            "github_list_issues",
+            "github_list_repos"
+        ]
+    );
+    for tool in &tools {
+        assert!(
+            tool.input_schema["properties"]["account"].is_object(),
+            "{}",
+            tool.name
+        );
+        assert_eq!(
+            tool.annotations.as_ref().unwrap().read_only_hint,
+            Some(true)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tool_call_reaches_github_with_the_token_and_the_client_never_sees_it() {
+    let token = canary("e2e");
+    let s = setup(&[("work", &token, "octocat")]).await;
+    let me = call(&s.client, "github_get_me", json!({})).await;
+    let me_json = json_of(&me);
+    assert_eq!(me_json["login"], "octocat");
+    assert_eq!(me_json["name"], "The octocat");
+
+    let seen = s.fake.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/api/v3/user");
+    assert_eq!(
+        seen[0].authorization.as_deref(),
+        Some(format!("Bearer {token}").as_str())
+    );
+
+    let issues = json_of(
+        &call(
+            &s.client,
+            "github_list_issues",
+            json!({"owner": "octocat", "repo": "hello-world"}),
+        )
+        .await,
+    );
+    let numbers: Vec<_> = issues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].clone())
+        .collect();
+    assert_eq!(numbers, [json!(3), json!(2)], "open issues, newest first");
+    assert_eq!(issues["items"][1]["pr"], true);
+    assert_eq!(issues["items"][0]["labels"], json!(["bug"]));
+
+    let issue = json_of(
+        &call(
+            &s.client,
+            "github_get_issue",
+            json!({"owner": "octocat", "repo": "hello-world", "issue_number": 1}),
+        )
+        .await,
+    );
+    assert_eq!(issue["state"], "closed");
+    assert_eq!(issue["assignees"], json!(["hubot"]));
+    assert!(issue["body"].as_str().unwrap().starts_with("Body of Typo"));
+
+    // Nothing the client received carries the token.
+    let listed = serde_json::to_string(&s.client.list_all_tools().await.unwrap()).unwrap();
+    for output in [serde_json::to_string(&me).unwrap(), listed] {
+        assert!(!output.contains(&token));
+    }
+}
+
+#[tokio::test]
+async fn pagination_says_when_more_exists() {
+    let s = setup(&[("work", &canary("page"), "octocat")]).await;
+    let first = json_of(&call(&s.client, "github_list_repos", json!({"per_page": 2})).await);
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["next_page"], 2);
+    let second = json_of(
+        &call(
+            &s.client,
+            "github_list_repos",
+            json!({"per_page": 2, "page": 2}),
+        )
+        .await,
+    );
+    assert_eq!(second["items"][0]["full_name"], "octocat/linguist");
+    assert_eq!(second["items"][0]["private"], true);
+    assert!(second.get("next_page").is_none());
+}
+
+#[tokio::test]
+async fn bad_arguments_are_a_tool_error_naming_the_field_and_nothing_is_sent() {
+    let s = setup(&[("work", &canary("args"), "octocat")]).await;
+    let r = call(
+        &s.client,
+        "github_get_issue",
+        json!({"owner": "octocat", "repo": "hello-world", "issue_number": "seven"}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("`issue_number`"), "{}", text(&r));
+    let r = call(&s.client, "github_list_issues", json!({"owner": "octocat"})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("\"repo\""), "{}", text(&r));
+    let r = call(&s.client, "github_get_me", json!({"surprise": 1})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("surprise"), "{}", text(&r));
+    assert!(s.fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_tool_is_a_protocol_error() {
+    let s = setup(&[]).await;
+    let err = s
+        .client
+        .call_tool(CallToolRequestParams::new("github_delete_everything"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown tool"), "{err}");
+}
+
+#[tokio::test]
+async fn with_no_account_the_error_gives_the_command_that_adds_one() {
+    let s = setup(&[]).await;
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        text(&r).contains("mcpist accounts add github --token-stdin"),
+        "{}",
+        text(&r)
+    );
+    assert!(s.fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn two_accounts_without_a_default_are_never_picked_silently() {
+    let (work, home) = (canary("work"), canary("home"));
+    let s = setup(&[("work", &work, "alice-work"), ("home", &home, "alice")]).await;
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    let message = text(&r);
+    assert!(
+        message.contains("home") && message.contains("work"),
+        "{message}"
+    );
+    assert!(s.fake.requests().is_empty());
+
+    let me = json_of(&call(&s.client, "github_get_me", json!({"account": "home"})).await);
+    assert_eq!(me["login"], "alice");
+    let me = json_of(&call(&s.client, "github_get_me", json!({"account": "work"})).await);
+    assert_eq!(me["login"], "alice-work");
+
+    s.store
+        .set_default(&AccountKey::new("github", "work").unwrap())
+        .await
+        .unwrap();
+    let me = json_of(&call(&s.client, "github_get_me", json!({})).await);
+    assert_eq!(me["login"], "alice-work");
+
+    let r = call(&s.client, "github_get_me", json!({"account": "nope"})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("home, work"), "{}", text(&r));
+}
+
+#[tokio::test]
+async fn upstream_failures_are_tool_errors_that_say_what_happened() {
+    let token = canary("errors");
+    let s = setup(&[("work", &token, "octocat")]).await;
+
+    let r = call(
+        &s.client,
+        "github_get_issue",
+        json!({"owner": "octocat", "repo": "hello-world", "issue_number": 99}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        text(&r).contains("404") && text(&r).contains("Not Found"),
+        "{}",
+        text(&r)
+    );
+
+    let r = call(
+        &s.client,
+        "github_list_issues",
+        json!({"owner": "ratelimited", "repo": "x"}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        text(&r).contains("rate limiting") && text(&r).contains("retry in"),
+        "{}",
+        text(&r)
+    );
+
+    let r = call(
+        &s.client,
+        "github_list_issues",
+        json!({"owner": "secondary", "repo": "x"}),
+    )
+    .await;
+    assert!(
+        text(&r).contains("retry in 5") || text(&r).contains("retry in 6"),
+        "{}",
+        text(&r)
+    );
+
+    let r = call(
+        &s.client,
+        "github_list_issues",
+        json!({"owner": "broken", "repo": "x"}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("500"), "{}", text(&r));
+
+    // An upstream that echoes the Authorization header does not leak it.
+    let r = call(
+        &s.client,
+        "github_list_issues",
+        json!({"owner": "echo", "repo": "x"}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("Validation Failed"), "{}", text(&r));
+    assert!(!serde_json::to_string(&r).unwrap().contains(&token));
+}
+
+#[tokio::test]
+async fn a_rejected_token_says_how_to_replace_it() {
+    let s = setup(&[("work", &canary("good"), "octocat")]).await;
+    add_account(&s.store, "work", &canary("revoked")).await;
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    let message = text(&r);
+    assert!(message.contains("Bad credentials"), "{message}");
+    assert!(
+        message.contains("mcpist accounts add github --account work --token-stdin"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn ids_cannot_change_the_route() {
+    let s = setup(&[("work", &canary("route"), "octocat")]).await;
+    for owner in [
+        "../../user",
+        "a/b",
+        "x?y=1",
+        "https://evil.example",
+        "%2e%2e",
+    ] {
+        let r = call(
+            &s.client,
+            "github_list_issues",
+            json!({"owner": owner, "repo": "hello-world"}),
+        )
+        .await;
+        assert_eq!(r.is_error, Some(true), "{owner}: {}", text(&r));
+    }
+    for owner in ["..", "."] {
+        let r = call(
+            &s.client,
+            "github_list_issues",
+            json!({"owner": owner, "repo": "x"}),
+        )
+        .await;
+        assert!(text(&r).contains("not a valid name"), "{}", text(&r));
+    }
+    for seen in s.fake.requests() {
+        assert!(seen.path.starts_with("/api/v3/repos/"), "{}", seen.path);
+        assert_eq!(seen.path.split('/').count(), 7, "{}", seen.path);
+        assert!(seen.path.ends_with("/hello-world/issues"), "{}", seen.path);
+    }
+}
