@@ -149,17 +149,16 @@ async fn handle(
         .collect();
     let query = parse_query(uri.query());
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    if let Some(owner) = match segments.as_slice() {
+    let owner = match segments.as_slice() {
         ["users", owner, ..] | ["repos", owner, ..] => Some(*owner),
         _ => None,
-    } {
-        if let Some(response) = magic_owner(owner, authorization.as_deref()) {
-            return response;
-        }
+    };
+    if let Some(response) = owner.and_then(|o| magic_owner(o, authorization.as_deref())) {
+        return response;
     }
     match segments.as_slice() {
         ["user"] => ok(user(&login)),
-        ["user", "repos"] => paginate(repos_of(&login), &query, &format!("/api/v3/user/repos")),
+        ["user", "repos"] => paginate(repos_of(&login), &query, "/api/v3/user/repos"),
         ["users", owner, "repos"] if *owner == "octocat" || *owner == login => paginate(
             repos_of(owner),
             &query,
@@ -180,7 +179,7 @@ async fn handle(
         ["repos", owner, repo, "issues", number] if has_repo(&login, owner, repo) => {
             match issues(owner, repo)
                 .into_iter()
-                .find(|i| i["number"].to_string() == *number)
+                .find(|i| number.parse::<u64>().ok() == i["number"].as_u64())
             {
                 Some(issue) => ok(issue),
                 None => error(StatusCode::NOT_FOUND, "Not Found"),

@@ -33,7 +33,7 @@ mcpist_core::inventory::submit! {
         service: NAME,
         summary: "GitHub: repositories and issues (REST API, personal access token)",
         enabled_by_default: true,
-        build: build,
+        build,
     }
 }
 

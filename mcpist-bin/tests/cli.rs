@@ -1,0 +1,538 @@
+//! The real `mcpist` binary: its commands, stdio and HTTP transports, the
+//! real rmcp client, a real SQLite file, and a fake GitHub on loopback.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::PathBuf,
+    process::{Child, Command, Output, Stdio},
+    sync::{Arc, Mutex},
+};
+
+use mcpist_tests::{canary, fake_github::FakeGithub};
+use rmcp::{
+    ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    transport::{
+        StreamableHttpClientTransport, TokioChildProcess,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt as _;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcpist");
+
+/// A private home for one test: config and data directories of its own.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config/mcpist/mcpist.toml")
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data/mcpist")
+    }
+
+    fn db(&self) -> PathBuf {
+        self.data_dir().join("mcpist.db")
+    }
+
+    /// `mcpist` with this home's XDG directories and no stray MCPIST_* variables.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("MCPIST_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("HOME", self.dir.path())
+            .current_dir(self.dir.path())
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "mcpist {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn add_token(&self, account: &str, token: &str) -> Output {
+        let mut child = self
+            .cmd(&[
+                "accounts",
+                "add",
+                "github",
+                "--account",
+                account,
+                "--token-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{token}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn write_config(&self, text: &str) {
+        std::fs::create_dir_all(self.config_path().parent().unwrap()).unwrap();
+        std::fs::write(self.config_path(), text).unwrap();
+    }
+
+    /// Every file under the data directory (store, WAL, key), concatenated.
+    fn data_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(self.data_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap() != "master.key" {
+                all.extend(std::fs::read(&path).unwrap_or_default());
+            }
+        }
+        all
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
+}
+
+/// A fake GitHub accepting `token` as `octocat`, and a home configured for it.
+async fn github_home(token: &str) -> (Home, FakeGithub) {
+    let fake = FakeGithub::start().await;
+    fake.accept_token(token, "octocat");
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\n",
+        fake.base_url()
+    ));
+    home.add_token("work", token);
+    (home, fake)
+}
+
+#[test]
+fn init_creates_a_private_store_key_and_config_and_is_idempotent() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    let first = home.run_ok(&["init"]);
+    let bearer = String::from_utf8(first.stdout).unwrap().trim().to_owned();
+    assert!(
+        bearer.starts_with("mcpist_") && bearer.len() > 40,
+        "{bearer}"
+    );
+    for file in ["mcpist.db", "master.key"] {
+        let mode = std::fs::metadata(home.data_dir().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    let mode = std::fs::metadata(home.data_dir())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    assert!(home.config_path().exists());
+    // The bearer is stored sealed, not in plaintext.
+    assert!(!contains(&home.data_bytes(), &bearer));
+
+    let key = std::fs::read(home.data_dir().join("master.key")).unwrap();
+    let second = home.run_ok(&["init"]);
+    assert!(
+        second.stdout.is_empty(),
+        "a second init prints no new bearer"
+    );
+    assert_eq!(
+        std::fs::read(home.data_dir().join("master.key")).unwrap(),
+        key
+    );
+    let shown = home.run_ok(&["bearer", "show"]);
+    assert_eq!(String::from_utf8(shown.stdout).unwrap().trim(), bearer);
+}
+
+#[test]
+fn accounts_can_be_added_listed_defaulted_and_removed_without_showing_secrets() {
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    let (work, home_token) = (canary("cliwork"), canary("clihome"));
+    home.add_token("work", &work);
+    home.add_token("home", &home_token);
+    home.run_ok(&["accounts", "default", "github", "home"]);
+    let listed = home.run_ok(&["accounts", "list", "--json"]);
+    let accounts: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let summary: Vec<_> = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["account"].as_str().unwrap(),
+                a["is_default"].as_bool().unwrap(),
+                a["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(summary, [("home", true, "ok"), ("work", false, "ok")]);
+    let text_list = home.run_ok(&["accounts", "list"]);
+    for out in [&listed.stdout, &text_list.stdout, &text_list.stderr] {
+        assert!(!contains(out, &work) && !contains(out, &home_token));
+    }
+    assert!(!contains(&home.data_bytes(), &work));
+
+    home.run_ok(&["accounts", "remove", "github", "home"]);
+    let after: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(after.as_array().unwrap().len(), 1);
+    let missing = home.run(&["accounts", "remove", "github", "home"]);
+    assert!(!missing.status.success());
+    let bad_label = home.run(&["accounts", "default", "github", "../x"]);
+    assert!(String::from_utf8_lossy(&bad_label.stderr).contains("account label must be"));
+}
+
+#[test]
+fn a_wrong_master_key_is_refused_and_the_store_is_left_byte_for_byte() {
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.add_token("work", &canary("wrongkey"));
+    let before = std::fs::read(home.db()).unwrap();
+    let other_key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8A=";
+    for args in [
+        &["accounts", "list"][..],
+        &["serve", "--stdio"],
+        &["bearer", "show"],
+    ] {
+        let out = home
+            .cmd(args)
+            .env("MCPIST_MASTER_KEY", other_key)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded with a wrong key");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("master key does not open the store"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(std::fs::read(home.db()).unwrap(), before);
+    assert!(
+        !home.data_dir().join("mcpist.db-wal").exists()
+            || std::fs::read(home.data_dir().join("mcpist.db-wal"))
+                .unwrap()
+                .is_empty()
+    );
+}
+
+#[test]
+fn a_bad_config_key_names_the_key_and_the_file() {
+    let home = Home::new();
+    home.write_config("[server]\nbnid = \"127.0.0.1:1\"\n");
+    let out = home.run(&["tools"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("server.bnid") && stderr.contains("mcpist.toml"),
+        "{stderr}"
+    );
+
+    home.write_config("[connectors.github]\nbase_ur = \"https://x\"\n");
+    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
+    assert!(
+        stderr.contains("base_ur")
+            && stderr.contains("connectors.github")
+            && stderr.contains("mcpist.toml"),
+        "{stderr}"
+    );
+
+    home.write_config("[connectors.gitlub]\n");
+    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
+    assert!(
+        stderr.contains("connectors.gitlub")
+            && stderr.contains("unknown connector")
+            && stderr.contains("github"),
+        "{stderr}"
+    );
+
+    home.write_config("[connectors.github]\nbase_url = \"http://api.github.com\"\n");
+    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
+    assert!(stderr.contains("only https"), "{stderr}");
+
+    let out = home
+        .cmd(&["tools"])
+        .env("MCPIST_SERVER__BIND", "not-an-address")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("server.bind") && stderr.contains("MCPIST_"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn tools_json_is_what_a_client_sees() {
+    let home = Home::new();
+    let out = home.run_ok(&["tools", "--json"]);
+    let tools: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<_> = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "github_get_issue",
+            "github_get_me",
+            "github_list_issues",
+            "github_list_repos"
+        ]
+    );
+    eprintln!(
+        "tools --json: {} bytes for {} tools",
+        out.stdout.len(),
+        names.len()
+    );
+}
+
+#[tokio::test]
+async fn stdio_serves_a_github_tool_and_the_token_appears_nowhere() {
+    let token = canary("stdio");
+    let (home, fake) = github_home(&token).await;
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .env("MCPIST_LOG", "trace")
+        .args(["serve", "--stdio"]);
+    let (transport, stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let result = client
+        .call_tool(CallToolRequestParams::new("github_get_me"))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    let me: Value = serde_json::from_str(&text(&result)).unwrap();
+    assert_eq!(me["login"], "octocat");
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 4);
+    client.cancel().await.unwrap();
+
+    let mut stderr_text = String::new();
+    stderr
+        .unwrap()
+        .read_to_string(&mut stderr_text)
+        .await
+        .unwrap();
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].authorization.as_deref(),
+        Some(format!("Bearer {token}").as_str())
+    );
+
+    let responses = serde_json::to_string(&(&result, &tools)).unwrap();
+    assert!(!responses.contains(&token), "a response carried the token");
+    assert!(
+        stderr_text.contains("tool call"),
+        "trace logs were captured: {stderr_text}"
+    );
+    assert!(!stderr_text.contains(&token), "stderr carried the token");
+    assert!(
+        !contains(&home.data_bytes(), &token),
+        "the store holds the token in plaintext"
+    );
+}
+
+/// `mcpist serve` over HTTP on an ephemeral port; killed on drop.
+struct HttpServer {
+    child: Child,
+    url: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_http(home: &Home) -> HttpServer {
+    let mut child = home
+        .cmd(&["serve", "--bind", "127.0.0.1:0"])
+        .env("MCPIST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        stderr.lock().unwrap().push_str(&line);
+        if let Some(at) = line.find("MCP at ") {
+            url = Some(line[at + 7..].trim().to_owned());
+            break;
+        }
+    }
+    let url = url.expect("the server announces its URL");
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&line);
+        }
+    });
+    HttpServer { child, url, stderr }
+}
+
+#[tokio::test]
+async fn http_requires_the_bearer_and_refuses_foreign_origins_and_hosts() {
+    let token = canary("http");
+    let (home, fake) = github_home(&token).await;
+    let bearer = String::from_utf8(home.run_ok(&["bearer", "show"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let server = spawn_http(&home);
+    let http = reqwest::Client::new();
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "curl", "version": "1"}}});
+    let post = |auth: Option<&str>| {
+        let mut req = http
+            .post(&server.url)
+            .header("Accept", "application/json, text/event-stream")
+            .json(&initialize);
+        if let Some(auth) = auth {
+            req = req.header("Authorization", auth);
+        }
+        req
+    };
+    for auth in [
+        None,
+        Some("Bearer wrong".to_owned()),
+        Some(format!("Basic {bearer}")),
+        Some(format!("Bearer {bearer}x")),
+    ] {
+        let response = post(auth.as_deref()).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{auth:?}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    }
+    let response = post(Some(&format!("Bearer {bearer}")))
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = post(Some(&format!("Bearer {bearer}")))
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = post(Some(&format!("Bearer {bearer}")))
+        .header("Origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        fake.requests().is_empty(),
+        "refused requests reached GitHub"
+    );
+    let health = http
+        .get(server.url.replace("/mcp", "/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let config = StreamableHttpClientTransportConfig::with_uri(server.url.clone())
+        .auth_header(bearer.clone());
+    let client = ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap();
+    let result = client
+        .call_tool(
+            CallToolRequestParams::new("github_list_issues").with_arguments(
+                json!({"owner": "octocat", "repo": "hello-world", "state": "all"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    let issues: Value = serde_json::from_str(&text(&result)).unwrap();
+    assert_eq!(issues["items"].as_array().unwrap().len(), 3);
+    assert!(!serde_json::to_string(&result).unwrap().contains(&token));
+    client.cancel().await.unwrap();
+    let logs = server.stderr.lock().unwrap().clone();
+    assert!(
+        !logs.contains(&token) && !logs.contains(&bearer),
+        "a secret reached the logs"
+    );
+}
+
+#[test]
+fn the_conformance_fixture_is_not_served_unless_configured() {
+    let home = Home::new();
+    home.write_config("[connectors.test]\n");
+    let out = home.run(&["tools"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Default builds do not even contain it.
+    assert!(
+        !out.status.success() && stderr.contains("unknown connector"),
+        "{stderr}"
+    );
+}
