@@ -228,6 +228,18 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
             "mcpist: WARNING: server.dangerously_disable_auth = true: ANY local process can call every tool without a bearer token. Use only for the conformance suite."
         );
         ClientAuth::DangerouslyNone
+    } else if loaded.config.store.kind == config::StoreKind::Memory {
+        // A memory store forgets everything at exit, so `bearer show` could
+        // never print its token: the caller supplies one instead.
+        let bearer = std::env::var("MCPIST_BEARER").map_err(|_| {
+            anyhow::anyhow!(
+                "with [store] kind = \"memory\" nothing persists, not even the bearer token; \
+                 set MCPIST_BEARER to the token HTTP clients will send"
+            )
+        })?;
+        ClientAuth::Bearer(mcpist_core::http::BearerDigest::of(&SecretString::from(
+            bearer,
+        )))
     } else {
         let (bearer, bearer_created) = wiring::ensure_bearer(store.as_ref()).await?;
         if bearer_created {

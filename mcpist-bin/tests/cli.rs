@@ -536,3 +536,16 @@ fn the_conformance_fixture_is_not_served_unless_configured() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_memory_store_serves_http_only_with_a_bearer_from_the_environment() {
+    let home = Home::new();
+    home.write_config("[store]\nkind = \"memory\"\n");
+    let out = home.run(&["serve", "--bind", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("MCPIST_BEARER"),
+        "{stderr}"
+    );
+    assert!(!home.data_dir().exists(), "a memory store writes nothing");
+}
