@@ -25,9 +25,28 @@ pub(crate) struct Config {
     pub(crate) server: ServerConfig,
     #[serde(default)]
     pub(crate) store: StoreConfig,
+    #[serde(default)]
+    pub(crate) audit: AuditConfig,
     /// Connector tables, passed to each connector to parse.
     #[serde(default)]
     pub(crate) connectors: BTreeMap<String, serde_json::Value>,
+}
+
+/// The `[audit]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AuditConfig {
+    /// Records older than this many days are deleted when `serve` starts;
+    /// unset keeps everything.
+    pub(crate) retention_days: Option<u32>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: Some(365),
+        }
+    }
 }
 
 /// The `[server]` table.
@@ -89,6 +108,24 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
+    /// The same configuration on a throwaway memory store.
+    pub(crate) fn with_memory_store(&self) -> Self {
+        let mut config = Config {
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            audit: AuditConfig::default(),
+            connectors: self.config.connectors.clone(),
+        };
+        config.store.kind = StoreKind::Memory;
+        Self {
+            config,
+            config_path: self.config_path.clone(),
+            config_exists: self.config_exists,
+            data_dir: self.data_dir.clone(),
+            figment: self.figment.clone(),
+        }
+    }
+
     /// The SQLite store file.
     pub(crate) fn store_path(&self) -> PathBuf {
         self.config
@@ -234,6 +271,13 @@ pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is option
 # path = "mcpist.db"         # default: $XDG_DATA_HOME/mcpist/mcpist.db; relative to this file
 # key_file = "master.key"    # default: $XDG_DATA_HOME/mcpist/master.key; or set MCPIST_MASTER_KEY
 
+[audit]
+# retention_days = 365       # older records are deleted when `serve` starts
+
 [connectors.github]
 # base_url = "https://api.github.com"   # GitHub Enterprise Server: https://HOST/api/v3
+# read_only = true                      # only tools that change nothing
+# toolsets = ["repos", "issues"]        # only these toolsets
+# allow = ["github_get_*"]              # only tools matching these globs
+# deny = ["*delete*"]                   # never tools matching these globs
 "#;

@@ -16,7 +16,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mcpist_core::{
     Auth,
+    audit::{AuditEvent, AuditFilter, AuditKind, AuditOutcome, Outcome, format_time},
     http::{ClientAuth, HttpOptions},
+    policy::Verdict,
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect, now_unix},
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -61,6 +63,24 @@ enum Command {
     /// The bearer token MCP clients send over HTTP.
     #[command(subcommand)]
     Bearer(BearerCommand),
+    /// Show or verify the audit log, newest first.
+    Audit {
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Show at most this many records.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// Only records since then: `30m`, `24h`, `7d`, or a date `2026-11-01`.
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Check the hash chain instead: exit non-zero on any edited, deleted or reordered record.
+        #[arg(long)]
+        verify: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +122,8 @@ enum AccountsCommand {
 enum BearerCommand {
     /// Print the bearer token to standard output.
     Show,
+    /// Replace the bearer token (clients must be given the new one) and print it.
+    Rotate,
 }
 
 fn main() -> ExitCode {
@@ -144,17 +166,146 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { stdio, bind } => serve(&loaded, stdio, bind).await,
         Command::Tools { json } => tools(&loaded, json),
         Command::Accounts(cmd) => accounts(&loaded, cmd).await,
-        Command::Bearer(BearerCommand::Show) => {
-            let (store, _) = wiring::open_store(&loaded, false)?;
-            match store.get_secret(wiring::BEARER_SECRET).await? {
-                Some(bearer) => {
-                    println!("{}", bearer.expose_secret());
-                    Ok(())
-                }
-                None => bail!("no bearer token yet; run `mcpist init`"),
-            }
+        Command::Bearer(cmd) => bearer(&loaded, cmd).await,
+        Command::Audit {
+            json,
+            limit,
+            service,
+            since,
+            verify,
+        } => {
+            let filter = AuditFilter {
+                limit: Some(limit),
+                service,
+                since_ms: since.as_deref().map(parse_since).transpose()?,
+            };
+            audit(&loaded, json, filter, verify).await
         }
     }
+}
+
+async fn bearer(loaded: &Loaded, cmd: BearerCommand) -> Result<()> {
+    let (stores, _) = wiring::open_store(loaded, false)?;
+    let bearer = match cmd {
+        BearerCommand::Show => stores
+            .tokens
+            .get_secret(wiring::BEARER_SECRET)
+            .await?
+            .context("no bearer token yet; run `mcpist init`")?,
+        BearerCommand::Rotate => {
+            let bearer = wiring::new_bearer()?;
+            let seq = stores
+                .audit
+                .begin(AuditEvent::now(AuditKind::BearerRotate))
+                .await
+                .context("refused: the audit log cannot be written")?;
+            let stored = stores
+                .tokens
+                .put_secret(wiring::BEARER_SECRET, &bearer)
+                .await;
+            finish(stores.audit.as_ref(), seq, &stored).await;
+            stored?;
+            eprintln!(
+                "the bearer token was replaced; give MCP clients the new one \
+                 (a running `mcpist serve` keeps the old one until restarted)"
+            );
+            bearer
+        }
+    };
+    println!("{}", bearer.expose_secret());
+    Ok(())
+}
+
+async fn audit(loaded: &Loaded, json: bool, filter: AuditFilter, verify: bool) -> Result<()> {
+    let (stores, _) = wiring::open_store(loaded, false)?;
+    let mut out = std::io::stdout().lock();
+    if verify {
+        let report = stores.audit.verify().await?;
+        if json {
+            serde_json::to_writer(&mut out, &report)?;
+            writeln!(out)?;
+        } else {
+            writeln!(
+                out,
+                "{} records checked, {} pending",
+                report.checked, report.pending
+            )?;
+            for problem in &report.problems {
+                writeln!(out, "BROKEN: {problem}")?;
+            }
+        }
+        if !report.is_intact() {
+            bail!(
+                "the audit log was tampered with ({} problems)",
+                report.problems.len()
+            );
+        }
+        if !json {
+            writeln!(out, "the audit chain is intact")?;
+        }
+        return Ok(());
+    }
+    for entry in stores.audit.query(&filter).await? {
+        if json {
+            serde_json::to_writer(&mut out, &entry)?;
+            writeln!(out)?;
+            continue;
+        }
+        let e = &entry.event;
+        let o = &entry.outcome;
+        writeln!(
+            out,
+            "{} {:>6} {:<15} {:<8} {:<10} {:<24} {:<17} {:>4} {:>6}ms {}",
+            format_time(e.time_ms),
+            entry.seq,
+            e.kind.as_str(),
+            e.service.as_deref().unwrap_or("-"),
+            e.account.as_deref().unwrap_or("-"),
+            e.tool.as_deref().unwrap_or("-"),
+            o.outcome.as_str(),
+            o.upstream_status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
+            o.latency_ms,
+            o.message.as_deref().unwrap_or(""),
+        )?;
+    }
+    Ok(())
+}
+
+/// `30m`, `24h`, `7d`, `90s`, or `YYYY-MM-DD` (UTC), as ms since the epoch.
+fn parse_since(text: &str) -> Result<u64> {
+    let now = mcpist_core::audit::now_ms();
+    let units = [
+        ("s", 1_000u64),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+    ];
+    for (suffix, ms) in units {
+        if let Some(n) = text
+            .strip_suffix(suffix)
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            return Ok(now.saturating_sub(n.saturating_mul(ms)));
+        }
+    }
+    let parts: Vec<_> = text.split('-').map(|p| p.parse::<i64>()).collect();
+    if let [Ok(y), Ok(m), Ok(d)] = parts.as_slice()
+        && (1..=12).contains(m)
+        && (1..=31).contains(d)
+    {
+        // Days from civil (Howard Hinnant), the inverse of `format_time`.
+        let y = if *m <= 2 { y - 1 } else { *y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        return Ok((days.max(0) as u64) * 86_400_000);
+    }
+    bail!("--since {text:?}: use a duration such as 30m, 24h, 7d, or a date such as 2026-11-01")
 }
 
 async fn init(loaded: &Loaded) -> Result<()> {
@@ -170,7 +321,7 @@ async fn init(loaded: &Loaded) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("config:  {} (created)", path.display());
     }
-    let (store, created) = wiring::open_store(loaded, true)?;
+    let (stores, created) = wiring::open_store(loaded, true)?;
     if loaded.config.store.kind == config::StoreKind::Sqlite {
         let state = |new: bool| if new { "created" } else { "exists, kept" };
         eprintln!(
@@ -184,7 +335,7 @@ async fn init(loaded: &Loaded) -> Result<()> {
             state(created.store)
         );
     }
-    let (bearer, bearer_created) = wiring::ensure_bearer(store.as_ref()).await?;
+    let (bearer, bearer_created) = wiring::ensure_bearer(stores.tokens.as_ref()).await?;
     if bearer_created {
         eprintln!("bearer:  created; MCP clients send it as `Authorization: Bearer <token>`:");
         println!("{}", bearer.expose_secret());
@@ -201,7 +352,7 @@ async fn init(loaded: &Loaded) -> Result<()> {
 }
 
 async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result<()> {
-    let (store, created) = wiring::open_store(loaded, true)?;
+    let (stores, created) = wiring::open_store(loaded, true)?;
     if created.key {
         eprintln!(
             "mcpist: created master key {} (mode 0600); back it up: without it the store cannot be opened",
@@ -211,9 +362,16 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     if created.store {
         eprintln!("mcpist: created store {}", loaded.store_path().display());
     }
-    let server = wiring::build_server(loaded, store.clone())?;
+    if let Some(days) = loaded.config.audit.retention_days {
+        let before = mcpist_core::audit::now_ms().saturating_sub(u64::from(days) * 86_400_000);
+        let pruned = stores.audit.prune(before).await?;
+        if pruned > 0 {
+            tracing::info!(pruned, days, "pruned audit records past their retention");
+        }
+    }
+    let server = wiring::build_server(loaded, &stores)?;
     if stdio {
-        tracing::info!(tools = server.tools().len(), "serving MCP over stdio");
+        tracing::info!(tools = server.visible_tools(), "serving MCP over stdio");
         return Ok(server.serve_stdio().await?);
     }
     let server_config = &loaded.config.server;
@@ -241,7 +399,7 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
             bearer,
         )))
     } else {
-        let (bearer, bearer_created) = wiring::ensure_bearer(store.as_ref()).await?;
+        let (bearer, bearer_created) = wiring::ensure_bearer(stores.tokens.as_ref()).await?;
         if bearer_created {
             eprintln!("mcpist: created an MCP bearer token; print it with `mcpist bearer show`");
         }
@@ -275,7 +433,7 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     let local = listener.local_addr()?;
     eprintln!(
         "mcpist: serving {} tools; MCP at http://{local}/mcp",
-        server.tools().len()
+        server.visible_tools()
     );
     axum::serve(listener, mcpist_core::http::router(server, options))
         .with_graceful_shutdown(async move {
@@ -303,15 +461,20 @@ async fn shutdown_signal() {
 
 fn tools(loaded: &Loaded, json: bool) -> Result<()> {
     // Listing needs no credentials: a throwaway memory store is enough.
-    let server =
-        wiring::build_server(loaded, std::sync::Arc::new(mcpist_core::MemoryStore::new()))?;
+    let (stores, _) = wiring::open_store(&loaded.with_memory_store(), false)?;
+    let server = wiring::build_server(loaded, &stores)?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &server.tools_json())?;
         writeln!(out)?;
         return Ok(());
     }
-    for listed in server.tools() {
+    let mut hidden = Vec::new();
+    for listed in server.catalog() {
+        if let Verdict::Hidden(reason) = &listed.verdict {
+            hidden.push(format!("{:<28} hidden: {reason}", listed.tool.name));
+            continue;
+        }
         let read_only = listed
             .tool
             .annotations
@@ -327,11 +490,16 @@ fn tools(loaded: &Loaded, json: bool) -> Result<()> {
             listed.tool.description.as_deref().unwrap_or("")
         )?;
     }
+    for line in hidden {
+        writeln!(out, "{line}")?;
+    }
     Ok(())
 }
 
 async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
-    let (store, _) = wiring::open_store(loaded, matches!(cmd, AccountsCommand::Add { .. }))?;
+    let (stores, _) = wiring::open_store(loaded, matches!(cmd, AccountsCommand::Add { .. }))?;
+    let store = stores.tokens.as_ref();
+    let audit = stores.audit.as_ref();
     match cmd {
         AccountsCommand::Add {
             service,
@@ -339,11 +507,11 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
             token_stdin: _,
         } => {
             let connectors = wiring::build_connectors(loaded)?;
-            let connector = connectors
+            let (connector, _) = connectors
                 .iter()
-                .find(|c| c.service() == service)
+                .find(|(c, _)| c.service() == service)
                 .with_context(|| {
-                    let served: Vec<_> = connectors.iter().map(|c| c.service()).collect();
+                    let served: Vec<_> = connectors.iter().map(|(c, _)| c.service()).collect();
                     format!(
                         "unknown or disabled service {service:?}; this config serves: {}",
                         served.join(", ")
@@ -356,7 +524,15 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
             let token = read_token()?;
             let credential = Credential::static_token(token)?;
             let existed = store.get(&key).await.ok().flatten().is_some();
-            store
+            let seq = audit
+                .begin(
+                    AuditEvent::now(AuditKind::AccountAdd)
+                        .service(&service)
+                        .account(&account),
+                )
+                .await
+                .context("refused: the audit log cannot be written")?;
+            let stored = store
                 .put(
                     &key,
                     AccountWrite {
@@ -366,7 +542,9 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     },
                     Expect::Any,
                 )
-                .await?;
+                .await;
+            finish(audit, seq, &stored).await;
+            stored?;
             eprintln!(
                 "{} account '{account}' of {service} (stored sealed in {})",
                 if existed { "replaced" } else { "added" },
@@ -410,7 +588,17 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
         }
         AccountsCommand::Remove { service, account } => {
             let key = AccountKey::new(&service, &account)?;
-            if store.delete(&key).await? {
+            let seq = audit
+                .begin(
+                    AuditEvent::now(AuditKind::AccountRemove)
+                        .service(&service)
+                        .account(&account),
+                )
+                .await
+                .context("refused: the audit log cannot be written")?;
+            let deleted = store.delete(&key).await;
+            finish(audit, seq, &deleted).await;
+            if deleted? {
                 eprintln!("removed account '{account}' of {service}");
                 Ok(())
             } else {
@@ -419,10 +607,31 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
         }
         AccountsCommand::Default { service, account } => {
             let key = AccountKey::new(&service, &account)?;
-            store.set_default(&key).await?;
+            let seq = audit
+                .begin(
+                    AuditEvent::now(AuditKind::AccountDefault)
+                        .service(&service)
+                        .account(&account),
+                )
+                .await
+                .context("refused: the audit log cannot be written")?;
+            let set = store.set_default(&key).await;
+            finish(audit, seq, &set).await;
+            set?;
             eprintln!("'{account}' is now the default {service} account");
             Ok(())
         }
+    }
+}
+
+/// Completes the audit record `seq` with how `result` ended.
+async fn finish<T>(audit: &dyn mcpist_core::AuditSink, seq: u64, result: &mcpist_core::Result<T>) {
+    let outcome = match result {
+        Ok(_) => AuditOutcome::of(Outcome::Ok),
+        Err(e) => AuditOutcome::of(Outcome::Failed).message(e.to_string()),
+    };
+    if let Err(e) = audit.finish(seq, outcome).await {
+        eprintln!("mcpist: warning: the audit record {seq} could not be completed: {e}");
     }
 }
 

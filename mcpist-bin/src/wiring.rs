@@ -5,7 +5,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use mcpist_core::{
-    Connector, Exchanger, McpServer, MemoryStore, Registration, SqliteStore, TokenStore,
+    AuditSink, Connector, Exchanger, McpServer, MemoryStore, Registration, ServicePolicy,
+    SqliteStore, TokenStore,
     seal::{MasterKey, create_private_dir},
 };
 use secrecy::SecretString;
@@ -23,12 +24,29 @@ pub(crate) struct Created {
     pub(crate) store: bool,
 }
 
+/// The opened store: accounts and the audit log live together.
+#[derive(Debug, Clone)]
+pub(crate) struct Stores {
+    pub(crate) tokens: Arc<dyn TokenStore>,
+    pub(crate) audit: Arc<dyn AuditSink>,
+}
+
+impl Stores {
+    fn of<S: TokenStore + AuditSink>(store: S) -> Self {
+        let store = Arc::new(store);
+        Self {
+            tokens: store.clone(),
+            audit: store,
+        }
+    }
+}
+
 /// Opens the configured store. With `create`, a missing data directory, key
 /// file or store file is created (private to the user).
-pub(crate) fn open_store(loaded: &Loaded, create: bool) -> Result<(Arc<dyn TokenStore>, Created)> {
+pub(crate) fn open_store(loaded: &Loaded, create: bool) -> Result<(Stores, Created)> {
     let mut created = Created::default();
     match loaded.config.store.kind {
-        StoreKind::Memory => Ok((Arc::new(MemoryStore::new()), created)),
+        StoreKind::Memory => Ok((Stores::of(MemoryStore::new()), created)),
         StoreKind::Sqlite => {
             let store_path = loaded.store_path();
             let key_path = loaded.key_path();
@@ -68,7 +86,7 @@ pub(crate) fn open_store(loaded: &Loaded, create: bool) -> Result<(Arc<dyn Token
             created.key = key_created;
             let store = SqliteStore::open(&store_path, key)?;
             created.store = !store_existed;
-            Ok((Arc::new(store), created))
+            Ok((Stores::of(store), created))
         }
     }
 }
@@ -93,9 +111,12 @@ pub(crate) async fn ensure_bearer(store: &dyn TokenStore) -> Result<(SecretStrin
     Ok((bearer, true))
 }
 
-/// The connectors this config serves: every registered one that is enabled
-/// by default or named in `[connectors]`, minus those with `enabled = false`.
-pub(crate) fn build_connectors(loaded: &Loaded) -> Result<Vec<Arc<dyn Connector>>> {
+/// The connectors this config serves, each with its policy: every registered
+/// one that is enabled by default or named in `[connectors]`, minus those with
+/// `enabled = false`.
+pub(crate) fn build_connectors(
+    loaded: &Loaded,
+) -> Result<Vec<(Arc<dyn Connector>, ServicePolicy)>> {
     // Naming the crate keeps its `inventory` registrations linked in.
     let available = mcpist_connectors::builtin();
     for name in loaded.config.connectors.keys() {
@@ -109,37 +130,40 @@ pub(crate) fn build_connectors(loaded: &Loaded) -> Result<Vec<Arc<dyn Connector>
     }
     let mut connectors = Vec::new();
     for registration in Registration::all() {
-        let mut table = loaded.config.connectors.get(registration.service).cloned();
-        let enabled = match table.as_mut().and_then(|t| t.as_object_mut()) {
-            Some(obj) => match obj.remove("enabled") {
-                Some(serde_json::Value::Bool(b)) => b,
-                Some(_) => bail!(
-                    "bad configuration in {}: key `connectors.{}.enabled` must be true or false",
-                    loaded.source_of(&format!("connectors.{}", registration.service)),
-                    registration.service
-                ),
-                None => true,
-            },
-            None => registration.enabled_by_default,
-        };
+        let source = || loaded.source_of(&format!("connectors.{}", registration.service));
+        let named = loaded.config.connectors.get(registration.service);
+        let mut table = named.cloned().unwrap_or(serde_json::Value::Null);
+        let policy = ServicePolicy::take_from(registration.service, &mut table).map_err(|e| {
+            anyhow!(
+                "bad configuration in {}: [connectors.{}]: {e}",
+                source(),
+                registration.service
+            )
+        })?;
+        let enabled = policy
+            .enabled
+            .unwrap_or(named.is_some() || registration.enabled_by_default);
         if !enabled {
             continue;
         }
-        let connector =
-            (registration.build)(table.unwrap_or(serde_json::Value::Null)).map_err(|e| {
-                anyhow!(
-                    "bad configuration in {}: [connectors.{}]: {e}",
-                    loaded.source_of(&format!("connectors.{}", registration.service)),
-                    registration.service
-                )
-            })?;
-        connectors.push(connector);
+        let connector = (registration.build)(table).map_err(|e| {
+            anyhow!(
+                "bad configuration in {}: [connectors.{}]: {e}",
+                source(),
+                registration.service
+            )
+        })?;
+        connectors.push((connector, policy));
     }
     Ok(connectors)
 }
 
-/// The MCP server over `store` with the configured connectors.
-pub(crate) fn build_server(loaded: &Loaded, store: Arc<dyn TokenStore>) -> Result<McpServer> {
-    let connectors = build_connectors(loaded)?;
-    Ok(McpServer::new(Exchanger::new(store)?, connectors)?)
+/// The MCP server over `stores` with the configured connectors and policies.
+pub(crate) fn build_server(loaded: &Loaded, stores: &Stores) -> Result<McpServer> {
+    let mut server =
+        McpServer::builder(Exchanger::new(stores.tokens.clone())?, stores.audit.clone());
+    for (connector, policy) in build_connectors(loaded)? {
+        server = server.connector(connector, policy);
+    }
+    Ok(server.build()?)
 }

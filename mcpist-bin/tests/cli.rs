@@ -326,10 +326,13 @@ fn tools_json_is_what_a_client_sees() {
     assert_eq!(
         names,
         [
+            "github_add_issue_comment",
+            "github_create_issue",
             "github_get_issue",
             "github_get_me",
             "github_list_issues",
-            "github_list_repos"
+            "github_list_repos",
+            "github_update_issue"
         ]
     );
     eprintln!(
@@ -363,7 +366,7 @@ async fn stdio_serves_a_github_tool_and_the_token_appears_nowhere() {
     let me: Value = serde_json::from_str(&text(&result)).unwrap();
     assert_eq!(me["login"], "octocat");
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 4);
+    assert_eq!(tools.len(), 7);
     client.cancel().await.unwrap();
 
     let mut stderr_text = String::new();
@@ -548,4 +551,367 @@ fn a_memory_store_serves_http_only_with_a_bearer_from_the_environment() {
         "{stderr}"
     );
     assert!(!home.data_dir().exists(), "a memory store writes nothing");
+}
+
+#[test]
+fn tools_shows_what_policy_hides_and_why() {
+    let home = Home::new();
+    home.write_config("[connectors.github]\nread_only = true\ndeny = [\"*repos\"]\n");
+    let out = String::from_utf8(home.run_ok(&["tools"]).stdout).unwrap();
+    assert!(
+        out.contains("github_create_issue") && out.contains("hidden: read_only = true"),
+        "{out}"
+    );
+    assert!(
+        out.contains("github_list_repos") && out.contains("hidden: denied by `*repos`"),
+        "{out}"
+    );
+    let json: Value = serde_json::from_slice(&home.run_ok(&["tools", "--json"]).stdout).unwrap();
+    let names: Vec<_> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["github_get_issue", "github_get_me", "github_list_issues"]
+    );
+
+    home.write_config("[connectors.github]\nread_only = \"yes\"\n");
+    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
+    assert!(
+        stderr.contains("connectors.github") && stderr.contains("mcpist.toml"),
+        "{stderr}"
+    );
+}
+
+/// Calls `tools` (name, arguments) over stdio and returns every result.
+async fn stdio_calls(home: &Home, calls: &[(&str, Value)]) -> Vec<CallToolResult> {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .args(["serve", "--stdio"]);
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let mut results = Vec::new();
+    for (tool, args) in calls {
+        results.push(
+            client
+                .call_tool(
+                    CallToolRequestParams::new(tool.to_string())
+                        .with_arguments(args.as_object().unwrap().clone()),
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    client.cancel().await.unwrap();
+    results
+}
+
+#[tokio::test]
+async fn the_audit_log_records_every_operation_and_shows_tampering() {
+    let (home, _fake) = github_home(&canary("audit")).await;
+    home.add_token("home", &canary("audit2"));
+    home.run_ok(&["accounts", "default", "github", "work"]);
+    stdio_calls(
+        &home,
+        &[
+            ("github_get_me", json!({})),
+            (
+                "github_get_issue",
+                json!({"owner": "octocat", "repo": "hello-world", "issue_number": 42}),
+            ),
+            ("github_get_me", json!({"account": "nobody"})),
+        ],
+    )
+    .await;
+    let out = home.run_ok(&["audit", "--json"]);
+    let records: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("tool_call", "no_account"),
+            ("tool_call", "tool_error"),
+            ("tool_call", "ok"),
+            ("account_default", "ok"),
+            ("account_add", "ok"),
+            ("account_add", "ok"),
+        ]
+    );
+    assert_eq!(records[1]["upstream_status"], 404);
+    assert_eq!(records[1]["args"]["issue_number"], 42);
+    assert_eq!(
+        records[1]["args"]["owner"]["len"], 7,
+        "strings are summarised, not stored"
+    );
+    assert!(!records[1].to_string().contains("octocat"));
+    let filtered = home.run_ok(&[
+        "audit",
+        "--service",
+        "github",
+        "--since",
+        "1h",
+        "--limit",
+        "2",
+    ]);
+    assert_eq!(
+        String::from_utf8(filtered.stdout).unwrap().lines().count(),
+        2
+    );
+
+    let ok = home.run_ok(&["audit", "--verify"]);
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("intact"));
+
+    let db = rusqlite::Connection::open(home.db()).unwrap();
+    db.execute("UPDATE audit SET outcome = 'ok' WHERE seq = 5", [])
+        .unwrap();
+    drop(db);
+    let broken = home.run(&["audit", "--verify"]);
+    assert!(!broken.status.success());
+    let out = String::from_utf8_lossy(&broken.stdout);
+    assert!(
+        out.contains("BROKEN: the outcome of record 5 was changed"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn bearer_rotate_replaces_the_token_clients_must_send() {
+    let home = Home::new();
+    let old = String::from_utf8(home.run_ok(&["init"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let new = String::from_utf8(home.run_ok(&["bearer", "rotate"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_ne!(old, new);
+    assert_eq!(
+        String::from_utf8(home.run_ok(&["bearer", "show"]).stdout)
+            .unwrap()
+            .trim(),
+        new
+    );
+    let server = spawn_http(&home);
+    let http = reqwest::Client::new();
+    let status = |token: String| {
+        http.post(&server.url)
+            .header("Accept", "application/json, text/event-stream")
+            .header("Authorization", format!("Bearer {token}"))
+            .json(
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"}}}),
+            )
+            .send()
+    };
+    assert_eq!(status(old).await.unwrap().status(), 401);
+    assert_eq!(status(new).await.unwrap().status(), 200);
+    let audit = String::from_utf8(home.run_ok(&["audit"]).stdout).unwrap();
+    assert!(audit.contains("bearer_rotate"), "{audit}");
+}
+
+/// Plants a canary in every secret MCPist handles and looks for it
+/// everywhere something leaves: stdout, stderr at trace level, every MCP
+/// response, the audit log, listings, and the SQLite file with its WAL.
+#[tokio::test]
+async fn no_secret_leaves_through_any_channel() {
+    let token = canary("sweep");
+    let master_key = "Q0FOQVJZbWFzdGVya2V5Q0FOQVJZbWFzdGVya2V5MDA="; // base64 of 32 bytes
+    let fake = FakeGithub::start().await;
+    fake.accept_token(&token, "octocat");
+    let home = Home::new();
+    let with_key = |args: &[&str]| {
+        let mut cmd = home.cmd(args);
+        cmd.env("MCPIST_MASTER_KEY", master_key)
+            .env("MCPIST_LOG", "trace")
+            .env("RUST_BACKTRACE", "1");
+        cmd
+    };
+    let init = with_key(&["init"]).output().unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let bearer = String::from_utf8(init.stdout).unwrap().trim().to_owned();
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\ndeny = [\"github_update_issue\"]\n",
+        fake.base_url()
+    ));
+    let mut add = with_key(&[
+        "accounts",
+        "add",
+        "github",
+        "--account",
+        "work",
+        "--token-stdin",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("  {token}\n").as_bytes())
+        .unwrap();
+    let add = add.wait_with_output().unwrap();
+    assert!(add.status.success());
+
+    let mut serve = with_key(&["serve", "--bind", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(serve.stderr.take().unwrap());
+    let mut logs = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "server exited: {logs}"
+        );
+        logs.push_str(&line);
+        if let Some(at) = line.find("MCP at ") {
+            break line[at + 7..].trim().to_owned();
+        }
+    };
+    let log_sink = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        rest
+    });
+    let http = reqwest::Client::new();
+    for auth in ["Bearer wrong-bearer", "", "Basic Zm9vOmJhcg=="] {
+        let _ = http
+            .post(&url)
+            .header("Authorization", auth)
+            .body("{}")
+            .send()
+            .await;
+    }
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(url.clone()).auth_header(bearer.clone());
+    let client = ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap();
+    let mut responses = serde_json::to_string(&client.list_all_tools().await.unwrap()).unwrap();
+    let calls = [
+        ("github_get_me", json!({})),
+        (
+            "github_get_issue",
+            json!({"owner": "octocat", "repo": "hello-world", "issue_number": 1}),
+        ),
+        (
+            "github_get_issue",
+            json!({"owner": "octocat", "repo": "hello-world", "issue_number": 77}),
+        ),
+        ("github_list_issues", json!({"owner": "echo", "repo": "x"})),
+        (
+            "github_list_issues",
+            json!({"owner": "broken", "repo": "x"}),
+        ),
+        (
+            "github_get_issue",
+            json!({"owner": "octocat", "repo": "hello-world", "issue_number": "x"}),
+        ),
+        (
+            "github_update_issue",
+            json!({"owner": "octocat", "repo": "hello-world", "issue_number": 1, "state": "closed"}),
+        ),
+        ("github_get_me", json!({"account": "nobody"})),
+    ];
+    for (tool, args) in calls {
+        let result = client
+            .call_tool(
+                CallToolRequestParams::new(tool).with_arguments(args.as_object().unwrap().clone()),
+            )
+            .await
+            .unwrap();
+        responses.push_str(&serde_json::to_string(&result).unwrap());
+    }
+    let unknown = client
+        .call_tool(CallToolRequestParams::new("github_nope"))
+        .await
+        .unwrap_err();
+    responses.push_str(&unknown.to_string());
+    client.cancel().await.unwrap();
+    assert!(
+        responses.contains("Validation Failed"),
+        "the echoing upstream was exercised"
+    );
+    let _ = serve.kill();
+    let serve_out = serve.wait_with_output().unwrap();
+    logs.push_str(&log_sink.join().unwrap());
+    assert!(logs.contains("tool call"), "trace logs were captured");
+
+    let mut outputs = vec![
+        (
+            "serve stdout",
+            String::from_utf8_lossy(&serve_out.stdout).into_owned(),
+        ),
+        ("serve stderr", logs),
+        ("MCP responses", responses),
+        (
+            "accounts add",
+            String::from_utf8_lossy(&add.stdout).into_owned()
+                + &String::from_utf8_lossy(&add.stderr),
+        ),
+    ];
+    for args in [
+        &["audit", "--json", "--limit", "1000"][..],
+        &["accounts", "list", "--json"],
+        &["tools", "--json"],
+        &["audit", "--verify"],
+    ] {
+        let out = with_key(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outputs.push((
+            "command",
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        ));
+    }
+    let data = home.data_bytes();
+    for (secret_name, secret) in [
+        ("token", token.as_str()),
+        ("bearer", &bearer),
+        ("master key", master_key),
+    ] {
+        for (channel, text) in &outputs {
+            assert!(
+                !text.contains(secret),
+                "the {secret_name} leaked through {channel}"
+            );
+        }
+        assert!(
+            !contains(&data, secret),
+            "the {secret_name} is on disk in plaintext"
+        );
+    }
+    assert!(
+        !home.data_dir().join("master.key").exists(),
+        "MCPIST_MASTER_KEY wins over a key file"
+    );
 }

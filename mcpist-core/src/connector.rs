@@ -9,7 +9,14 @@
 // protocol 2026-07-28 (SEP-2577) but still part of 2025-11-25, which clients speak.
 #![allow(deprecated)]
 
-use std::{borrow::Cow, fmt, sync::Arc};
+use std::{
+    borrow::Cow,
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicU16, Ordering},
+    },
+};
 
 use async_trait::async_trait;
 use reqwest::{Method, RequestBuilder, Response, header::HeaderValue};
@@ -249,6 +256,8 @@ pub struct Upstream {
     http: reqwest::Client,
     auth: Auth,
     credential: Option<SecretString>,
+    // The status of the last response, for the audit record.
+    last_status: Arc<AtomicU16>,
 }
 
 impl fmt::Debug for Upstream {
@@ -283,6 +292,15 @@ impl Upstream {
             http,
             auth,
             credential,
+            last_status: Arc::default(),
+        }
+    }
+
+    /// The HTTP status of the last response received, if any.
+    pub fn last_status(&self) -> Option<u16> {
+        match self.last_status.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(s),
         }
     }
 
@@ -367,13 +385,17 @@ impl Upstream {
     }
 
     async fn execute(&self, request: reqwest::Request) -> Result<Response> {
-        self.http
+        let response = self
+            .http
             .execute(request)
             .await
             .map_err(|e| Error::Transport {
                 service: self.service.into(),
                 message: describe_transport_error(&e),
-            })
+            })?;
+        self.last_status
+            .store(response.status().as_u16(), Ordering::Relaxed);
+        Ok(response)
     }
 
     fn check_target(&self, url: &Url) -> Result<()> {

@@ -17,12 +17,16 @@ use rmcp::transport::streamable_http_server::{
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::server::McpServer;
 
 /// Default largest accepted request body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Default number of MCP requests handled at once; more wait their turn.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
 
 /// How `/mcp` authenticates its callers.
 #[derive(Debug, Clone)]
@@ -70,6 +74,8 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// Largest request body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// MCP requests handled at once; further ones wait.
+    pub max_concurrent_requests: usize,
     /// Cancelled on shutdown, so open SSE streams end.
     pub cancel: CancellationToken,
 }
@@ -86,6 +92,7 @@ impl HttpOptions {
                 "http://[::1]".into(),
             ],
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             cancel: CancellationToken::new(),
         }
     }
@@ -115,8 +122,23 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
         config,
     );
     let auth = options.auth.clone();
+    let permits = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let permits = permits.clone();
+            async move {
+                // Only POSTs run tools; a GET is a long-lived event stream
+                // that must not hold a permit.
+                if req.method() != http::Method::POST {
+                    return next.run(req).await;
+                }
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                };
+                next.run(req).await
+            }
+        }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let auth = auth.clone();
             async move { require_bearer(&auth, req, next).await }

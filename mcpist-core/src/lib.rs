@@ -12,34 +12,41 @@
 //! - [`exchanger`]: account resolution and credential injection.
 //! - [`server`]: the rmcp server ([`McpServer`]), over stdio or HTTP.
 //! - [`http`]: the axum app with bearer, Host and Origin checks.
+//! - [`policy`]: which tools exist (read-only, toolsets, allow and deny globs).
+//! - [`audit`]: the append-only, hash-chained audit log ([`AuditSink`]).
 //! - [`seal`]: the master key and the sealed-value envelope.
 //!
 //! ```no_run
 //! # async fn run() -> mcpist_core::Result<()> {
 //! use std::sync::Arc;
-//! use mcpist_core::{Exchanger, McpServer, MemoryStore, Registration};
+//! use mcpist_core::{Exchanger, McpServer, MemoryStore, Registration, ServicePolicy};
 //!
+//! // The memory store keeps both the accounts and the audit log.
 //! let store = Arc::new(MemoryStore::new());
-//! let connectors = Registration::all()
-//!     .into_iter()
-//!     .filter(|r| r.enabled_by_default)
-//!     .map(|r| (r.build)(serde_json::Value::Null))
-//!     .collect::<mcpist_core::Result<Vec<_>>>()?;
-//! McpServer::new(Exchanger::new(store)?, connectors)?.serve_stdio().await
+//! let mut server = McpServer::builder(Exchanger::new(store.clone())?, store);
+//! for registration in Registration::all().into_iter().filter(|r| r.enabled_by_default) {
+//!     let connector = (registration.build)(serde_json::Value::Null)?;
+//!     server = server.connector(connector, ServicePolicy::default());
+//! }
+//! server.build()?.serve_stdio().await
 //! # }
 //! ```
 
+pub mod audit;
 pub mod connector;
 pub mod error;
 pub mod exchanger;
 pub mod http;
+pub mod policy;
 pub mod seal;
 pub mod server;
 pub mod store;
 
+pub use audit::AuditSink;
 pub use connector::{Auth, CallContext, Connector, Registration, ToolHints, ToolSpec, Upstream};
 pub use error::{Error, Result};
 pub use exchanger::Exchanger;
+pub use policy::ServicePolicy;
 pub use server::McpServer;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;

@@ -26,8 +26,10 @@ use serde_json::{Value, json};
 
 use crate::{
     Error, Result,
+    audit::{AuditEvent, AuditKind, AuditOutcome, AuditSink, Outcome},
     connector::{Auth, CallContext, Connector, ToolSpec},
     exchanger::Exchanger,
+    policy::{ServicePolicy, Verdict},
 };
 
 const INSTRUCTIONS: &str = "MCPist exposes upstream services (GitHub, ...) as tools named \
@@ -44,7 +46,11 @@ pub struct McpServer {
 
 struct Inner {
     exchanger: Exchanger,
+    audit: Arc<dyn AuditSink>,
+    // Every tool of every connector, allowed or not: a hidden tool called by
+    // name is refused and audited, not reported as unknown.
     routes: BTreeMap<String, Route>,
+    // The allowed ones, as `tools/list` returns them.
     tools: Vec<Tool>,
 }
 
@@ -54,6 +60,7 @@ struct Route {
     def: Tool,
     validator: jsonschema::Validator,
     toolset: &'static str,
+    verdict: Verdict,
 }
 
 impl std::fmt::Debug for McpServer {
@@ -64,7 +71,7 @@ impl std::fmt::Debug for McpServer {
     }
 }
 
-/// A tool as the server lists it: its full name, MCP definition and toolset.
+/// A tool as the server knows it: its MCP definition, toolset and verdict.
 #[derive(Debug, Clone)]
 pub struct ListedTool {
     /// The MCP definition (prefixed name, schema with `account`, annotations).
@@ -73,16 +80,54 @@ pub struct ListedTool {
     pub service: &'static str,
     /// Its toolset.
     pub toolset: &'static str,
+    /// Whether policy lets clients see and call it.
+    pub verdict: Verdict,
+}
+
+/// Collects the connectors and their policies for [`McpServer`].
+#[derive(Debug)]
+pub struct McpServerBuilder {
+    exchanger: Exchanger,
+    audit: Arc<dyn AuditSink>,
+    services: Vec<(Arc<dyn Connector>, ServicePolicy)>,
+}
+
+impl McpServerBuilder {
+    /// Serves `connector` under `policy`.
+    #[must_use]
+    pub fn connector(mut self, connector: Arc<dyn Connector>, policy: ServicePolicy) -> Self {
+        self.services.push((connector, policy));
+        self
+    }
+
+    /// Builds the server. Fails if a tool name is invalid or taken twice, or
+    /// if a tool's input schema is not a valid object schema.
+    pub fn build(self) -> Result<McpServer> {
+        McpServer::new(self.exchanger, self.audit, self.services)
+    }
 }
 
 impl McpServer {
-    /// Builds a server over `connectors`. Fails if a tool name is invalid or
-    /// taken twice, or if a tool's input schema is not a valid object schema.
-    pub fn new(exchanger: Exchanger, connectors: Vec<Arc<dyn Connector>>) -> Result<Self> {
+    /// A builder for a server that resolves accounts with `exchanger` and
+    /// records every operation in `audit`.
+    pub fn builder(exchanger: Exchanger, audit: Arc<dyn AuditSink>) -> McpServerBuilder {
+        McpServerBuilder {
+            exchanger,
+            audit,
+            services: Vec::new(),
+        }
+    }
+
+    fn new(
+        exchanger: Exchanger,
+        audit: Arc<dyn AuditSink>,
+        services: Vec<(Arc<dyn Connector>, ServicePolicy)>,
+    ) -> Result<Self> {
         let mut routes = BTreeMap::new();
-        for connector in connectors {
+        for (connector, policy) in services {
             for spec in connector.tools() {
                 let name = format!("{}_{}", connector.service(), spec.name);
+                let verdict = policy.check(&name, &spec);
                 let def = tool_definition(&name, &spec, connector.auth() != Auth::None)?;
                 let validator =
                     jsonschema::validator_for(&Value::Object(def.input_schema.as_ref().clone()))
@@ -98,6 +143,7 @@ impl McpServer {
                     def,
                     validator,
                     toolset: spec.toolset,
+                    verdict,
                 };
                 if routes.insert(name.clone(), route).is_some() {
                     return Err(Error::config(
@@ -107,10 +153,15 @@ impl McpServer {
                 }
             }
         }
-        let tools = routes.values().map(|r| r.def.clone()).collect();
+        let tools = routes
+            .values()
+            .filter(|r| r.verdict == Verdict::Allowed)
+            .map(|r| r.def.clone())
+            .collect();
         Ok(Self {
             inner: Arc::new(Inner {
                 exchanger,
+                audit,
                 routes,
                 tools,
             }),
@@ -126,8 +177,9 @@ impl McpServer {
         }
     }
 
-    /// The tools, sorted by name, exactly as `tools/list` returns them.
-    pub fn tools(&self) -> Vec<ListedTool> {
+    /// Every tool of every connector, sorted by name, with policy's verdict;
+    /// the allowed ones are exactly what `tools/list` returns.
+    pub fn catalog(&self) -> Vec<ListedTool> {
         self.inner
             .routes
             .values()
@@ -135,8 +187,14 @@ impl McpServer {
                 tool: r.def.clone(),
                 service: r.connector.service(),
                 toolset: r.toolset,
+                verdict: r.verdict.clone(),
             })
             .collect()
+    }
+
+    /// How many tools clients see.
+    pub fn visible_tools(&self) -> usize {
+        self.inner.tools.len()
     }
 
     /// The `tools/list` result as JSON.
@@ -157,16 +215,23 @@ impl McpServer {
         Ok(())
     }
 
-    /// Runs the tool called `name` with `args`. Everything that goes wrong
-    /// after the tool is found becomes an `isError` result.
-    async fn run(&self, route: &Route, mut args: JsonObject, peer: Option<Peer>) -> CallToolResult {
+    /// Runs `route` with `args`: validate, pick the account, call the
+    /// connector. Everything that goes wrong becomes an `isError` result.
+    async fn run(
+        &self,
+        route: &Route,
+        mut args: JsonObject,
+        account: Option<String>,
+        peer: Option<Peer>,
+    ) -> (CallToolResult, Outcome, Option<u16>) {
         if let Err(message) = validate(&route.validator, &args) {
-            return tool_error(format!("invalid arguments: {message}"));
+            return (
+                tool_error(format!("invalid arguments: {message}")),
+                Outcome::InvalidArguments,
+                None,
+            );
         }
-        let account = match args.remove("account") {
-            Some(Value::String(label)) => Some(label),
-            _ => None,
-        };
+        args.remove("account");
         let connector = route.connector.as_ref();
         let upstream = match self
             .inner
@@ -175,27 +240,35 @@ impl McpServer {
             .await
         {
             Ok(upstream) => upstream,
-            Err(e) => return tool_error(e.to_string()),
+            Err(e) => return (tool_error(e.to_string()), outcome_of(&e), None),
         };
         let secret = upstream.credential().cloned();
+        let status_of = upstream.clone();
         let mut ctx = CallContext::new(upstream);
         if let Some((peer, token)) = peer {
-            ctx = ctx.with_peer(
-                peer,
-                token,
-                *self.log_level.lock().unwrap_or_else(|e| e.into_inner()),
-            );
+            let level = *self.log_level.lock().unwrap_or_else(|e| e.into_inner());
+            ctx = ctx.with_peer(peer, token, level);
         }
-        let mut result = match connector.call(&ctx, &route.tool, args).await {
-            Ok(result) => result,
-            Err(e) => tool_error(e.to_string()),
+        let (mut result, outcome) = match connector.call(&ctx, &route.tool, args).await {
+            Ok(result) if result.is_error == Some(true) => (result, Outcome::ToolError),
+            Ok(result) => (result, Outcome::Ok),
+            Err(e) => (tool_error(e.to_string()), outcome_of(&e)),
         };
         // Last line of defence: an upstream error body that echoes the token
         // must not carry it to the model.
         if let Some(secret) = secret {
             redact(&mut result, secret.expose_secret());
         }
-        result
+        (result, outcome, status_of.last_status())
+    }
+}
+
+fn outcome_of(error: &Error) -> Outcome {
+    match error {
+        Error::InvalidArguments(_) => Outcome::InvalidArguments,
+        Error::Account { .. } => Outcome::NoAccount,
+        Error::Transport { .. } => Outcome::TransportError,
+        _ => Outcome::ToolError,
     }
 }
 
@@ -362,25 +435,84 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResponse, ErrorData> {
+        let started = Instant::now();
+        let args = request.arguments.unwrap_or_default();
+        let audit = &self.inner.audit;
+        let mut event = AuditEvent::now(AuditKind::ToolCall).tool(request.name.as_ref());
+        event.args = Some(audit.summarize(&args));
         let Some(route) = self.inner.routes.get(request.name.as_ref()) else {
+            // Nothing runs, so an audit failure changes nothing here.
+            if let Err(e) = audit
+                .record(event, AuditOutcome::of(Outcome::UnknownTool))
+                .await
+            {
+                tracing::error!(error = %e, "audit record for an unknown tool failed");
+            }
             return Err(ErrorData::invalid_params(
                 format!("unknown tool: {}", request.name),
                 None,
             ));
         };
-        let started = Instant::now();
+        let account = match args.get("account") {
+            Some(Value::String(label)) => Some(label.clone()),
+            _ => None,
+        };
+        event = event.service(route.connector.service());
+        if let Some(label) = &account {
+            event = event.account(label.as_str());
+        }
+        let request_id = event.request_id.clone();
+        if let Verdict::Hidden(reason) = &route.verdict {
+            let message = format!("tool {} is not allowed by policy: {reason}", request.name);
+            let outcome = AuditOutcome::of(Outcome::Denied).message(message.as_str());
+            if let Err(e) = audit.record(event, outcome).await {
+                tracing::error!(error = %e, "audit record for a denied call failed");
+            }
+            tracing::info!(tool = %request.name, request_id, "tool call denied by policy");
+            return Ok(tool_error(message).into());
+        }
+        // Fail closed: no record, no call.
+        let seq = match audit.begin(event).await {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::error!(error = %e, tool = %request.name, "audit log unavailable; call refused");
+                return Ok(tool_error(format!(
+                    "refused: the audit log cannot be written ({e}); nothing was sent upstream"
+                ))
+                .into());
+            }
+        };
         let token = context.meta.get_progress_token();
-        let result = self
-            .run(
-                route,
-                request.arguments.unwrap_or_default(),
-                Some((context.peer, token)),
-            )
+        let (result, outcome, upstream_status) = self
+            .run(route, args, account, Some((context.peer, token)))
             .await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let is_error = result.is_error.unwrap_or(false);
+        let mut record = AuditOutcome::of(outcome);
+        record.is_error = Some(is_error);
+        record.upstream_status = upstream_status;
+        record.latency_ms = latency_ms;
+        if is_error {
+            record = record.message(
+                result
+                    .content
+                    .iter()
+                    .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+                    .collect::<String>(),
+            );
+        }
+        if let Err(e) = audit.finish(seq, record).await {
+            // The call already happened: keep its result, and leave the
+            // record pending, which `mcpist audit --verify` reports.
+            tracing::error!(error = %e, seq, "could not write the outcome of an audit record");
+        }
         tracing::info!(
             tool = %request.name,
-            is_error = result.is_error.unwrap_or(false),
-            latency_ms = started.elapsed().as_millis() as u64,
+            request_id,
+            outcome = outcome.as_str(),
+            is_error,
+            upstream_status,
+            latency_ms,
             "tool call"
         );
         Ok(result.into())

@@ -33,6 +33,8 @@ pub struct Seen {
     pub path: String,
     /// The raw query, if any.
     pub query: Option<String>,
+    /// The request body, if it was JSON.
+    pub body: Option<Value>,
     /// The `Authorization` header, if any.
     pub authorization: Option<String>,
 }
@@ -109,7 +111,9 @@ async fn handle(
     method: Method,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
+    let body: Option<Value> = serde_json::from_slice(&body).ok();
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -120,6 +124,7 @@ async fn handle(
             method: method.clone(),
             path: uri.path().to_owned(),
             query: uri.query().map(str::to_owned),
+            body: body.clone(),
             authorization: authorization.clone(),
         });
         authorization
@@ -136,9 +141,6 @@ async fn handle(
             Some(_) => error(StatusCode::UNAUTHORIZED, "Bad credentials"),
         };
     };
-    if method != Method::GET {
-        return error(StatusCode::NOT_FOUND, "Not Found");
-    }
     let segments: Vec<String> = rest
         .split('/')
         .map(|s| {
@@ -155,6 +157,12 @@ async fn handle(
     };
     if let Some(response) = owner.and_then(|o| magic_owner(o, authorization.as_deref())) {
         return response;
+    }
+    if method == Method::POST || method == Method::PATCH {
+        return write(&method, &segments, &login, body.unwrap_or(Value::Null));
+    }
+    if method != Method::GET {
+        return error(StatusCode::NOT_FOUND, "Not Found");
     }
     match segments.as_slice() {
         ["user"] => ok(user(&login)),
@@ -182,6 +190,73 @@ async fn handle(
                 .find(|i| number.parse::<u64>().ok() == i["number"].as_u64())
             {
                 Some(issue) => ok(issue),
+                None => error(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
+        _ => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+/// Creating and updating issues and comments, with GitHub's 422 shapes.
+fn write(method: &Method, segments: &[&str], login: &str, body: Value) -> Response {
+    let missing = |field: &str| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            json!({"message": "Validation Failed",
+                   "errors": [{"resource": "Issue", "code": "missing_field", "field": field}],
+                   "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue",
+                   "status": "422"})
+            .to_string(),
+        )
+            .into_response()
+    };
+    let created = |value: Value| {
+        let mut r = ok(value);
+        *r.status_mut() = StatusCode::CREATED;
+        r
+    };
+    match (method, segments) {
+        (&Method::POST, ["repos", owner, repo, "issues"]) if has_repo(login, owner, repo) => {
+            let Some(title) = body.get("title").and_then(Value::as_str) else {
+                return missing("title");
+            };
+            let mut issue = issues(owner, repo)[0].clone();
+            issue["number"] = json!(4);
+            issue["title"] = json!(title);
+            issue["body"] = body.get("body").cloned().unwrap_or(Value::Null);
+            issue["html_url"] = json!(format!("https://github.com/{owner}/{repo}/issues/4"));
+            issue["user"] = user_ref(login);
+            created(issue)
+        }
+        (&Method::POST, ["repos", owner, repo, "issues", number, "comments"])
+            if has_repo(login, owner, repo) =>
+        {
+            if body.get("body").and_then(Value::as_str).is_none() {
+                return missing("body");
+            }
+            created(json!({
+                "id": 1, "node_id": "MDEyOklzc3VlQ29tbWVudDE=",
+                "html_url": format!("https://github.com/{owner}/{repo}/issues/{number}#issuecomment-1"),
+                "body": body["body"], "user": user_ref(login),
+                "created_at": "2024-02-02T10:00:00Z", "updated_at": "2024-02-02T10:00:00Z"
+            }))
+        }
+        (&Method::PATCH, ["repos", owner, repo, "issues", number])
+            if has_repo(login, owner, repo) =>
+        {
+            match issues(owner, repo)
+                .into_iter()
+                .find(|i| number.parse::<u64>().ok() == i["number"].as_u64())
+            {
+                Some(mut issue) => {
+                    for key in ["title", "body", "state"] {
+                        if let Some(v) = body.get(key) {
+                            issue[key] = v.clone();
+                        }
+                    }
+                    ok(issue)
+                }
                 None => error(StatusCode::NOT_FOUND, "Not Found"),
             }
         }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use mcpist_core::{
-    Exchanger, McpServer, MemoryStore, Registration, TokenStore,
+    AuditSink, Exchanger, McpServer, MemoryStore, Registration, ServicePolicy, TokenStore,
+    audit::{AuditFilter, AuditKind, Outcome},
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
 use mcpist_tests::{canary, fake_github::FakeGithub};
@@ -40,6 +41,15 @@ async fn add_account(store: &MemoryStore, label: &str, token: &str) {
 /// A server with the GitHub connector on a fake GitHub and `accounts`
 /// (label, token, login) in a memory store, and a client connected to it.
 async fn setup(accounts: &[(&str, &str, &str)]) -> Setup {
+    setup_with(accounts, ServicePolicy::default(), None).await
+}
+
+/// [`setup`] with a policy, and an audit sink other than the store.
+async fn setup_with(
+    accounts: &[(&str, &str, &str)],
+    policy: ServicePolicy,
+    audit: Option<Arc<dyn AuditSink>>,
+) -> Setup {
     let fake = FakeGithub::start().await;
     let store = Arc::new(MemoryStore::new());
     for (label, token, login) in accounts {
@@ -50,7 +60,11 @@ async fn setup(accounts: &[(&str, &str, &str)]) -> Setup {
         .expect("github is registered")
         .build)(json!({ "base_url": fake.base_url() }))
     .unwrap();
-    let server = McpServer::new(Exchanger::new(store.clone()).unwrap(), vec![github]).unwrap();
+    let audit = audit.unwrap_or_else(|| store.clone());
+    let server = McpServer::builder(Exchanger::new(store.clone()).unwrap(), audit)
+        .connector(github, policy)
+        .build()
+        .unwrap();
     let (server_io, client_io) = tokio::io::duplex(256 * 1024);
     tokio::spawn(async move {
         let running = server.serve(server_io).await.expect("server starts");
@@ -105,21 +119,30 @@ async fn tools_are_listed_with_the_account_argument_and_annotations() {
     assert_eq!(
         names,
         [
+            "github_add_issue_comment",
+            "github_create_issue",
             "github_get_issue",
             "github_get_me",
             "github_list_issues",
-            "github_list_repos"
+            "github_list_repos",
+            "github_update_issue",
         ]
     );
+    let writes = [
+        "github_add_issue_comment",
+        "github_create_issue",
+        "github_update_issue",
+    ];
     for tool in &tools {
         assert!(
             tool.input_schema["properties"]["account"].is_object(),
             "{}",
             tool.name
         );
+        let read_only = !writes.contains(&tool.name.as_ref());
         assert_eq!(
             tool.annotations.as_ref().unwrap().read_only_hint,
-            Some(true)
+            Some(read_only)
         );
     }
 }
@@ -381,4 +404,205 @@ async fn ids_cannot_change_the_route() {
         assert_eq!(seen.path.split('/').count(), 7, "{}", seen.path);
         assert!(seen.path.ends_with("/hello-world/issues"), "{}", seen.path);
     }
+}
+
+#[tokio::test]
+async fn write_tools_send_what_the_model_asked_for() {
+    let s = setup(&[("work", &canary("write"), "octocat")]).await;
+    let created = json_of(&call(&s.client, "github_create_issue", json!({"owner": "octocat", "repo": "hello-world", "title": "New bug", "body": "It broke", "labels": ["bug"]})).await);
+    assert_eq!(created["number"], 4);
+    assert_eq!(created["title"], "New bug");
+    let seen = s.fake.requests();
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(
+        seen[0].body,
+        Some(json!({"title": "New bug", "body": "It broke", "labels": ["bug"]}))
+    );
+
+    let closed = json_of(&call(&s.client, "github_update_issue", json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3, "state": "closed"})).await);
+    assert_eq!(closed["state"], "closed");
+    let r = call(
+        &s.client,
+        "github_update_issue",
+        json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3}),
+    )
+    .await;
+    assert!(text(&r).contains("nothing to change"), "{}", text(&r));
+
+    let comment = json_of(
+        &call(
+            &s.client,
+            "github_add_issue_comment",
+            json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3, "body": "Thanks"}),
+        )
+        .await,
+    );
+    assert!(
+        comment["html_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("#issuecomment-1")
+    );
+    assert_eq!(
+        s.fake.requests().len(),
+        3,
+        "one upstream request per successful write"
+    );
+}
+
+#[tokio::test]
+async fn read_only_hides_and_blocks_every_write_tool_and_the_refusal_is_audited() {
+    let policy = ServicePolicy {
+        read_only: true,
+        allow: vec!["*".into()],
+        ..Default::default()
+    };
+    let s = setup_with(&[("work", &canary("ro"), "octocat")], policy, None).await;
+    let tools = s.client.list_all_tools().await.unwrap();
+    assert!(
+        tools
+            .iter()
+            .all(|t| t.annotations.as_ref().unwrap().read_only_hint == Some(true))
+    );
+    assert_eq!(tools.len(), 4);
+    for tool in [
+        "github_create_issue",
+        "github_update_issue",
+        "github_add_issue_comment",
+    ] {
+        let r = call(&s.client, tool, json!({"owner": "octocat", "repo": "hello-world", "title": "x", "issue_number": 1, "body": "x"})).await;
+        assert_eq!(r.is_error, Some(true));
+        assert!(text(&r).contains("not allowed by policy"), "{}", text(&r));
+    }
+    assert!(
+        s.fake.requests().is_empty(),
+        "a refused write reached GitHub"
+    );
+    let records = s.store.query(&AuditFilter::default()).await.unwrap();
+    assert_eq!(records.len(), 3);
+    assert!(records.iter().all(|r| r.outcome.outcome == Outcome::Denied));
+    assert!(s.store.verify().await.unwrap().is_intact());
+}
+
+#[tokio::test]
+async fn deny_beats_allow() {
+    let policy = ServicePolicy {
+        allow: vec!["github_get_*".into(), "github_list_issues".into()],
+        deny: vec!["*issue*".into()],
+        ..Default::default()
+    };
+    let s = setup_with(&[("work", &canary("deny"), "octocat")], policy, None).await;
+    let names: Vec<String> = s
+        .client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(names, ["github_get_me"]);
+    let r = call(
+        &s.client,
+        "github_list_issues",
+        json!({"owner": "octocat", "repo": "hello-world"}),
+    )
+    .await;
+    assert!(text(&r).contains("denied by `*issue*`"), "{}", text(&r));
+}
+
+#[tokio::test]
+async fn every_call_gets_exactly_one_audit_record_under_concurrency() {
+    let s = setup(&[("work", &canary("many"), "octocat")]).await;
+    let client = Arc::new(s.client);
+    let mut calls = Vec::new();
+    for i in 0..200 {
+        let client = client.clone();
+        calls.push(tokio::spawn(async move {
+            let args = match i % 4 {
+                0 => json!({}),
+                1 => json!({"owner": "octocat", "repo": "hello-world", "issue_number": 99}),
+                2 => json!({"owner": 5}),
+                _ => json!({"owner": "octocat", "repo": "hello-world", "issue_number": 1}),
+            };
+            let tool = if i % 4 == 0 {
+                "github_get_me"
+            } else {
+                "github_get_issue"
+            };
+            call(&client, tool, args).await
+        }));
+    }
+    for c in calls {
+        c.await.unwrap();
+    }
+    let records = s.store.query(&AuditFilter::default()).await.unwrap();
+    assert_eq!(records.len(), 200);
+    let count = |o: Outcome| records.iter().filter(|r| r.outcome.outcome == o).count();
+    assert_eq!(count(Outcome::Ok), 100);
+    assert_eq!(count(Outcome::ToolError), 50, "the 404s");
+    assert_eq!(count(Outcome::InvalidArguments), 50);
+    assert!(records.iter().all(|r| r.event.kind == AuditKind::ToolCall));
+    let not_found = records
+        .iter()
+        .find(|r| r.outcome.outcome == Outcome::ToolError)
+        .unwrap();
+    assert_eq!(not_found.outcome.upstream_status, Some(404));
+    assert_eq!(not_found.outcome.is_error, Some(true));
+    let report = s.store.verify().await.unwrap();
+    assert!(report.is_intact() && report.pending == 0, "{report:?}");
+    assert_eq!(s.fake.requests().len(), 150);
+}
+
+/// An audit log that cannot be written to, like a full disk.
+#[derive(Debug)]
+struct BrokenAudit;
+
+#[async_trait::async_trait]
+impl AuditSink for BrokenAudit {
+    async fn begin(&self, _: mcpist_core::audit::AuditEvent) -> mcpist_core::Result<u64> {
+        Err(mcpist_core::Error::Store("disk I/O error".into()))
+    }
+    async fn finish(&self, _: u64, _: mcpist_core::audit::AuditOutcome) -> mcpist_core::Result<()> {
+        Err(mcpist_core::Error::Store("disk I/O error".into()))
+    }
+    async fn record(
+        &self,
+        _: mcpist_core::audit::AuditEvent,
+        _: mcpist_core::audit::AuditOutcome,
+    ) -> mcpist_core::Result<u64> {
+        Err(mcpist_core::Error::Store("disk I/O error".into()))
+    }
+    async fn query(
+        &self,
+        _: &AuditFilter,
+    ) -> mcpist_core::Result<Vec<mcpist_core::audit::AuditEntry>> {
+        Ok(vec![])
+    }
+    async fn verify(&self) -> mcpist_core::Result<mcpist_core::audit::VerifyReport> {
+        Ok(Default::default())
+    }
+    async fn prune(&self, _: u64) -> mcpist_core::Result<u64> {
+        Ok(0)
+    }
+    fn summarize(&self, _: &serde_json::Map<String, Value>) -> Value {
+        Value::Null
+    }
+}
+
+#[tokio::test]
+async fn an_unwritable_audit_log_refuses_the_call_before_anything_is_sent() {
+    let s = setup_with(
+        &[("work", &canary("broken"), "octocat")],
+        ServicePolicy::default(),
+        Some(Arc::new(BrokenAudit)),
+    )
+    .await;
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        text(&r).contains("audit log cannot be written") && text(&r).contains("disk I/O error"),
+        "{}",
+        text(&r)
+    );
+    assert!(s.fake.requests().is_empty());
 }

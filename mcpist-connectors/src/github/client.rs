@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mcpist_core::{CallContext, Error, Result};
-use reqwest::{Response, StatusCode, header::HeaderMap};
+use reqwest::{Method, Response, StatusCode, header::HeaderMap};
 use serde_json::Value;
 
 use super::NAME;
@@ -21,10 +21,32 @@ pub(super) async fn get(
     segments: &[&str],
     query: &[(&str, String)],
 ) -> Result<Page> {
+    send(ctx, Method::GET, segments, query, None).await
+}
+
+/// `POST` of `body` to `segments`.
+pub(super) async fn post(ctx: &CallContext, segments: &[&str], body: Value) -> Result<Page> {
+    send(ctx, Method::POST, segments, &[], Some(body)).await
+}
+
+/// `PATCH` of `body` to `segments`.
+pub(super) async fn patch(ctx: &CallContext, segments: &[&str], body: Value) -> Result<Page> {
+    send(ctx, Method::PATCH, segments, &[], Some(body)).await
+}
+
+async fn send(
+    ctx: &CallContext,
+    method: Method,
+    segments: &[&str],
+    query: &[(&str, String)],
+    body: Option<Value>,
+) -> Result<Page> {
     let upstream = ctx.upstream();
-    let request = upstream
-        .get(segments)?
-        .query(query)
+    let mut request = upstream.request(method, segments)?.query(query);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let request = request
         // GitHub's documented media type and API version.
         .header("Accept", "application/vnd.github+json")
         .header("X-GitHub-Api-Version", "2022-11-28");

@@ -62,6 +62,43 @@ pub(super) fn all() -> Vec<ToolSpec> {
             ToolHints::READ,
             "issues",
         ),
+        ToolSpec::new(
+            "create_issue",
+            "Open an issue.",
+            json!({"type": "object", "properties": {
+                "owner": owner, "repo": repo,
+                "title": {"type": "string", "minLength": 1, "maxLength": 256},
+                "body": {"type": "string", "maxLength": 65536},
+                "labels": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+            }, "required": ["owner", "repo", "title"], "additionalProperties": false}),
+            ToolHints::CREATE,
+            "issues",
+        ),
+        ToolSpec::new(
+            "add_issue_comment",
+            "Comment on an issue or pull request.",
+            json!({"type": "object", "properties": {
+                "owner": owner, "repo": repo,
+                "issue_number": {"type": "integer", "minimum": 1},
+                "body": {"type": "string", "minLength": 1, "maxLength": 65536},
+            }, "required": ["owner", "repo", "issue_number", "body"], "additionalProperties": false}),
+            ToolHints::CREATE,
+            "issues",
+        ),
+        ToolSpec::new(
+            "update_issue",
+            "Change an issue's title, body or labels, or close or reopen it.",
+            json!({"type": "object", "properties": {
+                "owner": owner, "repo": repo,
+                "issue_number": {"type": "integer", "minimum": 1},
+                "title": {"type": "string", "minLength": 1, "maxLength": 256},
+                "body": {"type": "string", "maxLength": 65536},
+                "state": {"type": "string", "enum": ["open", "closed"]},
+                "labels": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+            }, "required": ["owner", "repo", "issue_number"], "additionalProperties": false}),
+            ToolHints::DESTRUCTIVE,
+            "issues",
+        ),
     ]
 }
 
@@ -75,6 +112,9 @@ pub(super) async fn call(
         "list_repos" => list_repos(ctx, parse(args)?).await,
         "list_issues" => list_issues(ctx, parse(args)?).await,
         "get_issue" => get_issue(ctx, parse(args)?).await,
+        "create_issue" => create_issue(ctx, parse(args)?).await,
+        "add_issue_comment" => add_issue_comment(ctx, parse(args)?).await,
+        "update_issue" => update_issue(ctx, parse(args)?).await,
         other => Err(Error::InvalidArguments(format!(
             "github has no tool {other:?}"
         ))),
@@ -252,7 +292,96 @@ async fn get_issue(ctx: &CallContext, args: GetIssue) -> Result<CallToolResult> 
         &[],
     )
     .await?;
-    let issue = &page.body;
+    Ok(json_result(issue_details(&page.body)))
+}
+
+#[derive(Deserialize)]
+struct CreateIssue {
+    owner: String,
+    repo: String,
+    title: String,
+    body: Option<String>,
+    labels: Option<Vec<String>>,
+}
+
+async fn create_issue(ctx: &CallContext, args: CreateIssue) -> Result<CallToolResult> {
+    let mut body = json!({ "title": args.title });
+    if let Some(text) = args.body {
+        body["body"] = json!(text);
+    }
+    if let Some(labels) = args.labels {
+        body["labels"] = json!(labels);
+    }
+    let page = client::post(ctx, &["repos", &args.owner, &args.repo, "issues"], body).await?;
+    Ok(json_result(pick(
+        &page.body,
+        &["number", "html_url", "state", "title"],
+    )))
+}
+
+#[derive(Deserialize)]
+struct AddComment {
+    owner: String,
+    repo: String,
+    issue_number: u64,
+    body: String,
+}
+
+async fn add_issue_comment(ctx: &CallContext, args: AddComment) -> Result<CallToolResult> {
+    let number = args.issue_number.to_string();
+    let segments = [
+        "repos",
+        &args.owner,
+        &args.repo,
+        "issues",
+        &number,
+        "comments",
+    ];
+    let page = client::post(ctx, &segments, json!({ "body": args.body })).await?;
+    Ok(json_result(pick(
+        &page.body,
+        &["id", "html_url", "created_at"],
+    )))
+}
+
+#[derive(Deserialize)]
+struct UpdateIssue {
+    owner: String,
+    repo: String,
+    issue_number: u64,
+    title: Option<String>,
+    body: Option<String>,
+    state: Option<String>,
+    labels: Option<Vec<String>>,
+}
+
+async fn update_issue(ctx: &CallContext, args: UpdateIssue) -> Result<CallToolResult> {
+    let mut body = serde_json::Map::new();
+    for (key, value) in [
+        ("title", args.title),
+        ("body", args.body),
+        ("state", args.state),
+    ] {
+        if let Some(value) = value {
+            body.insert(key.into(), json!(value));
+        }
+    }
+    if let Some(labels) = args.labels {
+        body.insert("labels".into(), json!(labels));
+    }
+    if body.is_empty() {
+        return Err(Error::InvalidArguments(
+            "nothing to change: give title, body, state or labels".into(),
+        ));
+    }
+    let number = args.issue_number.to_string();
+    let segments = ["repos", &args.owner, &args.repo, "issues", &number];
+    let page = client::patch(ctx, &segments, Value::Object(body)).await?;
+    Ok(json_result(issue_details(&page.body)))
+}
+
+/// The fields of an issue a model needs, with the body cut to [`MAX_BODY`].
+fn issue_details(issue: &Value) -> Value {
     let mut out = pick(
         issue,
         &[
@@ -283,5 +412,5 @@ async fn get_issue(ctx: &CallContext, args: GetIssue) -> Result<CallToolResult> 
         truncate(&mut body, MAX_BODY);
         out["body"] = json!(body);
     }
-    Ok(json_result(out))
+    out
 }

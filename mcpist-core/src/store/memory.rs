@@ -12,12 +12,20 @@ use super::{
     AccountInfo, AccountKey, AccountRecord, AccountWrite, Expect, TokenStore, check_expect,
     missing_account, now_unix,
 };
-use crate::Result;
+use crate::{
+    Error, Result,
+    audit::{
+        AuditEntry, AuditEvent, AuditFilter, AuditKey, AuditOutcome, AuditSink, MacBytes, Outcome,
+        VerifyReport, verify_chain,
+    },
+};
 
-/// Keeps accounts in process memory. Everything is gone when the process exits.
-#[derive(Debug, Default)]
+/// Keeps accounts and the audit log in process memory. Everything is gone
+/// when the process exits.
+#[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    audit_key: AuditKey,
 }
 
 #[derive(Debug, Default)]
@@ -25,12 +33,28 @@ struct State {
     accounts: BTreeMap<AccountKey, AccountRecord>,
     defaults: BTreeMap<String, String>,
     secrets: BTreeMap<String, SecretString>,
+    audit: Vec<(AuditEntry, MacBytes, Option<MacBytes>)>,
+    // The (seq, mac) the first kept record chains from.
+    audit_anchor: (u64, MacBytes),
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemoryStore {
     /// An empty store.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system has no random numbers for the audit key.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            state: Mutex::default(),
+            audit_key: AuditKey::generate().expect("operating system randomness"),
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -115,5 +139,85 @@ impl TokenStore for MemoryStore {
 
     fn location(&self) -> String {
         "memory".into()
+    }
+}
+
+#[async_trait]
+impl AuditSink for MemoryStore {
+    async fn begin(&self, event: AuditEvent) -> Result<u64> {
+        let mut state = self.state();
+        let (seq, previous) = match state.audit.last() {
+            Some((entry, mac, _)) => (entry.seq + 1, *mac),
+            None => (state.audit_anchor.0 + 1, state.audit_anchor.1),
+        };
+        let mac = self.audit_key.event_mac(&previous, seq, &event);
+        let entry = AuditEntry {
+            seq,
+            event,
+            outcome: AuditOutcome::of(Outcome::Pending),
+        };
+        state.audit.push((entry, mac, None));
+        Ok(seq)
+    }
+
+    async fn finish(&self, seq: u64, outcome: AuditOutcome) -> Result<()> {
+        let mut state = self.state();
+        let Some((entry, mac, outcome_mac)) = state
+            .audit
+            .iter_mut()
+            .find(|(e, _, om)| e.seq == seq && om.is_none())
+        else {
+            return Err(Error::Store(format!("no pending audit record {seq}")));
+        };
+        *outcome_mac = Some(self.audit_key.outcome_mac(mac, &outcome));
+        entry.outcome = outcome;
+        Ok(())
+    }
+
+    async fn record(&self, event: AuditEvent, outcome: AuditOutcome) -> Result<u64> {
+        let seq = self.begin(event).await?;
+        self.finish(seq, outcome).await?;
+        Ok(seq)
+    }
+
+    async fn query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let state = self.state();
+        Ok(state
+            .audit
+            .iter()
+            .rev()
+            .map(|(e, _, _)| e)
+            .filter(|e| filter.matches(e))
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .cloned()
+            .collect())
+    }
+
+    async fn verify(&self) -> Result<VerifyReport> {
+        let state = self.state();
+        Ok(verify_chain(
+            &self.audit_key,
+            state.audit_anchor,
+            &state.audit,
+            None,
+        ))
+    }
+
+    async fn prune(&self, before_ms: u64) -> Result<u64> {
+        let mut state = self.state();
+        let cut = state
+            .audit
+            .iter()
+            .take_while(|(e, _, _)| e.event.time_ms < before_ms)
+            .count();
+        if let Some((last, mac, _)) = state.audit.get(cut.wrapping_sub(1)) {
+            state.audit_anchor = (last.seq, *mac);
+        }
+        state.audit.drain(..cut);
+        Ok(cut as u64)
+    }
+
+    fn summarize(&self, args: &serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+        self.audit_key.summarize(args)
     }
 }

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::{
     Error, Result,
+    audit::AuditKey,
     seal::{MasterKey, Sealer, create_private_file},
 };
 
@@ -35,7 +36,27 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 CREATE TABLE IF NOT EXISTS defaults (service TEXT PRIMARY KEY, account TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    seq             INTEGER PRIMARY KEY,
+    time_ms         INTEGER NOT NULL,
+    kind            TEXT NOT NULL,
+    request_id      TEXT NOT NULL,
+    service         TEXT,
+    account         TEXT,
+    tool            TEXT,
+    args            TEXT,
+    outcome         TEXT NOT NULL,
+    is_error        INTEGER,
+    upstream_status INTEGER,
+    latency_ms      INTEGER NOT NULL,
+    message         TEXT,
+    mac             BLOB NOT NULL,
+    outcome_mac     BLOB
+);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);
 ";
+
+mod audit;
 
 const KEY_CHECK_AAD: &[u8] = b"mcpist/key-check";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"mcpist key check v1";
@@ -55,6 +76,7 @@ struct Inner {
     path: PathBuf,
     conn: Mutex<Connection>,
     sealer: Sealer,
+    audit_key: AuditKey,
 }
 
 impl SqliteStore {
@@ -125,24 +147,42 @@ impl SqliteStore {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
         )
         .map_err(|e| Error::Store(format!("{location}: {e}")))?;
+        // Only now, with the key proven, may anything be written.
+        let tx = conn.unchecked_transaction().map_err(store_err)?;
+        tx.execute_batch(SCHEMA).map_err(store_err)?;
         if !has_meta {
             let sealed = sealer.seal(KEY_CHECK_AAD, KEY_CHECK_PLAINTEXT)?;
-            let tx = conn.unchecked_transaction().map_err(store_err)?;
-            tx.execute_batch(SCHEMA).map_err(store_err)?;
             tx.execute(
                 "INSERT INTO meta (name, value) VALUES ('key_check', ?1), ('schema_version', X'01')",
                 params![sealed],
             )
             .map_err(store_err)?;
-            tx.commit().map_err(store_err)?;
         }
+        let audit_key = audit::load_or_create_key(&tx, &sealer)?;
+        tx.commit().map_err(store_err)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 conn: Mutex::new(conn),
                 sealer,
+                audit_key,
             }),
         })
+    }
+
+    /// Runs `f` with the connection and the whole store state on a blocking thread.
+    async fn with_inner<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&conn, &inner)
+        })
+        .await
+        .map_err(|e| Error::Store(format!("store task failed: {e}")))?
     }
 
     /// Runs `f` with the connection on a blocking thread.

@@ -1,0 +1,442 @@
+//! The audit log in the SQLite store: the `audit` table, chained by MACs.
+//!
+//! The newest record's (seq, mac) is also kept in `meta` as `audit_head`, so
+//! records removed from the end are noticed too, and the last pruned record's
+//! as `audit_anchor`, so the chain stays verifiable after retention deletes
+//! old records.
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use super::{SqliteStore, store_err};
+use crate::{
+    Error, Result,
+    audit::{
+        AuditEntry, AuditEvent, AuditFilter, AuditKey, AuditKind, AuditOutcome, AuditSink,
+        MacBytes, Outcome, verify_chain,
+    },
+    seal::Sealer,
+};
+
+const AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key";
+
+/// The audit key sealed in `meta`, created on first use.
+pub(super) fn load_or_create_key(tx: &Transaction<'_>, sealer: &Sealer) -> Result<AuditKey> {
+    let sealed: Option<Vec<u8>> = tx
+        .query_row("SELECT value FROM meta WHERE name = 'audit_key'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(store_err)?;
+    if let Some(sealed) = sealed {
+        let bytes = sealer.open(AUDIT_KEY_AAD, &sealed, "audit key")?;
+        return AuditKey::from_bytes(&bytes);
+    }
+    let key = AuditKey::generate()?;
+    let sealed = sealer.seal(AUDIT_KEY_AAD, key.bytes())?;
+    tx.execute(
+        "INSERT INTO meta (name, value) VALUES ('audit_key', ?1)",
+        params![sealed],
+    )
+    .map_err(store_err)?;
+    Ok(key)
+}
+
+fn read_mark(conn: &Connection, name: &str) -> Result<Option<(u64, MacBytes)>> {
+    let value: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE name = ?1",
+            params![name],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(store_err)?;
+    value
+        .map(|v| {
+            let seq = u64::from_be_bytes(
+                v.get(..8)
+                    .and_then(|s| s.try_into().ok())
+                    .ok_or_else(|| Error::Store(format!("meta {name} is damaged")))?,
+            );
+            let mac: MacBytes = v
+                .get(8..)
+                .and_then(|s| s.try_into().ok())
+                .ok_or_else(|| Error::Store(format!("meta {name} is damaged")))?;
+            Ok((seq, mac))
+        })
+        .transpose()
+}
+
+fn write_mark(conn: &Connection, name: &str, seq: u64, mac: &MacBytes) -> Result<()> {
+    let value = [seq.to_be_bytes().as_slice(), mac.as_slice()].concat();
+    conn.execute(
+        "INSERT INTO meta (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        params![name, value],
+    )
+    .map_err(store_err)?;
+    Ok(())
+}
+
+fn begin_in(conn: &Connection, key: &AuditKey, event: &AuditEvent) -> Result<(u64, MacBytes)> {
+    let last: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(store_err)?;
+    let (seq, previous) = match last {
+        Some((seq, mac)) => (
+            seq as u64 + 1,
+            mac.try_into()
+                .map_err(|_| Error::Store("an audit record has a damaged MAC".into()))?,
+        ),
+        None => {
+            let (seq, mac) = read_mark(conn, "audit_anchor")?.unwrap_or((0, [0; 32]));
+            (seq + 1, mac)
+        }
+    };
+    let mac = key.event_mac(&previous, seq, event);
+    conn.execute(
+        "INSERT INTO audit (seq, time_ms, kind, request_id, service, account, tool, args,
+                            outcome, latency_ms, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9)",
+        params![
+            seq as i64,
+            event.time_ms as i64,
+            event.kind.as_str(),
+            event.request_id,
+            event.service,
+            event.account,
+            event.tool,
+            event.args.as_ref().map(|a| a.to_string()),
+            mac.as_slice(),
+        ],
+    )
+    .map_err(store_err)?;
+    write_mark(conn, "audit_head", seq, &mac)?;
+    Ok((seq, mac))
+}
+
+fn finish_in(conn: &Connection, key: &AuditKey, seq: u64, outcome: &AuditOutcome) -> Result<()> {
+    let mac: Vec<u8> = conn
+        .query_row(
+            "SELECT mac FROM audit WHERE seq = ?1 AND outcome_mac IS NULL",
+            params![seq as i64],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(store_err)?
+        .ok_or_else(|| Error::Store(format!("no pending audit record {seq}")))?;
+    let mac: MacBytes = mac
+        .try_into()
+        .map_err(|_| Error::Store("an audit record has a damaged MAC".into()))?;
+    let outcome_mac = key.outcome_mac(&mac, outcome);
+    conn.execute(
+        "UPDATE audit SET outcome = ?2, is_error = ?3, upstream_status = ?4, latency_ms = ?5,
+                          message = ?6, outcome_mac = ?7
+         WHERE seq = ?1",
+        params![
+            seq as i64,
+            outcome.outcome.as_str(),
+            outcome.is_error,
+            outcome.upstream_status,
+            outcome.latency_ms as i64,
+            outcome.message,
+            outcome_mac.as_slice(),
+        ],
+    )
+    .map_err(store_err)?;
+    Ok(())
+}
+
+const COLUMNS: &str = "seq, time_ms, kind, request_id, service, account, tool, args, outcome, \
+                       is_error, upstream_status, latency_ms, message, mac, outcome_mac";
+
+/// One row as an entry with its MACs. Unparseable values become a problem
+/// `verify` reports (the MAC will not match), not a failure to read the log.
+fn entry(row: &Row<'_>) -> rusqlite::Result<(AuditEntry, MacBytes, Option<MacBytes>)> {
+    let kind: String = row.get(2)?;
+    let args: Option<String> = row.get(7)?;
+    let outcome: String = row.get(8)?;
+    let mac: Vec<u8> = row.get(13)?;
+    let outcome_mac: Option<Vec<u8>> = row.get(14)?;
+    Ok((
+        AuditEntry {
+            seq: row.get::<_, i64>(0)? as u64,
+            event: AuditEvent {
+                time_ms: row.get::<_, i64>(1)? as u64,
+                kind: AuditKind::parse(&kind).unwrap_or(AuditKind::ToolCall),
+                request_id: row.get(3)?,
+                service: row.get(4)?,
+                account: row.get(5)?,
+                tool: row.get(6)?,
+                args: args.and_then(|a| serde_json::from_str(&a).ok()),
+            },
+            outcome: AuditOutcome {
+                outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Failed),
+                is_error: row.get(9)?,
+                upstream_status: row.get(10)?,
+                latency_ms: row.get::<_, i64>(11)? as u64,
+                message: row.get(12)?,
+            },
+        },
+        mac.try_into().unwrap_or([0; 32]),
+        outcome_mac.map(|m| m.try_into().unwrap_or([0; 32])),
+    ))
+}
+
+#[async_trait]
+impl AuditSink for SqliteStore {
+    async fn begin(&self, event: AuditEvent) -> Result<u64> {
+        self.with_inner(move |conn, inner| {
+            let tx = conn.unchecked_transaction().map_err(store_err)?;
+            let (seq, _) = begin_in(&tx, &inner.audit_key, &event)?;
+            tx.commit().map_err(store_err)?;
+            Ok(seq)
+        })
+        .await
+    }
+
+    async fn finish(&self, seq: u64, outcome: AuditOutcome) -> Result<()> {
+        self.with_inner(move |conn, inner| finish_in(conn, &inner.audit_key, seq, &outcome))
+            .await
+    }
+
+    async fn record(&self, event: AuditEvent, outcome: AuditOutcome) -> Result<u64> {
+        self.with_inner(move |conn, inner| {
+            let tx = conn.unchecked_transaction().map_err(store_err)?;
+            let (seq, _) = begin_in(&tx, &inner.audit_key, &event)?;
+            finish_in(&tx, &inner.audit_key, seq, &outcome)?;
+            tx.commit().map_err(store_err)?;
+            Ok(seq)
+        })
+        .await
+    }
+
+    async fn query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let filter = filter.clone();
+        self.with_inner(move |conn, _| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM audit
+                     WHERE (?1 IS NULL OR service = ?1) AND (?2 IS NULL OR time_ms >= ?2)
+                     ORDER BY seq DESC LIMIT ?3"
+                ))
+                .map_err(store_err)?;
+            let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
+            let rows = stmt
+                .query_map(
+                    params![filter.service, filter.since_ms.map(|t| t as i64), limit],
+                    entry,
+                )
+                .map_err(store_err)?;
+            rows.map(|r| r.map(|(e, _, _)| e).map_err(store_err))
+                .collect()
+        })
+        .await
+    }
+
+    async fn verify(&self) -> Result<crate::audit::VerifyReport> {
+        self.with_inner(|conn, inner| {
+            let anchor = read_mark(conn, "audit_anchor")?.unwrap_or((0, [0; 32]));
+            let head = read_mark(conn, "audit_head")?;
+            let mut stmt = conn
+                .prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY seq"))
+                .map_err(store_err)?;
+            let rows = stmt
+                .query_map([], entry)
+                .map_err(store_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(store_err)?;
+            Ok(verify_chain(&inner.audit_key, anchor, &rows, head))
+        })
+        .await
+    }
+
+    async fn prune(&self, before_ms: u64) -> Result<u64> {
+        self.with_inner(move |conn, _| {
+            let tx = conn.unchecked_transaction().map_err(store_err)?;
+            let last: Option<(i64, Vec<u8>)> = tx
+                .query_row(
+                    "SELECT seq, mac FROM audit WHERE time_ms < ?1 ORDER BY seq DESC LIMIT 1",
+                    params![before_ms as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(store_err)?;
+            let Some((seq, mac)) = last else {
+                return Ok(0);
+            };
+            let mac: MacBytes = mac
+                .try_into()
+                .map_err(|_| Error::Store("an audit record has a damaged MAC".into()))?;
+            let deleted = tx
+                .execute("DELETE FROM audit WHERE seq <= ?1", params![seq])
+                .map_err(store_err)?;
+            write_mark(&tx, "audit_anchor", seq as u64, &mac)?;
+            tx.commit().map_err(store_err)?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
+
+    fn summarize(&self, args: &serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+        self.inner.audit_key.summarize(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{seal::MasterKey, store::SqliteStore};
+
+    async fn store_with(n: u64) -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open(&dir.path().join("a.db"), MasterKey::generate().unwrap()).unwrap();
+        for i in 0..n {
+            let event = AuditEvent::now(AuditKind::ToolCall)
+                .service("github")
+                .tool(format!("github_tool_{i}"));
+            store
+                .record(event, AuditOutcome::of(Outcome::Ok))
+                .await
+                .unwrap();
+        }
+        (dir, store)
+    }
+
+    async fn sql(store: &SqliteStore, statement: &'static str) {
+        store
+            .with_inner(move |conn, _| conn.execute_batch(statement).map_err(store_err))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_intact_log_verifies_and_queries_newest_first() {
+        let (_dir, store) = store_with(5).await;
+        let report = store.verify().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.checked, 5);
+        let newest = store
+            .query(&AuditFilter {
+                limit: Some(2),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(newest.iter().map(|e| e.seq).collect::<Vec<_>>(), [5, 4]);
+    }
+
+    #[tokio::test]
+    async fn an_edited_record_breaks_the_chain() {
+        let (_dir, store) = store_with(5).await;
+        sql(
+            &store,
+            "UPDATE audit SET tool = 'github_innocent' WHERE seq = 3",
+        )
+        .await;
+        let report = store.verify().await.unwrap();
+        assert!(
+            report.problems.iter().any(|p| p.contains("record 3")),
+            "{report:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_edited_outcome_is_detected() {
+        let (_dir, store) = store_with(5).await;
+        sql(&store, "UPDATE audit SET outcome = 'denied' WHERE seq = 2").await;
+        let report = store.verify().await.unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("outcome of record 2")),
+            "{report:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deleted_record_is_detected() {
+        let (_dir, store) = store_with(5).await;
+        sql(&store, "DELETE FROM audit WHERE seq = 3").await;
+        let report = store.verify().await.unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("record 3 is missing")),
+            "{report:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn reordered_records_are_detected() {
+        let (_dir, store) = store_with(5).await;
+        sql(
+            &store,
+            "UPDATE audit SET seq = 100 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3;
+             UPDATE audit SET seq = 3 WHERE seq = 100;",
+        )
+        .await;
+        assert!(!store.verify().await.unwrap().is_intact());
+    }
+
+    #[tokio::test]
+    async fn records_removed_from_the_end_are_detected() {
+        let (_dir, store) = store_with(5).await;
+        sql(&store, "DELETE FROM audit WHERE seq >= 4").await;
+        let report = store.verify().await.unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("removed from the end")),
+            "{report:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn pruning_keeps_the_rest_verifiable() {
+        let (_dir, store) = store_with(5).await;
+        let cutoff = crate::audit::now_ms() + 1;
+        let event = AuditEvent {
+            time_ms: cutoff + 10,
+            ..AuditEvent::now(AuditKind::Login)
+        };
+        store
+            .record(event, AuditOutcome::of(Outcome::Ok))
+            .await
+            .unwrap();
+        assert_eq!(store.prune(cutoff).await.unwrap(), 5);
+        let report = store.verify().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.checked, 1);
+        let seq = store
+            .record(
+                AuditEvent::now(AuditKind::Login),
+                AuditOutcome::of(Outcome::Ok),
+            )
+            .await
+            .unwrap();
+        assert_eq!(seq, 7);
+        assert!(store.verify().await.unwrap().is_intact());
+    }
+
+    #[tokio::test]
+    async fn a_pending_record_is_reported_not_broken() {
+        let (_dir, store) = store_with(1).await;
+        store
+            .begin(AuditEvent::now(AuditKind::ToolCall))
+            .await
+            .unwrap();
+        let report = store.verify().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.pending, 1);
+    }
+}
