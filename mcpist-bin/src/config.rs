@@ -27,9 +27,30 @@ pub(crate) struct Config {
     pub(crate) store: StoreConfig,
     #[serde(default)]
     pub(crate) audit: AuditConfig,
+    #[serde(default)]
+    pub(crate) oauth: OAuthConfig,
     /// Connector tables, passed to each connector to parse.
     #[serde(default)]
     pub(crate) connectors: BTreeMap<String, serde_json::Value>,
+}
+
+/// The `[oauth]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct OAuthConfig {
+    /// Access tokens are refreshed this many seconds before they expire.
+    pub(crate) refresh_margin_secs: u64,
+    /// How long `mcpist login` waits for the provider to redirect back.
+    pub(crate) login_timeout_secs: u64,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            refresh_margin_secs: 300,
+            login_timeout_secs: 300,
+        }
+    }
 }
 
 /// The `[audit]` table.
@@ -114,6 +135,7 @@ impl Loaded {
             server: ServerConfig::default(),
             store: StoreConfig::default(),
             audit: AuditConfig::default(),
+            oauth: OAuthConfig::default(),
             connectors: self.config.connectors.clone(),
         };
         config.store.kind = StoreKind::Memory;
@@ -274,10 +296,18 @@ pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is option
 [audit]
 # retention_days = 365       # older records are deleted when `serve` starts
 
+[oauth]
+# refresh_margin_secs = 300  # refresh access tokens this long before they expire
+# login_timeout_secs = 300   # how long `mcpist login` waits for the browser
+
 [connectors.github]
 # base_url = "https://api.github.com"   # GitHub Enterprise Server: https://HOST/api/v3
 # read_only = true                      # only tools that change nothing
 # toolsets = ["repos", "issues"]        # only these toolsets
 # allow = ["github_get_*"]              # only tools matching these globs
 # deny = ["*delete*"]                   # never tools matching these globs
+# [connectors.github.route.owner]       # which account serves which owner
+# acme = "work"
+# [connectors.github.oauth]             # override the provider's endpoints or scopes
+# scopes = ["repo", "read:user"]
 "#;

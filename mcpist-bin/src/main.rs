@@ -18,6 +18,7 @@ use mcpist_core::{
     Auth,
     audit::{AuditEvent, AuditFilter, AuditKind, AuditOutcome, Outcome, format_time},
     http::{ClientAuth, HttpOptions},
+    oauth::AppCredentials,
     policy::Verdict,
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect, now_unix},
 };
@@ -60,6 +61,26 @@ enum Command {
     /// Manage accounts (credentials) of services.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Your OAuth apps (client id and secret), one per service.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Connect an account with OAuth: authorization code with PKCE, redirect to a loopback port.
+    Login {
+        /// The service, such as `github`.
+        service: String,
+        /// The account label.
+        #[arg(long, default_value = "default")]
+        account: String,
+        /// A scope to request instead of the service's defaults (repeatable).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// The loopback port to receive the redirect on [default: any free port].
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Print the URL only; do not try to open a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// The bearer token MCP clients send over HTTP.
     #[command(subcommand)]
     Bearer(BearerCommand),
@@ -95,6 +116,9 @@ enum AccountsCommand {
         /// Read the token from standard input (tokens are never taken from arguments).
         #[arg(long, required = true)]
         token_stdin: bool,
+        /// Store the token without asking the service who it belongs to.
+        #[arg(long)]
+        no_verify: bool,
     },
     /// List accounts: labels, status, expiry, identity; never secrets.
     List {
@@ -116,6 +140,23 @@ enum AccountsCommand {
         /// The account label.
         account: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AppsCommand {
+    /// Store the OAuth app of a service; the secret is read from standard input.
+    Set {
+        /// The service, such as `github`.
+        service: String,
+        /// The app's client id.
+        #[arg(long)]
+        client_id: String,
+        /// Read the client secret from standard input (omit for public clients).
+        #[arg(long)]
+        client_secret_stdin: bool,
+    },
+    /// The stored apps, with the redirect URIs to register with each provider.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +207,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { stdio, bind } => serve(&loaded, stdio, bind).await,
         Command::Tools { json } => tools(&loaded, json),
         Command::Accounts(cmd) => accounts(&loaded, cmd).await,
+        Command::Apps(cmd) => apps(&loaded, cmd).await,
+        Command::Login {
+            service,
+            account,
+            scopes,
+            port,
+            no_browser,
+        } => login(&loaded, &service, &account, scopes, port, no_browser).await,
         Command::Bearer(cmd) => bearer(&loaded, cmd).await,
         Command::Audit {
             json,
@@ -505,24 +554,30 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
             service,
             account,
             token_stdin: _,
+            no_verify,
         } => {
-            let connectors = wiring::build_connectors(loaded)?;
-            let (connector, _) = connectors
-                .iter()
-                .find(|(c, _)| c.service() == service)
-                .with_context(|| {
-                    let served: Vec<_> = connectors.iter().map(|(c, _)| c.service()).collect();
-                    format!(
-                        "unknown or disabled service {service:?}; this config serves: {}",
-                        served.join(", ")
-                    )
-                })?;
+            let services = wiring::build_services(loaded)?;
+            let connector = find_service(&services, &service)?.connector.clone();
             if connector.auth() == Auth::None {
                 bail!("{service} needs no credential");
             }
             let key = AccountKey::new(&service, &account)?;
             let token = read_token()?;
             let credential = Credential::static_token(token)?;
+            let identity = if no_verify {
+                None
+            } else {
+                let exchanger = wiring::build_exchanger(loaded, &stores, &services)?;
+                let identity = exchanger
+                    .identity(connector.as_ref(), &key, &credential.access_token)
+                    .await;
+                if identity.is_none() {
+                    eprintln!(
+                        "warning: could not confirm the token with {service} (see the log line above); stored it anyway"
+                    );
+                }
+                identity
+            };
             let existed = store.get(&key).await.ok().flatten().is_some();
             let seq = audit
                 .begin(
@@ -537,7 +592,7 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     &key,
                     AccountWrite {
                         credential,
-                        identity: None,
+                        identity: identity.clone(),
                         status: AccountStatus::Ok,
                     },
                     Expect::Any,
@@ -546,8 +601,11 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
             finish(audit, seq, &stored).await;
             stored?;
             eprintln!(
-                "{} account '{account}' of {service} (stored sealed in {})",
+                "{} account '{account}' of {service}{} (stored sealed in {})",
                 if existed { "replaced" } else { "added" },
+                identity
+                    .map(|i| format!(", signed in as {i}"))
+                    .unwrap_or_default(),
                 store.location()
             );
             Ok(())
@@ -566,11 +624,16 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                 );
             }
             let now = now_unix();
+            let margin = loaded.config.oauth.refresh_margin_secs;
             for a in accounts {
                 let expiry = match a.expires_at {
                     None => "never".to_owned(),
                     Some(t) if t <= now => "expired".to_owned(),
                     Some(t) => format!("in {} min", (t - now) / 60),
+                };
+                let status = match (a.status, a.expires_at) {
+                    (AccountStatus::Ok, Some(t)) if t <= now + margin => "expiring",
+                    (status, _) => status.as_str(),
                 };
                 writeln!(
                     out,
@@ -578,7 +641,7 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     a.service,
                     a.account,
                     if a.is_default { "default" } else { "" },
-                    a.status.as_str(),
+                    status,
                     a.kind.as_str(),
                     expiry,
                     a.identity.as_deref().unwrap_or("-"),
@@ -621,6 +684,211 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
             eprintln!("'{account}' is now the default {service} account");
             Ok(())
         }
+    }
+}
+
+/// The configured service called `name`, or an error listing those served.
+fn find_service<'a>(services: &'a [wiring::Service], name: &str) -> Result<&'a wiring::Service> {
+    services
+        .iter()
+        .find(|s| s.connector.service() == name)
+        .with_context(|| {
+            let served: Vec<_> = services.iter().map(|s| s.connector.service()).collect();
+            format!(
+                "unknown or disabled service {name:?}; this config serves: {}",
+                served.join(", ")
+            )
+        })
+}
+
+async fn apps(loaded: &Loaded, cmd: AppsCommand) -> Result<()> {
+    let services = wiring::build_services(loaded)?;
+    match cmd {
+        AppsCommand::Set {
+            service,
+            client_id,
+            client_secret_stdin,
+        } => {
+            if find_service(&services, &service)?.oauth.is_none() {
+                bail!(
+                    "{service} does not support OAuth login; add a token with `mcpist accounts add`"
+                );
+            }
+            if client_id.trim().is_empty() || client_id.chars().any(|c| c.is_control()) {
+                bail!("--client-id must be a non-empty single line");
+            }
+            let client_secret = if client_secret_stdin {
+                let secret = read_token()?;
+                let trimmed = secret.expose_secret().trim().to_owned();
+                if trimmed.is_empty() || trimmed.chars().any(|c| c.is_control()) {
+                    bail!("the client secret must be a non-empty single line");
+                }
+                Some(SecretString::from(trimmed))
+            } else {
+                None
+            };
+            let (stores, _) = wiring::open_store(loaded, true)?;
+            AppCredentials {
+                client_id: client_id.trim().to_owned(),
+                client_secret,
+            }
+            .save(stores.tokens.as_ref(), &service)
+            .await?;
+            eprintln!(
+                "stored the {service} OAuth app (the secret sealed); connect an account with `mcpist login {service} --account LABEL`"
+            );
+            print_redirect_uris(loaded, &service);
+            Ok(())
+        }
+        AppsCommand::List => {
+            let (stores, _) = wiring::open_store(loaded, false)?;
+            for service in services.iter().filter(|s| s.oauth.is_some()) {
+                let name = service.connector.service();
+                match AppCredentials::load(stores.tokens.as_ref(), name).await? {
+                    Some(app) => println!(
+                        "{name}: client id {}{}",
+                        app.client_id,
+                        if app.client_secret.is_some() {
+                            ", secret stored"
+                        } else {
+                            ", public client"
+                        }
+                    ),
+                    None => println!(
+                        "{name}: no app; `mcpist apps set {name} --client-id ID --client-secret-stdin`"
+                    ),
+                }
+                print_redirect_uris(loaded, name);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The redirect URIs to register with `service`'s provider.
+fn print_redirect_uris(loaded: &Loaded, service: &str) {
+    let served = loaded
+        .config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", loaded.config.server.bind));
+    println!(
+        "  redirect URI for `mcpist login`: http://127.0.0.1/oauth/callback/{service} (any port; or register http://127.0.0.1:PORT/... and pass --port PORT)"
+    );
+    println!(
+        "  redirect URI for the web UI:     {}/oauth/callback/{service}",
+        served.trim_end_matches('/')
+    );
+}
+
+async fn login(
+    loaded: &Loaded,
+    service: &str,
+    account: &str,
+    scopes: Vec<String>,
+    port: u16,
+    no_browser: bool,
+) -> Result<()> {
+    AccountKey::new(service, account)?;
+    let services = wiring::build_services(loaded)?;
+    let found = find_service(&services, service)?;
+    let Some(spec) = &found.oauth else {
+        bail!(
+            "{service} does not support OAuth login; add a token with `mcpist accounts add {service} --token-stdin`"
+        );
+    };
+    let scopes = if scopes.is_empty() {
+        spec.scopes.clone()
+    } else {
+        scopes
+    };
+    let (stores, _) = wiring::open_store(loaded, true)?;
+    let exchanger = wiring::build_exchanger(loaded, &stores, &services)?;
+    let client = exchanger.oauth_client(service).await?;
+    // RFC 8252 §8.3: the loopback IP literal, not `localhost`.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port} for the redirect"))?;
+    let redirect_uri = format!(
+        "http://127.0.0.1:{}/oauth/callback/{service}",
+        listener.local_addr()?.port()
+    );
+    let flows = std::sync::Arc::new(mcpist_core::oauth::LoginFlows::new());
+    let url = flows.start(&client, service, account, &redirect_uri, &scopes)?;
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    let callback = mcpist_core::http::LoginCallback {
+        exchanger,
+        flows,
+        connectors: std::sync::Arc::new(
+            services
+                .iter()
+                .map(|s| (s.connector.service().to_owned(), s.connector.clone()))
+                .collect(),
+        ),
+        done: Some(done),
+    };
+    let app = mcpist_core::http::login_callback_routes(callback);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    eprintln!(
+        "Open this URL in a browser to connect account '{account}' of {service}:
+
+  {url}
+"
+    );
+    if !no_browser {
+        open_browser(url.as_str());
+    }
+    let timeout = std::time::Duration::from_secs(loaded.config.oauth.login_timeout_secs);
+    eprintln!(
+        "Waiting for {service} to redirect back to {redirect_uri} (up to {} s)...",
+        timeout.as_secs()
+    );
+    let result = tokio::time::timeout(timeout, finished.recv()).await;
+    server.abort();
+    match result {
+        Err(_) => bail!(
+            "the login timed out after {} s; nothing was stored",
+            timeout.as_secs()
+        ),
+        Ok(None) => bail!("the login ended without an answer; nothing was stored"),
+        Ok(Some(Err(e))) => Err(e.into()),
+        Ok(Some(Ok(key))) => {
+            let record = stores.tokens.get(&key).await?;
+            let who = record
+                .and_then(|r| r.identity)
+                .map(|i| format!(" as {i}"))
+                .unwrap_or_default();
+            eprintln!(
+                "Connected account '{}' of {}{who}.",
+                key.account(),
+                key.service()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Opens `url` in the desktop's browser, if there is a desktop. Never
+/// through a shell; failure is not an error (the URL is printed anyway).
+fn open_browser(url: &str) {
+    let desktop =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    if (desktop || cfg!(target_os = "macos"))
+        && std::process::Command::new(opener)
+            .arg(url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .is_ok()
+    {
+        eprintln!("(opened your browser)");
     }
 }
 

@@ -1,12 +1,14 @@
 //! Builds the store, the connectors and the server from a loaded config.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use mcpist_core::{
     AuditSink, Connector, Exchanger, McpServer, MemoryStore, Registration, ServicePolicy,
     SqliteStore, TokenStore,
+    exchanger::Routing,
+    oauth::{OAuthOverrides, OAuthSpec},
     seal::{MasterKey, create_private_dir},
 };
 use secrecy::SecretString;
@@ -111,12 +113,20 @@ pub(crate) async fn ensure_bearer(store: &dyn TokenStore) -> Result<(SecretStrin
     Ok((bearer, true))
 }
 
-/// The connectors this config serves, each with its policy: every registered
-/// one that is enabled by default or named in `[connectors]`, minus those with
-/// `enabled = false`.
-pub(crate) fn build_connectors(
-    loaded: &Loaded,
-) -> Result<Vec<(Arc<dyn Connector>, ServicePolicy)>> {
+/// One configured service: its connector and what the config says around it.
+#[derive(Debug)]
+pub(crate) struct Service {
+    pub(crate) connector: Arc<dyn Connector>,
+    pub(crate) policy: ServicePolicy,
+    pub(crate) oauth: Option<OAuthSpec>,
+    pub(crate) routing: Routing,
+}
+
+/// The services this config serves: every registered connector that is
+/// enabled by default or named in `[connectors]`, minus those with
+/// `enabled = false`. Core keys (policy, `oauth`, `route`) are taken out of
+/// each table before the connector parses the rest.
+pub(crate) fn build_services(loaded: &Loaded) -> Result<Vec<Service>> {
     // Naming the crate keeps its `inventory` registrations linked in.
     let available = mcpist_connectors::builtin();
     for name in loaded.config.connectors.keys() {
@@ -128,42 +138,69 @@ pub(crate) fn build_connectors(
             );
         }
     }
-    let mut connectors = Vec::new();
+    let mut services = Vec::new();
     for registration in Registration::all() {
-        let source = || loaded.source_of(&format!("connectors.{}", registration.service));
-        let named = loaded.config.connectors.get(registration.service);
-        let mut table = named.cloned().unwrap_or(serde_json::Value::Null);
-        let policy = ServicePolicy::take_from(registration.service, &mut table).map_err(|e| {
+        let name = registration.service;
+        let bad = |e: mcpist_core::Error| {
             anyhow!(
-                "bad configuration in {}: [connectors.{}]: {e}",
-                source(),
-                registration.service
+                "bad configuration in {}: [connectors.{name}]: {e}",
+                loaded.source_of(&format!("connectors.{name}"))
             )
-        })?;
-        let enabled = policy
+        };
+        let named = loaded.config.connectors.get(name);
+        let mut table = named.cloned().unwrap_or(serde_json::Value::Null);
+        let policy = ServicePolicy::take_from(name, &mut table).map_err(bad)?;
+        let oauth = OAuthOverrides::take_from(name, &mut table).map_err(bad)?;
+        let routing = Routing::take_from(name, &mut table).map_err(bad)?;
+        if !policy
             .enabled
-            .unwrap_or(named.is_some() || registration.enabled_by_default);
-        if !enabled {
+            .unwrap_or(named.is_some() || registration.enabled_by_default)
+        {
             continue;
         }
-        let connector = (registration.build)(table).map_err(|e| {
-            anyhow!(
-                "bad configuration in {}: [connectors.{}]: {e}",
-                source(),
-                registration.service
-            )
-        })?;
-        connectors.push((connector, policy));
+        let connector = (registration.build)(table).map_err(bad)?;
+        let oauth = connector
+            .oauth()
+            .map(|spec| oauth.apply(name, spec))
+            .transpose()
+            .map_err(bad)?;
+        services.push(Service {
+            connector,
+            policy,
+            oauth,
+            routing,
+        });
     }
-    Ok(connectors)
+    Ok(services)
 }
 
-/// The MCP server over `stores` with the configured connectors and policies.
+/// The exchanger over `stores` for `services`.
+pub(crate) fn build_exchanger(
+    loaded: &Loaded,
+    stores: &Stores,
+    services: &[Service],
+) -> Result<Exchanger> {
+    let mut exchanger = Exchanger::new(stores.tokens.clone(), stores.audit.clone())?
+        .with_refresh_margin(Duration::from_secs(loaded.config.oauth.refresh_margin_secs));
+    for service in services {
+        let name = service.connector.service();
+        if let Some(spec) = &service.oauth {
+            exchanger = exchanger.with_oauth(name, spec.clone());
+        }
+        exchanger = exchanger.with_routing(name, service.routing.clone());
+    }
+    Ok(exchanger)
+}
+
+/// The MCP server over `stores` with the configured services.
 pub(crate) fn build_server(loaded: &Loaded, stores: &Stores) -> Result<McpServer> {
-    let mut server =
-        McpServer::builder(Exchanger::new(stores.tokens.clone())?, stores.audit.clone());
-    for (connector, policy) in build_connectors(loaded)? {
-        server = server.connector(connector, policy);
+    let services = build_services(loaded)?;
+    let mut server = McpServer::builder(
+        build_exchanger(loaded, stores, &services)?,
+        stores.audit.clone(),
+    );
+    for service in services {
+        server = server.connector(service.connector, service.policy);
     }
     Ok(server.build()?)
 }

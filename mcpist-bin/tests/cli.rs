@@ -342,10 +342,11 @@ fn tools_json_is_what_a_client_sees() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdio_serves_a_github_tool_and_the_token_appears_nowhere() {
     let token = canary("stdio");
     let (home, fake) = github_home(&token).await;
+    let setup_requests = fake.requests().len();
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -375,7 +376,7 @@ async fn stdio_serves_a_github_tool_and_the_token_appears_nowhere() {
         .read_to_string(&mut stderr_text)
         .await
         .unwrap();
-    let seen = fake.requests();
+    let seen = &fake.requests()[setup_requests..];
     assert_eq!(seen.len(), 1);
     assert_eq!(
         seen[0].authorization.as_deref(),
@@ -439,10 +440,11 @@ fn spawn_http(home: &Home) -> HttpServer {
     HttpServer { child, url, stderr }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_requires_the_bearer_and_refuses_foreign_origins_and_hosts() {
     let token = canary("http");
     let (home, fake) = github_home(&token).await;
+    let setup_requests = fake.requests().len();
     let bearer = String::from_utf8(home.run_ok(&["bearer", "show"]).stdout)
         .unwrap()
         .trim()
@@ -490,8 +492,9 @@ async fn http_requires_the_bearer_and_refuses_foreign_origins_and_hosts() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(
-        fake.requests().is_empty(),
+    assert_eq!(
+        fake.requests().len(),
+        setup_requests,
         "refused requests reached GitHub"
     );
     let health = http
@@ -615,7 +618,7 @@ async fn stdio_calls(home: &Home, calls: &[(&str, Value)]) -> Vec<CallToolResult
     results
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_records_every_operation_and_shows_tampering() {
     let (home, _fake) = github_home(&canary("audit")).await;
     home.add_token("home", &canary("audit2"));
@@ -690,7 +693,7 @@ async fn the_audit_log_records_every_operation_and_shows_tampering() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_rotate_replaces_the_token_clients_must_send() {
     let home = Home::new();
     let old = String::from_utf8(home.run_ok(&["init"]).stdout)
@@ -730,7 +733,7 @@ async fn bearer_rotate_replaces_the_token_clients_must_send() {
 /// Plants a canary in every secret MCPist handles and looks for it
 /// everywhere something leaves: stdout, stderr at trace level, every MCP
 /// response, the audit log, listings, and the SQLite file with its WAL.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_leaves_through_any_channel() {
     let token = canary("sweep");
     let master_key = "Q0FOQVJZbWFzdGVya2V5Q0FOQVJZbWFzdGVya2V5MDA="; // base64 of 32 bytes
@@ -913,5 +916,220 @@ async fn no_secret_leaves_through_any_channel() {
     assert!(
         !home.data_dir().join("master.key").exists(),
         "MCPIST_MASTER_KEY wins over a key file"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_add_records_who_the_token_belongs_to_and_refuses_nothing_silently() {
+    let token = canary("identity");
+    let (home, _fake) = github_home(&token).await;
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed[0]["identity"], "octocat");
+    let out = home.add_token("bad", &canary("unknown-to-github"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("could not confirm"), "{stderr}");
+}
+
+/// `mcpist login` as a child, with the URL it prints.
+struct Login {
+    child: Child,
+    url: String,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn start_login(home: &Home, args: &[&str]) -> Login {
+    let mut all = vec!["login", "github", "--no-browser"];
+    all.extend_from_slice(args);
+    let mut child = home
+        .cmd(&all)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "login exited: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix("http") {
+            break format!("http{url}");
+        }
+    };
+    let stderr = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut reader, &mut rest);
+        seen + &rest
+    });
+    Login { child, url, stderr }
+}
+
+async fn oauth_home() -> (Home, FakeGithub) {
+    let fake = FakeGithub::start().await;
+    fake.register_app("Iv1.cli", "cli-secret-canary-5e1f");
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\n",
+        fake.base_url()
+    ));
+    let mut set = home
+        .cmd(&[
+            "apps",
+            "set",
+            "github",
+            "--client-id",
+            "Iv1.cli",
+            "--client-secret-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    set.stdin
+        .take()
+        .unwrap()
+        .write_all(b"cli-secret-canary-5e1f\n")
+        .unwrap();
+    let out = set.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/oauth/callback/github"));
+    (home, fake)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_runs_the_whole_flow_through_a_browser_that_follows_redirects() {
+    let (home, fake) = oauth_home().await;
+    let mut login = start_login(&home, &["--account", "work"]);
+    let url = url::Url::parse(&login.url).unwrap();
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["client_id"], "Iv1.cli");
+    assert!(query["redirect_uri"].starts_with("http://127.0.0.1:"));
+    assert_eq!(query["state"].len(), 64);
+
+    // A forged callback with another state is refused and the login goes on waiting.
+    let callback = query["redirect_uri"].clone();
+    let forged = reqwest::get(format!("{callback}?code=x&state=forged"))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+
+    let page = reqwest::get(login.url.clone()).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Connected"), "{html}");
+    let status = login.child.wait().unwrap();
+    let stderr = login.stderr.join().unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Connected account 'work' of github as octocat"),
+        "{stderr}"
+    );
+    assert_eq!(fake.token_requests(), 1);
+
+    // A replayed callback (same state, same code) is refused.
+    let replay = reqwest::get(format!("{callback}?code=code1&state={}", query["state"])).await;
+    assert!(
+        replay.is_err(),
+        "the callback listener is gone after the login"
+    );
+
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed[0]["kind"], "oauth");
+    assert_eq!(listed[0]["identity"], "octocat");
+    assert!(listed[0]["expires_at"].as_u64().unwrap() > 0);
+    let audit = String::from_utf8(home.run_ok(&["audit"]).stdout).unwrap();
+    assert!(audit.contains("login"), "{audit}");
+
+    // The grant works for tool calls.
+    let results = stdio_calls(&home, &[("github_get_me", json!({}))]).await;
+    assert_eq!(results[0].is_error, Some(false), "{}", text(&results[0]));
+
+    // No secret reached the output or the disk in plaintext.
+    let data = home.data_bytes();
+    let everything = format!("{stderr}{html}{audit}");
+    for secret in ["cli-secret-canary-5e1f", "ghu_fake", "ghr_fake", "code1"] {
+        assert!(!everything.contains(secret), "{secret} leaked into output");
+        assert!(!contains(&data, secret), "{secret} is on disk in plaintext");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_login_says_so_and_stores_nothing() {
+    let (home, fake) = oauth_home().await;
+    fake.oauth(|b| b.deny = true);
+    let mut login = start_login(&home, &["--account", "work"]);
+    let page = reqwest::get(login.url.clone()).await.unwrap();
+    assert_eq!(page.status(), 400);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("access_denied"), "{html}");
+    assert!(!login.child.wait().unwrap().success());
+    let stderr = login.stderr.join().unwrap();
+    assert!(
+        stderr.contains("refused the login: access_denied"),
+        "{stderr}"
+    );
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed, json!([]));
+    assert_eq!(fake.token_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_without_an_app_says_how_to_register_one() {
+    let fake = FakeGithub::start().await;
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\n",
+        fake.base_url()
+    ));
+    let out = home.run(&["login", "github", "--no-browser"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("mcpist apps set github --client-id ID --client-secret-stdin"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_login_that_gets_no_answer_times_out_and_stores_nothing() {
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config("[oauth]\nlogin_timeout_secs = 1\n");
+    let mut set = home
+        .cmd(&[
+            "apps",
+            "set",
+            "github",
+            "--client-id",
+            "Iv1.x",
+            "--client-secret-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    set.stdin.take().unwrap().write_all(b"s\n").unwrap();
+    assert!(set.wait().unwrap().success());
+    let out = home.run(&["login", "github", "--no-browser"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("timed out"),
+        "{stderr}"
     );
 }

@@ -45,6 +45,33 @@ pub enum Auth {
     Header(&'static str),
 }
 
+/// Where an [`Upstream`] gets the credential it attaches, and a fresh one
+/// when the upstream rejects it.
+#[async_trait]
+pub trait TokenSource: Send + Sync + fmt::Debug {
+    /// The token to send now.
+    fn current(&self) -> SecretString;
+
+    /// The upstream answered 401 to `rejected`. Returns a new token to retry
+    /// once with, or `None` when there is nothing better (a static token).
+    async fn renew(&self, rejected: &SecretString) -> Result<Option<SecretString>>;
+}
+
+/// A token that never changes, such as a personal access token.
+#[derive(Debug)]
+pub struct StaticToken(pub SecretString);
+
+#[async_trait]
+impl TokenSource for StaticToken {
+    fn current(&self) -> SecretString {
+        self.0.clone()
+    }
+
+    async fn renew(&self, _rejected: &SecretString) -> Result<Option<SecretString>> {
+        Ok(None)
+    }
+}
+
 /// The MCP tool annotations of a tool, which policy also relies on:
 /// a tool without `read_only` counts as a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +170,18 @@ pub trait Connector: Send + Sync + fmt::Debug + 'static {
 
     /// The tools. Called once, when the server starts.
     fn tools(&self) -> Vec<ToolSpec>;
+
+    /// The provider's OAuth endpoints, if the service supports `mcpist login`.
+    fn oauth(&self) -> Option<crate::oauth::OAuthSpec> {
+        None
+    }
+
+    /// Who the credential in `ctx` belongs to upstream (a login, an e-mail),
+    /// shown in account listings. Called after a login and when a token is added.
+    async fn identity(&self, ctx: &CallContext) -> Result<Option<String>> {
+        let _ = ctx;
+        Ok(None)
+    }
 
     /// Runs `tool` (its unprefixed name) with validated `args` (the `account`
     /// argument already removed).
@@ -255,7 +294,8 @@ pub struct Upstream {
     base: Url,
     http: reqwest::Client,
     auth: Auth,
-    credential: Option<SecretString>,
+    credential: Option<Arc<dyn TokenSource>>,
+    reconnect_hint: Option<String>,
     // The status of the last response, for the audit record.
     last_status: Arc<AtomicU16>,
 }
@@ -275,15 +315,16 @@ impl fmt::Debug for Upstream {
 }
 
 impl Upstream {
-    /// A client for `service` bound to `base`, sending `credential` as `auth` says.
-    /// `http` should not follow redirects (the server's client does not).
+    /// A client for `service` bound to `base`, sending the token of
+    /// `credential` as `auth` says. `http` should not follow redirects (the
+    /// server's client does not).
     pub fn new(
         service: &'static str,
         account: Option<String>,
         base: Url,
         http: reqwest::Client,
         auth: Auth,
-        credential: Option<SecretString>,
+        credential: Option<Arc<dyn TokenSource>>,
     ) -> Self {
         Self {
             service,
@@ -292,8 +333,29 @@ impl Upstream {
             http,
             auth,
             credential,
+            reconnect_hint: None,
             last_status: Arc::default(),
         }
+    }
+
+    /// Sets what [`Self::reconnect_hint`] says.
+    #[must_use]
+    pub fn with_reconnect_hint(mut self, hint: String) -> Self {
+        self.reconnect_hint = Some(hint);
+        self
+    }
+
+    /// What the user should run when the upstream keeps rejecting the
+    /// credential (the exact `mcpist` command for this account and its kind),
+    /// for connectors' 401 messages.
+    pub fn reconnect_hint(&self) -> String {
+        self.reconnect_hint.clone().unwrap_or_else(|| {
+            format!(
+                "replace the credential of account '{}' of {}",
+                self.account.as_deref().unwrap_or("?"),
+                self.service
+            )
+        })
     }
 
     /// The HTTP status of the last response received, if any.
@@ -314,8 +376,9 @@ impl Upstream {
         self.service
     }
 
-    pub(crate) fn credential(&self) -> Option<&SecretString> {
-        self.credential.as_ref()
+    /// The token this call currently sends (it changes after a refresh).
+    pub(crate) fn credential(&self) -> Option<SecretString> {
+        self.credential.as_ref().map(|c| c.current())
     }
 
     /// The URL of `segments` under the base URL. Each segment is
@@ -352,36 +415,58 @@ impl Upstream {
     }
 
     /// Sends `request` with the credential attached, after checking that it
-    /// stays under the base URL. Transport errors never include the URL.
+    /// stays under the base URL. When the upstream answers 401 and the
+    /// credential can be renewed (an OAuth grant), sends it once more with the
+    /// new token. Transport errors never include the URL.
     pub async fn send(&self, request: RequestBuilder) -> Result<Response> {
-        let mut request = request.build().map_err(|e| Error::Transport {
+        let request = request.build().map_err(|e| Error::Transport {
             service: self.service.into(),
             message: e.without_url().to_string(),
         })?;
         self.check_target(request.url())?;
-        if let Some(token) = &self.credential {
-            let (name, value) = match self.auth {
-                Auth::None => return self.execute(request).await,
-                Auth::Bearer => (
-                    reqwest::header::AUTHORIZATION,
-                    format!("Bearer {}", token.expose_secret()),
-                ),
-                Auth::Header(name) => (
-                    reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                        .map_err(|_| Error::config(self.service, "invalid auth header name"))?,
-                    token.expose_secret().to_owned(),
-                ),
-            };
-            let mut value = HeaderValue::try_from(value).map_err(|_| Error::Unauthorized {
-                service: self.service.into(),
-                account: self.account.clone().unwrap_or_default(),
-                message: "the stored credential cannot be sent in an HTTP header; replace it"
-                    .into(),
-            })?;
-            value.set_sensitive(true);
-            request.headers_mut().insert(name, value);
+        let Some(source) = self.credential.as_ref().filter(|_| self.auth != Auth::None) else {
+            return self.execute(request).await;
+        };
+        let retry = request.try_clone();
+        let token = source.current();
+        let response = self.execute(self.authorize(request, &token)?).await?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(response);
         }
-        self.execute(request).await
+        let Some(retry) = retry else {
+            return Ok(response);
+        };
+        match source.renew(&token).await? {
+            Some(fresh) => self.execute(self.authorize(retry, &fresh)?).await,
+            None => Ok(response),
+        }
+    }
+
+    fn authorize(
+        &self,
+        mut request: reqwest::Request,
+        token: &SecretString,
+    ) -> Result<reqwest::Request> {
+        let (name, value) = match self.auth {
+            Auth::None => return Ok(request),
+            Auth::Bearer => (
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {}", token.expose_secret()),
+            ),
+            Auth::Header(name) => (
+                reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| Error::config(self.service, "invalid auth header name"))?,
+                token.expose_secret().to_owned(),
+            ),
+        };
+        let mut value = HeaderValue::try_from(value).map_err(|_| Error::Unauthorized {
+            service: self.service.into(),
+            account: self.account.clone().unwrap_or_default(),
+            message: "the stored credential cannot be sent in an HTTP header; replace it".into(),
+        })?;
+        value.set_sensitive(true);
+        request.headers_mut().insert(name, value);
+        Ok(request)
     }
 
     async fn execute(&self, request: reqwest::Request) -> Result<Response> {

@@ -1,29 +1,123 @@
-//! The token exchanger: picks the account for a call and hands the connector an
-//! upstream client that carries that account's credential.
+//! The token exchanger: picks the account for a call, keeps OAuth grants
+//! alive, and hands the connector an upstream client that carries the
+//! account's credential.
+//!
+//! Refresh follows the lessons of the systems before it:
+//!
+//! - one refresh at a time per account: a per-account lock, and under it a
+//!   re-read of the store, so callers that waited use the token the first one
+//!   obtained instead of spending the refresh token again;
+//! - the refresh runs in its own task, so a cancelled tool call cannot stop it
+//!   between the token request and the write;
+//! - the new grant is written (compare-and-swap on the version read) before
+//!   the new access token is used, and a refresh token the provider omits is
+//!   kept, not erased; if the write fails, the grant stays in memory and is
+//!   written first thing on the next call;
+//! - `invalid_grant` re-reads the store once (a sibling may have rotated the
+//!   refresh token) before it marks the account `needs_reauth`; an unreachable
+//!   token endpoint never does.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
 
 use crate::{
     Error, Result,
-    connector::{Auth, Connector, Upstream},
-    store::{AccountKey, AccountStatus, CredentialKind, TokenStore},
+    audit::{AuditEvent, AuditKind, AuditOutcome, AuditSink, Outcome},
+    connector::{Auth, CallContext, Connector, StaticToken, TokenSource, Upstream},
+    oauth::{AppCredentials, Grant, OAuthClient, OAuthSpec, PendingLogin, TokenError},
+    store::{
+        AccountKey, AccountRecord, AccountStatus, AccountWrite, Credential, CredentialKind, Expect,
+        TokenStore, now_unix,
+    },
 };
 
 /// Default timeout of one upstream request.
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Resolves accounts and builds credential-carrying upstream clients.
+/// Default time before expiry at which an access token is refreshed.
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// Routing rules of one service: argument name → argument value → account.
+///
+/// ```toml
+/// [connectors.github.route.owner]
+/// acme = "work"          # github_* tools with owner = "acme" use account "work"
+/// my-login = "personal"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Routing(BTreeMap<String, BTreeMap<String, String>>);
+
+impl Routing {
+    /// Takes the `route` table out of a connector's config table.
+    pub fn take_from(service: &str, table: &mut Value) -> Result<Self> {
+        let Some(raw) = table.as_object_mut().and_then(|t| t.remove("route")) else {
+            return Ok(Self::default());
+        };
+        let routing: Self = serde_json::from_value(raw).map_err(|e| {
+            Error::config(
+                service.to_owned(),
+                format!("route: {e}; expected tables like [connectors.{service}.route.owner] with value = \"account\""),
+            )
+        })?;
+        for accounts in routing.0.values() {
+            for account in accounts.values() {
+                crate::store::validate_label("route account", account)
+                    .map_err(|e| Error::config(service.to_owned(), format!("route: {e}")))?;
+            }
+        }
+        Ok(routing)
+    }
+
+    /// The account a rule assigns to these arguments (values compared
+    /// case-insensitively), if any.
+    pub fn account_for(&self, args: &Map<String, Value>) -> Option<&str> {
+        self.0.iter().find_map(|(arg, rules)| {
+            let value = args.get(arg)?.as_str()?;
+            rules
+                .iter()
+                .find(|(v, _)| v.eq_ignore_ascii_case(value))
+                .map(|(_, account)| account.as_str())
+        })
+    }
+}
+
+/// Resolves accounts, refreshes OAuth grants, and builds credential-carrying
+/// upstream clients. Cheap to clone; clones share the refresh locks.
 #[derive(Debug, Clone)]
 pub struct Exchanger {
     store: Arc<dyn TokenStore>,
+    audit: Arc<dyn AuditSink>,
     http: reqwest::Client,
+    oauth: Arc<HashMap<String, OAuthSpec>>,
+    routing: Arc<HashMap<String, Routing>>,
+    refresh_margin: Duration,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    locks: Mutex<HashMap<AccountKey, Arc<tokio::sync::Mutex<()>>>>,
+    // Grants obtained whose write failed: (version they replace, the write).
+    unsaved: Mutex<HashMap<AccountKey, (u64, AccountWrite)>>,
 }
 
 impl Exchanger {
-    /// An exchanger over `store` with the default HTTP client: no redirects
-    /// (a redirect could carry the credential elsewhere), connection reuse,
-    /// a 10 s connect timeout and a 30 s request timeout.
-    pub fn new(store: Arc<dyn TokenStore>) -> Result<Self> {
+    /// An exchanger over `store` that records token operations in `audit`,
+    /// with the default HTTP client: no redirects (a redirect could carry the
+    /// credential elsewhere), connection reuse, a 10 s connect timeout and a
+    /// 30 s request timeout.
+    pub fn new(store: Arc<dyn TokenStore>, audit: Arc<dyn AuditSink>) -> Result<Self> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
@@ -31,7 +125,36 @@ impl Exchanger {
             .user_agent(concat!("mcpist/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::other("http client", e))?;
-        Ok(Self { store, http })
+        Ok(Self {
+            store,
+            audit,
+            http,
+            oauth: Arc::default(),
+            routing: Arc::default(),
+            refresh_margin: DEFAULT_REFRESH_MARGIN,
+            shared: Arc::default(),
+        })
+    }
+
+    /// Uses `spec` for `service`'s logins and refreshes.
+    #[must_use]
+    pub fn with_oauth(mut self, service: &str, spec: OAuthSpec) -> Self {
+        Arc::make_mut(&mut self.oauth).insert(service.to_owned(), spec);
+        self
+    }
+
+    /// Uses `routing` to pick `service`'s account when a call names none.
+    #[must_use]
+    pub fn with_routing(mut self, service: &str, routing: Routing) -> Self {
+        Arc::make_mut(&mut self.routing).insert(service.to_owned(), routing);
+        self
+    }
+
+    /// Refreshes access tokens this long before they expire.
+    #[must_use]
+    pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
     }
 
     /// The store this exchanger reads.
@@ -39,10 +162,21 @@ impl Exchanger {
         &self.store
     }
 
+    /// The OAuth spec in force for `service`, if it supports login.
+    pub fn oauth_spec(&self, service: &str) -> Option<&OAuthSpec> {
+        self.oauth.get(service)
+    }
+
     /// Picks the account of `service` for a call: the `requested` label, else
-    /// the service's default, else its only account. Never guesses between
-    /// several: that is an error listing the labels.
-    pub async fn resolve(&self, service: &str, requested: Option<&str>) -> Result<AccountKey> {
+    /// a routing rule matching `args`, else the service's default, else its
+    /// only account. Never guesses between several: that is an error listing
+    /// the labels.
+    pub async fn resolve(
+        &self,
+        service: &str,
+        requested: Option<&str>,
+        args: &Map<String, Value>,
+    ) -> Result<AccountKey> {
         let accounts: Vec<_> = self
             .store
             .list()
@@ -61,18 +195,24 @@ impl Exchanger {
             service: service.to_owned(),
             message,
         };
-        if let Some(label) = requested {
+        let routed = self.routing.get(service).and_then(|r| r.account_for(args));
+        if let Some(label) = requested.or(routed) {
             let key = AccountKey::new(service, label)?;
             if accounts.iter().any(|a| a.account == label) {
                 return Ok(key);
             }
+            let why = if requested.is_some() {
+                ""
+            } else {
+                " (chosen by a routing rule)"
+            };
             return Err(account_error(if accounts.is_empty() {
                 format!(
-                    "no {service} account '{label}'; add it with `mcpist accounts add {service} --account {label} --token-stdin`"
+                    "no {service} account '{label}'{why}; add it with `mcpist accounts add {service} --account {label} --token-stdin`"
                 )
             } else {
                 format!(
-                    "no {service} account '{label}'; the {service} accounts are: {}",
+                    "no {service} account '{label}'{why}; the {service} accounts are: {}",
                     labels()
                 )
             }));
@@ -82,7 +222,12 @@ impl Exchanger {
         }
         match accounts.as_slice() {
             [] => Err(account_error(format!(
-                "no {service} account yet; add one with `mcpist accounts add {service} --token-stdin`"
+                "no {service} account yet; add one with `mcpist accounts add {service} --token-stdin`{}",
+                if self.oauth.contains_key(service) {
+                    format!(" or `mcpist login {service}`")
+                } else {
+                    String::new()
+                }
             ))),
             [only] => AccountKey::new(service, &only.account),
             _ => Err(account_error(format!(
@@ -93,12 +238,14 @@ impl Exchanger {
         }
     }
 
-    /// The upstream client for one call of `connector`, carrying the
-    /// credential of the resolved account (none for [`Auth::None`]).
+    /// The upstream client for one call of `connector` with `args`, carrying
+    /// the credential of the resolved account (none for [`Auth::None`]). An
+    /// OAuth token that is about to expire is refreshed first.
     pub async fn upstream_for(
         &self,
         connector: &dyn Connector,
         requested: Option<&str>,
+        args: &Map<String, Value>,
     ) -> Result<Upstream> {
         let service = connector.service();
         let base = connector.base_url().clone();
@@ -112,7 +259,7 @@ impl Exchanger {
                 None,
             ));
         }
-        let key = self.resolve(service, requested).await?;
+        let key = self.resolve(service, requested, args).await?;
         let record = self.store.get(&key).await?.ok_or_else(|| Error::Account {
             service: service.to_owned(),
             message: format!(
@@ -126,14 +273,449 @@ impl Exchanger {
                 message: reconnect_hint(&key, record.credential.kind, "needs to be reconnected"),
             });
         }
+        let kind = record.credential.kind;
+        let source: Arc<dyn TokenSource> = match kind {
+            CredentialKind::Static => Arc::new(StaticToken(record.credential.access_token)),
+            CredentialKind::Oauth => {
+                let expired = record
+                    .credential
+                    .expires_at
+                    .is_some_and(|e| e <= now_unix());
+                let refreshable = record.credential.refresh_token.is_some();
+                let token = if self.expiring(&record) && (refreshable || expired) {
+                    self.refresh(&key, None).await?
+                } else {
+                    record.credential.access_token
+                };
+                Arc::new(Lease {
+                    exchanger: self.clone(),
+                    key: key.clone(),
+                    token: Mutex::new(token),
+                    renewed: AtomicBool::new(false),
+                })
+            }
+        };
         Ok(Upstream::new(
             service,
             Some(key.account().to_owned()),
             base,
             self.http.clone(),
             connector.auth(),
-            Some(record.credential.access_token),
-        ))
+            Some(source),
+        )
+        .with_reconnect_hint(reconnect_hint(&key, kind, "was rejected")))
+    }
+
+    fn expiring(&self, record: &AccountRecord) -> bool {
+        record.credential.kind == CredentialKind::Oauth
+            && record
+                .credential
+                .expires_at
+                .is_some_and(|e| e <= now_unix() + self.refresh_margin.as_secs())
+    }
+
+    /// Refreshes the grant of `key` and returns the access token to use.
+    ///
+    /// `rejected` is the token the upstream just refused (`None` for a
+    /// refresh before expiry). If another caller already replaced it, their
+    /// token is returned and no request is made.
+    pub async fn refresh(
+        &self,
+        key: &AccountKey,
+        rejected: Option<&SecretString>,
+    ) -> Result<SecretString> {
+        let lock = self
+            .shared
+            .locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let this = self.clone();
+        let key = key.clone();
+        let rejected = rejected.cloned();
+        // Spawned, so a caller that goes away (a cancelled tool call) cannot
+        // interrupt a refresh between the token request and the write.
+        tokio::spawn(async move {
+            let _guard = lock.lock().await;
+            this.refresh_locked(key, rejected).await
+        })
+        .await
+        .map_err(|e| Error::other("token refresh", e))?
+    }
+
+    async fn refresh_locked(
+        self,
+        key: AccountKey,
+        rejected: Option<SecretString>,
+    ) -> Result<SecretString> {
+        let key = &key;
+        let service = key.service();
+        if let Some(token) = self.save_unsaved(key).await? {
+            return Ok(token);
+        }
+        let record = self.store.get(key).await?.ok_or_else(|| Error::Account {
+            service: service.to_owned(),
+            message: format!("account '{}' of {service} was removed", key.account()),
+        })?;
+        if record.status == AccountStatus::NeedsReauth {
+            return Err(Error::Account {
+                service: service.to_owned(),
+                message: reconnect_hint(key, record.credential.kind, "needs to be reconnected"),
+            });
+        }
+        let current = &record.credential.access_token;
+        match &rejected {
+            // Someone refreshed (or the user replaced the token) while we waited.
+            Some(r) if r.expose_secret() != current.expose_secret() => return Ok(current.clone()),
+            None if !self.expiring(&record) => return Ok(current.clone()),
+            _ => {}
+        }
+        if record.credential.kind == CredentialKind::Static {
+            return Err(Error::Unauthorized {
+                service: service.to_owned(),
+                account: key.account().to_owned(),
+                message: reconnect_hint(key, CredentialKind::Static, "was rejected"),
+            });
+        }
+        let Some(refresh_token) = record.credential.refresh_token.clone() else {
+            return Err(self
+                .mark_needs_reauth(
+                    key,
+                    &record,
+                    "the access token expired or was rejected and there is no refresh token"
+                        .to_owned(),
+                )
+                .await);
+        };
+        let client = self.oauth_client(service).await?;
+        let started = Instant::now();
+        match client.refresh(&refresh_token).await {
+            Ok(grant) => {
+                let write = AccountWrite {
+                    credential: credential_from(
+                        grant,
+                        Some(refresh_token),
+                        &record.credential.scopes,
+                    ),
+                    identity: record.identity.clone(),
+                    status: AccountStatus::Ok,
+                };
+                let token = write.credential.access_token.clone();
+                let mut outcome = AuditOutcome::of(Outcome::Ok);
+                outcome.latency_ms = started.elapsed().as_millis() as u64;
+                match self
+                    .store
+                    .put(key, write.clone(), Expect::Version(record.version))
+                    .await
+                {
+                    Ok(_) => {
+                        self.audit_best_effort(token_event(AuditKind::Refresh, key), outcome)
+                            .await;
+                        Ok(token)
+                    }
+                    Err(Error::Conflict { .. }) => {
+                        // The user replaced the account meanwhile: theirs wins.
+                        self.audit_best_effort(
+                            token_event(AuditKind::Refresh, key),
+                            AuditOutcome::of(Outcome::Failed)
+                                .message("superseded by a newer write"),
+                        )
+                        .await;
+                        let now = self.store.get(key).await?.ok_or_else(|| Error::Account {
+                            service: service.to_owned(),
+                            message: format!(
+                                "account '{}' of {service} was removed",
+                                key.account()
+                            ),
+                        })?;
+                        Ok(now.credential.access_token)
+                    }
+                    Err(e) => {
+                        self.shared
+                            .unsaved
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(key.clone(), (record.version, write));
+                        self.audit_best_effort(
+                            token_event(AuditKind::RefreshFailed, key),
+                            AuditOutcome::of(Outcome::Failed)
+                                .message(format!("refreshed, but the store write failed: {e}")),
+                        )
+                        .await;
+                        Err(Error::Store(format!(
+                            "the {service} token of '{}' was refreshed but could not be saved ({e}); \
+                             the new grant is kept in memory and saved on the next call",
+                            key.account()
+                        )))
+                    }
+                }
+            }
+            Err(TokenError::Rejected(message)) => {
+                // A sibling process may have rotated the refresh token meanwhile.
+                let again = self.store.get(key).await?;
+                if let Some(again) = again
+                    && !same_secret(again.credential.refresh_token.as_ref(), &refresh_token)
+                {
+                    return Ok(again.credential.access_token);
+                }
+                Err(self.mark_needs_reauth(key, &record, message).await)
+            }
+            Err(TokenError::Temporary(message)) => {
+                self.audit_best_effort(
+                    token_event(AuditKind::RefreshFailed, key),
+                    AuditOutcome::of(Outcome::Failed).message(message.as_str()),
+                )
+                .await;
+                Err(Error::Transport {
+                    service: service.to_owned(),
+                    message: format!(
+                        "could not refresh the token of '{}': {message}",
+                        key.account()
+                    ),
+                })
+            }
+            Err(TokenError::Other(message)) => {
+                self.audit_best_effort(
+                    token_event(AuditKind::RefreshFailed, key),
+                    AuditOutcome::of(Outcome::Failed).message(message.as_str()),
+                )
+                .await;
+                Err(Error::other(format!("{service} token refresh"), message))
+            }
+        }
+    }
+
+    /// Writes a grant whose earlier write failed. `Some(token)` when it was
+    /// written now; `None` when there was none or the user replaced it since.
+    async fn save_unsaved(&self, key: &AccountKey) -> Result<Option<SecretString>> {
+        let pending = self
+            .shared
+            .unsaved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned();
+        let Some((version, write)) = pending else {
+            return Ok(None);
+        };
+        let result = self
+            .store
+            .put(key, write.clone(), Expect::Version(version))
+            .await;
+        match result {
+            Ok(_) => {
+                self.shared
+                    .unsaved
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(key);
+                self.audit_best_effort(
+                    token_event(AuditKind::Refresh, key),
+                    AuditOutcome::of(Outcome::Ok)
+                        .message("saved a grant whose first write had failed"),
+                )
+                .await;
+                Ok(Some(write.credential.access_token))
+            }
+            Err(Error::Conflict { .. }) => {
+                self.shared
+                    .unsaved
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(key);
+                Ok(None)
+            }
+            Err(e) => Err(Error::Store(format!(
+                "a refreshed {} token is still not saved: {e}",
+                key.service()
+            ))),
+        }
+    }
+
+    /// Marks `key` as needing a new login, and returns the error for the caller.
+    async fn mark_needs_reauth(
+        &self,
+        key: &AccountKey,
+        record: &AccountRecord,
+        why: String,
+    ) -> Error {
+        let write = AccountWrite {
+            credential: record.credential.clone(),
+            identity: record.identity.clone(),
+            status: AccountStatus::NeedsReauth,
+        };
+        if let Err(e) = self
+            .store
+            .put(key, write, Expect::Version(record.version))
+            .await
+        {
+            tracing::warn!(account = %key, error = %e, "could not mark the account needs_reauth");
+        }
+        self.audit_best_effort(
+            token_event(AuditKind::NeedsReauth, key),
+            AuditOutcome::of(Outcome::Failed).message(why.as_str()),
+        )
+        .await;
+        Error::Account {
+            service: key.service().to_owned(),
+            message: format!(
+                "{} ({why})",
+                reconnect_hint(key, record.credential.kind, "needs to be reconnected")
+            ),
+        }
+    }
+
+    async fn audit_best_effort(&self, event: AuditEvent, outcome: AuditOutcome) {
+        if let Err(e) = self.audit.record(event, outcome).await {
+            tracing::error!(error = %e, "could not write an audit record for a token operation");
+        }
+    }
+
+    /// An OAuth client for `service` with the stored app.
+    pub async fn oauth_client(&self, service: &str) -> Result<OAuthClient> {
+        let spec = self.oauth.get(service).ok_or_else(|| Error::Account {
+            service: service.to_owned(),
+            message: format!("{service} does not support OAuth login"),
+        })?;
+        let app = AppCredentials::load(self.store.as_ref(), service)
+            .await?
+            .ok_or_else(|| Error::Account {
+                service: service.to_owned(),
+                message: format!(
+                    "no OAuth app for {service}; register one with the provider, then run \
+                     `mcpist apps set {service} --client-id ID --client-secret-stdin`"
+                ),
+            })?;
+        OAuthClient::new(spec.clone(), &app, self.http.clone())
+    }
+
+    /// Finishes a login: exchanges `code`, asks the connector who the grant
+    /// belongs to, stores the grant, and records it in the audit log.
+    pub async fn complete_login(
+        &self,
+        login: PendingLogin,
+        code: &str,
+        connector: &dyn Connector,
+    ) -> Result<AccountKey> {
+        let key = AccountKey::new(&login.service, &login.account)?;
+        let client = self.oauth_client(&login.service).await?;
+        let grant = client
+            .exchange_code(code, login.verifier, &login.redirect_uri)
+            .await
+            .map_err(|e| Error::Account {
+                service: login.service.clone(),
+                message: format!("the login failed: {e}"),
+            })?;
+        let credential = credential_from(grant, None, &[]);
+        let identity = self
+            .identity(connector, &key, &credential.access_token)
+            .await;
+        let write = AccountWrite {
+            credential,
+            identity,
+            status: AccountStatus::Ok,
+        };
+        let seq = self
+            .audit
+            .begin(
+                AuditEvent::now(AuditKind::Login)
+                    .service(key.service())
+                    .account(key.account()),
+            )
+            .await?;
+        let stored = self.store.put(&key, write, Expect::Any).await;
+        let outcome = match &stored {
+            Ok(_) => AuditOutcome::of(Outcome::Ok),
+            Err(e) => AuditOutcome::of(Outcome::Failed).message(e.to_string()),
+        };
+        if let Err(e) = self.audit.finish(seq, outcome).await {
+            tracing::error!(error = %e, "could not complete the login's audit record");
+        }
+        stored?;
+        Ok(key)
+    }
+
+    /// Who `token` belongs to upstream, asking `connector`; `None` when it cannot tell.
+    pub async fn identity(
+        &self,
+        connector: &dyn Connector,
+        key: &AccountKey,
+        token: &SecretString,
+    ) -> Option<String> {
+        let upstream = Upstream::new(
+            connector.service(),
+            Some(key.account().to_owned()),
+            connector.base_url().clone(),
+            self.http.clone(),
+            connector.auth(),
+            Some(Arc::new(StaticToken(token.clone()))),
+        );
+        match connector.identity(&CallContext::new(upstream)).await {
+            Ok(identity) => identity,
+            Err(e) => {
+                tracing::warn!(account = %key, error = %e, "could not tell who the account is upstream");
+                None
+            }
+        }
+    }
+}
+
+/// Whether `a` holds the same secret as `b`.
+fn same_secret(a: Option<&SecretString>, b: &SecretString) -> bool {
+    a.is_some_and(|a| a.expose_secret() == b.expose_secret())
+}
+
+/// An audit event of `kind` about the account `key`.
+fn token_event(kind: AuditKind, key: &AccountKey) -> AuditEvent {
+    AuditEvent::now(kind)
+        .service(key.service())
+        .account(key.account())
+}
+
+/// A credential from a token endpoint's grant, keeping `previous_refresh`
+/// when the provider sent no new refresh token (RFC 6749 §6).
+fn credential_from(
+    grant: Grant,
+    previous_refresh: Option<SecretString>,
+    previous_scopes: &[String],
+) -> Credential {
+    Credential {
+        kind: CredentialKind::Oauth,
+        access_token: grant.access_token,
+        refresh_token: grant.refresh_token.or(previous_refresh),
+        expires_at: grant.expires_at,
+        scopes: if grant.scopes.is_empty() {
+            previous_scopes.to_vec()
+        } else {
+            grant.scopes
+        },
+    }
+}
+
+/// The token of one OAuth account for one call; renews it once on a 401.
+#[derive(Debug)]
+struct Lease {
+    exchanger: Exchanger,
+    key: AccountKey,
+    token: Mutex<SecretString>,
+    renewed: AtomicBool,
+}
+
+#[async_trait]
+impl TokenSource for Lease {
+    fn current(&self) -> SecretString {
+        self.token.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    async fn renew(&self, rejected: &SecretString) -> Result<Option<SecretString>> {
+        if self.renewed.swap(true, Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let fresh = self.exchanger.refresh(&self.key, Some(rejected)).await?;
+        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        Ok(Some(fresh))
     }
 }
 

@@ -1,11 +1,12 @@
 //! The HTTP app: MCP over Streamable HTTP at `/mcp`, behind a bearer token and
 //! Host / Origin validation, plus `/healthz`.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::Request,
+    extract::{Path, Query, Request},
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -17,10 +18,13 @@ use rmcp::transport::streamable_http_server::{
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::server::McpServer;
+use crate::{
+    connector::Connector, exchanger::Exchanger, oauth::LoginFlows, server::McpServer,
+    store::AccountKey,
+};
 
 /// Default largest accepted request body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -154,6 +158,147 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
             let guard = guard.clone();
             async move { check_host_and_origin(&guard, req, next).await }
         }))
+}
+
+/// What the OAuth callback route needs.
+#[derive(Clone)]
+pub struct LoginCallback {
+    /// Exchanges codes and stores grants.
+    pub exchanger: Exchanger,
+    /// The logins in progress.
+    pub flows: Arc<LoginFlows>,
+    /// The connectors, by service, to ask who a new grant belongs to.
+    pub connectors: Arc<BTreeMap<String, Arc<dyn Connector>>>,
+    /// Told how each login that reached the callback ended.
+    pub done: Option<mpsc::UnboundedSender<crate::Result<AccountKey>>>,
+}
+
+impl std::fmt::Debug for LoginCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginCallback").finish_non_exhaustive()
+    }
+}
+
+/// `GET /oauth/callback/{service}`: where the provider sends the browser
+/// back. Checks the one-time `state` (and that it was issued for this
+/// service's path, against mix-ups), exchanges the code, stores the grant.
+/// A provider error, a missing code, or an unknown, reused or expired state
+/// stores nothing.
+pub fn login_callback_routes(callback: LoginCallback) -> Router {
+    Router::new().route(
+        "/oauth/callback/{service}",
+        get(
+            move |Path(service): Path<String>, Query(query): Query<HashMap<String, String>>| {
+                let callback = callback.clone();
+                async move { finish_login(&callback, &service, &query).await }
+            },
+        ),
+    )
+}
+
+async fn finish_login(
+    callback: &LoginCallback,
+    service: &str,
+    query: &HashMap<String, String>,
+) -> Response {
+    let page = |status: StatusCode, title: &str, text: &str| {
+        let html = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>MCPist: {title}</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head>\
+             <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem\">\
+             <h1>{title}</h1><p>{}</p></body></html>",
+            escape_html(text)
+        );
+        (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+                (header::REFERRER_POLICY, "no-referrer"),
+            ],
+            [(
+                "content-security-policy",
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            )],
+            html,
+        )
+            .into_response()
+    };
+    let Some(state) = query.get("state") else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Login failed",
+            "The provider sent no state.",
+        );
+    };
+    let login = match callback.flows.take(state) {
+        Ok(login) => login,
+        // Not ours (or already used): leave any waiting login alone.
+        Err(e) => return page(StatusCode::BAD_REQUEST, "Login failed", &e.to_string()),
+    };
+    let result = if login.service != service {
+        Err(crate::Error::InvalidArguments(format!(
+            "this login was started for {}, not {service}; start it again",
+            login.service
+        )))
+    } else if let Some(error) = query.get("error") {
+        let detail = query
+            .get("error_description")
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        Err(crate::Error::Account {
+            service: service.to_owned(),
+            message: format!("the provider refused the login: {error}{detail}; nothing was stored"),
+        })
+    } else if let Some(code) = query.get("code") {
+        match callback.connectors.get(service) {
+            Some(connector) => {
+                callback
+                    .exchanger
+                    .complete_login(login, code, connector.as_ref())
+                    .await
+            }
+            None => Err(crate::Error::InvalidArguments(format!(
+                "unknown service {service}"
+            ))),
+        }
+    } else {
+        Err(crate::Error::InvalidArguments(
+            "the provider sent no authorization code".into(),
+        ))
+    };
+    let response = match &result {
+        Ok(key) => page(
+            StatusCode::OK,
+            "Connected",
+            &format!(
+                "Account '{}' of {} is connected. You can close this tab.",
+                key.account(),
+                key.service()
+            ),
+        ),
+        Err(e) => page(StatusCode::BAD_REQUEST, "Login failed", &e.to_string()),
+    };
+    if let Some(done) = &callback.done {
+        let _ = done.send(result);
+    }
+    response
+}
+
+/// `text` with HTML's special characters escaped.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn has_port(origin: &str) -> bool {

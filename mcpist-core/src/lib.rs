@@ -9,7 +9,8 @@
 //!   [`SqliteStore`] (feature `sqlite`, on by default).
 //! - [`connector`]: the [`Connector`] trait, tool specs, and the host-bound
 //!   [`Upstream`] client a connector gets for each call.
-//! - [`exchanger`]: account resolution and credential injection.
+//! - [`exchanger`]: account resolution, credential injection, OAuth refresh.
+//! - [`oauth`]: the user's OAuth apps, login with PKCE, the token endpoint.
 //! - [`server`]: the rmcp server ([`McpServer`]), over stdio or HTTP.
 //! - [`http`]: the axum app with bearer, Host and Origin checks.
 //! - [`policy`]: which tools exist (read-only, toolsets, allow and deny globs).
@@ -23,7 +24,8 @@
 //!
 //! // The memory store keeps both the accounts and the audit log.
 //! let store = Arc::new(MemoryStore::new());
-//! let mut server = McpServer::builder(Exchanger::new(store.clone())?, store);
+//! let exchanger = Exchanger::new(store.clone(), store.clone())?;
+//! let mut server = McpServer::builder(exchanger, store);
 //! for registration in Registration::all().into_iter().filter(|r| r.enabled_by_default) {
 //!     let connector = (registration.build)(serde_json::Value::Null)?;
 //!     server = server.connector(connector, ServicePolicy::default());
@@ -37,6 +39,7 @@ pub mod connector;
 pub mod error;
 pub mod exchanger;
 pub mod http;
+pub mod oauth;
 pub mod policy;
 pub mod seal;
 pub mod server;

@@ -236,13 +236,13 @@ impl McpServer {
         let upstream = match self
             .inner
             .exchanger
-            .upstream_for(connector, account.as_deref())
+            .upstream_for(connector, account.as_deref(), &args)
             .await
         {
             Ok(upstream) => upstream,
             Err(e) => return (tool_error(e.to_string()), outcome_of(&e), None),
         };
-        let secret = upstream.credential().cloned();
+        let sent = upstream.credential();
         let status_of = upstream.clone();
         let mut ctx = CallContext::new(upstream);
         if let Some((peer, token)) = peer {
@@ -255,8 +255,9 @@ impl McpServer {
             Err(e) => (tool_error(e.to_string()), outcome_of(&e)),
         };
         // Last line of defence: an upstream error body that echoes the token
-        // must not carry it to the model.
-        if let Some(secret) = secret {
+        // (the one first sent, or one obtained by a refresh) must not carry
+        // it to the model.
+        for secret in [sent, status_of.credential()].into_iter().flatten() {
             redact(&mut result, secret.expose_secret());
         }
         (result, outcome, status_of.last_status())

@@ -39,10 +39,77 @@ pub struct Seen {
     pub authorization: Option<String>,
 }
 
+/// How the fake OAuth provider behaves; change it with [`FakeGithub::oauth`].
+#[derive(Debug, Clone)]
+pub struct OAuthBehaviour {
+    /// Refreshing issues a new refresh token and invalidates the old refresh
+    /// and access tokens, as GitHub does.
+    pub rotate: bool,
+    /// Refresh answers carry no refresh token.
+    pub omit_refresh_token: bool,
+    /// The token endpoint waits this long before answering.
+    pub delay: std::time::Duration,
+    /// `expires_in` of new access tokens.
+    pub expires_in: u64,
+    /// The user denies the authorization request.
+    pub deny: bool,
+    /// The token endpoint answers with this status and no body.
+    pub fail_with: Option<StatusCode>,
+    /// Who authorizes.
+    pub login: String,
+}
+
+impl Default for OAuthBehaviour {
+    fn default() -> Self {
+        Self {
+            rotate: true,
+            omit_refresh_token: false,
+            delay: std::time::Duration::ZERO,
+            expires_in: 28_800,
+            deny: false,
+            fail_with: None,
+            login: "octocat".into(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct IssuedCode {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    login: String,
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     tokens: HashMap<String, String>,
     seen: Vec<Seen>,
+    apps: HashMap<String, String>,
+    codes: HashMap<String, IssuedCode>,
+    // refresh token → (login, the access token issued with it)
+    refresh_tokens: HashMap<String, (String, String)>,
+    behaviour: OAuthBehaviour,
+    token_requests: usize,
+    issued: u64,
+}
+
+impl Shared {
+    /// A new access / refresh token pair for `login`.
+    fn issue(&mut self, login: &str) -> (String, String) {
+        self.issued += 1;
+        let n = self.issued;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let access = format!("ghu_fake{n}x{nanos:08x}");
+        let refresh = format!("ghr_fake{n}x{nanos:08x}");
+        self.tokens.insert(access.clone(), login.to_owned());
+        self.refresh_tokens
+            .insert(refresh.clone(), (login.to_owned(), access.clone()));
+        (access, refresh)
+    }
 }
 
 /// A running fake GitHub.
@@ -73,9 +140,55 @@ impl FakeGithub {
             .insert(token.to_owned(), login.to_owned());
     }
 
-    /// Every request received so far.
+    /// Every request received so far (API and OAuth).
     pub fn requests(&self) -> Vec<Seen> {
         self.lock().seen.clone()
+    }
+
+    /// API requests only (those under `/api/v3`).
+    pub fn api_requests(&self) -> Vec<Seen> {
+        self.requests()
+            .into_iter()
+            .filter(|s| s.path.starts_with("/api/v3/"))
+            .collect()
+    }
+
+    /// Registers an OAuth app.
+    pub fn register_app(&self, client_id: &str, client_secret: &str) {
+        self.lock()
+            .apps
+            .insert(client_id.to_owned(), client_secret.to_owned());
+    }
+
+    /// Changes how the OAuth provider behaves.
+    pub fn oauth(&self, change: impl FnOnce(&mut OAuthBehaviour)) {
+        change(&mut self.lock().behaviour);
+    }
+
+    /// Issues an access / refresh token pair for `login` directly, as if a
+    /// login had happened earlier.
+    pub fn grant(&self, login: &str) -> (String, String) {
+        self.lock().issue(login)
+    }
+
+    /// Invalidates an access token (as expiry or revocation would).
+    pub fn revoke_access_token(&self, token: &str) {
+        self.lock().tokens.remove(token);
+    }
+
+    /// Invalidates every refresh token (as revoking the app's grant would).
+    pub fn revoke_refresh_tokens(&self) {
+        self.lock().refresh_tokens.clear();
+    }
+
+    /// Whether `token` is a valid refresh token now.
+    pub fn refresh_token_is_valid(&self, token: &str) -> bool {
+        self.lock().refresh_tokens.contains_key(token)
+    }
+
+    /// How many requests reached the token endpoint.
+    pub fn token_requests(&self) -> usize {
+        self.lock().token_requests
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -111,9 +224,9 @@ async fn handle(
     method: Method,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    raw_body: axum::body::Bytes,
 ) -> Response {
-    let body: Option<Value> = serde_json::from_slice(&body).ok();
+    let body: Option<Value> = serde_json::from_slice(&raw_body).ok();
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -132,6 +245,13 @@ async fn handle(
             .and_then(|a| a.strip_prefix("Bearer "))
             .and_then(|t| shared.tokens.get(t).cloned())
     };
+    match uri.path() {
+        "/login/oauth/authorize" => return authorize(&shared, uri.query()),
+        "/login/oauth/access_token" if method == Method::POST => {
+            return access_token(&shared, &headers, &raw_body).await;
+        }
+        _ => {}
+    }
     let Some(rest) = uri.path().strip_prefix("/api/v3/") else {
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
@@ -195,6 +315,185 @@ async fn handle(
         }
         _ => error(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+/// `GET /login/oauth/authorize`: the user approves at once (or denies, per
+/// the behaviour) and the browser is sent back with a code.
+fn authorize(shared: &Mutex<Shared>, query: Option<&str>) -> Response {
+    let query = parse_query(query);
+    let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+    let (Some(client_id), Some(redirect_uri), Some(state)) = (
+        query.get("client_id"),
+        query.get("redirect_uri"),
+        query.get("state"),
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "missing client_id, redirect_uri or state",
+        )
+            .into_response();
+    };
+    if !shared.apps.contains_key(client_id) {
+        return (StatusCode::NOT_FOUND, "unknown application").into_response();
+    }
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    let enc = |v: &str| {
+        percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    if shared.behaviour.deny {
+        return redirect(&format!(
+            "{redirect_uri}{sep}error=access_denied&error_description={}&state={}",
+            enc("The user has denied your application access."),
+            enc(state)
+        ));
+    }
+    if query.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return redirect(&format!(
+            "{redirect_uri}{sep}error=invalid_request&state={}",
+            enc(state)
+        ));
+    }
+    shared.issued += 1;
+    let code = format!("code{}", shared.issued);
+    let login = shared.behaviour.login.clone();
+    shared.codes.insert(
+        code.clone(),
+        IssuedCode {
+            client_id: client_id.clone(),
+            redirect_uri: redirect_uri.clone(),
+            challenge: query.get("code_challenge").cloned().unwrap_or_default(),
+            login,
+        },
+    );
+    redirect(&format!(
+        "{redirect_uri}{sep}code={code}&state={}",
+        enc(state)
+    ))
+}
+
+/// GitHub answers token errors with HTTP 200 and an `error` field.
+fn token_error(code: &str, description: &str) -> Response {
+    ok(json!({
+        "error": code,
+        "error_description": description,
+        "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"
+    }))
+}
+
+/// `POST /login/oauth/access_token`: code exchange (with PKCE) and refresh.
+async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) -> Response {
+    let form: HashMap<String, String> = parse_query(std::str::from_utf8(body).ok());
+    let delay = {
+        let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+        shared.token_requests += 1;
+        shared.behaviour.delay
+    };
+    tokio::time::sleep(delay).await;
+    let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(status) = shared.behaviour.fail_with {
+        return (status, "").into_response();
+    }
+    // Client credentials in the body, or HTTP Basic.
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(b).ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|pair| {
+            pair.split_once(':')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        });
+    let (client_id, client_secret) = match (basic, form.get("client_id"), form.get("client_secret"))
+    {
+        (Some(pair), _, _) => pair,
+        (None, Some(id), Some(secret)) => (id.clone(), secret.clone()),
+        _ => {
+            return token_error(
+                "incorrect_client_credentials",
+                "The client_id and/or client_secret passed are incorrect.",
+            );
+        }
+    };
+    if shared.apps.get(&client_id) != Some(&client_secret) {
+        return token_error(
+            "incorrect_client_credentials",
+            "The client_id and/or client_secret passed are incorrect.",
+        );
+    }
+    let behaviour = shared.behaviour.clone();
+    let (access, refresh, login) = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let issued = form.get("code").and_then(|c| shared.codes.remove(c));
+            let Some(issued) = issued else {
+                return token_error(
+                    "bad_verification_code",
+                    "The code passed is incorrect or expired.",
+                );
+            };
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let challenge = {
+                use base64::Engine as _;
+                use sha2::Digest as _;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(sha2::Sha256::digest(verifier.as_bytes()))
+            };
+            if issued.client_id != client_id
+                || form.get("redirect_uri") != Some(&issued.redirect_uri)
+                || challenge != issued.challenge
+            {
+                return token_error(
+                    "bad_verification_code",
+                    "The code passed is incorrect or expired.",
+                );
+            }
+            let (access, refresh) = shared.issue(&issued.login);
+            (access, Some(refresh), issued.login)
+        }
+        Some("refresh_token") => {
+            let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            let Some((login, old_access)) = shared.refresh_tokens.get(&presented).cloned() else {
+                return token_error(
+                    "bad_refresh_token",
+                    "The refresh token passed is incorrect or expired.",
+                );
+            };
+            if behaviour.rotate {
+                shared.refresh_tokens.remove(&presented);
+                shared.tokens.remove(&old_access);
+            }
+            let (access, refresh) = shared.issue(&login);
+            if behaviour.omit_refresh_token {
+                shared.refresh_tokens.remove(&refresh);
+                if let Some(entry) = shared.refresh_tokens.get_mut(&presented) {
+                    entry.1 = access.clone();
+                }
+                (access, None, login)
+            } else {
+                (access, Some(refresh), login)
+            }
+        }
+        _ => return token_error("unsupported_grant_type", "The grant type is not supported."),
+    };
+    let _ = login;
+    let mut answer = json!({
+        "access_token": access,
+        "expires_in": behaviour.expires_in,
+        "scope": "repo,read:user",
+        "token_type": "bearer",
+    });
+    if let Some(refresh) = refresh {
+        answer["refresh_token"] = json!(refresh);
+        answer["refresh_token_expires_in"] = json!(15_897_600);
+    }
+    ok(answer)
 }
 
 /// Creating and updating issues and comments, with GitHub's 422 shapes.

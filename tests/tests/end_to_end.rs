@@ -61,7 +61,8 @@ async fn setup_with(
         .build)(json!({ "base_url": fake.base_url() }))
     .unwrap();
     let audit = audit.unwrap_or_else(|| store.clone());
-    let server = McpServer::builder(Exchanger::new(store.clone()).unwrap(), audit)
+    let exchanger = Exchanger::new(store.clone(), audit.clone()).unwrap();
+    let server = McpServer::builder(exchanger, audit)
         .connector(github, policy)
         .build()
         .unwrap();

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mcpist_core::{CallContext, Error, Result};
+use mcpist_core::{CallContext, Error, Result, Upstream};
 use reqwest::{Method, Response, StatusCode, header::HeaderMap};
 use serde_json::Value;
 
@@ -51,11 +51,12 @@ async fn send(
         .header("Accept", "application/vnd.github+json")
         .header("X-GitHub-Api-Version", "2022-11-28");
     let response = upstream.send(request).await?;
-    classify(upstream.account().unwrap_or_default(), response).await
+    classify(upstream, response).await
 }
 
 /// Maps a GitHub response onto MCPist's error model.
-async fn classify(account: &str, response: Response) -> Result<Page> {
+async fn classify(upstream: &Upstream, response: Response) -> Result<Page> {
+    let account = upstream.account().unwrap_or_default();
     let status = response.status();
     let headers = response.headers().clone();
     if status.is_success() {
@@ -75,8 +76,8 @@ async fn classify(account: &str, response: Response) -> Result<Page> {
             service: NAME.into(),
             account: account.into(),
             message: format!(
-                "GitHub says \"{message}\"; the token is invalid, expired or revoked. Replace it with \
-                 `mcpist accounts add github --account {account} --token-stdin`"
+                "GitHub says \"{message}\": the token is invalid, expired or revoked; {}",
+                upstream.reconnect_hint()
             ),
         }),
         // Primary rate limit: 403 or 429 with x-ratelimit-remaining: 0 and a reset time.

@@ -18,6 +18,7 @@ use mcpist_core::{
     CallContext, Connector, Registration, Result, ToolSpec,
     connector::{parse_base_url, parse_config},
     mcp::{CallToolResult, JsonObject},
+    oauth::{ClientAuthMethod, OAuthSpec},
 };
 use serde::Deserialize;
 use url::Url;
@@ -91,6 +92,32 @@ impl Connector for GithubConnector {
 
     fn tools(&self) -> Vec<ToolSpec> {
         tools::all()
+    }
+
+    /// An OAuth app (or a GitHub App's user tokens) on github.com, or on a
+    /// GitHub Enterprise Server at the host of `base_url`.
+    fn oauth(&self) -> Option<OAuthSpec> {
+        let web = if self.base_url.host_str() == Some("api.github.com") {
+            "https://github.com".to_owned()
+        } else {
+            self.base_url.origin().ascii_serialization()
+        };
+        Some(OAuthSpec {
+            authorize_url: format!("{web}/login/oauth/authorize"),
+            token_url: format!("{web}/login/oauth/access_token"),
+            scopes: vec!["repo".into(), "read:user".into()],
+            extra_authorize_params: Vec::new(),
+            client_auth: ClientAuthMethod::Body,
+        })
+    }
+
+    async fn identity(&self, ctx: &CallContext) -> Result<Option<String>> {
+        let page = client::get(ctx, &["user"], &[]).await?;
+        Ok(page
+            .body
+            .get("login")
+            .and_then(|l| l.as_str())
+            .map(str::to_owned))
     }
 
     async fn call(

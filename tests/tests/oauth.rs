@@ -1,0 +1,424 @@
+//! The token exchanger against a fake OAuth provider that rotates refresh
+//! tokens and invalidates the old pair on use (as GitHub does), can omit the
+//! refresh token, answer `bad_refresh_token`, fail, and be slow.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use mcpist_core::{
+    AuditSink, Connector, Exchanger, McpServer, MemoryStore, Registration, ServicePolicy,
+    TokenStore,
+    audit::{AuditFilter, AuditKind},
+    exchanger::Routing,
+    oauth::AppCredentials,
+    store::{
+        AccountInfo, AccountKey, AccountRecord, AccountStatus, AccountWrite, Credential,
+        CredentialKind, Expect, now_unix,
+    },
+};
+// Naming the crate keeps its `inventory` registrations linked in.
+use mcpist_connectors as _;
+use mcpist_tests::fake_github::FakeGithub;
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    service::RunningService,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+/// A memory store whose next `put` can be made to fail, like a full disk.
+#[derive(Debug, Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    fail_next_put: AtomicBool,
+}
+
+#[async_trait]
+impl TokenStore for FlakyStore {
+    async fn get(&self, key: &AccountKey) -> mcpist_core::Result<Option<AccountRecord>> {
+        self.inner.get(key).await
+    }
+    async fn put(
+        &self,
+        key: &AccountKey,
+        write: AccountWrite,
+        expect: Expect,
+    ) -> mcpist_core::Result<u64> {
+        if self.fail_next_put.swap(false, Ordering::SeqCst) {
+            return Err(mcpist_core::Error::Store("database or disk is full".into()));
+        }
+        self.inner.put(key, write, expect).await
+    }
+    async fn list(&self) -> mcpist_core::Result<Vec<AccountInfo>> {
+        self.inner.list().await
+    }
+    async fn delete(&self, key: &AccountKey) -> mcpist_core::Result<bool> {
+        self.inner.delete(key).await
+    }
+    async fn set_default(&self, key: &AccountKey) -> mcpist_core::Result<()> {
+        self.inner.set_default(key).await
+    }
+    async fn get_secret(&self, name: &str) -> mcpist_core::Result<Option<SecretString>> {
+        self.inner.get_secret(name).await
+    }
+    async fn put_secret(&self, name: &str, value: &SecretString) -> mcpist_core::Result<()> {
+        self.inner.put_secret(name, value).await
+    }
+    fn location(&self) -> String {
+        "flaky memory".into()
+    }
+}
+
+struct Setup {
+    fake: FakeGithub,
+    store: Arc<FlakyStore>,
+    audit: Arc<MemoryStore>,
+    exchanger: Exchanger,
+    client: RunningService<RoleClient, ()>,
+}
+
+/// Stores an OAuth account `label` for `login` whose access token expires in
+/// `expires_in` seconds (negative: already expired). Returns (access, refresh).
+async fn add_oauth_account(
+    s: &Setup,
+    label: &str,
+    login: &str,
+    expires_in: i64,
+) -> (String, String) {
+    let (access, refresh) = s.fake.grant(login);
+    s.store
+        .put(
+            &AccountKey::new("github", label).unwrap(),
+            AccountWrite {
+                credential: Credential {
+                    kind: CredentialKind::Oauth,
+                    access_token: SecretString::from(access.clone()),
+                    refresh_token: Some(SecretString::from(refresh.clone())),
+                    expires_at: Some((now_unix() as i64 + expires_in) as u64),
+                    scopes: vec!["repo".into()],
+                },
+                identity: Some(login.into()),
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    (access, refresh)
+}
+
+async fn setup_with(routing: Routing) -> Setup {
+    let fake = FakeGithub::start().await;
+    fake.register_app("Iv1.client", "client-secret-canary");
+    let store = Arc::new(FlakyStore::default());
+    let audit = Arc::new(MemoryStore::new());
+    AppCredentials {
+        client_id: "Iv1.client".into(),
+        client_secret: Some(SecretString::from("client-secret-canary")),
+    }
+    .save(store.as_ref(), "github")
+    .await
+    .unwrap();
+    let github: Arc<dyn Connector> =
+        (Registration::find("github").unwrap().build)(json!({ "base_url": fake.base_url() }))
+            .unwrap();
+    let spec = github.oauth().expect("github supports OAuth");
+    assert!(
+        spec.token_url.starts_with("http://127.0.0.1:"),
+        "GHE-style endpoints follow base_url: {}",
+        spec.token_url
+    );
+    let exchanger = Exchanger::new(store.clone(), audit.clone())
+        .unwrap()
+        .with_oauth("github", spec)
+        .with_routing("github", routing);
+    let server = McpServer::builder(exchanger.clone(), audit.clone())
+        .connector(github, ServicePolicy::default())
+        .build()
+        .unwrap();
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = server.serve(server_io).await.expect("server starts");
+        let _ = running.waiting().await;
+    });
+    let client = ().serve(client_io).await.unwrap();
+    Setup {
+        fake,
+        store,
+        audit,
+        exchanger,
+        client,
+    }
+}
+
+async fn setup() -> Setup {
+    setup_with(Routing::default()).await
+}
+
+async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+    client
+        .call_tool(
+            CallToolRequestParams::new(tool.to_owned())
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap()
+}
+
+fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
+}
+
+async fn record(store: &FlakyStore, label: &str) -> AccountRecord {
+    store
+        .get(&AccountKey::new("github", label).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_calls_on_an_expired_token_make_exactly_one_refresh() {
+    let s = setup().await;
+    s.fake.oauth(|b| b.delay = Duration::from_millis(300));
+    let (old_access, old_refresh) = add_oauth_account(&s, "work", "octocat", -60).await;
+    let client = Arc::new(s.client);
+    let calls: Vec<_> = (0..100)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { call(&client, "github_get_me", json!({})).await })
+        })
+        .collect();
+    for c in calls {
+        let r = c.await.unwrap();
+        assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    }
+    assert_eq!(s.fake.token_requests(), 1);
+    let stored = record(&s.store, "work").await;
+    assert_ne!(stored.credential.access_token.expose_secret(), old_access);
+    let new_refresh = stored.credential.refresh_token.unwrap();
+    assert_ne!(new_refresh.expose_secret(), old_refresh);
+    assert!(s.fake.refresh_token_is_valid(new_refresh.expose_secret()));
+    assert!(stored.credential.expires_at.unwrap() > now_unix() + 3600);
+    assert_eq!(stored.version, 2, "one write");
+    let refreshes = s.audit.query(&AuditFilter::default()).await.unwrap();
+    assert_eq!(
+        refreshes
+            .iter()
+            .filter(|r| r.event.kind == AuditKind::Refresh)
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_access_token_is_refreshed_and_the_call_retried_once() {
+    let s = setup().await;
+    let (access, _) = add_oauth_account(&s, "work", "octocat", 3600).await;
+    s.fake.revoke_access_token(&access);
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    assert_eq!(s.fake.token_requests(), 1);
+    let api = s.fake.api_requests();
+    assert_eq!(api.len(), 2, "the rejected call and its retry");
+    assert_ne!(api[0].authorization, api[1].authorization);
+}
+
+#[tokio::test]
+async fn a_token_rejected_again_after_refresh_is_not_refreshed_twice() {
+    let s = setup().await;
+    let (access, _) = add_oauth_account(&s, "work", "octocat", 3600).await;
+    s.fake.revoke_access_token(&access);
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    // Now the provider revokes the whole grant.
+    let fresh = record(&s.store, "work").await.credential.access_token;
+    s.fake.revoke_access_token(fresh.expose_secret());
+    s.fake.revoke_refresh_tokens();
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        text(&r).contains("mcpist login github --account work"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(
+        s.fake.token_requests(),
+        2,
+        "one refresh per rejected call, never a loop"
+    );
+    assert_eq!(s.fake.api_requests().len(), 3, "401, retry, 401");
+}
+
+#[tokio::test]
+async fn a_refresh_runs_to_completion_when_its_call_is_cancelled() {
+    let s = setup().await;
+    s.fake.oauth(|b| b.delay = Duration::from_millis(400));
+    let (_, old_refresh) = add_oauth_account(&s, "work", "octocat", -60).await;
+    let key = AccountKey::new("github", "work").unwrap();
+    let exchanger = s.exchanger.clone();
+    let task = tokio::spawn(async move { exchanger.refresh(&key, None).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    task.abort();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let stored = record(&s.store, "work").await;
+    let rotated = stored.credential.refresh_token.unwrap();
+    assert_ne!(
+        rotated.expose_secret(),
+        old_refresh,
+        "the rotated refresh token was stored"
+    );
+    assert!(!s.fake.refresh_token_is_valid(&old_refresh));
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    assert_eq!(s.fake.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn a_refresh_whose_write_fails_fails_the_call_and_the_next_call_still_works() {
+    let s = setup().await;
+    add_oauth_account(&s, "work", "octocat", -60).await;
+    s.store.fail_next_put.store(true, Ordering::SeqCst);
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        text(&r).contains("could not be saved") && text(&r).contains("disk is full"),
+        "{}",
+        text(&r)
+    );
+    // The provider has rotated the refresh token: spending the stored (old)
+    // one again would fail. The kept grant is written first instead.
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    assert_eq!(s.fake.token_requests(), 1);
+    let stored = record(&s.store, "work").await;
+    assert!(
+        s.fake
+            .refresh_token_is_valid(stored.credential.refresh_token.unwrap().expose_secret())
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_grant_marks_the_account_needs_reauth_and_fails_fast() {
+    let s = setup().await;
+    add_oauth_account(&s, "work", "octocat", -60).await;
+    s.fake.revoke_refresh_tokens();
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    let message = text(&r);
+    assert!(
+        message.contains("mcpist login github --account work"),
+        "{message}"
+    );
+    assert!(message.contains("bad_refresh_token"), "{message}");
+    assert_eq!(
+        record(&s.store, "work").await.status,
+        AccountStatus::NeedsReauth
+    );
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert!(text(&r).contains("needs to be reconnected"), "{}", text(&r));
+    assert_eq!(s.fake.token_requests(), 1, "no further token requests");
+    let kinds: Vec<_> = s
+        .audit
+        .query(&AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event.kind)
+        .collect();
+    assert!(kinds.contains(&AuditKind::NeedsReauth));
+}
+
+#[tokio::test]
+async fn an_unavailable_token_endpoint_never_marks_needs_reauth() {
+    let s = setup().await;
+    add_oauth_account(&s, "work", "octocat", -60).await;
+    s.fake
+        .oauth(|b| b.fail_with = Some(axum::http::StatusCode::SERVICE_UNAVAILABLE));
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("could not refresh"), "{}", text(&r));
+    assert_eq!(record(&s.store, "work").await.status, AccountStatus::Ok);
+    s.fake.oauth(|b| b.fail_with = None);
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+}
+
+#[tokio::test]
+async fn a_refresh_answer_without_a_refresh_token_keeps_the_old_one() {
+    let s = setup().await;
+    s.fake.oauth(|b| {
+        b.rotate = false;
+        b.omit_refresh_token = true;
+    });
+    let (_, refresh) = add_oauth_account(&s, "work", "octocat", -60).await;
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    let stored = record(&s.store, "work").await;
+    assert_eq!(
+        stored.credential.refresh_token.unwrap().expose_secret(),
+        refresh
+    );
+}
+
+#[tokio::test]
+async fn two_accounts_of_one_service_never_touch_each_others_records() {
+    let s = setup().await;
+    add_oauth_account(&s, "work", "octocat", -60).await;
+    add_oauth_account(&s, "home", "hubot", 3600).await;
+    let before = record(&s.store, "home").await;
+    let r = call(&s.client, "github_get_me", json!({"account": "work"})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    let after = record(&s.store, "home").await;
+    assert_eq!(after.version, before.version);
+    assert_eq!(
+        after.credential.access_token.expose_secret(),
+        before.credential.access_token.expose_secret()
+    );
+    assert_eq!(
+        after.credential.refresh_token.unwrap().expose_secret(),
+        before.credential.refresh_token.unwrap().expose_secret()
+    );
+    let me: Value = serde_json::from_str(&text(
+        &call(&s.client, "github_get_me", json!({"account": "home"})).await,
+    ))
+    .unwrap();
+    assert_eq!(me["login"], "hubot");
+}
+
+#[tokio::test]
+async fn a_routing_rule_picks_the_account_for_an_owner() {
+    let routing: Routing =
+        serde_json::from_value(json!({"owner": {"hubot": "home", "OctoCat": "work"}})).unwrap();
+    let s = setup_with(routing).await;
+    let (work_token, _) = add_oauth_account(&s, "work", "octocat", 3600).await;
+    let (home_token, _) = add_oauth_account(&s, "home", "hubot", 3600).await;
+    for (owner, token) in [("octocat", &work_token), ("hubot", &home_token)] {
+        let r = call(&s.client, "github_list_repos", json!({"owner": owner})).await;
+        assert_eq!(r.is_error, Some(false), "{}", text(&r));
+        let last = s.fake.api_requests().pop().unwrap();
+        assert_eq!(
+            last.authorization.unwrap(),
+            format!("Bearer {token}"),
+            "{owner}"
+        );
+    }
+    // Unrouted owners still never get a silent pick.
+    let r = call(
+        &s.client,
+        "github_list_repos",
+        json!({"owner": "someone-else"}),
+    )
+    .await;
+    assert!(text(&r).contains("several accounts"), "{}", text(&r));
+}
