@@ -324,6 +324,14 @@ fn tools_json_is_what_a_client_sees() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(
+        names.iter().filter(|n| n.starts_with("notion_")).count(),
+        14
+    );
+    let names: Vec<_> = names
+        .into_iter()
+        .filter(|n| n.starts_with("github_"))
+        .collect();
+    assert_eq!(
         names,
         [
             "github_add_issue_comment",
@@ -367,7 +375,7 @@ async fn stdio_serves_a_github_tool_and_the_token_appears_nowhere() {
     let me: Value = serde_json::from_str(&text(&result)).unwrap();
     assert_eq!(me["login"], "octocat");
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 7);
+    assert_eq!(tools.len(), 21, "7 GitHub and 14 Notion tools");
     client.cancel().await.unwrap();
 
     let mut stderr_text = String::new();
@@ -575,6 +583,7 @@ fn tools_shows_what_policy_hides_and_why() {
         .unwrap()
         .iter()
         .map(|t| t["name"].as_str().unwrap())
+        .filter(|n| n.starts_with("github_"))
         .collect();
     assert_eq!(
         names,

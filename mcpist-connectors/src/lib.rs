@@ -6,7 +6,8 @@
 //!
 //! | service | feature | tools |
 //! |---|---|---|
-//! | `github` | `github` (default) | `github_get_me`, `github_list_repos`, `github_list_issues`, `github_get_issue` |
+//! | `github` | `github` (default) | user, repositories, issues (read and write) |
+//! | `notion` | `notion` (default) | search, pages as Markdown, databases, comments, users |
 //!
 //! **Linking.** The linker drops a crate that the final program never names,
 //! and its registrations with it. Name this crate somewhere, for example by
@@ -16,6 +17,8 @@
 pub mod conformance;
 #[cfg(feature = "github")]
 pub mod github;
+#[cfg(feature = "notion")]
+pub mod notion;
 
 /// The services this build of the crate registers, sorted. Calling it also
 /// keeps the crate (and so its registrations) linked in.
@@ -23,6 +26,8 @@ pub fn builtin() -> Vec<&'static str> {
     let mut names = vec![
         #[cfg(feature = "github")]
         github::NAME,
+        #[cfg(feature = "notion")]
+        notion::NAME,
     ];
     #[cfg(feature = "conformance")]
     names.extend(conformance::NAMES);

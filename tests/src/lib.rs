@@ -5,6 +5,7 @@
 //! request they see so tests can assert what reached the upstream.
 
 pub mod fake_github;
+pub mod fake_notion;
 
 use axum::Router;
 
