@@ -688,7 +688,10 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
 }
 
 /// The configured service called `name`, or an error listing those served.
-fn find_service<'a>(services: &'a [wiring::Service], name: &str) -> Result<&'a wiring::Service> {
+fn find_service<'a>(
+    services: &'a [mcpist_core::Service],
+    name: &str,
+) -> Result<&'a mcpist_core::Service> {
     services
         .iter()
         .find(|s| s.connector.service() == name)

@@ -5,10 +5,7 @@ use std::{sync::Arc, time::Duration};
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use mcpist_core::{
-    AuditSink, Connector, Exchanger, McpServer, MemoryStore, Registration, ServicePolicy,
-    SqliteStore, TokenStore,
-    exchanger::Routing,
-    oauth::{OAuthOverrides, OAuthSpec},
+    AuditSink, Exchanger, McpServer, MemoryStore, Registration, Service, SqliteStore, TokenStore,
     seal::{MasterKey, create_private_dir},
 };
 use secrecy::SecretString;
@@ -113,15 +110,6 @@ pub(crate) async fn ensure_bearer(store: &dyn TokenStore) -> Result<(SecretStrin
     Ok((bearer, true))
 }
 
-/// One configured service: its connector and what the config says around it.
-#[derive(Debug)]
-pub(crate) struct Service {
-    pub(crate) connector: Arc<dyn Connector>,
-    pub(crate) policy: ServicePolicy,
-    pub(crate) oauth: Option<OAuthSpec>,
-    pub(crate) routing: Routing,
-}
-
 /// The services this config serves: every registered connector that is
 /// enabled by default or named in `[connectors]`, minus those with
 /// `enabled = false`. Core keys (policy, `oauth`, `route`) are taken out of
@@ -141,35 +129,21 @@ pub(crate) fn build_services(loaded: &Loaded) -> Result<Vec<Service>> {
     let mut services = Vec::new();
     for registration in Registration::all() {
         let name = registration.service;
-        let bad = |e: mcpist_core::Error| {
+        let named = loaded.config.connectors.get(name);
+        let enabled = named
+            .and_then(|t| t.get("enabled"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(named.is_some() || registration.enabled_by_default);
+        if !enabled {
+            continue;
+        }
+        let table = named.cloned().unwrap_or(serde_json::Value::Null);
+        services.push(Service::from_config(registration, table).map_err(|e| {
             anyhow!(
                 "bad configuration in {}: [connectors.{name}]: {e}",
                 loaded.source_of(&format!("connectors.{name}"))
             )
-        };
-        let named = loaded.config.connectors.get(name);
-        let mut table = named.cloned().unwrap_or(serde_json::Value::Null);
-        let policy = ServicePolicy::take_from(name, &mut table).map_err(bad)?;
-        let oauth = OAuthOverrides::take_from(name, &mut table).map_err(bad)?;
-        let routing = Routing::take_from(name, &mut table).map_err(bad)?;
-        if !policy
-            .enabled
-            .unwrap_or(named.is_some() || registration.enabled_by_default)
-        {
-            continue;
-        }
-        let connector = (registration.build)(table).map_err(bad)?;
-        let oauth = connector
-            .oauth()
-            .map(|spec| oauth.apply(name, spec))
-            .transpose()
-            .map_err(bad)?;
-        services.push(Service {
-            connector,
-            policy,
-            oauth,
-            routing,
-        });
+        })?);
     }
     Ok(services)
 }
@@ -183,11 +157,7 @@ pub(crate) fn build_exchanger(
     let mut exchanger = Exchanger::new(stores.tokens.clone(), stores.audit.clone())?
         .with_refresh_margin(Duration::from_secs(loaded.config.oauth.refresh_margin_secs));
     for service in services {
-        let name = service.connector.service();
-        if let Some(spec) = &service.oauth {
-            exchanger = exchanger.with_oauth(name, spec.clone());
-        }
-        exchanger = exchanger.with_routing(name, service.routing.clone());
+        exchanger = exchanger.with_service(service);
     }
     Ok(exchanger)
 }

@@ -18,6 +18,8 @@ use std::{
     },
 };
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use reqwest::{Method, RequestBuilder, Response, header::HeaderValue};
 use rmcp::{
@@ -285,6 +287,77 @@ pub fn parse_base_url(service: &'static str, text: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// Timeouts and retries of a connector's upstream requests, from the
+/// `timeout_secs`, `max_retry_wait_secs` and `max_retries` keys of its
+/// config table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamSettings {
+    /// Longest a single request may take.
+    pub timeout: Duration,
+    /// Longest rate-limit wait that is waited out; longer ones are reported.
+    pub max_retry_wait: Duration,
+    /// Most retries of one request (rate limits, 5xx, failed connections).
+    pub max_retries: u32,
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_retry_wait: Duration::from_secs(10),
+            max_retries: 2,
+        }
+    }
+}
+
+impl UpstreamSettings {
+    /// The config keys these settings take out of a connector's table.
+    pub const KEYS: [&'static str; 3] = ["timeout_secs", "max_retry_wait_secs", "max_retries"];
+
+    /// Takes the settings' keys out of a connector's config table.
+    pub fn take_from(service: &str, table: &mut Value) -> Result<Self> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            timeout_secs: Option<f64>,
+            max_retry_wait_secs: Option<f64>,
+            max_retries: Option<u32>,
+        }
+        let mut raw = serde_json::Map::new();
+        if let Value::Object(map) = table {
+            for key in Self::KEYS {
+                if let Some(v) = map.remove(key) {
+                    raw.insert(key.to_owned(), v);
+                }
+            }
+        }
+        let raw: Raw = serde_json::from_value(Value::Object(raw))
+            .map_err(|e| Error::config(service.to_owned(), e.to_string()))?;
+        let secs = |key: &str, v: Option<f64>, default: Duration| -> Result<Duration> {
+            match v {
+                None => Ok(default),
+                Some(s) if s.is_finite() && (0.0..=3600.0).contains(&s) => {
+                    Ok(Duration::from_secs_f64(s))
+                }
+                Some(_) => Err(Error::config(
+                    service.to_owned(),
+                    format!("{key} must be between 0 and 3600"),
+                )),
+            }
+        };
+        let default = Self::default();
+        Ok(Self {
+            timeout: secs("timeout_secs", raw.timeout_secs, default.timeout)?,
+            max_retry_wait: secs(
+                "max_retry_wait_secs",
+                raw.max_retry_wait_secs,
+                default.max_retry_wait,
+            )?,
+            max_retries: raw.max_retries.unwrap_or(default.max_retries).min(10),
+        })
+    }
+}
+
 /// An HTTP client for one call, bound to one connector's base URL, that attaches
 /// the selected account's credential to every request it sends.
 #[derive(Clone)]
@@ -296,6 +369,7 @@ pub struct Upstream {
     auth: Auth,
     credential: Option<Arc<dyn TokenSource>>,
     reconnect_hint: Option<String>,
+    settings: UpstreamSettings,
     // The status of the last response, for the audit record.
     last_status: Arc<AtomicU16>,
 }
@@ -334,8 +408,16 @@ impl Upstream {
             auth,
             credential,
             reconnect_hint: None,
+            settings: UpstreamSettings::default(),
             last_status: Arc::default(),
         }
+    }
+
+    /// Uses `settings` for timeouts and retries.
+    #[must_use]
+    pub fn with_settings(mut self, settings: UpstreamSettings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// Sets what [`Self::reconnect_hint`] says.
@@ -415,30 +497,86 @@ impl Upstream {
     }
 
     /// Sends `request` with the credential attached, after checking that it
-    /// stays under the base URL. When the upstream answers 401 and the
-    /// credential can be renewed (an OAuth grant), sends it once more with the
-    /// new token. Transport errors never include the URL.
+    /// stays under the base URL. Transport errors never include the URL.
+    ///
+    /// - A 401 with a renewable credential (an OAuth grant) is sent once more
+    ///   with the renewed token.
+    /// - A rate limit (429, or 403 with `x-ratelimit-remaining: 0` or
+    ///   `Retry-After`) is waited out and retried when the wait is at most
+    ///   [`UpstreamSettings::max_retry_wait`]; a longer one is returned as is.
+    /// - A 500, 502, 503 or 504, or a failed connection, is retried with
+    ///   exponential backoff for idempotent methods only, so a write never
+    ///   happens twice.
     pub async fn send(&self, request: RequestBuilder) -> Result<Response> {
-        let request = request.build().map_err(|e| Error::Transport {
+        let mut request = request.build().map_err(|e| Error::Transport {
             service: self.service.into(),
             message: e.without_url().to_string(),
         })?;
         self.check_target(request.url())?;
-        let Some(source) = self.credential.as_ref().filter(|_| self.auth != Auth::None) else {
-            return self.execute(request).await;
-        };
-        let retry = request.try_clone();
-        let token = source.current();
-        let response = self.execute(self.authorize(request, &token)?).await?;
-        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+        *request.timeout_mut() = Some(self.settings.timeout);
+        let idempotent = matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        let source = self.credential.as_ref().filter(|_| self.auth != Auth::None);
+        let mut token = source.map(|s| s.current());
+        let (mut renewed, mut retries) = (false, 0);
+        loop {
+            // A body that cannot be replayed gets exactly one attempt.
+            let Some(attempt) = request.try_clone() else {
+                let request = match &token {
+                    Some(t) => self.authorize(request, t)?,
+                    None => request,
+                };
+                return self.execute(request).await;
+            };
+            let attempt = match &token {
+                Some(t) => self.authorize(attempt, t)?,
+                None => attempt,
+            };
+            let response = match self.execute(attempt).await {
+                Err(Error::Transport { .. })
+                    if idempotent && retries < self.settings.max_retries =>
+                {
+                    retries += 1;
+                    tokio::time::sleep(backoff(retries)).await;
+                    continue;
+                }
+                other => other?,
+            };
+            let status = response.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED
+                && !renewed
+                && let (Some(source), Some(rejected)) = (source, &token)
+            {
+                renewed = true;
+                match source.renew(rejected).await? {
+                    Some(fresh) => {
+                        token = Some(fresh);
+                        continue;
+                    }
+                    None => return Ok(response),
+                }
+            }
+            if retries < self.settings.max_retries {
+                if let Some(wait) = rate_limit_wait(&response) {
+                    if wait <= self.settings.max_retry_wait {
+                        retries += 1;
+                        tracing::debug!(
+                            service = self.service,
+                            wait_ms = wait.as_millis() as u64,
+                            "waiting out a rate limit"
+                        );
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                } else if idempotent && matches!(status.as_u16(), 500 | 502 | 503 | 504) {
+                    retries += 1;
+                    tokio::time::sleep(backoff(retries)).await;
+                    continue;
+                }
+            }
             return Ok(response);
-        }
-        let Some(retry) = retry else {
-            return Ok(response);
-        };
-        match source.renew(&token).await? {
-            Some(fresh) => self.execute(self.authorize(retry, &fresh)?).await,
-            None => Ok(response),
         }
     }
 
@@ -497,6 +635,56 @@ impl Upstream {
             })
         }
     }
+}
+
+/// How long to wait before retry number `n` (from 1): 250 ms doubling, plus
+/// up to 25% jitter so that many callers do not retry in step.
+fn backoff(n: u32) -> Duration {
+    let base = Duration::from_millis(250) * 2u32.saturating_pow(n.saturating_sub(1).min(6));
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    base + base / 4 * u32::from(byte[0]) / 255
+}
+
+/// How long a rate-limited response asks us to wait, if it is one: a 429, or
+/// a 403 that carries `x-ratelimit-remaining: 0` or `Retry-After` (GitHub's
+/// primary and secondary limits). `Retry-After` may be seconds or an HTTP
+/// date; else `x-ratelimit-reset` (Unix seconds); else one second. Garbage
+/// and negative values are ignored; a time in the past means no wait.
+pub fn rate_limit_wait(response: &Response) -> Option<Duration> {
+    let headers = response.headers();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let limited = match response.status().as_u16() {
+        429 => true,
+        403 => header("x-ratelimit-remaining") == Some("0") || header("retry-after").is_some(),
+        _ => false,
+    };
+    if !limited {
+        return None;
+    }
+    let now = std::time::SystemTime::now();
+    let after = header("retry-after").and_then(|v| {
+        v.parse::<u64>().ok().map(Duration::from_secs).or_else(|| {
+            httpdate::parse_http_date(v)
+                .ok()
+                .map(|at| at.duration_since(now).unwrap_or(Duration::ZERO))
+        })
+    });
+    let reset = || {
+        header("x-ratelimit-reset")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|reset| {
+                (std::time::UNIX_EPOCH + Duration::from_secs(reset))
+                    .duration_since(now)
+                    .unwrap_or(Duration::ZERO)
+            })
+    };
+    Some(after.or_else(reset).unwrap_or(Duration::from_secs(1)))
 }
 
 /// `.` and `..`, also percent-encoded (WHATWG URL parsing treats `%2e` as a dot).

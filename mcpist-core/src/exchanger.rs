@@ -33,7 +33,9 @@ use serde_json::{Map, Value};
 use crate::{
     Error, Result,
     audit::{AuditEvent, AuditKind, AuditOutcome, AuditSink, Outcome},
-    connector::{Auth, CallContext, Connector, StaticToken, TokenSource, Upstream},
+    connector::{
+        Auth, CallContext, Connector, StaticToken, TokenSource, Upstream, UpstreamSettings,
+    },
     oauth::{AppCredentials, Grant, OAuthClient, OAuthSpec, PendingLogin, TokenError},
     store::{
         AccountKey, AccountRecord, AccountStatus, AccountWrite, Credential, CredentialKind, Expect,
@@ -101,6 +103,7 @@ pub struct Exchanger {
     http: reqwest::Client,
     oauth: Arc<HashMap<String, OAuthSpec>>,
     routing: Arc<HashMap<String, Routing>>,
+    settings: Arc<HashMap<String, UpstreamSettings>>,
     refresh_margin: Duration,
     shared: Arc<Shared>,
 }
@@ -131,6 +134,7 @@ impl Exchanger {
             http,
             oauth: Arc::default(),
             routing: Arc::default(),
+            settings: Arc::default(),
             refresh_margin: DEFAULT_REFRESH_MARGIN,
             shared: Arc::default(),
         })
@@ -148,6 +152,24 @@ impl Exchanger {
     pub fn with_routing(mut self, service: &str, routing: Routing) -> Self {
         Arc::make_mut(&mut self.routing).insert(service.to_owned(), routing);
         self
+    }
+
+    /// Uses `settings` for `service`'s upstream timeouts and retries.
+    #[must_use]
+    pub fn with_upstream_settings(mut self, service: &str, settings: UpstreamSettings) -> Self {
+        Arc::make_mut(&mut self.settings).insert(service.to_owned(), settings);
+        self
+    }
+
+    /// Applies a configured service's OAuth spec, routing and upstream settings.
+    #[must_use]
+    pub fn with_service(mut self, service: &crate::service::Service) -> Self {
+        let name = service.connector.service();
+        if let Some(spec) = &service.oauth {
+            self = self.with_oauth(name, spec.clone());
+        }
+        self.with_routing(name, service.routing.clone())
+            .with_upstream_settings(name, service.upstream)
     }
 
     /// Refreshes access tokens this long before they expire.
@@ -249,15 +271,12 @@ impl Exchanger {
     ) -> Result<Upstream> {
         let service = connector.service();
         let base = connector.base_url().clone();
+        let settings = self.settings.get(service).copied().unwrap_or_default();
         if connector.auth() == Auth::None {
-            return Ok(Upstream::new(
-                service,
-                None,
-                base,
-                self.http.clone(),
-                Auth::None,
-                None,
-            ));
+            return Ok(
+                Upstream::new(service, None, base, self.http.clone(), Auth::None, None)
+                    .with_settings(settings),
+            );
         }
         let key = self.resolve(service, requested, args).await?;
         let record = self.store.get(&key).await?.ok_or_else(|| Error::Account {
@@ -303,7 +322,8 @@ impl Exchanger {
             connector.auth(),
             Some(source),
         )
-        .with_reconnect_hint(reconnect_hint(&key, kind, "was rejected")))
+        .with_reconnect_hint(reconnect_hint(&key, kind, "was rejected"))
+        .with_settings(settings))
     }
 
     fn expiring(&self, record: &AccountRecord) -> bool {

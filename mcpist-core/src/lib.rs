@@ -43,6 +43,7 @@ pub mod oauth;
 pub mod policy;
 pub mod seal;
 pub mod server;
+pub mod service;
 pub mod store;
 
 pub use audit::AuditSink;
@@ -51,6 +52,7 @@ pub use error::{Error, Result};
 pub use exchanger::Exchanger;
 pub use policy::ServicePolicy;
 pub use server::McpServer;
+pub use service::Service;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{AccountKey, MemoryStore, TokenStore};

@@ -92,6 +92,8 @@ struct Shared {
     behaviour: OAuthBehaviour,
     token_requests: usize,
     issued: u64,
+    // The next API requests fail with this status (and Retry-After), this many times.
+    failures: Option<(StatusCode, usize, Option<&'static str>)>,
 }
 
 impl Shared {
@@ -186,6 +188,12 @@ impl FakeGithub {
         self.lock().refresh_tokens.contains_key(token)
     }
 
+    /// The next `times` API requests answer `status` (with `Retry-After:
+    /// retry_after` if given) and GitHub's error body.
+    pub fn fail_next(&self, status: StatusCode, times: usize, retry_after: Option<&'static str>) {
+        self.lock().failures = Some((status, times, retry_after));
+    }
+
     /// How many requests reached the token endpoint.
     pub fn token_requests(&self) -> usize {
         self.lock().token_requests
@@ -255,6 +263,33 @@ async fn handle(
     let Some(rest) = uri.path().strip_prefix("/api/v3/") else {
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
+    let injected = {
+        let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut shared.failures {
+            Some((status, times, retry_after)) if *times > 0 => {
+                *times -= 1;
+                Some((*status, *retry_after))
+            }
+            _ => None,
+        }
+    };
+    if let Some((status, retry_after)) = injected {
+        let message = match status {
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::FORBIDDEN => {
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+            }
+            _ => "Server Error",
+        };
+        let mut r = error(status, message);
+        if let Some(after) = retry_after {
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from_static(after));
+        }
+        return r;
+    }
+    if rest.starts_with("repos/slow/") {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
     let Some(login) = login else {
         return match authorization {
             None => error(StatusCode::UNAUTHORIZED, "Requires authentication"),

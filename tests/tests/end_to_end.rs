@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use mcpist_core::{
-    AuditSink, Exchanger, McpServer, MemoryStore, Registration, ServicePolicy, TokenStore,
+    AuditSink, Exchanger, McpServer, MemoryStore, Registration, Service, ServicePolicy, TokenStore,
     audit::{AuditFilter, AuditKind, Outcome},
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
@@ -44,11 +44,25 @@ async fn setup(accounts: &[(&str, &str, &str)]) -> Setup {
     setup_with(accounts, ServicePolicy::default(), None).await
 }
 
+/// [`setup`] with extra keys in the `[connectors.github]` table.
+async fn setup_config(accounts: &[(&str, &str, &str)], extra: Value) -> Setup {
+    setup_full(accounts, ServicePolicy::default(), None, extra).await
+}
+
 /// [`setup`] with a policy, and an audit sink other than the store.
 async fn setup_with(
     accounts: &[(&str, &str, &str)],
     policy: ServicePolicy,
     audit: Option<Arc<dyn AuditSink>>,
+) -> Setup {
+    setup_full(accounts, policy, audit, json!({})).await
+}
+
+async fn setup_full(
+    accounts: &[(&str, &str, &str)],
+    policy: ServicePolicy,
+    audit: Option<Arc<dyn AuditSink>>,
+    extra: Value,
 ) -> Setup {
     let fake = FakeGithub::start().await;
     let store = Arc::new(MemoryStore::new());
@@ -56,14 +70,21 @@ async fn setup_with(
         fake.accept_token(token, login);
         add_account(&store, label, token).await;
     }
-    let github = (Registration::find("github")
-        .expect("github is registered")
-        .build)(json!({ "base_url": fake.base_url() }))
+    let mut table = json!({ "base_url": fake.base_url() });
+    for (k, v) in extra.as_object().unwrap() {
+        table[k] = v.clone();
+    }
+    let github = Service::from_config(
+        Registration::find("github").expect("github is registered"),
+        table,
+    )
     .unwrap();
     let audit = audit.unwrap_or_else(|| store.clone());
-    let exchanger = Exchanger::new(store.clone(), audit.clone()).unwrap();
+    let exchanger = Exchanger::new(store.clone(), audit.clone())
+        .unwrap()
+        .with_service(&github);
     let server = McpServer::builder(exchanger, audit)
-        .connector(github, policy)
+        .connector(github.connector, policy)
         .build()
         .unwrap();
     let (server_io, client_io) = tokio::io::duplex(256 * 1024);
@@ -606,4 +627,96 @@ async fn an_unwritable_audit_log_refuses_the_call_before_anything_is_sent() {
         text(&r)
     );
     assert!(s.fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn server_errors_on_reads_are_retried_with_backoff_but_writes_are_not() {
+    let s = setup(&[("work", &canary("retry"), "octocat")]).await;
+    s.fake
+        .fail_next(axum::http::StatusCode::BAD_GATEWAY, 2, None);
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    assert_eq!(s.fake.requests().len(), 3, "two 502s, then the answer");
+
+    s.fake
+        .fail_next(axum::http::StatusCode::BAD_GATEWAY, 1, None);
+    let r = call(
+        &s.client,
+        "github_create_issue",
+        json!({"owner": "octocat", "repo": "hello-world", "title": "Once"}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("502"), "{}", text(&r));
+    assert_eq!(s.fake.requests().len(), 4, "a POST is never sent twice");
+
+    s.fake
+        .fail_next(axum::http::StatusCode::SERVICE_UNAVAILABLE, 5, None);
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert!(text(&r).contains("503"), "{}", text(&r));
+    assert_eq!(s.fake.requests().len(), 7, "the first try and two retries");
+}
+
+#[tokio::test]
+async fn a_short_rate_limit_is_waited_out_and_a_long_one_reported() {
+    let s = setup(&[("work", &canary("429"), "octocat")]).await;
+    s.fake
+        .fail_next(axum::http::StatusCode::TOO_MANY_REQUESTS, 1, Some("1"));
+    let started = std::time::Instant::now();
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(950),
+        "Retry-After was honoured"
+    );
+    assert_eq!(s.fake.requests().len(), 2);
+
+    s.fake
+        .fail_next(axum::http::StatusCode::FORBIDDEN, 1, Some("120"));
+    let started = std::time::Instant::now();
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        text(&r).contains("rate limiting") && text(&r).contains("retry in 1"),
+        "{}",
+        text(&r)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "a long wait is not waited"
+    );
+    assert_eq!(s.fake.requests().len(), 3);
+
+    // An HTTP-date in the past means no wait at all.
+    s.fake.fail_next(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        1,
+        Some("Wed, 21 Oct 2015 07:28:00 GMT"),
+    );
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+}
+
+#[tokio::test]
+async fn a_slow_upstream_times_out_with_a_clear_error() {
+    let s = setup_config(
+        &[("work", &canary("slow"), "octocat")],
+        json!({"timeout_secs": 0.5, "max_retries": 0}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let r = call(
+        &s.client,
+        "github_list_issues",
+        json!({"owner": "slow", "repo": "x"}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("timed out"), "{}", text(&r));
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let bad = Service::from_config(
+        Registration::find("github").unwrap(),
+        json!({"timeout_secs": -1}),
+    );
+    assert!(bad.unwrap_err().to_string().contains("timeout_secs"));
 }
