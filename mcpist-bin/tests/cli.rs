@@ -327,22 +327,11 @@ fn tools_json_is_what_a_client_sees() {
         names.iter().filter(|n| n.starts_with("notion_")).count(),
         14
     );
-    let names: Vec<_> = names
-        .into_iter()
-        .filter(|n| n.starts_with("github_"))
-        .collect();
     assert_eq!(
-        names,
-        [
-            "github_add_issue_comment",
-            "github_create_issue",
-            "github_get_issue",
-            "github_get_me",
-            "github_list_issues",
-            "github_list_repos",
-            "github_update_issue"
-        ]
+        names.iter().filter(|n| n.starts_with("github_")).count(),
+        28
     );
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
     eprintln!(
         "tools --json: {} bytes for {} tools",
         out.stdout.len(),
@@ -366,6 +355,13 @@ async fn stdio_serves_a_github_tool_and_the_token_appears_nowhere() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Drained while the server runs: trace logs fill a pipe buffer quickly.
+    let mut stderr = stderr.unwrap();
+    let stderr_reader = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
     let client = ().serve(transport).await.unwrap();
     let result = client
         .call_tool(CallToolRequestParams::new("github_get_me"))
@@ -375,15 +371,10 @@ async fn stdio_serves_a_github_tool_and_the_token_appears_nowhere() {
     let me: Value = serde_json::from_str(&text(&result)).unwrap();
     assert_eq!(me["login"], "octocat");
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 21, "7 GitHub and 14 Notion tools");
+    assert_eq!(tools.len(), 42, "28 GitHub and 14 Notion tools");
     client.cancel().await.unwrap();
 
-    let mut stderr_text = String::new();
-    stderr
-        .unwrap()
-        .read_to_string(&mut stderr_text)
-        .await
-        .unwrap();
+    let stderr_text = stderr_reader.await.unwrap();
     let seen = &fake.requests()[setup_requests..];
     assert_eq!(seen.len(), 1);
     assert_eq!(
@@ -585,10 +576,9 @@ fn tools_shows_what_policy_hides_and_why() {
         .map(|t| t["name"].as_str().unwrap())
         .filter(|n| n.starts_with("github_"))
         .collect();
-    assert_eq!(
-        names,
-        ["github_get_issue", "github_get_me", "github_list_issues"]
-    );
+    assert_eq!(names.len(), 23, "24 read tools less github_list_repos");
+    assert!(names.contains(&"github_get_issue"));
+    assert!(!names.contains(&"github_create_issue") && !names.contains(&"github_list_repos"));
 
     home.write_config("[connectors.github]\nread_only = \"yes\"\n");
     let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();

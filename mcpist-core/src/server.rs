@@ -323,11 +323,7 @@ fn tool_definition(name: &str, spec: &ToolSpec, uses_accounts: bool) -> Result<T
         }
         properties.insert(
             "account".into(),
-            json!({
-                "type": "string",
-                "description": "Account label; default: the service's default account",
-                "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-            }),
+            json!({"type": "string", "description": "Account label; omit for the default"}),
         );
     }
     let hints = spec.hints;

@@ -348,6 +348,150 @@ async fn handle(
                 None => error(StatusCode::NOT_FOUND, "Not Found"),
             }
         }
+        other => more_reads(other, &login, &query, &headers),
+    }
+}
+
+/// The read endpoints behind the data-described tools.
+fn more_reads(
+    segments: &[&str],
+    login: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Response {
+    let commit = |sha: &str, message: &str| {
+        json!({"sha": sha, "node_id": "C_1", "html_url": format!("https://github.com/octocat/hello-world/commit/{sha}"),
+            "commit": {"author": {"name": "Mona Octocat", "email": "mona@github.com", "date": "2024-01-20T10:00:00Z"},
+                "committer": {"name": "GitHub", "email": "noreply@github.com", "date": "2024-01-20T10:00:00Z"},
+                "message": message, "comment_count": 0},
+            "author": user_ref("octocat"), "parents": []})
+    };
+    let pull = |number: u64| {
+        json!({"id": 1, "number": number, "state": "open", "locked": false, "title": "Add a --json flag",
+            "user": user_ref("hubot"), "body": "Adds `--json`.", "draft": false, "merged": false,
+            "mergeable": true, "head": {"ref": "json-flag", "sha": "6dcb09b"}, "base": {"ref": "main", "sha": "a5c3d2e"},
+            "commits": 2, "additions": 40, "deletions": 3, "changed_files": 2,
+            "html_url": format!("https://github.com/octocat/hello-world/pull/{number}"),
+            "created_at": "2024-01-15T10:00:00Z", "updated_at": "2024-01-20T10:00:00Z"})
+    };
+    match segments {
+        ["user", "orgs"] => ok(json!([{"login": "acme", "id": 1, "node_id": "O_1",
+            "url": "https://api.github.com/orgs/acme", "description": "Acme Inc."}])),
+        ["user", "starred"] => paginate(repos_of("rust-lang"), query, "/api/v3/user/starred"),
+        ["repos", owner, repo] if has_repo(login, owner, repo) => ok(repos_of(owner)
+            .into_iter()
+            .find(|r| r["name"] == *repo)
+            .unwrap_or(Value::Null)),
+        ["repos", owner, repo, "branches"] if has_repo(login, owner, repo) => ok(json!([
+            {"name": "main", "commit": {"sha": "a5c3d2e", "url": ""}, "protected": true},
+            {"name": "json-flag", "commit": {"sha": "6dcb09b", "url": ""}, "protected": false}])),
+        ["repos", owner, repo, "commits"] if has_repo(login, owner, repo) => paginate(
+            vec![
+                commit("6dcb09b", "Add --json"),
+                commit("a5c3d2e", "Initial commit"),
+            ],
+            query,
+            "/api/v3/commits",
+        ),
+        ["repos", owner, repo, "commits", sha] if has_repo(login, owner, repo) => {
+            let mut c = commit(sha, "Add --json");
+            c["stats"] = json!({"total": 43, "additions": 40, "deletions": 3});
+            c["files"] = json!([{"filename": "src/main.rs", "status": "modified", "additions": 40, "deletions": 3}]);
+            ok(c)
+        }
+        ["repos", owner, repo, "issues", number, "comments"] if has_repo(login, owner, repo) => {
+            ok(json!([
+            {"id": 11, "user": user_ref("hubot"), "body": format!("Seen on #{number}"), "created_at": "2024-01-21T10:00:00Z",
+             "author_association": "MEMBER"}]))
+        }
+        ["repos", owner, repo, "pulls"] if has_repo(login, owner, repo) => {
+            let state = query.get("state").map(String::as_str).unwrap_or("open");
+            let pulls = if state == "closed" {
+                vec![]
+            } else {
+                vec![pull(2)]
+            };
+            paginate(pulls, query, "/api/v3/pulls")
+        }
+        ["repos", owner, repo, "pulls", number]
+            if has_repo(login, owner, repo) && *number == "2" =>
+        {
+            let accept = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if accept.contains("diff") {
+                return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    "diff --git a/src/main.rs b/src/main.rs\n--- a/src/main.rs\n+++ b/src/main.rs\n@@ -1 +1,2 @@\n fn main() {}\n+// --json\n")
+                    .into_response();
+            }
+            ok(pull(2))
+        }
+        ["repos", owner, repo, "pulls", "2", "files"] if has_repo(login, owner, repo) => {
+            ok(json!([
+            {"sha": "bbcd538", "filename": "src/main.rs", "status": "modified", "additions": 40, "deletions": 3,
+             "changes": 43, "patch": "@@ -1 +1,2 @@\n fn main() {}\n+// --json"}]))
+        }
+        ["repos", owner, repo, "pulls", "2", "reviews"] if has_repo(login, owner, repo) => {
+            ok(json!([
+            {"id": 80, "user": user_ref("octocat"), "body": "LGTM", "state": "APPROVED",
+             "submitted_at": "2024-01-21T10:00:00Z", "commit_id": "6dcb09b"}]))
+        }
+        ["search", "repositories"] => {
+            ok(json!({"total_count": 3, "incomplete_results": false, "items": repos_of("octocat")}))
+        }
+        ["search", "code"] => ok(
+            json!({"total_count": 1, "incomplete_results": false, "items": [
+            {"name": "main.rs", "path": "src/main.rs", "sha": "bbcd538",
+             "html_url": "https://github.com/octocat/hello-world/blob/main/src/main.rs",
+             "repository": repos_of("octocat")[0].clone(), "score": 1.0}]}),
+        ),
+        ["search", "issues"] => ok(json!({"total_count": 2, "incomplete_results": false,
+            "items": issues("octocat", "hello-world").into_iter().take(2).collect::<Vec<_>>()})),
+        ["repos", owner, repo, "actions", "workflows"] if has_repo(login, owner, repo) => {
+            ok(json!({
+            "total_count": 1, "workflows": [{"id": 161335, "node_id": "MDg6V29ya2Zsb3cxNjEzMzU=", "name": "CI",
+            "path": ".github/workflows/ci.yml", "state": "active", "created_at": "2023-01-01T00:00:00Z"}]}))
+        }
+        ["repos", owner, repo, "actions", "runs"] if has_repo(login, owner, repo) => ok(json!({
+            "total_count": 1, "workflow_runs": [{"id": 30433642, "name": "CI", "head_branch": "main",
+            "event": "push", "status": "completed", "conclusion": "failure", "workflow_id": 161335,
+            "created_at": "2024-01-20T10:00:00Z", "html_url": "https://github.com/octocat/hello-world/actions/runs/30433642"}]})),
+        ["repos", owner, repo, "actions", "runs", _, "jobs"] if has_repo(login, owner, repo) => {
+            ok(json!({
+            "total_count": 1, "jobs": [{"id": 399444496, "run_id": 30433642, "name": "test", "status": "completed",
+            "conclusion": "failure", "started_at": "2024-01-20T10:00:10Z", "completed_at": "2024-01-20T10:05:00Z",
+            "steps": [{"name": "cargo test", "status": "completed", "conclusion": "failure", "number": 3}]}]}))
+        }
+        ["users", user, "events", "public"] => {
+            ok(json!([{"id": "22249084947", "type": "PushEvent",
+            "actor": user_ref(user), "repo": {"id": 1, "name": format!("{user}/hello-world")},
+            "public": true, "created_at": "2024-01-22T10:00:00Z"}]))
+        }
+        ["repos", owner, repo, "contents", rest @ ..] if has_repo(login, owner, repo) => {
+            use base64::Engine as _;
+            match rest {
+                [] => ok(json!([
+                    {"type": "file", "name": "README.md", "path": "README.md", "size": 22, "sha": "3d21ec5"},
+                    {"type": "dir", "name": "src", "path": "src", "size": 0, "sha": "9a8b7c6"}])),
+                ["README.md"] => {
+                    let encoded =
+                        base64::engine::general_purpose::STANDARD.encode("# Hello World\n\nHi!\n");
+                    // GitHub wraps the base64 at 60 columns.
+                    let wrapped = encoded
+                        .as_bytes()
+                        .chunks(60)
+                        .map(|c| String::from_utf8_lossy(c).into_owned())
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    ok(
+                        json!({"type": "file", "encoding": "base64", "size": 22, "name": "README.md",
+                        "path": "README.md", "content": wrapped, "sha": "3d21ec5"}),
+                    )
+                }
+                _ => error(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
         _ => error(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
@@ -575,6 +719,22 @@ fn write(method: &Method, segments: &[&str], login: &str, body: Value) -> Respon
                 "body": body["body"], "user": user_ref(login),
                 "created_at": "2024-02-02T10:00:00Z", "updated_at": "2024-02-02T10:00:00Z"
             }))
+        }
+        (&Method::POST, ["repos", owner, repo, "pulls"]) if has_repo(login, owner, repo) => {
+            if body.get("head").and_then(Value::as_str) != Some("json-flag") {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                    json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest",
+                        "field": "head", "code": "invalid"}], "status": "422"})
+                    .to_string(),
+                )
+                    .into_response();
+            }
+            created(
+                json!({"number": 5, "state": "open", "draft": body["draft"], "title": body["title"],
+                "html_url": format!("https://github.com/{owner}/{repo}/pull/5")}),
+            )
         }
         (&Method::PATCH, ["repos", owner, repo, "issues", number])
             if has_repo(login, owner, repo) =>

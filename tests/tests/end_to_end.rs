@@ -137,34 +137,31 @@ async fn tools_are_listed_with_the_account_argument_and_annotations() {
     let info = s.client.peer_info().expect("server info");
     assert_eq!(info.server_info.as_ref().unwrap().name, "mcpist");
     let tools = s.client.list_all_tools().await.unwrap();
-    let names: Vec<_> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(tools.len(), 28);
+    let writes: Vec<_> = tools
+        .iter()
+        .filter(|t| t.annotations.as_ref().unwrap().read_only_hint != Some(true))
+        .map(|t| t.name.as_ref())
+        .collect();
     assert_eq!(
-        names,
+        writes,
         [
             "github_add_issue_comment",
             "github_create_issue",
-            "github_get_issue",
-            "github_get_me",
-            "github_list_issues",
-            "github_list_repos",
+            "github_create_pull_request",
             "github_update_issue",
         ]
     );
-    let writes = [
-        "github_add_issue_comment",
-        "github_create_issue",
-        "github_update_issue",
-    ];
     for tool in &tools {
         assert!(
             tool.input_schema["properties"]["account"].is_object(),
             "{}",
             tool.name
         );
-        let read_only = !writes.contains(&tool.name.as_ref());
-        assert_eq!(
-            tool.annotations.as_ref().unwrap().read_only_hint,
-            Some(read_only)
+        assert!(
+            tool.description.as_ref().is_some_and(|d| d.len() < 100),
+            "{}",
+            tool.name
         );
     }
 }
@@ -486,7 +483,7 @@ async fn read_only_hides_and_blocks_every_write_tool_and_the_refusal_is_audited(
             .iter()
             .all(|t| t.annotations.as_ref().unwrap().read_only_hint == Some(true))
     );
-    assert_eq!(tools.len(), 4);
+    assert_eq!(tools.len(), 24, "28 tools less the 4 writes");
     for tool in [
         "github_create_issue",
         "github_update_issue",
@@ -509,7 +506,7 @@ async fn read_only_hides_and_blocks_every_write_tool_and_the_refusal_is_audited(
 #[tokio::test]
 async fn deny_beats_allow() {
     let policy = ServicePolicy {
-        allow: vec!["github_get_*".into(), "github_list_issues".into()],
+        allow: vec!["github_get_me".into(), "github_list_issues".into()],
         deny: vec!["*issue*".into()],
         ..Default::default()
     };
@@ -719,4 +716,219 @@ async fn a_slow_upstream_times_out_with_a_clear_error() {
         json!({"timeout_secs": -1}),
     );
     assert!(bad.unwrap_err().to_string().contains("timeout_secs"));
+}
+
+#[tokio::test]
+async fn every_github_read_tool_answers_from_the_api() {
+    let s = setup(&[("work", &canary("reads"), "octocat")]).await;
+    let repo = json!({"owner": "octocat", "repo": "hello-world"});
+    let with = |extra: Value| {
+        let mut args = repo.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            args[k] = v.clone();
+        }
+        args
+    };
+    let cases: Vec<(&str, Value, &str, Value)> = vec![
+        (
+            "github_list_orgs",
+            json!({}),
+            "/items/0/login",
+            json!("acme"),
+        ),
+        (
+            "github_get_repo",
+            repo.clone(),
+            "/default_branch",
+            json!("main"),
+        ),
+        (
+            "github_list_starred",
+            json!({}),
+            "/items/0/full_name",
+            json!("rust-lang/hello-world"),
+        ),
+        (
+            "github_list_branches",
+            repo.clone(),
+            "/items/1/sha",
+            json!("6dcb09b"),
+        ),
+        (
+            "github_list_commits",
+            repo.clone(),
+            "/items/0/message",
+            json!("Add --json"),
+        ),
+        (
+            "github_get_commit",
+            with(json!({"ref": "6dcb09b"})),
+            "/stats/total",
+            json!(43),
+        ),
+        (
+            "github_list_issue_comments",
+            with(json!({"issue_number": 3})),
+            "/items/0/body",
+            json!("Seen on #3"),
+        ),
+        (
+            "github_list_pull_requests",
+            repo.clone(),
+            "/items/0/head",
+            json!("json-flag"),
+        ),
+        (
+            "github_get_pull_request",
+            with(json!({"pull_number": 2})),
+            "/changed_files",
+            json!(2),
+        ),
+        (
+            "github_list_pull_request_files",
+            with(json!({"pull_number": 2})),
+            "/items/0/filename",
+            json!("src/main.rs"),
+        ),
+        (
+            "github_list_pull_request_reviews",
+            with(json!({"pull_number": 2})),
+            "/items/0/state",
+            json!("APPROVED"),
+        ),
+        (
+            "github_search_repositories",
+            json!({"q": "topic:rust"}),
+            "/total_count",
+            json!(3),
+        ),
+        (
+            "github_search_code",
+            json!({"q": "fn main"}),
+            "/items/0/repository",
+            json!("octocat/hello-world"),
+        ),
+        (
+            "github_search_issues",
+            json!({"q": "is:open"}),
+            "/items/1/author",
+            json!("octocat"),
+        ),
+        (
+            "github_list_workflows",
+            repo.clone(),
+            "/items/0/path",
+            json!(".github/workflows/ci.yml"),
+        ),
+        (
+            "github_list_workflow_runs",
+            repo.clone(),
+            "/items/0/conclusion",
+            json!("failure"),
+        ),
+        (
+            "github_list_workflow_jobs",
+            with(json!({"run_id": 30433642})),
+            "/items/0/steps/0/name",
+            json!("cargo test"),
+        ),
+        (
+            "github_list_public_events",
+            json!({"username": "octocat"}),
+            "/items/0/repo",
+            json!("octocat/hello-world"),
+        ),
+        (
+            "github_get_file_contents",
+            with(json!({"path": "README.md"})),
+            "/content",
+            json!("# Hello World\n\nHi!\n"),
+        ),
+        (
+            "github_get_file_contents",
+            repo.clone(),
+            "/entries/1/type",
+            json!("dir"),
+        ),
+    ];
+    for (tool, args, pointer, want) in cases {
+        let result = json_of(&call(&s.client, tool, args.clone()).await);
+        assert_eq!(
+            result.pointer(pointer),
+            Some(&want),
+            "{tool} {args}: {result}"
+        );
+    }
+    let diff = call(
+        &s.client,
+        "github_get_pull_request_diff",
+        with(json!({"pull_number": 2})),
+    )
+    .await;
+    assert!(
+        text(&diff).starts_with("diff --git a/src/main.rs"),
+        "{}",
+        text(&diff)
+    );
+    // Query arguments reach GitHub as query parameters.
+    let _ = call(
+        &s.client,
+        "github_list_commits",
+        with(json!({"path": "src/main.rs", "per_page": 5})),
+    )
+    .await;
+    let last = s.fake.requests().pop().unwrap();
+    assert_eq!(last.path, "/api/v3/repos/octocat/hello-world/commits");
+    assert!(last.query.unwrap().contains("path=src%2Fmain.rs"));
+}
+
+#[tokio::test]
+async fn github_errors_per_toolset_are_readable() {
+    let s = setup(&[("work", &canary("errs"), "octocat")]).await;
+    let cases = [
+        (
+            "github_get_repo",
+            json!({"owner": "octocat", "repo": "nope"}),
+            "404",
+        ),
+        (
+            "github_get_file_contents",
+            json!({"owner": "octocat", "repo": "hello-world", "path": "missing.txt"}),
+            "404",
+        ),
+        (
+            "github_get_file_contents",
+            json!({"owner": "octocat", "repo": "hello-world", "path": "../../user"}),
+            "not a valid name",
+        ),
+        (
+            "github_get_pull_request",
+            json!({"owner": "octocat", "repo": "hello-world", "pull_number": 9}),
+            "404",
+        ),
+        (
+            "github_create_pull_request",
+            json!({"owner": "octocat", "repo": "hello-world", "title": "x", "head": "nope", "base": "main"}),
+            "head: invalid",
+        ),
+        (
+            "github_list_workflow_runs",
+            json!({"owner": "ratelimited", "repo": "x"}),
+            "rate limiting",
+        ),
+        ("github_search_code", json!({}), "\"q\""),
+        (
+            "github_list_public_events",
+            json!({"username": "x", "per_page": 500}),
+            "`per_page`",
+        ),
+    ];
+    for (tool, args, needle) in cases {
+        let r = call(&s.client, tool, args.clone()).await;
+        assert_eq!(r.is_error, Some(true), "{tool} {args}");
+        assert!(text(&r).contains(needle), "{tool} {args}: {}", text(&r));
+    }
+    let created = json_of(&call(&s.client, "github_create_pull_request", json!({"owner": "octocat", "repo": "hello-world", "title": "Add --json", "head": "json-flag", "base": "main", "draft": true})).await);
+    assert_eq!(created["number"], 5);
+    assert_eq!(created["draft"], true);
 }

@@ -24,6 +24,28 @@ pub(super) async fn get(
     send(ctx, Method::GET, segments, query, None).await
 }
 
+/// `GET` of `segments` as `media_type` (such as `application/vnd.github.diff`), as text.
+pub(super) async fn get_text(
+    ctx: &CallContext,
+    segments: &[&str],
+    media_type: &str,
+) -> Result<String> {
+    let upstream = ctx.upstream();
+    let request = upstream
+        .get(segments)?
+        .header("Accept", media_type)
+        .header("X-GitHub-Api-Version", "2022-11-28");
+    let response = upstream.send(request).await?;
+    if !response.status().is_success() {
+        classify(upstream, response).await?;
+        unreachable!("classify fails on every unsuccessful status");
+    }
+    response.text().await.map_err(|_| Error::Transport {
+        service: NAME.into(),
+        message: "GitHub's answer could not be read".into(),
+    })
+}
+
 /// `POST` of `body` to `segments`.
 pub(super) async fn post(ctx: &CallContext, segments: &[&str], body: Value) -> Result<Page> {
     send(ctx, Method::POST, segments, &[], Some(body)).await

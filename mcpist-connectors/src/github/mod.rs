@@ -9,6 +9,7 @@
 //! ```
 
 mod client;
+mod reads;
 mod tools;
 
 use std::sync::Arc;

@@ -7,10 +7,15 @@ use mcpist_core::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{self, Page, truncate};
+use super::{
+    client::{self, Page, truncate},
+    reads::READS,
+};
 
 /// Longest issue body returned, in bytes.
 const MAX_BODY: usize = 20_000;
+/// Longest file or diff returned, in bytes.
+const MAX_TEXT: usize = 100_000;
 
 pub(super) fn all() -> Vec<ToolSpec> {
     let owner = json!({"type": "string", "minLength": 1, "maxLength": 100,
@@ -99,7 +104,45 @@ pub(super) fn all() -> Vec<ToolSpec> {
             ToolHints::DESTRUCTIVE,
             "issues",
         ),
+        ToolSpec::new(
+            "get_file_contents",
+            "A file's text, or a directory's entries, at a branch, tag or commit.",
+            json!({"type": "object", "properties": {
+                "owner": owner, "repo": repo,
+                "path": {"type": "string", "maxLength": 1024, "description": "Path in the repository; empty for the root"},
+                "ref": {"type": "string", "maxLength": 256, "description": "Branch, tag or commit (default branch if absent)"},
+            }, "required": ["owner", "repo"], "additionalProperties": false}),
+            ToolHints::READ,
+            "repos",
+        ),
+        ToolSpec::new(
+            "get_pull_request_diff",
+            "A pull request's unified diff.",
+            json!({"type": "object", "properties": {
+                "owner": owner, "repo": repo,
+                "pull_number": {"type": "integer", "minimum": 1},
+            }, "required": ["owner", "repo", "pull_number"], "additionalProperties": false}),
+            ToolHints::READ,
+            "pull_requests",
+        ),
+        ToolSpec::new(
+            "create_pull_request",
+            "Open a pull request from `head` into `base`.",
+            json!({"type": "object", "properties": {
+                "owner": owner, "repo": repo,
+                "title": {"type": "string", "minLength": 1, "maxLength": 256},
+                "head": {"type": "string", "minLength": 1, "maxLength": 256, "description": "Branch with the changes (or owner:branch)"},
+                "base": {"type": "string", "minLength": 1, "maxLength": 256, "description": "Branch to merge into"},
+                "body": {"type": "string", "maxLength": 65536},
+                "draft": {"type": "boolean", "default": false},
+            }, "required": ["owner", "repo", "title", "head", "base"], "additionalProperties": false}),
+            ToolHints::CREATE,
+            "pull_requests",
+        ),
     ]
+    .into_iter()
+    .chain(READS.iter().map(|r| r.spec()))
+    .collect()
 }
 
 pub(super) async fn call(
@@ -115,9 +158,22 @@ pub(super) async fn call(
         "create_issue" => create_issue(ctx, parse(args)?).await,
         "add_issue_comment" => add_issue_comment(ctx, parse(args)?).await,
         "update_issue" => update_issue(ctx, parse(args)?).await,
-        other => Err(Error::InvalidArguments(format!(
-            "github has no tool {other:?}"
-        ))),
+        "get_file_contents" => get_file_contents(ctx, parse(args)?).await,
+        "get_pull_request_diff" => {
+            let args: PullNumber = parse(args)?;
+            let number = args.pull_number.to_string();
+            let segments = ["repos", &args.owner, &args.repo, "pulls", &number];
+            let mut diff = client::get_text(ctx, &segments, "application/vnd.github.diff").await?;
+            truncate(&mut diff, MAX_TEXT);
+            Ok(CallToolResult::success(vec![ContentBlock::text(diff)]))
+        }
+        "create_pull_request" => create_pull_request(ctx, parse(args)?).await,
+        other => match READS.iter().find(|r| r.name == other) {
+            Some(read) => read.run(ctx, &args).await,
+            None => Err(Error::InvalidArguments(format!(
+                "github has no tool {other:?}"
+            ))),
+        },
     }
 }
 
@@ -125,17 +181,21 @@ fn parse<T: serde::de::DeserializeOwned>(args: JsonObject) -> Result<T> {
     serde_json::from_value(Value::Object(args)).map_err(|e| Error::InvalidArguments(e.to_string()))
 }
 
-fn json_result(value: Value) -> CallToolResult {
+pub(super) fn json_result(value: Value) -> CallToolResult {
     CallToolResult::success(vec![ContentBlock::text(value.to_string())])
 }
 
 /// The listing and, when GitHub has more, the page to ask for next.
-fn paged(items: Vec<Value>, page: &Page, current: u32) -> CallToolResult {
+pub(super) fn paged_items(items: Vec<Value>, page: &Page, current: u32) -> Value {
     let mut out = json!({ "items": items });
     if page.has_next {
         out["next_page"] = json!(current + 1);
     }
-    json_result(out)
+    out
+}
+
+fn paged(items: Vec<Value>, page: &Page, current: u32) -> CallToolResult {
+    json_result(paged_items(items, page, current))
 }
 
 fn pick(source: &Value, fields: &[&str]) -> Value {
@@ -413,4 +473,83 @@ fn issue_details(issue: &Value) -> Value {
         out["body"] = json!(body);
     }
     out
+}
+
+#[derive(Deserialize)]
+struct FileContents {
+    owner: String,
+    repo: String,
+    path: Option<String>,
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+}
+
+async fn get_file_contents(ctx: &CallContext, args: FileContents) -> Result<CallToolResult> {
+    let path = args.path.unwrap_or_default();
+    let mut segments = vec!["repos", args.owner.as_str(), args.repo.as_str(), "contents"];
+    // Each part of the path is its own segment (the upstream client refuses
+    // `.` and `..`), so a path cannot leave the repository's contents.
+    segments.extend(path.split('/').filter(|p| !p.is_empty()));
+    let query: Vec<(&str, String)> = args.reference.map(|r| ("ref", r)).into_iter().collect();
+    let page = client::get(ctx, &segments, &query).await?;
+    if let Some(entries) = page.body.as_array() {
+        let entries: Vec<Value> = entries
+            .iter()
+            .map(|e| pick(e, &["name", "type", "size", "path"]))
+            .collect();
+        return Ok(json_result(json!({ "path": path, "entries": entries })));
+    }
+    let body = &page.body;
+    let mut out = pick(body, &["path", "size", "sha", "type"]);
+    if body["encoding"] == "base64" {
+        use base64::Engine as _;
+        let packed: String = body["content"]
+            .as_str()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        match base64::engine::general_purpose::STANDARD
+            .decode(packed)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+        {
+            Some(mut text) => {
+                truncate(&mut text, MAX_TEXT);
+                out["content"] = json!(text);
+            }
+            None => out["binary"] = json!(true),
+        }
+    }
+    Ok(json_result(out))
+}
+
+#[derive(Deserialize)]
+struct PullNumber {
+    owner: String,
+    repo: String,
+    pull_number: u64,
+}
+
+#[derive(Deserialize)]
+struct CreatePull {
+    owner: String,
+    repo: String,
+    title: String,
+    head: String,
+    base: String,
+    body: Option<String>,
+    draft: Option<bool>,
+}
+
+async fn create_pull_request(ctx: &CallContext, args: CreatePull) -> Result<CallToolResult> {
+    let mut body = json!({"title": args.title, "head": args.head, "base": args.base,
+        "draft": args.draft.unwrap_or(false)});
+    if let Some(text) = args.body {
+        body["body"] = json!(text);
+    }
+    let page = client::post(ctx, &["repos", &args.owner, &args.repo, "pulls"], body).await?;
+    Ok(json_result(pick(
+        &page.body,
+        &["number", "html_url", "state", "draft"],
+    )))
 }

@@ -1,0 +1,48 @@
+//! Golden `tools/list` output per built-in connector, so that every change
+//! to a name, description or schema (each byte is paid in the model's
+//! context) is deliberate. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test -p
+//! mcpist-tests --test snapshots` and review the diff.
+
+use std::sync::Arc;
+
+use mcpist_core::{Exchanger, McpServer, MemoryStore, Registration, Service};
+
+#[test]
+fn tools_list_matches_the_golden_snapshot_of_each_connector() {
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
+    for name in mcpist_connectors::builtin() {
+        let registration = Registration::find(name).unwrap();
+        if !registration.enabled_by_default {
+            continue;
+        }
+        let service = Service::from_config(registration, serde_json::Value::Null).unwrap();
+        let store = Arc::new(MemoryStore::new());
+        let server =
+            McpServer::builder(Exchanger::new(store.clone(), store.clone()).unwrap(), store)
+                .connector(service.connector, service.policy)
+                .build()
+                .unwrap();
+        let tools = server.tools_json();
+        let compact = serde_json::to_string(&tools).unwrap();
+        let count = tools.as_array().unwrap().len();
+        println!(
+            "{name}: {count} tools, {} bytes, {} bytes per tool",
+            compact.len(),
+            compact.len() / count
+        );
+        let pretty = serde_json::to_string_pretty(&tools).unwrap() + "\n";
+        let path = dir.join(format!("{name}_tools.json"));
+        if update {
+            std::fs::write(&path, &pretty).unwrap();
+            continue;
+        }
+        let golden = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            golden == pretty,
+            "tools/list of {name} differs from {}; if the change is deliberate, run \
+             `UPDATE_SNAPSHOTS=1 cargo test -p mcpist-tests --test snapshots` and commit the file",
+            path.display()
+        );
+    }
+}
