@@ -84,6 +84,9 @@ enum Command {
     /// The bearer token MCP clients send over HTTP.
     #[command(subcommand)]
     Bearer(BearerCommand),
+    /// The master key.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Show or verify the audit log, newest first.
     Audit {
         /// Print JSON lines.
@@ -160,6 +163,12 @@ enum AppsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Replace the master key and re-seal every secret with it (crash-safe).
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
 enum BearerCommand {
     /// Print the bearer token to standard output.
     Show,
@@ -216,6 +225,7 @@ async fn run(cli: Cli) -> Result<()> {
             no_browser,
         } => login(&loaded, &service, &account, scopes, port, no_browser).await,
         Command::Bearer(cmd) => bearer(&loaded, cmd).await,
+        Command::Key(KeyCommand::Rotate) => wiring::rotate_key(&loaded).await,
         Command::Audit {
             json,
             limit,

@@ -83,11 +83,113 @@ pub(crate) fn open_store(loaded: &Loaded, create: bool) -> Result<(Stores, Creat
             }
             let (key, key_created) = MasterKey::load(&key_path, create)?;
             created.key = key_created;
-            let store = SqliteStore::open(&store_path, key)?;
+            let store = match SqliteStore::open(&store_path, key) {
+                Err(mcpist_core::Error::WrongKey { .. }) if next_key_path(&key_path).exists() => {
+                    finish_rotation(&store_path, &key_path)?
+                }
+                other => other?,
+            };
             created.store = !store_existed;
             Ok((Stores::of(store), created))
         }
     }
+}
+
+/// Where `mcpist key rotate` keeps the new key until the store uses it.
+pub(crate) fn next_key_path(key_path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = key_path.file_name().unwrap_or_default().to_os_string();
+    name.push(".next");
+    key_path.with_file_name(name)
+}
+
+/// A rotation that re-sealed the store but stopped before the new key file
+/// replaced the old one: the store opens with the `.next` key, so finish it.
+fn finish_rotation(
+    store_path: &std::path::Path,
+    key_path: &std::path::Path,
+) -> Result<SqliteStore> {
+    let next = next_key_path(key_path);
+    let store = SqliteStore::open(store_path, MasterKey::read_file(&next)?)?;
+    std::fs::rename(&next, key_path)
+        .with_context(|| format!("moving {} to {}", next.display(), key_path.display()))?;
+    eprintln!(
+        "mcpist: finished an interrupted key rotation: {} is now the key",
+        key_path.display()
+    );
+    Ok(store)
+}
+
+/// `mcpist key rotate`: a new master key, every secret re-sealed with it.
+///
+/// Crash-safe at every step: the new key is written to `KEY.next` and synced
+/// first; the re-seal is one transaction; only then does `KEY.next` replace
+/// `KEY`. A crash before the commit leaves the store on the old key (the
+/// stale `.next` is discarded next time); a crash after it is finished by the
+/// next command that opens the store.
+pub(crate) async fn rotate_key(loaded: &Loaded) -> Result<()> {
+    if std::env::var_os(mcpist_core::seal::MASTER_KEY_ENV).is_some() {
+        bail!(
+            "the key comes from {}: rotation writes a key file; unset it and use the key file, \
+             or re-seal by hand",
+            mcpist_core::seal::MASTER_KEY_ENV
+        );
+    }
+    if loaded.config.store.kind != StoreKind::Sqlite {
+        bail!("only the sqlite store has a master key to rotate");
+    }
+    let (key_path, store_path) = (loaded.key_path(), loaded.store_path());
+    let (stores, _) = open_store(loaded, false)?;
+    let next = next_key_path(&key_path);
+    if next.exists() {
+        // The store opened with the current key, so this is a leftover of a
+        // rotation that stopped before its commit.
+        std::fs::remove_file(&next).with_context(|| format!("removing {}", next.display()))?;
+    }
+    let store = SqliteStore::open(&store_path, MasterKey::read_file(&key_path)?)?;
+    let old_id = store.key_id();
+    let new = MasterKey::generate()?;
+    let new_id = new.id();
+    new.write_new_file(&next)?;
+    let seq = stores
+        .audit
+        .begin(mcpist_core::audit::AuditEvent::now(
+            mcpist_core::audit::AuditKind::KeyRotate,
+        ))
+        .await
+        .context("refused: the audit log cannot be written")?;
+    let resealed = store.rotate_key(new).await;
+    let outcome = match &resealed {
+        Ok(n) => mcpist_core::audit::AuditOutcome::of(mcpist_core::audit::Outcome::Ok).message(
+            format!("key {old_id:08x} -> {new_id:08x}, {n} values re-sealed"),
+        ),
+        Err(e) => mcpist_core::audit::AuditOutcome::of(mcpist_core::audit::Outcome::Failed)
+            .message(e.to_string()),
+    };
+    let count = match resealed {
+        Ok(count) => count,
+        Err(e) => {
+            let _ = std::fs::remove_file(&next);
+            return Err(e.into());
+        }
+    };
+    std::fs::rename(&next, &key_path)
+        .with_context(|| format!("moving {} to {}", next.display(), key_path.display()))?;
+    if let Some(dir) = key_path.parent()
+        && let Ok(dir) = std::fs::File::open(dir)
+    {
+        let _ = dir.sync_all();
+    }
+    // The audit key was re-sealed too: finish the record through a fresh handle.
+    let (stores, _) = open_store(loaded, false)?;
+    if let Err(e) = stores.audit.finish(seq, outcome).await {
+        eprintln!("mcpist: warning: the audit record of the rotation could not be completed: {e}");
+    }
+    eprintln!(
+        "rotated the master key {old_id:08x} -> {new_id:08x}: {count} values re-sealed; \
+         {} holds the new key: back it up, the old one no longer opens the store",
+        key_path.display()
+    );
+    Ok(())
 }
 
 /// A new random bearer token (256 bits, URL-safe base64).

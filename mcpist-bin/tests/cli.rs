@@ -1132,3 +1132,60 @@ fn a_login_that_gets_no_answer_times_out_and_stores_nothing() {
         "{stderr}"
     );
 }
+
+#[test]
+fn key_rotate_reseals_everything_and_an_interrupted_rotation_finishes_itself() {
+    let home = Home::new();
+    let bearer = String::from_utf8(home.run_ok(&["init"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let token = canary("rotate");
+    home.add_token("work", &token);
+    let key_path = home.data_dir().join("master.key");
+    let old_key = std::fs::read(&key_path).unwrap();
+    let out = home.run_ok(&["key", "rotate"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("values re-sealed"), "{stderr}");
+    let new_key = std::fs::read(&key_path).unwrap();
+    assert_ne!(old_key, new_key);
+    assert_eq!(
+        String::from_utf8(home.run_ok(&["bearer", "show"]).stdout)
+            .unwrap()
+            .trim(),
+        bearer
+    );
+    let verify = home.run_ok(&["audit", "--verify"]);
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("intact"));
+    let audit = String::from_utf8(home.run_ok(&["audit"]).stdout).unwrap();
+    assert!(
+        audit.contains("key_rotate") && audit.contains("values re-sealed"),
+        "{audit}"
+    );
+    assert!(!contains(&home.data_bytes(), &token));
+
+    // The old key no longer opens the store.
+    let old_text = String::from_utf8(old_key.clone()).unwrap();
+    let out = home
+        .cmd(&["accounts", "list"])
+        .env("MCPIST_MASTER_KEY", old_text.trim())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("master key does not open"));
+
+    // A crash after the re-seal but before the key file was replaced: the
+    // old key file is in place and the new one waits as `.next`.
+    std::fs::write(&key_path, &old_key).unwrap();
+    std::fs::write(home.data_dir().join("master.key.next"), &new_key).unwrap();
+    let out = home.run_ok(&["accounts", "list", "--json"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("finished an interrupted key rotation"));
+    assert_eq!(std::fs::read(&key_path).unwrap(), new_key);
+    assert!(!home.data_dir().join("master.key.next").exists());
+
+    // A crash before the re-seal: a stale `.next` is ignored and discarded.
+    std::fs::write(home.data_dir().join("master.key.next"), b"c3RhbGU=\n").unwrap();
+    home.run_ok(&["accounts", "list"]);
+    home.run_ok(&["key", "rotate"]);
+    assert!(!home.data_dir().join("master.key.next").exists());
+    home.run_ok(&["accounts", "list"]);
+}

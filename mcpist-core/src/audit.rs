@@ -50,6 +50,8 @@ pub enum AuditKind {
     NeedsReauth,
     /// The MCP bearer token was replaced.
     BearerRotate,
+    /// The master key was replaced and every secret re-sealed.
+    KeyRotate,
 }
 
 impl AuditKind {
@@ -65,6 +67,7 @@ impl AuditKind {
             Self::RefreshFailed => "refresh_failed",
             Self::NeedsReauth => "needs_reauth",
             Self::BearerRotate => "bearer_rotate",
+            Self::KeyRotate => "key_rotate",
         }
     }
 
@@ -80,6 +83,7 @@ impl AuditKind {
             Self::RefreshFailed,
             Self::NeedsReauth,
             Self::BearerRotate,
+            Self::KeyRotate,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -45,6 +45,8 @@ pub mod seal;
 pub mod server;
 pub mod service;
 pub mod store;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 pub use audit::AuditSink;
 pub use connector::{Auth, CallContext, Connector, Registration, ToolHints, ToolSpec, Upstream};

@@ -221,3 +221,12 @@ impl AuditSink for MemoryStore {
         self.audit_key.summarize(args)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conforms() {
+        let store = std::sync::Arc::new(super::MemoryStore::new());
+        crate::testkit::token_store::run_all(&store).await;
+    }
+}

@@ -170,6 +170,94 @@ impl SqliteStore {
         })
     }
 
+    /// Re-seals every secret of the store (accounts, server secrets, the audit
+    /// key, the key check) with `new`, in one transaction: a crash leaves
+    /// either every record under the old key or every record under the new
+    /// one, never a mix. Returns how many values were re-sealed.
+    ///
+    /// The caller keeps `new` safe *before* calling this (see `mcpist key
+    /// rotate`), and this handle must not be used afterwards: open the store
+    /// again with the new key.
+    pub async fn rotate_key(&self, new: MasterKey) -> Result<u64> {
+        let new = Sealer::new(new);
+        self.with_inner(move |conn, inner| {
+            let old = &inner.sealer;
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )
+            .map_err(store_err)?;
+            let mut count = 0;
+            let accounts: Vec<(String, String, Vec<u8>)> = {
+                let mut stmt = tx
+                    .prepare("SELECT service, account, sealed FROM accounts")
+                    .map_err(store_err)?;
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(store_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(store_err)?
+            };
+            for (service, account, sealed) in accounts {
+                let key = AccountKey::new(&service, &account)?;
+                let plain = old.open(&key.aad(), &sealed, &key.to_string())?;
+                tx.execute(
+                    "UPDATE accounts SET sealed = ?3 WHERE service = ?1 AND account = ?2",
+                    params![service, account, new.seal(&key.aad(), &plain)?],
+                )
+                .map_err(store_err)?;
+                count += 1;
+            }
+            let secrets: Vec<(String, Vec<u8>)> = {
+                let mut stmt = tx
+                    .prepare("SELECT name, sealed FROM secrets")
+                    .map_err(store_err)?;
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(store_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(store_err)?
+            };
+            for (name, sealed) in secrets {
+                let plain = old.open(&secret_aad(&name), &sealed, &format!("secret {name}"))?;
+                tx.execute(
+                    "UPDATE secrets SET sealed = ?2 WHERE name = ?1",
+                    params![name, new.seal(&secret_aad(&name), &plain)?],
+                )
+                .map_err(store_err)?;
+                count += 1;
+            }
+            for (name, aad) in [
+                ("key_check", KEY_CHECK_AAD),
+                ("audit_key", audit::AUDIT_KEY_AAD),
+            ] {
+                let sealed: Option<Vec<u8>> = tx
+                    .query_row(
+                        "SELECT value FROM meta WHERE name = ?1",
+                        params![name],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(store_err)?;
+                if let Some(sealed) = sealed {
+                    let plain = old.open(aad, &sealed, name)?;
+                    tx.execute(
+                        "UPDATE meta SET value = ?2 WHERE name = ?1",
+                        params![name, new.seal(aad, &plain)?],
+                    )
+                    .map_err(store_err)?;
+                    count += 1;
+                }
+            }
+            tx.commit().map_err(store_err)?;
+            Ok(count)
+        })
+        .await
+    }
+
+    /// The id of the master key this store is sealed with.
+    pub fn key_id(&self) -> u32 {
+        self.inner.sealer.key_id()
+    }
+
     /// Runs `f` with the connection and the whole store state on a blocking thread.
     async fn with_inner<T, F>(&self, f: F) -> Result<T>
     where
@@ -470,6 +558,77 @@ impl TokenStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::AccountStatus;
+
+    #[tokio::test]
+    async fn rotating_the_key_reseals_everything_and_retires_the_old_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let old = MasterKey::generate().unwrap();
+        let old_text = old.encode();
+        let store = SqliteStore::open(&path, old).unwrap();
+        let key = AccountKey::new("github", "work").unwrap();
+        store
+            .put(&key, write("tok-rotate"), Expect::Any)
+            .await
+            .unwrap();
+        store
+            .put_secret("mcp_bearer", &SecretString::from("bearer-x"))
+            .await
+            .unwrap();
+        crate::audit::AuditSink::record(
+            &store,
+            crate::audit::AuditEvent::now(crate::audit::AuditKind::Login),
+            crate::audit::AuditOutcome::of(crate::audit::Outcome::Ok),
+        )
+        .await
+        .unwrap();
+        let new = MasterKey::generate().unwrap();
+        let new_text = new.encode();
+        assert_eq!(
+            store.rotate_key(new).await.unwrap(),
+            4,
+            "account, secret, key check, audit key"
+        );
+        drop(store);
+        let old_again = MasterKey::from_encoded(old_text.expose_secret()).unwrap();
+        assert!(matches!(
+            SqliteStore::open(&path, old_again),
+            Err(Error::WrongKey { .. })
+        ));
+        let store = SqliteStore::open(
+            &path,
+            MasterKey::from_encoded(new_text.expose_secret()).unwrap(),
+        )
+        .unwrap();
+        let got = store.get(&key).await.unwrap().unwrap();
+        assert_eq!(got.credential.access_token.expose_secret(), "tok-rotate");
+        assert_eq!(
+            store
+                .get_secret("mcp_bearer")
+                .await
+                .unwrap()
+                .unwrap()
+                .expose_secret(),
+            "bearer-x"
+        );
+        assert!(
+            crate::audit::AuditSink::verify(&store)
+                .await
+                .unwrap()
+                .is_intact()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            SqliteStore::open(&dir.path().join("kit.db"), MasterKey::generate().unwrap()).unwrap(),
+        );
+        crate::testkit::token_store::run_all(&store).await;
+        // Twice: the suite must work against a store that already has data.
+        crate::testkit::token_store::run_all(&store).await;
+    }
 
     fn write(token: &str) -> AccountWrite {
         AccountWrite {

@@ -18,7 +18,7 @@ use crate::{
     seal::Sealer,
 };
 
-const AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key";
+pub(super) const AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key";
 
 /// The audit key sealed in `meta`, created on first use.
 pub(super) fn load_or_create_key(tx: &Transaction<'_>, sealer: &Sealer) -> Result<AuditKey> {

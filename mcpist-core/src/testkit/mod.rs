@@ -1,0 +1,15 @@
+//! Conformance suites that every implementation of a core trait must pass.
+//!
+//! Published behind the `testkit` feature so that out-of-tree backends run
+//! the same checks as the built-in ones:
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn my_store_conforms() {
+//!     mcpist_core::testkit::token_store::run_all(&MyStore::new()).await;
+//! }
+//! ```
+//!
+//! Not a stable part of the public API: checks are added as contracts grow.
+
+pub mod token_store;
