@@ -87,6 +87,15 @@ enum Command {
     /// The master key.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Print the MCP client configuration that starts or reaches this MCPist.
+    ClientConfig {
+        /// Which client's format.
+        #[arg(value_enum)]
+        client: Client,
+        /// Connect over HTTP with the bearer token instead of starting `mcpist serve --stdio`.
+        #[arg(long)]
+        http: bool,
+    },
     /// Show or verify the audit log, newest first.
     Audit {
         /// Print JSON lines.
@@ -162,6 +171,19 @@ enum AppsCommand {
     List,
 }
 
+/// The MCP clients `client-config` knows.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Client {
+    /// `claude_desktop_config.json`
+    ClaudeDesktop,
+    /// Claude Code's `.mcp.json`
+    ClaudeCode,
+    /// `~/.cursor/mcp.json`
+    Cursor,
+    /// VS Code's `.vscode/mcp.json`
+    Vscode,
+}
+
 #[derive(Debug, Subcommand)]
 enum KeyCommand {
     /// Replace the master key and re-seal every secret with it (crash-safe).
@@ -226,6 +248,7 @@ async fn run(cli: Cli) -> Result<()> {
         } => login(&loaded, &service, &account, scopes, port, no_browser).await,
         Command::Bearer(cmd) => bearer(&loaded, cmd).await,
         Command::Key(KeyCommand::Rotate) => wiring::rotate_key(&loaded).await,
+        Command::ClientConfig { client, http } => client_config(&loaded, client, http).await,
         Command::Audit {
             json,
             limit,
@@ -695,6 +718,54 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Prints `client`'s configuration for this binary and config file: the
+/// stdio command with absolute paths, or the HTTP URL with the bearer header.
+async fn client_config(loaded: &Loaded, client: Client, http: bool) -> Result<()> {
+    let entry = if http {
+        let (stores, _) = wiring::open_store(loaded, false)?;
+        let bearer = stores
+            .tokens
+            .get_secret(wiring::BEARER_SECRET)
+            .await?
+            .context("no bearer token yet; run `mcpist init`")?;
+        let base = loaded
+            .config
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", loaded.config.server.bind));
+        serde_json::json!({
+            "type": "http",
+            "url": format!("{}/mcp", base.trim_end_matches('/')),
+            "headers": {"Authorization": format!("Bearer {}", bearer.expose_secret())},
+        })
+    } else {
+        let exe = std::env::current_exe().context("cannot tell where this binary is")?;
+        let exe = exe.canonicalize().unwrap_or(exe);
+        let mut entry = serde_json::json!({
+            "command": exe.display().to_string(),
+            "args": ["--config", loaded.config_path.display().to_string(), "serve", "--stdio"],
+        });
+        if matches!(client, Client::Vscode | Client::ClaudeCode) {
+            entry["type"] = serde_json::json!("stdio");
+        }
+        entry
+    };
+    let document = match client {
+        Client::Vscode => serde_json::json!({"servers": {"mcpist": entry}}),
+        Client::ClaudeDesktop | Client::ClaudeCode | Client::Cursor => {
+            serde_json::json!({"mcpServers": {"mcpist": entry}})
+        }
+    };
+    if http && matches!(client, Client::ClaudeDesktop) {
+        eprintln!(
+            "note: Claude Desktop starts local servers over stdio; drop --http unless your version supports remote servers in this file"
+        );
+    }
+    println!("{}", serde_json::to_string_pretty(&document)?);
+    Ok(())
 }
 
 /// The configured service called `name`, or an error listing those served.

@@ -1189,3 +1189,46 @@ fn key_rotate_reseals_everything_and_an_interrupted_rotation_finishes_itself() {
     assert!(!home.data_dir().join("master.key.next").exists());
     home.run_ok(&["accounts", "list"]);
 }
+
+#[test]
+fn client_configs_parse_and_name_a_binary_and_config_that_exist() {
+    let home = Home::new();
+    let bearer = String::from_utf8(home.run_ok(&["init"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    for (client, servers_key) in [
+        ("claude-desktop", "mcpServers"),
+        ("claude-code", "mcpServers"),
+        ("cursor", "mcpServers"),
+        ("vscode", "servers"),
+    ] {
+        let out = home.run_ok(&["client-config", client]);
+        let config: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let entry = &config[servers_key]["mcpist"];
+        let command = std::path::Path::new(entry["command"].as_str().unwrap());
+        assert!(
+            command.is_absolute() && command.exists(),
+            "{client}: {entry}"
+        );
+        let args: Vec<_> = entry["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(args[0], "--config");
+        assert_eq!(std::path::Path::new(args[1]), home.config_path());
+        assert!(home.config_path().exists());
+        assert_eq!(&args[2..], ["serve", "--stdio"]);
+
+        let out = home.run_ok(&["client-config", client, "--http"]);
+        let config: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let entry = &config[servers_key]["mcpist"];
+        assert_eq!(entry["url"], "http://127.0.0.1:8765/mcp");
+        assert_eq!(
+            entry["headers"]["Authorization"],
+            format!("Bearer {bearer}")
+        );
+    }
+}
