@@ -219,16 +219,34 @@ pub(crate) async fn ensure_bearer(store: &dyn TokenStore) -> Result<(SecretStrin
 pub(crate) fn build_services(loaded: &Loaded) -> Result<Vec<Service>> {
     // Naming the crate keeps its `inventory` registrations linked in.
     let available = mcpist_connectors::builtin();
-    for name in loaded.config.connectors.keys() {
+    let mut services = Vec::new();
+    for (name, table) in &loaded.config.connectors {
+        if Registration::find(name).is_none()
+            && mcpist_connectors::declarative::is_declarative(table)
+        {
+            if table.get("enabled").and_then(serde_json::Value::as_bool) == Some(false) {
+                continue;
+            }
+            let service = Service::from_table(name, table.clone(), |rest| {
+                mcpist_connectors::declarative::build(name, rest)
+            })
+            .map_err(|e| {
+                anyhow!(
+                    "bad configuration in {}: [connectors.{name}]: {e}",
+                    loaded.source_of(&format!("connectors.{name}"))
+                )
+            })?;
+            services.push(service);
+            continue;
+        }
         if Registration::find(name).is_none() {
             bail!(
-                "bad configuration in {}: [connectors.{name}]: unknown connector; this build has: {}",
+                "bad configuration in {}: [connectors.{name}]: unknown connector; this build has: {} (or define one with kind = \"http\")",
                 loaded.source_of(&format!("connectors.{name}")),
                 available.join(", ")
             );
         }
     }
-    let mut services = Vec::new();
     for registration in Registration::all() {
         let name = registration.service;
         let named = loaded.config.connectors.get(name);

@@ -1232,3 +1232,186 @@ fn client_configs_parse_and_name_a_binary_and_config_that_exist() {
         );
     }
 }
+
+/// A Todoist-like REST API: bearer auth, tasks, `{"error": ...}` failures.
+async fn fake_todo(token: &'static str) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+    use axum::{http::StatusCode, response::IntoResponse};
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(
+        move |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push((format!("{method} {uri}"), body.clone()));
+                if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {token}")) {
+                    return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "Invalid token"}))).into_response();
+                }
+                match (method.as_str(), uri.path()) {
+                    ("GET", "/rest/v2/tasks") => axum::Json(json!([
+                        {"id": "7", "content": "Buy milk", "project_id": "p1", "due": {"string": "tomorrow", "date": "2026-11-27"}, "priority": 1},
+                        {"id": "8", "content": "Ship MCPist", "project_id": "p2", "due": null, "priority": 4}])).into_response(),
+                    ("GET", "/rest/v2/tasks/7") => axum::Json(json!({"id": "7", "content": "Buy milk", "due": {"string": "tomorrow"}})).into_response(),
+                    ("POST", "/rest/v2/tasks") => {
+                        let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                        axum::Json(json!({"id": "9", "content": body["content"], "due": {"string": body["due_string"]}})).into_response()
+                    }
+                    _ => (StatusCode::NOT_FOUND, axum::Json(json!({"error": "Task not found"}))).into_response(),
+                }
+            }
+        },
+    );
+    let addr = mcpist_tests::serve(app).await;
+    (format!("http://{addr}/rest/v2"), seen)
+}
+
+fn todo_config(base: &str, extra: &str) -> String {
+    format!(
+        r#"[connectors.github]
+enabled = false
+[connectors.notion]
+enabled = false
+[connectors.todo]
+kind = "http"
+base_url = "{base}"
+{extra}
+[[connectors.todo.tools]]
+name = "list_tasks"
+description = "Open tasks."
+path = "tasks"
+query = ["project_id"]
+result = ["id", "content", "due=due/string"]
+input_schema = {{ type = "object", properties = {{ project_id = {{ type = "string" }} }}, additionalProperties = false }}
+[[connectors.todo.tools]]
+name = "get_task"
+description = "One task."
+path = "tasks/{{id}}"
+result = ["id", "content"]
+input_schema = {{ type = "object", properties = {{ id = {{ type = "string" }} }} }}
+[[connectors.todo.tools]]
+name = "create_task"
+description = "Add a task."
+method = "POST"
+path = "tasks"
+body = ["content", "due_string"]
+result = ["id", "content", "due=due/string"]
+input_schema = {{ type = "object", properties = {{ content = {{ type = "string" }}, due_string = {{ type = "string" }} }}, required = ["content"] }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_defined_in_the_config_file_works_like_a_built_in_one() {
+    let (base, seen) = fake_todo("todo-token-4d2").await;
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&todo_config(&base, ""));
+    let tools: Value = serde_json::from_slice(&home.run_ok(&["tools", "--json"]).stdout).unwrap();
+    let names: Vec<_> = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["todo_create_task", "todo_get_task", "todo_list_tasks"]
+    );
+    assert_eq!(tools[0]["annotations"]["readOnlyHint"], false);
+    assert_eq!(
+        tools[1]["inputSchema"]["required"],
+        json!(["id"]),
+        "path arguments are required"
+    );
+
+    let mut add = home
+        .cmd(&[
+            "accounts",
+            "add",
+            "todo",
+            "--account",
+            "me",
+            "--token-stdin",
+            "--no-verify",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"todo-token-4d2\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+
+    let results = stdio_calls(
+        &home,
+        &[
+            ("todo_list_tasks", json!({"project_id": "p1"})),
+            ("todo_get_task", json!({"id": "../projects"})),
+            (
+                "todo_create_task",
+                json!({"content": "Write docs", "due_string": "friday"}),
+            ),
+            ("todo_get_task", json!({"id": "7"})),
+        ],
+    )
+    .await;
+    let listed: Value = serde_json::from_str(&text(&results[0])).unwrap();
+    assert_eq!(
+        listed[0],
+        json!({"id": "7", "content": "Buy milk", "due": "tomorrow"})
+    );
+    assert_eq!(results[1].is_error, Some(true));
+    assert!(
+        text(&results[1]).contains("404") && text(&results[1]).contains("Task not found"),
+        "{}",
+        text(&results[1])
+    );
+    let created: Value = serde_json::from_str(&text(&results[2])).unwrap();
+    assert_eq!(
+        created,
+        json!({"id": "9", "content": "Write docs", "due": "friday"})
+    );
+    assert_eq!(results[3].is_error, Some(false));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen[0].0, "GET /rest/v2/tasks?project_id=p1");
+    assert_eq!(
+        seen[1].0, "GET /rest/v2/tasks/..%2Fprojects",
+        "an id stays one segment"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&seen[2].1).unwrap(),
+        json!({"content": "Write docs", "due_string": "friday"})
+    );
+    let audit = String::from_utf8(home.run_ok(&["audit"]).stdout).unwrap();
+    assert_eq!(audit.matches("todo_").count(), 4, "{audit}");
+
+    // Policy applies as to built-in connectors.
+    home.write_config(&todo_config(&base, "read_only = true"));
+    let tools: Value = serde_json::from_slice(&home.run_ok(&["tools", "--json"]).stdout).unwrap();
+    assert_eq!(tools.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_bad_config_defined_service_names_the_connector_the_tool_and_the_key() {
+    let home = Home::new();
+    let config = todo_config("http://127.0.0.1:9/rest/v2", "")
+        .replace("path = \"tasks/{id}\"", "path = \"tasks/{task}\"");
+    home.write_config(&config);
+    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
+    assert!(
+        stderr.contains("[connectors.todo]")
+            && stderr.contains("tools[1] (get_task)")
+            && stderr.contains("path")
+            && stderr.contains("{task}"),
+        "{stderr}"
+    );
+    home.write_config(&todo_config("http://example.com/api", ""));
+    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
+    assert!(stderr.contains("only https"), "{stderr}");
+    home.write_config(&todo_config("https://example.com/api", "auth = \"header\""));
+    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
+    assert!(stderr.contains("auth_name"), "{stderr}");
+}

@@ -15,6 +15,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod declarative;
 #[cfg(feature = "github")]
 pub mod github;
 #[cfg(feature = "notion")]

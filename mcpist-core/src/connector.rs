@@ -45,6 +45,9 @@ pub enum Auth {
     Bearer,
     /// The token as the whole value of the named header (for example `X-Api-Key`).
     Header(&'static str),
+    /// The token as the named query parameter, for APIs that take nothing
+    /// else. Prefer a header: URLs end up in proxy and server logs.
+    Query(&'static str),
 }
 
 /// Where an [`Upstream`] gets the credential it attaches, and a fresh one
@@ -596,6 +599,13 @@ impl Upstream {
                     .map_err(|_| Error::config(self.service, "invalid auth header name"))?,
                 token.expose_secret().to_owned(),
             ),
+            Auth::Query(name) => {
+                request
+                    .url_mut()
+                    .query_pairs_mut()
+                    .append_pair(name, token.expose_secret());
+                return Ok(request);
+            }
         };
         let mut value = HeaderValue::try_from(value).map_err(|_| Error::Unauthorized {
             service: self.service.into(),
