@@ -932,3 +932,11 @@ async fn github_errors_per_toolset_are_readable() {
     assert_eq!(created["number"], 5);
     assert_eq!(created["draft"], true);
 }
+
+#[tokio::test]
+async fn every_registered_connector_passes_the_connector_testkit() {
+    for registration in Registration::all() {
+        let connector = (registration.build)(Value::Null).unwrap();
+        mcpist_core::testkit::connector::run_all(connector.as_ref()).await;
+    }
+}

@@ -3,7 +3,7 @@
 //! Published behind the `testkit` feature so that out-of-tree backends run
 //! the same checks as the built-in ones:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test]
 //! async fn my_store_conforms() {
 //!     mcpist_core::testkit::token_store::run_all(&MyStore::new()).await;
@@ -12,4 +12,5 @@
 //!
 //! Not a stable part of the public API: checks are added as contracts grow.
 
+pub mod connector;
 pub mod token_store;

@@ -1,0 +1,18 @@
+//! Runs the host application: `GITHUB_TOKEN=… MCP_BEARER=… cargo run -p mcpist-example-embed`.
+use secrecy::SecretString;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let token = std::env::var("GITHUB_TOKEN").map_err(|_| "set GITHUB_TOKEN")?;
+    let bearer = SecretString::from(std::env::var("MCP_BEARER").map_err(|_| "set MCP_BEARER")?);
+    let tokens =
+        mcpist_example_embed::HostTokens::new([("github".to_owned(), SecretString::from(token))]);
+    let app = mcpist_example_embed::app(tokens, "https://api.github.com", &bearer)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+    eprintln!(
+        "host app on http://{}/hello, MCP at /mcp",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app).await?;
+    Ok(())
+}
