@@ -1415,3 +1415,62 @@ fn a_bad_config_defined_service_names_the_connector_the_tool_and_the_key() {
     let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
     assert!(stderr.contains("auth_name"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_the_bearer_and_count_the_calls_made() {
+    let (home, _fake) = github_home(&canary("metrics")).await;
+    let bearer = String::from_utf8(home.run_ok(&["bearer", "show"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let server = spawn_http(&home);
+    let metrics_url = server.url.replace("/mcp", "/metrics");
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(&metrics_url).send().await.unwrap().status(), 401);
+    let health = http
+        .get(server.url.replace("/mcp", "/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok mcpist 0.1.0");
+
+    let config = StreamableHttpClientTransportConfig::with_uri(server.url.clone())
+        .auth_header(bearer.clone());
+    let client = ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap();
+    for (tool, args) in [
+        ("github_get_me", json!({})),
+        ("github_get_me", json!({})),
+        (
+            "github_get_issue",
+            json!({"owner": "octocat", "repo": "hello-world", "issue_number": 404}),
+        ),
+    ] {
+        client
+            .call_tool(
+                CallToolRequestParams::new(tool).with_arguments(args.as_object().unwrap().clone()),
+            )
+            .await
+            .unwrap();
+    }
+    client.cancel().await.unwrap();
+    let text = http
+        .get(&metrics_url)
+        .header("Authorization", format!("Bearer {bearer}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "mcpist_tool_calls_total{service=\"github\",tool=\"github_get_me\",outcome=\"ok\"} 2",
+        "mcpist_tool_calls_total{service=\"github\",tool=\"github_get_issue\",outcome=\"tool_error\"} 1",
+        "mcpist_upstream_responses_total{service=\"github\",status=\"404\"} 1",
+        "mcpist_upstream_responses_total{service=\"github\",status=\"200\"} 2",
+        "mcpist_tool_call_duration_seconds_count{service=\"github\"} 3",
+        "mcpist_accounts{service=\"github\",status=\"ok\"} 1",
+    ] {
+        assert!(text.contains(line), "missing {line} in:\n{text}");
+    }
+    assert!(!text.contains(&bearer));
+}

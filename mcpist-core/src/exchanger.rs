@@ -36,6 +36,7 @@ use crate::{
     connector::{
         Auth, CallContext, Connector, StaticToken, TokenSource, Upstream, UpstreamSettings,
     },
+    metrics::Metrics,
     oauth::{AppCredentials, Grant, OAuthClient, OAuthSpec, PendingLogin, TokenError},
     store::{
         AccountKey, AccountRecord, AccountStatus, AccountWrite, Credential, CredentialKind, Expect,
@@ -106,6 +107,7 @@ pub struct Exchanger {
     settings: Arc<HashMap<String, UpstreamSettings>>,
     refresh_margin: Duration,
     shared: Arc<Shared>,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +139,7 @@ impl Exchanger {
             settings: Arc::default(),
             refresh_margin: DEFAULT_REFRESH_MARGIN,
             shared: Arc::default(),
+            metrics: Arc::default(),
         })
     }
 
@@ -177,6 +180,11 @@ impl Exchanger {
     pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
         self
+    }
+
+    /// The counters this exchanger and its server update.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The store this exchanger reads.
@@ -473,6 +481,7 @@ impl Exchanger {
                 }
             }
             Err(TokenError::Rejected(message)) => {
+                self.metrics.refresh(service, "failed");
                 // A sibling process may have rotated the refresh token meanwhile.
                 let again = self.store.get(key).await?;
                 if let Some(again) = again
@@ -483,6 +492,7 @@ impl Exchanger {
                 Err(self.mark_needs_reauth(key, &record, message).await)
             }
             Err(TokenError::Temporary(message)) => {
+                self.metrics.refresh(service, "failed");
                 self.audit_best_effort(
                     token_event(AuditKind::RefreshFailed, key),
                     AuditOutcome::of(Outcome::Failed).message(message.as_str()),
@@ -497,6 +507,7 @@ impl Exchanger {
                 })
             }
             Err(TokenError::Other(message)) => {
+                self.metrics.refresh(service, "failed");
                 self.audit_best_effort(
                     token_event(AuditKind::RefreshFailed, key),
                     AuditOutcome::of(Outcome::Failed).message(message.as_str()),

@@ -102,7 +102,8 @@ impl HttpOptions {
     }
 }
 
-/// The axum app: `/mcp` (Streamable HTTP, bearer required) and `/healthz`.
+/// The axum app: `/mcp` (Streamable HTTP) and `/metrics` (Prometheus text),
+/// both behind the bearer, and `/healthz` (no auth; says only "ok" and the version).
 pub fn router(server: McpServer, options: HttpOptions) -> Router {
     let rmcp_origins: Vec<String> = options
         .allowed_origins
@@ -120,6 +121,7 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
         .with_allowed_origins(rmcp_origins)
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_cancellation_token(options.cancel.clone());
+    let metrics_source = server.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(server.for_session()),
         Arc::new(LocalSessionManager::default()),
@@ -128,6 +130,21 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
     let auth = options.auth.clone();
     let permits = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
     let mcp_routes = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let server = metrics_source.clone();
+                async move {
+                    match server.render_metrics().await {
+                        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+                            .into_response(),
+                        Err(e) => {
+                            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+                        }
+                    }
+                }
+            }),
+        )
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let permits = permits.clone();

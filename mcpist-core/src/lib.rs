@@ -39,6 +39,7 @@ pub mod connector;
 pub mod error;
 pub mod exchanger;
 pub mod http;
+pub mod metrics;
 pub mod oauth;
 pub mod policy;
 pub mod seal;

@@ -192,6 +192,22 @@ impl McpServer {
             .collect()
     }
 
+    /// The Prometheus text for `GET /metrics`, with accounts by status read now.
+    pub async fn render_metrics(&self) -> Result<String> {
+        let mut accounts = BTreeMap::new();
+        let now = crate::store::now_unix();
+        for account in self.inner.exchanger.store().list().await? {
+            let status = match (account.status, account.expires_at) {
+                (crate::store::AccountStatus::Ok, Some(t)) if t <= now => "expired",
+                (status, _) => status.as_str(),
+            };
+            *accounts
+                .entry((account.service, status.to_owned()))
+                .or_default() += 1;
+        }
+        Ok(self.inner.exchanger.metrics().render(&accounts))
+    }
+
     /// How many tools clients see.
     pub fn visible_tools(&self) -> usize {
         self.inner.tools.len()
@@ -466,6 +482,13 @@ impl ServerHandler for McpServer {
                 tracing::error!(error = %e, "audit record for a denied call failed");
             }
             tracing::info!(tool = %request.name, request_id, "tool call denied by policy");
+            self.inner.exchanger.metrics().tool_call(
+                route.connector.service(),
+                &request.name,
+                Outcome::Denied.as_str(),
+                started.elapsed(),
+                None,
+            );
             return Ok(tool_error(message).into());
         }
         // Fail closed: no record, no call.
@@ -498,6 +521,13 @@ impl ServerHandler for McpServer {
                     .collect::<String>(),
             );
         }
+        self.inner.exchanger.metrics().tool_call(
+            route.connector.service(),
+            &request.name,
+            outcome.as_str(),
+            started.elapsed(),
+            upstream_status,
+        );
         if let Err(e) = audit.finish(seq, record).await {
             // The call already happened: keep its result, and leave the
             // record pending, which `mcpist audit --verify` reports.
