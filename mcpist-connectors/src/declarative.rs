@@ -31,6 +31,7 @@ use mcpist_core::{
     Auth, CallContext, Connector, Error, Result, ToolHints, ToolSpec,
     connector::parse_base_url,
     mcp::{CallToolResult, ContentBlock, JsonObject},
+    output::project,
 };
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -369,29 +370,7 @@ impl Connector for DeclarativeConnector {
             project(&body, &tool.result)
         };
         let mut text = out.to_string();
-        if text.len() > 60_000 {
-            let cut = (0..=60_000)
-                .rev()
-                .find(|i| text.is_char_boundary(*i))
-                .unwrap_or(0);
-            text.truncate(cut);
-            text.push_str("… [truncated]");
-        }
+        mcpist_core::output::cut(&mut text, 60_000, "… [truncated]");
         Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
     }
-}
-
-/// `fields` of `source`: `name`, or `name=json/pointer`.
-fn project(source: &Value, fields: &[String]) -> Value {
-    let mut out = Map::new();
-    for field in fields {
-        let (key, value) = match field.split_once('=') {
-            Some((key, path)) => (key, source.pointer(&format!("/{path}"))),
-            None => (field.as_str(), source.get(field)),
-        };
-        if let Some(v) = value.filter(|v| !v.is_null()) {
-            out.insert(key.to_owned(), v.clone());
-        }
-    }
-    Value::Object(out)
 }

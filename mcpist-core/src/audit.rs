@@ -232,14 +232,7 @@ impl AuditOutcome {
     /// Sets the message, cut to 300 bytes.
     pub fn message(mut self, message: impl Into<String>) -> Self {
         let mut message = message.into();
-        if message.len() > 300 {
-            let cut = (0..=300)
-                .rev()
-                .find(|i| message.is_char_boundary(*i))
-                .unwrap_or(0);
-            message.truncate(cut);
-            message.push('…');
-        }
+        crate::output::cut(&mut message, 300, "…");
         self.message = Some(message);
         self
     }

@@ -41,6 +41,7 @@ pub mod exchanger;
 pub mod http;
 pub mod metrics;
 pub mod oauth;
+pub mod output;
 pub mod policy;
 pub mod seal;
 pub mod server;

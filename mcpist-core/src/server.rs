@@ -371,14 +371,7 @@ fn validate(
                 format!("`{}`", path.trim_start_matches('/').replace('/', "."))
             };
             let mut message = e.to_string();
-            if message.len() > 200 {
-                let cut = (0..=200)
-                    .rev()
-                    .find(|i| message.is_char_boundary(*i))
-                    .unwrap_or(0);
-                message.truncate(cut);
-                message.push('…');
-            }
+            crate::output::cut(&mut message, 200, "…");
             format!("{at}: {message}")
         })
         .collect();

@@ -184,12 +184,5 @@ async fn error_message(response: Response) -> String {
 
 /// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
 pub(super) fn truncate(text: &mut String, max: usize) {
-    if text.len() > max {
-        let cut = (0..=max)
-            .rev()
-            .find(|i| text.is_char_boundary(*i))
-            .unwrap_or(0);
-        text.truncate(cut);
-        text.push_str("… [truncated]");
-    }
+    mcpist_core::output::cut(text, max, "… [truncated]");
 }

@@ -2,7 +2,9 @@
 //! arguments that fill it or go in the query, and the fields a model gets back.
 //! One handler serves them all.
 
-use mcpist_core::{CallContext, Error, Result, ToolHints, ToolSpec, mcp::CallToolResult};
+use mcpist_core::{
+    CallContext, Error, Result, ToolHints, ToolSpec, mcp::CallToolResult, output::project,
+};
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -480,20 +482,4 @@ impl Read {
         }
         Ok(json_result(result))
     }
-}
-
-/// `fields` of `source`: `name` copies that field; `name=a/b` takes the value
-/// at JSON pointer `/a/b`. Nulls are left out.
-fn project(source: &Value, fields: &[&str]) -> Value {
-    let mut out = Map::new();
-    for field in fields {
-        let (key, value) = match field.split_once('=') {
-            Some((key, path)) => (key, source.pointer(&format!("/{path}"))),
-            None => (*field, source.get(*field)),
-        };
-        if let Some(v) = value.filter(|v| !v.is_null()) {
-            out.insert(key.to_owned(), v.clone());
-        }
-    }
-    Value::Object(out)
 }

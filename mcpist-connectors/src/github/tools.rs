@@ -199,13 +199,7 @@ fn paged(items: Vec<Value>, page: &Page, current: u32) -> CallToolResult {
 }
 
 fn pick(source: &Value, fields: &[&str]) -> Value {
-    let mut out = serde_json::Map::new();
-    for field in fields {
-        if let Some(v) = source.get(*field).filter(|v| !v.is_null()) {
-            out.insert((*field).to_owned(), v.clone());
-        }
-    }
-    Value::Object(out)
+    mcpist_core::output::project(source, fields)
 }
 
 fn login(v: &Value) -> Value {

@@ -102,14 +102,7 @@ async fn classify(ctx: &CallContext, response: Response) -> Result<Value> {
         .and_then(Value::as_str)
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error"))
         .to_owned();
-    if message.len() > 500 {
-        let cut = (0..=500)
-            .rev()
-            .find(|i| message.is_char_boundary(*i))
-            .unwrap_or(0);
-        message.truncate(cut);
-        message.push('…');
-    }
+    mcpist_core::output::cut(&mut message, 500, "…");
     let upstream = ctx.upstream();
     match status {
         StatusCode::UNAUTHORIZED => Err(Error::Unauthorized {

@@ -277,17 +277,10 @@ pub(super) fn notion_id(input: &str) -> Result<String> {
 
 /// Text, cut to [`MAX_RESULT`] with a marker that says so.
 fn text_result(mut text: String) -> Result<CallToolResult> {
-    if text.len() > MAX_RESULT {
-        let total = text.len();
-        let cut = (0..=MAX_RESULT)
-            .rev()
-            .find(|i| text.is_char_boundary(*i))
-            .unwrap_or(0);
-        text.truncate(cut);
-        text.push_str(&format!(
-            "\n… [truncated: {cut} of {total} bytes shown; narrow the request or page through it]"
-        ));
-    }
+    let total = text.len();
+    let marker =
+        format!("\n… [truncated: {total} bytes in all; narrow the request or page through it]");
+    mcpist_core::output::cut(&mut text, MAX_RESULT, &marker);
     Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
 }
 
