@@ -269,36 +269,35 @@ fn a_wrong_master_key_is_refused_and_the_store_is_left_byte_for_byte() {
 #[test]
 fn a_bad_config_key_names_the_key_and_the_file() {
     let home = Home::new();
-    home.write_config("[server]\nbnid = \"127.0.0.1:1\"\n");
-    let out = home.run(&["tools"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("server.bnid") && stderr.contains("mcpist.toml"),
-        "{stderr}"
-    );
-
-    home.write_config("[connectors.github]\nbase_ur = \"https://x\"\n");
-    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
-    assert!(
-        stderr.contains("base_ur")
-            && stderr.contains("connectors.github")
-            && stderr.contains("mcpist.toml"),
-        "{stderr}"
-    );
-
-    home.write_config("[connectors.gitlub]\n");
-    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
-    assert!(
-        stderr.contains("connectors.gitlub")
-            && stderr.contains("unknown connector")
-            && stderr.contains("github"),
-        "{stderr}"
-    );
-
-    home.write_config("[connectors.github]\nbase_url = \"http://api.github.com\"\n");
-    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
-    assert!(stderr.contains("only https"), "{stderr}");
+    for (config, needles) in [
+        (
+            "[server]\nbnid = \"127.0.0.1:1\"\n",
+            &["server.bnid", "mcpist.toml"][..],
+        ),
+        (
+            "[connectors.github]\nbase_ur = \"https://x\"\n",
+            &["base_ur", "connectors.github", "mcpist.toml"],
+        ),
+        (
+            "[connectors.gitlub]\n",
+            &["connectors.gitlub", "unknown connector", "github"],
+        ),
+        (
+            "[connectors.github]\nbase_url = \"http://api.github.com\"\n",
+            &["only https"],
+        ),
+    ] {
+        home.write_config(config);
+        let out = home.run(&["tools"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{config}");
+        for needle in needles {
+            assert!(
+                stderr.contains(needle),
+                "{config}: no {needle:?} in {stderr}"
+            );
+        }
+    }
 
     let out = home
         .cmd(&["tools"])

@@ -304,7 +304,7 @@ async fn handle(
                 .into_owned()
         })
         .collect();
-    let query = parse_query(uri.query());
+    let query = crate::parse_query(uri.query());
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let owner = match segments.as_slice() {
         ["users", owner, ..] | ["repos", owner, ..] => Some(*owner),
@@ -503,7 +503,7 @@ fn redirect(to: &str) -> Response {
 /// `GET /login/oauth/authorize`: the user approves at once (or denies, per
 /// the behaviour) and the browser is sent back with a code.
 fn authorize(shared: &Mutex<Shared>, query: Option<&str>) -> Response {
-    let query = parse_query(query);
+    let query = crate::parse_query(query);
     let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
     let (Some(client_id), Some(redirect_uri), Some(state)) = (
         query.get("client_id"),
@@ -565,7 +565,7 @@ fn token_error(code: &str, description: &str) -> Response {
 
 /// `POST /login/oauth/access_token`: code exchange (with PKCE) and refresh.
 async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) -> Response {
-    let form: HashMap<String, String> = parse_query(std::str::from_utf8(body).ok());
+    let form: HashMap<String, String> = crate::parse_query(std::str::from_utf8(body).ok());
     let delay = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.token_requests += 1;
@@ -795,22 +795,6 @@ fn magic_owner(owner: &str, authorization: Option<&str>) -> Option<Response> {
         ),
         _ => return None,
     })
-}
-
-fn parse_query(query: Option<&str>) -> HashMap<String, String> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_owned(),
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            )
-        })
-        .collect()
 }
 
 /// Slices `items` by `page` / `per_page` and adds GitHub's `Link` header.

@@ -284,22 +284,6 @@ fn paginate(items: Vec<Value>, page_size: usize, cursor: Option<&str>) -> Value 
         "type": "block", "block": {}})
 }
 
-fn query_map(query: Option<&str>) -> HashMap<String, String> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_owned(),
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            )
-        })
-        .collect()
-}
-
 fn not_found(id: &str) -> Response {
     err(
         StatusCode::NOT_FOUND,
@@ -365,7 +349,7 @@ async fn handle(
         })
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let query = query_map(uri.query());
+    let query = crate::parse_query(uri.query());
     let size = |q: &HashMap<String, String>| {
         q.get("page_size")
             .and_then(|s| s.parse().ok())

@@ -7,7 +7,11 @@
 pub mod fake_github;
 pub mod fake_notion;
 
+use std::collections::HashMap;
+
 use axum::Router;
+use mcpist_core::McpServer;
+use rmcp::{RoleClient, ServiceExt, service::RunningService};
 
 /// Serves `app` on an ephemeral loopback port and returns its address.
 pub async fn serve(app: Router) -> std::net::SocketAddr {
@@ -28,4 +32,32 @@ pub fn canary(name: &str) -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("ghp_CANARY{name}{nanos:x}{:x}", std::process::id())
+}
+
+/// A real rmcp client connected to `server` in process, over a duplex pipe
+/// (the same framing as stdio).
+pub async fn connect(server: McpServer) -> RunningService<RoleClient, ()> {
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = server.serve(server_io).await.expect("server starts");
+        let _ = running.waiting().await;
+    });
+    ().serve(client_io).await.expect("client connects")
+}
+
+/// A URL query as a map, values percent-decoded.
+pub fn parse_query(query: Option<&str>) -> HashMap<String, String> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
+        })
+        .collect()
 }

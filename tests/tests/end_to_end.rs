@@ -10,7 +10,7 @@ use mcpist_core::{
 };
 use mcpist_tests::{canary, fake_github::FakeGithub};
 use rmcp::{
-    RoleClient, ServiceExt,
+    RoleClient,
     model::{CallToolRequestParams, CallToolResult},
     service::RunningService,
 };
@@ -87,12 +87,7 @@ async fn setup_full(
         .connector(github.connector, policy)
         .build()
         .unwrap();
-    let (server_io, client_io) = tokio::io::duplex(256 * 1024);
-    tokio::spawn(async move {
-        let running = server.serve(server_io).await.expect("server starts");
-        let _ = running.waiting().await;
-    });
-    let client = ().serve(client_io).await.expect("client connects");
+    let client = mcpist_tests::connect(server).await;
     Setup {
         fake,
         store,

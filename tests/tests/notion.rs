@@ -12,7 +12,7 @@ use mcpist_tests::{
     fake_notion::{BOT, DATABASE, FakeNotion, PAGE, USER},
 };
 use rmcp::{
-    RoleClient, ServiceExt,
+    RoleClient,
     model::{CallToolRequestParams, CallToolResult},
     service::RunningService,
 };
@@ -53,12 +53,7 @@ async fn setup_with(config: Value) -> Setup {
         .connector(notion, ServicePolicy::default())
         .build()
         .unwrap();
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        let running = server.serve(server_io).await.expect("server starts");
-        let _ = running.waiting().await;
-    });
-    let client = ().serve(client_io).await.unwrap();
+    let client = mcpist_tests::connect(server).await;
     Setup {
         fake,
         client,

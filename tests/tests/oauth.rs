@@ -26,7 +26,7 @@ use mcpist_core::{
 use mcpist_connectors as _;
 use mcpist_tests::fake_github::FakeGithub;
 use rmcp::{
-    RoleClient, ServiceExt,
+    RoleClient,
     model::{CallToolRequestParams, CallToolResult},
     service::RunningService,
 };
@@ -143,12 +143,7 @@ async fn setup_with(routing: Routing) -> Setup {
         .connector(github, ServicePolicy::default())
         .build()
         .unwrap();
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        let running = server.serve(server_io).await.expect("server starts");
-        let _ = running.waiting().await;
-    });
-    let client = ().serve(client_io).await.unwrap();
+    let client = mcpist_tests::connect(server).await;
     Setup {
         fake,
         store,

@@ -70,7 +70,7 @@ pub(super) struct Read {
     pub(super) items_key: Option<&'static str>,
 }
 
-const REPO_FIELDS: &[&str] = &[
+pub(super) const REPO_FIELDS: &[&str] = &[
     "full_name",
     "private",
     "description",

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{
     client::{self, Page, truncate},
-    reads::READS,
+    reads::{READS, REPO_FIELDS},
 };
 
 /// Longest issue body returned, in bytes.
@@ -273,24 +273,7 @@ async fn list_repos(ctx: &CallContext, args: ListRepos) -> Result<CallToolResult
         Some(owner) => client::get(ctx, &["users", owner, "repos"], &query).await?,
         None => client::get(ctx, &["user", "repos"], &query).await?,
     };
-    let repos = items(&page)?
-        .iter()
-        .map(|r| {
-            pick(
-                r,
-                &[
-                    "full_name",
-                    "private",
-                    "description",
-                    "language",
-                    "stargazers_count",
-                    "open_issues_count",
-                    "default_branch",
-                    "updated_at",
-                ],
-            )
-        })
-        .collect();
+    let repos = items(&page)?.iter().map(|r| pick(r, REPO_FIELDS)).collect();
     Ok(paged(repos, &page, args.page))
 }
 
