@@ -15,12 +15,12 @@ use std::{
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mcpist_core::{
-    Auth,
     audit::{AuditEvent, AuditFilter, AuditKind, AuditOutcome, Outcome, format_time},
+    clients::{McpClient, ServerEntry},
     http::{ClientAuth, HttpOptions},
     oauth::AppCredentials,
     policy::Verdict,
-    store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect, now_unix},
+    store::{AccountKey, AccountStatus, now_unix},
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
@@ -87,6 +87,9 @@ enum Command {
     /// The master key.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The web UI password.
+    #[command(subcommand)]
+    Password(PasswordCommand),
     /// Print the MCP client configuration that starts or reaches this MCPist.
     ClientConfig {
         /// Which client's format.
@@ -185,6 +188,12 @@ enum Client {
 }
 
 #[derive(Debug, Subcommand)]
+enum PasswordCommand {
+    /// Set the web UI password: typed at the terminal (twice), or read from standard input.
+    Set,
+}
+
+#[derive(Debug, Subcommand)]
 enum KeyCommand {
     /// Replace the master key and re-seal every secret with it (crash-safe).
     Rotate,
@@ -236,7 +245,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init => init(&loaded).await,
         Command::Serve { stdio, bind } => serve(&loaded, stdio, bind).await,
-        Command::Tools { json } => tools(&loaded, json),
+        Command::Tools { json } => tools(&loaded, json).await,
         Command::Accounts(cmd) => accounts(&loaded, cmd).await,
         Command::Apps(cmd) => apps(&loaded, cmd).await,
         Command::Login {
@@ -248,6 +257,7 @@ async fn run(cli: Cli) -> Result<()> {
         } => login(&loaded, &service, &account, scopes, port, no_browser).await,
         Command::Bearer(cmd) => bearer(&loaded, cmd).await,
         Command::Key(KeyCommand::Rotate) => wiring::rotate_key(&loaded).await,
+        Command::Password(PasswordCommand::Set) => set_password(&loaded).await,
         Command::ClientConfig { client, http } => client_config(&loaded, client, http).await,
         Command::Audit {
             json,
@@ -260,6 +270,7 @@ async fn run(cli: Cli) -> Result<()> {
                 limit: Some(limit),
                 service,
                 since_ms: since.as_deref().map(parse_since).transpose()?,
+                ..AuditFilter::default()
             };
             audit(&loaded, json, filter, verify).await
         }
@@ -425,11 +436,41 @@ async fn init(loaded: &Loaded) -> Result<()> {
     } else {
         eprintln!("bearer:  exists, kept (`mcpist bearer show` prints it)");
     }
+    match wiring::ensure_ui_password(stores.tokens.as_ref()).await? {
+        Some(password) => eprintln!(
+            "web UI:  password {} (shown once; change it with `mcpist password set`)",
+            password.expose_secret()
+        ),
+        None => eprintln!("web UI:  password exists, kept (`mcpist password set` changes it)"),
+    }
     eprintln!("next:    echo \"$TOKEN\" | mcpist accounts add github --account work --token-stdin");
     eprintln!(
-        "         mcpist serve           # HTTP at http://{}/mcp",
+        "         mcpist serve           # web UI at http://{0}/, MCP at http://{0}/mcp",
         loaded.config.server.bind
     );
+    Ok(())
+}
+
+async fn set_password(loaded: &Loaded) -> Result<()> {
+    let (stores, _) = wiring::open_store(loaded, false)?;
+    let password = if std::io::stdin().is_terminal() {
+        let first = SecretString::from(rpassword::prompt_password("New web UI password: ")?);
+        let again = SecretString::from(rpassword::prompt_password("Again: ")?);
+        if first.expose_secret() != again.expose_secret() {
+            bail!("the two passwords differ; nothing was changed");
+        }
+        first
+    } else {
+        // The line's end is not part of the password; spaces inside it are.
+        let text = read_token()?;
+        SecretString::from(
+            text.expose_secret()
+                .trim_end_matches(['\n', '\r'])
+                .to_owned(),
+        )
+    };
+    mcpist_core::web::set_password(stores.tokens.as_ref(), &password).await?;
+    eprintln!("web UI password set; sessions already open stay open until `mcpist serve` restarts");
     Ok(())
 }
 
@@ -452,6 +493,7 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
         }
     }
     let server = wiring::build_server(loaded, &stores)?;
+    server.load_saved_policies(stores.tokens.as_ref()).await?;
     if stdio {
         tracing::info!(tools = server.visible_tools(), "serving MCP over stdio");
         return Ok(server.serve_stdio().await?);
@@ -485,6 +527,15 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
         if bearer_created {
             eprintln!("mcpist: created an MCP bearer token; print it with `mcpist bearer show`");
         }
+        // serve's output may be a service log: it never prints a password.
+        if stores
+            .tokens
+            .get_secret(mcpist_core::web::PASSWORD_SECRET)
+            .await?
+            .is_none()
+        {
+            eprintln!("mcpist: the web UI has no password yet; set one with `mcpist password set`");
+        }
         ClientAuth::Bearer(mcpist_core::http::BearerDigest::of(&bearer))
     };
     if !bind.ip().is_loopback() {
@@ -509,12 +560,21 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     }
     let cancel = CancellationToken::new();
     options.cancel = cancel.clone();
+    if loaded.config.store.kind != config::StoreKind::Memory {
+        let base = server_config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bind}"));
+        let mut web = mcpist_core::web::WebOptions::new(base);
+        web.stdio_entry = stdio_entry(loaded).ok();
+        options.web = Some(web);
+    }
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let local = listener.local_addr()?;
     eprintln!(
-        "mcpist: serving {} tools; MCP at http://{local}/mcp",
+        "mcpist: serving {} tools; web UI at http://{local}/, MCP at http://{local}/mcp",
         server.visible_tools()
     );
     axum::serve(listener, mcpist_core::http::router(server, options))
@@ -541,10 +601,18 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn tools(loaded: &Loaded, json: bool) -> Result<()> {
-    // Listing needs no credentials: a throwaway memory store is enough.
-    let (stores, _) = wiring::open_store(&loaded.with_memory_store(), false)?;
+async fn tools(loaded: &Loaded, json: bool) -> Result<()> {
+    // Listing needs no credentials, but policies saved in the web UI live in
+    // the store: open it when there is one, else a throwaway memory store.
+    let has_store =
+        loaded.config.store.kind == config::StoreKind::Sqlite && loaded.store_path().exists();
+    let (stores, _) = if has_store {
+        wiring::open_store(loaded, false)?
+    } else {
+        wiring::open_store(&loaded.with_memory_store(), false)?
+    };
     let server = wiring::build_server(loaded, &stores)?;
+    server.load_saved_policies(stores.tokens.as_ref()).await?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &server.tools_json())?;
@@ -581,7 +649,6 @@ fn tools(loaded: &Loaded, json: bool) -> Result<()> {
 async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
     let (stores, _) = wiring::open_store(loaded, matches!(cmd, AccountsCommand::Add { .. }))?;
     let store = stores.tokens.as_ref();
-    let audit = stores.audit.as_ref();
     match cmd {
         AccountsCommand::Add {
             service,
@@ -591,52 +658,22 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
         } => {
             let services = wiring::build_services(loaded)?;
             let connector = find_service(&services, &service)?.connector.clone();
-            if connector.auth() == Auth::None {
-                bail!("{service} needs no credential");
-            }
             let key = AccountKey::new(&service, &account)?;
             let token = read_token()?;
-            let credential = Credential::static_token(token)?;
-            let identity = if no_verify {
-                None
-            } else {
-                let exchanger = wiring::build_exchanger(loaded, &stores, &services)?;
-                let identity = exchanger
-                    .identity(connector.as_ref(), &key, &credential.access_token)
-                    .await;
-                if identity.is_none() {
-                    eprintln!(
-                        "warning: could not confirm the token with {service} (see the log line above); stored it anyway"
-                    );
-                }
-                identity
-            };
-            let existed = store.get(&key).await.ok().flatten().is_some();
-            let seq = audit
-                .begin(
-                    AuditEvent::now(AuditKind::AccountAdd)
-                        .service(&service)
-                        .account(&account),
-                )
-                .await
-                .context("refused: the audit log cannot be written")?;
-            let stored = store
-                .put(
-                    &key,
-                    AccountWrite {
-                        credential,
-                        identity: identity.clone(),
-                        status: AccountStatus::Ok,
-                    },
-                    Expect::Any,
-                )
-                .await;
-            finish(audit, seq, &stored).await;
-            stored?;
+            let exchanger = wiring::build_exchanger(loaded, &stores, &services)?;
+            let added = exchanger
+                .add_token(connector.as_ref(), &key, token, !no_verify)
+                .await?;
+            if !no_verify && added.identity.is_none() {
+                eprintln!(
+                    "warning: could not confirm the token with {service} (see the log line above); stored it anyway"
+                );
+            }
             eprintln!(
                 "{} account '{account}' of {service}{} (stored sealed in {})",
-                if existed { "replaced" } else { "added" },
-                identity
+                if added.replaced { "replaced" } else { "added" },
+                added
+                    .identity
                     .map(|i| format!(", signed in as {i}"))
                     .unwrap_or_default(),
                 store.location()
@@ -684,36 +721,19 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
         }
         AccountsCommand::Remove { service, account } => {
             let key = AccountKey::new(&service, &account)?;
-            let seq = audit
-                .begin(
-                    AuditEvent::now(AuditKind::AccountRemove)
-                        .service(&service)
-                        .account(&account),
-                )
-                .await
-                .context("refused: the audit log cannot be written")?;
-            let deleted = store.delete(&key).await;
-            finish(audit, seq, &deleted).await;
-            if deleted? {
-                eprintln!("removed account '{account}' of {service}");
-                Ok(())
-            } else {
-                bail!("no account '{account}' of {service}")
-            }
+            let services = wiring::build_services(loaded)?;
+            wiring::build_exchanger(loaded, &stores, &services)?
+                .remove_account(&key)
+                .await?;
+            eprintln!("removed account '{account}' of {service}");
+            Ok(())
         }
         AccountsCommand::Default { service, account } => {
             let key = AccountKey::new(&service, &account)?;
-            let seq = audit
-                .begin(
-                    AuditEvent::now(AuditKind::AccountDefault)
-                        .service(&service)
-                        .account(&account),
-                )
-                .await
-                .context("refused: the audit log cannot be written")?;
-            let set = store.set_default(&key).await;
-            finish(audit, seq, &set).await;
-            set?;
+            let services = wiring::build_services(loaded)?;
+            wiring::build_exchanger(loaded, &stores, &services)?
+                .set_default_account(&key)
+                .await?;
             eprintln!("'{account}' is now the default {service} account");
             Ok(())
         }
@@ -723,6 +743,12 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
 /// Prints `client`'s configuration for this binary and config file: the
 /// stdio command with absolute paths, or the HTTP URL with the bearer header.
 async fn client_config(loaded: &Loaded, client: Client, http: bool) -> Result<()> {
+    let client = match client {
+        Client::ClaudeDesktop => McpClient::ClaudeDesktop,
+        Client::ClaudeCode => McpClient::ClaudeCode,
+        Client::Cursor => McpClient::Cursor,
+        Client::Vscode => McpClient::VsCode,
+    };
     let entry = if http {
         let (stores, _) = wiring::open_store(loaded, false)?;
         let bearer = stores
@@ -736,36 +762,38 @@ async fn client_config(loaded: &Loaded, client: Client, http: bool) -> Result<()
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", loaded.config.server.bind));
-        serde_json::json!({
-            "type": "http",
-            "url": format!("{}/mcp", base.trim_end_matches('/')),
-            "headers": {"Authorization": format!("Bearer {}", bearer.expose_secret())},
-        })
+        ServerEntry::Http {
+            url: format!("{}/mcp", base.trim_end_matches('/')),
+            bearer,
+        }
     } else {
-        let exe = std::env::current_exe().context("cannot tell where this binary is")?;
-        let exe = exe.canonicalize().unwrap_or(exe);
-        let mut entry = serde_json::json!({
-            "command": exe.display().to_string(),
-            "args": ["--config", loaded.config_path.display().to_string(), "serve", "--stdio"],
-        });
-        if matches!(client, Client::Vscode | Client::ClaudeCode) {
-            entry["type"] = serde_json::json!("stdio");
-        }
-        entry
+        stdio_entry(loaded)?
     };
-    let document = match client {
-        Client::Vscode => serde_json::json!({"servers": {"mcpist": entry}}),
-        Client::ClaudeDesktop | Client::ClaudeCode | Client::Cursor => {
-            serde_json::json!({"mcpServers": {"mcpist": entry}})
-        }
-    };
-    if http && matches!(client, Client::ClaudeDesktop) {
+    if http && !client.speaks_http() {
         eprintln!(
             "note: Claude Desktop starts local servers over stdio; drop --http unless your version supports remote servers in this file"
         );
     }
-    println!("{}", serde_json::to_string_pretty(&document)?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&client.document(&entry))?
+    );
     Ok(())
+}
+
+/// How a client starts this binary with this config over stdio.
+fn stdio_entry(loaded: &Loaded) -> Result<ServerEntry> {
+    let exe = std::env::current_exe().context("cannot tell where this binary is")?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    Ok(ServerEntry::Stdio {
+        command: exe.display().to_string(),
+        args: vec![
+            "--config".into(),
+            loaded.config_path.display().to_string(),
+            "serve".into(),
+            "--stdio".into(),
+        ],
+    })
 }
 
 /// The configured service called `name`, or an error listing those served.
@@ -911,6 +939,7 @@ async fn login(
                 .collect(),
         ),
         done: Some(done),
+        back_to: None,
     };
     let app = mcpist_core::http::login_callback_routes(callback);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use crate::config::{Loaded, StoreKind};
 
 /// The name under which the MCP bearer token is stored.
-pub(crate) const BEARER_SECRET: &str = "mcp_bearer";
+pub(crate) use mcpist_core::web::BEARER_SECRET;
 
 /// What `open_store` had to create, so commands can say where.
 #[derive(Debug, Default)]
@@ -210,6 +210,21 @@ pub(crate) async fn ensure_bearer(store: &dyn TokenStore) -> Result<(SecretStrin
     let bearer = new_bearer()?;
     store.put_secret(BEARER_SECRET, &bearer).await?;
     Ok((bearer, true))
+}
+
+/// Creates a web UI password when there is none; returns it so the caller
+/// can show it, once.
+pub(crate) async fn ensure_ui_password(store: &dyn TokenStore) -> Result<Option<SecretString>> {
+    if store
+        .get_secret(mcpist_core::web::PASSWORD_SECRET)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let password = mcpist_core::web::generate_password()?;
+    mcpist_core::web::set_password(store, &password).await?;
+    Ok(Some(password))
 }
 
 /// The services this config serves: every registered connector that is

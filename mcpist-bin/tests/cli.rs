@@ -1473,3 +1473,143 @@ async fn metrics_need_the_bearer_and_count_the_calls_made() {
     }
     assert!(!text.contains(&bearer));
 }
+
+/// Runs `mcpist password set` with `password` on standard input.
+fn set_password(home: &Home, password: &str) -> Output {
+    let mut child = home
+        .cmd(&["password", "set"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Logs in to the web UI at `base` and returns the session cookie, or the
+/// login's HTTP status when it fails.
+async fn ui_login(http: &reqwest::Client, base: &str, password: &str) -> Result<String, u16> {
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let body = page.text().await.unwrap();
+    let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf", &body[at..at + 64])
+        .append_pair("password", password)
+        .finish();
+    let answer = http
+        .post(format!("{base}/login"))
+        .header("Cookie", cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    if answer.status() != 303 {
+        return Err(answer.status().as_u16());
+    }
+    let session = answer.headers()["set-cookie"].to_str().unwrap();
+    Ok(session.split(';').next().unwrap().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_password_comes_from_init_or_password_set_and_policy_saved_in_the_ui_reaches_mcpist_tools()
+ {
+    let token = canary("uipw");
+    let fake = FakeGithub::start().await;
+    fake.accept_token(&token, "octocat");
+    let home = Home::new();
+    let init = home.run_ok(&["init"]);
+    let stderr = String::from_utf8(init.stderr).unwrap();
+    let at = stderr
+        .find("web UI:  password ")
+        .expect("init shows the password")
+        + 18;
+    let first = stderr[at..].split_whitespace().next().unwrap().to_owned();
+    assert_eq!(first.len(), 24, "{first}");
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\n",
+        fake.base_url()
+    ));
+    home.add_token("work", &token);
+    let again = String::from_utf8(home.run_ok(&["init"]).stderr).unwrap();
+    assert!(!again.contains(&first), "shown once: {again}");
+
+    let short = set_password(&home, "too-short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    let chosen = "a chosen passphrase, long enough";
+    let set = set_password(&home, chosen);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let data = home.data_bytes();
+    assert!(
+        !contains(&data, &first) && !contains(&data, chosen),
+        "only hashes are stored"
+    );
+
+    let server = spawn_http(&home);
+    let base = server.url.trim_end_matches("/mcp").to_owned();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(ui_login(&http, &base, &first).await, Err(401), "replaced");
+    let session = ui_login(&http, &base, chosen).await.expect("logs in");
+
+    // Save a read-only policy through the UI's form, every tool switched on.
+    let listed: Value = serde_json::from_slice(&home.run_ok(&["tools", "--json"]).stdout).unwrap();
+    let all = listed.as_array().unwrap().len();
+    let page = http
+        .get(format!("{base}/policy/github"))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("csrf", &page[at..at + 64])
+        .append_pair("enabled", "on")
+        .append_pair("read_only", "on");
+    for tool in listed.as_array().unwrap() {
+        form.append_pair("tool", tool["name"].as_str().unwrap());
+    }
+    for part in page.split("name=\"toolset\" value=\"").skip(1) {
+        form.append_pair("toolset", part.split('"').next().unwrap());
+    }
+    let saved = http
+        .post(format!("{base}/policy/github"))
+        .header("Cookie", &session)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form.finish())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+    let listed: Value = serde_json::from_slice(&home.run_ok(&["tools", "--json"]).stdout).unwrap();
+    let tools = listed.as_array().unwrap();
+    assert!(tools.len() < all, "{} of {all}", tools.len());
+    let github: Vec<_> = tools
+        .iter()
+        .filter(|t| t["name"].as_str().unwrap().starts_with("github_"))
+        .collect();
+    assert!(!github.is_empty());
+    assert!(
+        github
+            .iter()
+            .all(|t| t["annotations"]["readOnlyHint"] == json!(true))
+    );
+}

@@ -52,6 +52,12 @@ pub enum AuditKind {
     BearerRotate,
     /// The master key was replaced and every secret re-sealed.
     KeyRotate,
+    /// A service's OAuth app credentials were stored.
+    AppSet,
+    /// A service's policy was changed (in the web UI).
+    PolicySet,
+    /// The web UI password was checked: `ok` for a login, `denied` for a wrong password.
+    UiLogin,
 }
 
 impl AuditKind {
@@ -68,6 +74,9 @@ impl AuditKind {
             Self::NeedsReauth => "needs_reauth",
             Self::BearerRotate => "bearer_rotate",
             Self::KeyRotate => "key_rotate",
+            Self::AppSet => "app_set",
+            Self::PolicySet => "policy_set",
+            Self::UiLogin => "ui_login",
         }
     }
 
@@ -84,6 +93,9 @@ impl AuditKind {
             Self::NeedsReauth,
             Self::BearerRotate,
             Self::KeyRotate,
+            Self::AppSet,
+            Self::PolicySet,
+            Self::UiLogin,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -260,15 +272,27 @@ pub struct AuditFilter {
     pub service: Option<String>,
     /// Only records at or after this time (ms since the epoch).
     pub since_ms: Option<u64>,
+    /// Only this account label.
+    pub account: Option<String>,
+    /// Only records with this outcome (`pending` for unfinished ones).
+    pub outcome: Option<Outcome>,
+    /// Only records older than this one (paging backwards).
+    pub before_seq: Option<u64>,
 }
 
 impl AuditFilter {
-    /// Whether `entry` passes the service and time conditions.
+    /// Whether `entry` passes every condition but the limit.
     pub fn matches(&self, entry: &AuditEntry) -> bool {
         self.service
             .as_deref()
             .is_none_or(|s| entry.event.service.as_deref() == Some(s))
+            && self
+                .account
+                .as_deref()
+                .is_none_or(|a| entry.event.account.as_deref() == Some(a))
+            && self.outcome.is_none_or(|o| entry.outcome.outcome == o)
             && self.since_ms.is_none_or(|t| entry.event.time_ms >= t)
+            && self.before_seq.is_none_or(|b| entry.seq < b)
     }
 }
 

@@ -187,6 +187,11 @@ impl Exchanger {
         &self.metrics
     }
 
+    /// The audit log token operations are recorded in.
+    pub fn audit_sink(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
+    }
+
     /// The store this exchanger reads.
     pub fn store(&self) -> &Arc<dyn TokenStore> {
         &self.store

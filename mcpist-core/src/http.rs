@@ -82,6 +82,8 @@ pub struct HttpOptions {
     pub max_concurrent_requests: usize,
     /// Cancelled on shutdown, so open SSE streams end.
     pub cancel: CancellationToken,
+    /// The web UI, served at `/` when set.
+    pub web: Option<crate::web::WebOptions>,
 }
 
 impl HttpOptions {
@@ -98,6 +100,7 @@ impl HttpOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             cancel: CancellationToken::new(),
+            web: None,
         }
     }
 }
@@ -122,6 +125,10 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_cancellation_token(options.cancel.clone());
     let metrics_source = server.clone();
+    let web = options
+        .web
+        .clone()
+        .map(|web| crate::web::routes(server.clone(), web));
     let mcp = StreamableHttpService::new(
         move || Ok(server.for_session()),
         Arc::new(LocalSessionManager::default()),
@@ -167,6 +174,7 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
     let guard = Arc::new(options);
     Router::new()
         .merge(mcp_routes)
+        .merge(web.unwrap_or_default())
         .route(
             "/healthz",
             get(|| async { concat!("ok mcpist ", env!("CARGO_PKG_VERSION")) }),
@@ -188,6 +196,8 @@ pub struct LoginCallback {
     pub connectors: Arc<BTreeMap<String, Arc<dyn Connector>>>,
     /// Told how each login that reached the callback ended.
     pub done: Option<mpsc::UnboundedSender<crate::Result<AccountKey>>>,
+    /// Where the browser goes after a login (the web UI's page), if anywhere.
+    pub back_to: Option<String>,
 }
 
 impl std::fmt::Debug for LoginCallback {
@@ -218,12 +228,28 @@ async fn finish_login(
     service: &str,
     query: &HashMap<String, String>,
 ) -> Response {
-    let page = |status: StatusCode, title: &str, text: &str| {
+    // The provider's redirect is a cross-site navigation, which carries no
+    // SameSite=Strict cookie: the page sends the browser on from our own
+    // origin, where the web UI's session cookie is sent again.
+    let page = |status: StatusCode, title: &str, text: &str, next: Option<String>| {
+        let (refresh, link) = match &next {
+            Some(next) => (
+                format!(
+                    "<meta http-equiv=\"refresh\" content=\"0;url={}\">",
+                    escape_html(next)
+                ),
+                format!(
+                    "<p><a href=\"{}\">Back to MCPist</a></p>",
+                    escape_html(next)
+                ),
+            ),
+            None => (String::new(), String::new()),
+        };
         let html = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>MCPist: {title}</title>\
-             <meta name=\"viewport\" content=\"width=device-width\"></head>\
+             <meta name=\"viewport\" content=\"width=device-width\">{refresh}</head>\
              <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem\">\
-             <h1>{title}</h1><p>{}</p></body></html>",
+             <h1>{title}</h1><p>{}</p>{link}</body></html>",
             escape_html(text)
         );
         (
@@ -246,12 +272,20 @@ async fn finish_login(
             StatusCode::BAD_REQUEST,
             "Login failed",
             "The provider sent no state.",
+            callback.back_to.clone(),
         );
     };
     let login = match callback.flows.take(state) {
         Ok(login) => login,
         // Not ours (or already used): leave any waiting login alone.
-        Err(e) => return page(StatusCode::BAD_REQUEST, "Login failed", &e.to_string()),
+        Err(e) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Login failed",
+                &e.to_string(),
+                callback.back_to.clone(),
+            );
+        }
     };
     let result = if login.service != service {
         Err(crate::Error::InvalidArguments(format!(
@@ -293,8 +327,20 @@ async fn finish_login(
                 key.account(),
                 key.service()
             ),
+            callback.back_to.as_ref().map(|to| {
+                let connected = format!("{}/{}", key.service(), key.account());
+                let query: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("connected", &connected)
+                    .finish();
+                format!("{to}?{query}")
+            }),
         ),
-        Err(e) => page(StatusCode::BAD_REQUEST, "Login failed", &e.to_string()),
+        Err(e) => page(
+            StatusCode::BAD_REQUEST,
+            "Login failed",
+            &e.to_string(),
+            callback.back_to.clone(),
+        ),
     };
     if let Some(done) = &callback.done {
         let _ = done.send(result);

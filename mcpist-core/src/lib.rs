@@ -34,7 +34,9 @@
 //! # }
 //! ```
 
+pub mod accounts;
 pub mod audit;
+pub mod clients;
 pub mod connector;
 pub mod error;
 pub mod exchanger;
@@ -49,6 +51,7 @@ pub mod service;
 pub mod store;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod web;
 
 pub use audit::AuditSink;
 pub use connector::{Auth, CallContext, Connector, Registration, ToolHints, ToolSpec, Upstream};

@@ -395,9 +395,16 @@ fn grant(
                 .expires_in()
                 .filter(|d| !d.is_zero() && d.as_secs() < 10 * 365 * 86_400)
                 .map(|d| now_unix() + d.as_secs()),
+            // RFC 6749 separates scopes with spaces; GitHub with commas.
             scopes: token
                 .scopes()
-                .map(|s| s.iter().map(|s| s.to_string()).collect())
+                .map(|s| {
+                    s.iter()
+                        .flat_map(|s| s.split(','))
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default(),
         }),
         Err(RequestTokenError::ServerResponse(e)) => {

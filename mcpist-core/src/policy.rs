@@ -13,16 +13,17 @@
 //! match the tool name with or without its service prefix. Policy is checked
 //! when listing tools and again when a tool is called by name.
 
-use serde::Deserialize;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{Error, Result, connector::ToolSpec};
+use crate::{Error, Result, connector::ToolSpec, store::TokenStore};
 
 /// The config keys policy takes out of a connector's table.
 pub const POLICY_KEYS: [&str; 5] = ["enabled", "read_only", "toolsets", "allow", "deny"];
 
 /// The policy of one service.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServicePolicy {
     /// `Some(false)` serves no tool of the service.
@@ -98,6 +99,30 @@ impl ServicePolicy {
         }
         Verdict::Allowed
     }
+}
+
+/// The store secret a policy saved by the web UI lives under.
+fn saved_name(service: &str) -> String {
+    format!("policy/{service}")
+}
+
+/// The policy saved for `service` (by the web UI), which replaces the
+/// configured one, if any.
+pub async fn load_saved(store: &dyn TokenStore, service: &str) -> Result<Option<ServicePolicy>> {
+    let Some(text) = store.get_secret(&saved_name(service)).await? else {
+        return Ok(None);
+    };
+    serde_json::from_str(text.expose_secret())
+        .map(Some)
+        .map_err(|e| Error::config(service.to_owned(), format!("saved policy: {e}")))
+}
+
+/// Saves `policy` for `service`: from now on it replaces the configured one.
+pub async fn save(store: &dyn TokenStore, service: &str, policy: &ServicePolicy) -> Result<()> {
+    let text = serde_json::to_string(policy).map_err(|e| Error::other("policy", e))?;
+    store
+        .put_secret(&saved_name(service), &SecretString::from(text))
+        .await
 }
 
 /// Matches `text` against `pattern`, where `*` is any run of characters and

@@ -7,8 +7,8 @@
 #![allow(deprecated)]
 
 use std::{
-    collections::BTreeMap,
-    sync::{Arc, Mutex},
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex, RwLock},
     time::Instant,
 };
 
@@ -19,7 +19,7 @@ use rmcp::{
         JsonObject, ListToolsResult, LoggingLevel, PaginatedRequestParams, ServerCapabilities,
         ServerConfig, SetLevelRequestParams, Tool, ToolAnnotations,
     },
-    service::RequestContext,
+    service::{NotificationContext, RequestContext},
 };
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -50,17 +50,55 @@ struct Inner {
     // Every tool of every connector, allowed or not: a hidden tool called by
     // name is refused and audited, not reported as unknown.
     routes: BTreeMap<String, Route>,
-    // The allowed ones, as `tools/list` returns them.
-    tools: Vec<Tool>,
+    // The connectors, by service.
+    connectors: BTreeMap<&'static str, Arc<dyn Connector>>,
+    // Policy's current view; replaced whole when a policy changes.
+    listing: RwLock<Arc<Listing>>,
+    // Sessions told when the tool list changes.
+    peers: Mutex<Vec<rmcp::Peer<RoleServer>>>,
 }
 
 struct Route {
     connector: Arc<dyn Connector>,
-    tool: String,
+    spec: ToolSpec,
     def: Tool,
     validator: jsonschema::Validator,
-    toolset: &'static str,
-    verdict: Verdict,
+}
+
+/// Each service's policy, each tool's verdict under it, and the allowed tools.
+struct Listing {
+    policies: BTreeMap<&'static str, ServicePolicy>,
+    verdicts: HashMap<String, Verdict>,
+    // As `tools/list` returns them.
+    tools: Vec<Tool>,
+}
+
+impl Listing {
+    fn new(
+        routes: &BTreeMap<String, Route>,
+        policies: BTreeMap<&'static str, ServicePolicy>,
+    ) -> Self {
+        let verdicts: HashMap<String, Verdict> = routes
+            .iter()
+            .map(|(name, route)| {
+                let policy = policies
+                    .get(route.connector.service())
+                    .cloned()
+                    .unwrap_or_default();
+                (name.clone(), policy.check(name, &route.spec))
+            })
+            .collect();
+        let tools = routes
+            .iter()
+            .filter(|(name, _)| verdicts.get(*name) == Some(&Verdict::Allowed))
+            .map(|(_, r)| r.def.clone())
+            .collect();
+        Self {
+            policies,
+            verdicts,
+            tools,
+        }
+    }
 }
 
 impl std::fmt::Debug for McpServer {
@@ -124,49 +162,124 @@ impl McpServer {
         services: Vec<(Arc<dyn Connector>, ServicePolicy)>,
     ) -> Result<Self> {
         let mut routes = BTreeMap::new();
+        let mut connectors = BTreeMap::new();
+        let mut policies = BTreeMap::new();
         for (connector, policy) in services {
+            let service = connector.service();
+            if connectors.insert(service, connector.clone()).is_some() {
+                return Err(Error::config(service, "the service is served twice"));
+            }
+            policies.insert(service, policy);
             for spec in connector.tools() {
-                let name = format!("{}_{}", connector.service(), spec.name);
-                let verdict = policy.check(&name, &spec);
+                let name = format!("{service}_{}", spec.name);
                 let def = tool_definition(&name, &spec, connector.auth() != Auth::None)?;
                 let validator =
                     jsonschema::validator_for(&Value::Object(def.input_schema.as_ref().clone()))
                         .map_err(|e| {
-                            Error::config(
-                                connector.service(),
-                                format!("tool {name}: bad input schema: {e}"),
-                            )
+                            Error::config(service, format!("tool {name}: bad input schema: {e}"))
                         })?;
                 let route = Route {
                     connector: connector.clone(),
-                    tool: spec.name.into_owned(),
+                    spec,
                     def,
                     validator,
-                    toolset: spec.toolset,
-                    verdict,
                 };
                 if routes.insert(name.clone(), route).is_some() {
                     return Err(Error::config(
-                        connector.service(),
+                        service,
                         format!("tool {name} is defined twice"),
                     ));
                 }
             }
         }
-        let tools = routes
-            .values()
-            .filter(|r| r.verdict == Verdict::Allowed)
-            .map(|r| r.def.clone())
-            .collect();
+        let listing = Listing::new(&routes, policies);
         Ok(Self {
             inner: Arc::new(Inner {
                 exchanger,
                 audit,
                 routes,
-                tools,
+                connectors,
+                listing: RwLock::new(Arc::new(listing)),
+                peers: Mutex::new(Vec::new()),
             }),
             log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
         })
+    }
+
+    fn listing(&self) -> Arc<Listing> {
+        self.inner
+            .listing
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The served connectors, by service.
+    pub fn connectors(&self) -> &BTreeMap<&'static str, Arc<dyn Connector>> {
+        &self.inner.connectors
+    }
+
+    /// The exchanger the server resolves accounts with.
+    pub fn exchanger(&self) -> &Exchanger {
+        &self.inner.exchanger
+    }
+
+    /// The audit log every operation goes to.
+    pub fn audit(&self) -> &Arc<dyn AuditSink> {
+        &self.inner.audit
+    }
+
+    /// The policy `service` is served under now, if it is served.
+    pub fn policy(&self, service: &str) -> Option<ServicePolicy> {
+        self.listing().policies.get(service).cloned()
+    }
+
+    /// Serves `service` under `policy` from now on: `tools/list` and calls see
+    /// the change at once, and open sessions get `notifications/tools/list_changed`.
+    /// Fails if the service is not served.
+    pub async fn set_policy(&self, service: &str, policy: ServicePolicy) -> Result<()> {
+        let Some((&service, _)) = self.inner.connectors.get_key_value(service) else {
+            return Err(Error::InvalidArguments(format!(
+                "unknown service {service}"
+            )));
+        };
+        {
+            let mut listing = self
+                .inner
+                .listing
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            let mut policies = listing.policies.clone();
+            policies.insert(service, policy);
+            *listing = Arc::new(Listing::new(&self.inner.routes, policies));
+        }
+        let peers: Vec<_> = self
+            .inner
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for peer in &peers {
+            // A session that went away is dropped below.
+            let _ = peer.notify_tool_list_changed().await;
+        }
+        self.inner
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| !p.is_transport_closed());
+        Ok(())
+    }
+
+    /// Applies the policies saved in `store` (by the web UI) over the
+    /// configured ones: a saved policy replaces the whole configured one.
+    pub async fn load_saved_policies(&self, store: &dyn crate::store::TokenStore) -> Result<()> {
+        for service in self.inner.connectors.keys() {
+            if let Some(policy) = crate::policy::load_saved(store, service).await? {
+                self.set_policy(service, policy).await?;
+            }
+        }
+        Ok(())
     }
 
     /// A handle for a new MCP session: shares the tools, has its own log level.
@@ -180,14 +293,15 @@ impl McpServer {
     /// Every tool of every connector, sorted by name, with policy's verdict;
     /// the allowed ones are exactly what `tools/list` returns.
     pub fn catalog(&self) -> Vec<ListedTool> {
+        let listing = self.listing();
         self.inner
             .routes
-            .values()
-            .map(|r| ListedTool {
+            .iter()
+            .map(|(name, r)| ListedTool {
                 tool: r.def.clone(),
                 service: r.connector.service(),
-                toolset: r.toolset,
-                verdict: r.verdict.clone(),
+                toolset: r.spec.toolset,
+                verdict: listing.verdicts[name].clone(),
             })
             .collect()
     }
@@ -210,12 +324,12 @@ impl McpServer {
 
     /// How many tools clients see.
     pub fn visible_tools(&self) -> usize {
-        self.inner.tools.len()
+        self.listing().tools.len()
     }
 
     /// The `tools/list` result as JSON.
     pub fn tools_json(&self) -> Value {
-        serde_json::to_value(&self.inner.tools).expect("tools serialize")
+        serde_json::to_value(&self.listing().tools).expect("tools serialize")
     }
 
     /// Serves MCP over stdin/stdout until the client disconnects.
@@ -265,7 +379,7 @@ impl McpServer {
             let level = *self.log_level.lock().unwrap_or_else(|e| e.into_inner());
             ctx = ctx.with_peer(peer, token, level);
         }
-        let (mut result, outcome) = match connector.call(&ctx, &route.tool, args).await {
+        let (mut result, outcome) = match connector.call(&ctx, &route.spec.name, args).await {
             Ok(result) if result.is_error == Some(true) => (result, Outcome::ToolError),
             Ok(result) => (result, Outcome::Ok),
             Err(e) => (tool_error(e.to_string()), outcome_of(&e)),
@@ -408,6 +522,7 @@ impl ServerHandler for McpServer {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_logging()
                 .build(),
         )
@@ -420,7 +535,15 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> std::result::Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.inner.tools.clone()))
+        Ok(ListToolsResult::with_all_items(
+            self.listing().tools.clone(),
+        ))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
+        peers.retain(|p| !p.is_transport_closed());
+        peers.push(context.peer);
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -468,7 +591,8 @@ impl ServerHandler for McpServer {
             event = event.account(label.as_str());
         }
         let request_id = event.request_id.clone();
-        if let Verdict::Hidden(reason) = &route.verdict {
+        let verdict = self.listing().verdicts[request.name.as_ref()].clone();
+        if let Verdict::Hidden(reason) = &verdict {
             let message = format!("tool {} is not allowed by policy: {reason}", request.name);
             let outcome = AuditOutcome::of(Outcome::Denied).message(message.as_str());
             if let Err(e) = audit.record(event, outcome).await {

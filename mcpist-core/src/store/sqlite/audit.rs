@@ -223,13 +223,22 @@ impl AuditSink for SqliteStore {
                 .prepare(&format!(
                     "SELECT {COLUMNS} FROM audit
                      WHERE (?1 IS NULL OR service = ?1) AND (?2 IS NULL OR time_ms >= ?2)
+                       AND (?4 IS NULL OR account = ?4) AND (?5 IS NULL OR outcome = ?5)
+                       AND (?6 IS NULL OR seq < ?6)
                      ORDER BY seq DESC LIMIT ?3"
                 ))
                 .map_err(store_err)?;
             let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
             let rows = stmt
                 .query_map(
-                    params![filter.service, filter.since_ms.map(|t| t as i64), limit],
+                    params![
+                        filter.service,
+                        filter.since_ms.map(|t| t as i64),
+                        limit,
+                        filter.account,
+                        filter.outcome.map(|o| o.as_str()),
+                        filter.before_seq.map(|s| s as i64),
+                    ],
                     entry,
                 )
                 .map_err(store_err)?;

@@ -1,0 +1,575 @@
+//! The web UI end to end in headless Chromium (Debian's `chromium` and
+//! `chromedriver`, which `.ci/run` installs), driven over WebDriver, against
+//! MCPist's real HTTP app on loopback with the SQLite store and the fake
+//! GitHub (API and OAuth provider). Screenshots of the main pages land in
+//! `target/tmp/ui-screenshots/`.
+
+use std::{
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use mcpist_core::{
+    AuditSink, Exchanger, McpServer, Registration, ServicePolicy, SqliteStore, TokenStore,
+    audit::{AuditFilter, AuditKind},
+    http::{BearerDigest, ClientAuth, HttpOptions},
+    seal::MasterKey,
+    store::AccountKey,
+    web::{BEARER_SECRET, WebOptions},
+};
+// Naming the crate keeps its `inventory` registrations linked in.
+use mcpist_connectors as _;
+use mcpist_tests::{canary, fake_github::FakeGithub};
+use secrecy::SecretString;
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple";
+const APP_SECRET: &str = "app-secret-CANARY-0f3b9c";
+
+struct Ui {
+    base: String,
+    bearer: String,
+    fake: FakeGithub,
+    server: McpServer,
+    store: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_ui() -> Ui {
+    let fake = FakeGithub::start().await;
+    fake.register_app("Iv1.webapp", APP_SECRET);
+    fake.oauth(|b| b.login = "monalisa".into());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open(
+            &dir.path().join("mcpist.db"),
+            MasterKey::generate().unwrap(),
+        )
+        .unwrap(),
+    );
+    let github = (Registration::find("github").unwrap().build)(json!({
+        "base_url": fake.base_url()
+    }))
+    .unwrap();
+    let exchanger = Exchanger::new(store.clone(), store.clone())
+        .unwrap()
+        .with_oauth("github", github.oauth().unwrap());
+    let server = McpServer::builder(exchanger, store.clone())
+        .connector(github, ServicePolicy::default())
+        .build()
+        .unwrap();
+    mcpist_core::web::set_password(store.as_ref(), &SecretString::from(PASSWORD))
+        .await
+        .unwrap();
+    let bearer_text = canary("bearer");
+    let bearer = SecretString::from(bearer_text.clone());
+    store.put_secret(BEARER_SECRET, &bearer).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let mut options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(&bearer)));
+    options.web = Some(WebOptions::new(base.clone()));
+    let app = mcpist_core::http::router(server.clone(), options);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Ui {
+        base,
+        bearer: bearer_text,
+        fake,
+        server,
+        store,
+        _dir: dir,
+    }
+}
+
+/// chromedriver on a free loopback port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_browser() -> (Driver, Client) {
+    let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let chrome_bin = std::env::var("CHROME_BIN").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let port = free_port();
+    let child = Command::new(&driver_bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {driver_bin} ({e}): the web UI tests need Debian's chromium and \
+                 chromium-driver (`apt-get install chromium chromium-driver`; .ci/run installs them)"
+            )
+        });
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http
+            .get(format!("{}/status", driver.url))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let profile = tempfile::tempdir().unwrap().keep();
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("chrome"));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chrome_bin,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    let client = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session through chromedriver");
+    (driver, client)
+}
+
+/// Every page the test saw, to scan for secrets at the end.
+#[derive(Default)]
+struct Seen(Vec<(String, String)>);
+
+impl Seen {
+    async fn page(&mut self, browser: &Client) -> String {
+        let url = browser.current_url().await.unwrap().to_string();
+        let source = browser.source().await.unwrap();
+        self.0.push((url, source.clone()));
+        source
+    }
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn path_of(browser: &Client) -> String {
+    let url = browser.current_url().await.unwrap();
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+async fn login(browser: &Client, base: &str, password: &str) {
+    browser.goto(&format!("{base}/login")).await.unwrap();
+    browser
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    submit(browser, "main form").await;
+}
+
+/// Submits `form` and waits until the browser has left the page.
+async fn submit(browser: &Client, form: &str) {
+    let old = browser.find(Locator::Css("html")).await.unwrap();
+    browser
+        .find(Locator::Css(&format!("{form} button[type=submit]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        // The old page's root goes stale once the next page has loaded.
+        if old.tag_name().await.is_err() {
+            browser
+                .wait()
+                .for_element(Locator::Css("body"))
+                .await
+                .unwrap();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("submitting {form} did not load a new page");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_manages_accounts_apps_and_policy_in_a_real_browser() {
+    let ui = start_ui().await;
+    let (_driver, browser) = start_browser().await;
+    let mut seen = Seen::default();
+    let base = ui.base.as_str();
+
+    // A logged-out visit goes to the login page; a wrong password is refused.
+    browser.goto(&format!("{base}/audit")).await.unwrap();
+    assert_eq!(path_of(&browser).await, "/login");
+    login(&browser, base, "not the password").await;
+    let page = seen.page(&browser).await;
+    assert!(page.contains("Wrong password."), "{page}");
+    screenshot(&browser, "01-login").await;
+
+    login(&browser, base, PASSWORD).await;
+    assert_eq!(path_of(&browser).await, "/");
+    assert!(seen.page(&browser).await.contains("No account yet."));
+
+    // Paste a token: listed with the identity the upstream confirmed, masked.
+    let token = canary("webui");
+    ui.fake.accept_token(&token, "octocat");
+    browser
+        .goto(&format!("{base}/accounts/new?service=github"))
+        .await
+        .unwrap();
+    screenshot(&browser, "02-add-token").await;
+    let account = browser.find(Locator::Id("account")).await.unwrap();
+    account.clear().await.unwrap();
+    account.send_keys("work").await.unwrap();
+    browser
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    submit(&browser, "form[action='/accounts']").await;
+    assert_eq!(path_of(&browser).await, "/");
+    let page = seen.page(&browser).await;
+    assert!(
+        page.contains("Added account 'work' of github, signed in upstream as octocat."),
+        "{page}"
+    );
+    let hint = format!("{}…{}", &token[..4], &token[token.len() - 4..]);
+    assert!(page.contains(&hint), "the masked hint {hint} is shown");
+
+    // OAuth: the app first, then connect through the provider and come back.
+    browser.goto(&format!("{base}/apps")).await.unwrap();
+    let page = seen.page(&browser).await;
+    assert!(
+        page.contains(&format!("{base}/oauth/callback/github")),
+        "redirect URI shown"
+    );
+    browser
+        .find(Locator::Id("id-github"))
+        .await
+        .unwrap()
+        .send_keys("Iv1.webapp")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("secret-github"))
+        .await
+        .unwrap()
+        .send_keys(APP_SECRET)
+        .await
+        .unwrap();
+    submit(&browser, "form[action='/apps/github']").await;
+    let page = seen.page(&browser).await;
+    assert!(page.contains("Saved the OAuth app of github."), "{page}");
+    assert!(page.contains("set (never shown)"));
+    screenshot(&browser, "03-oauth-apps").await;
+
+    browser.goto(&format!("{base}/")).await.unwrap();
+    let label = browser.find(Locator::Id("connect-github")).await.unwrap();
+    label.clear().await.unwrap();
+    label.send_keys("personal").await.unwrap();
+    submit(&browser, "form[action='/connect/github']").await;
+    // The provider approves at once; the callback page sends the browser home.
+    let mut landed = String::new();
+    for _ in 0..50 {
+        landed = path_of(&browser).await;
+        if landed.starts_with("/?connected=") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(landed, "/?connected=github%2Fpersonal");
+    let page = seen.page(&browser).await;
+    assert!(
+        page.contains("Connected account 'personal' of github."),
+        "{page}"
+    );
+    assert!(page.contains("monalisa"), "the OAuth identity is listed");
+    let personal = ui
+        .store
+        .get(&AccountKey::new("github", "personal").unwrap())
+        .await
+        .unwrap()
+        .expect("the OAuth grant is stored");
+    assert_eq!(personal.identity.as_deref(), Some("monalisa"));
+    // GitHub lists granted scopes with commas, not spaces.
+    assert_eq!(personal.credential.scopes, ["repo", "read:user"]);
+    screenshot(&browser, "04-services").await;
+
+    // Policy: read-only and one tool switched off change tools/list at once.
+    let client = mcpist_tests::connect(ui.server.clone()).await;
+    let before = client.list_all_tools().await.unwrap();
+    assert!(before.iter().any(|t| t.name == "github_create_issue"));
+    browser
+        .goto(&format!("{base}/policy/github"))
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("input[name=read_only]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("input[name=tool][value=github_search_code]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    submit(&browser, "form[action='/policy/github']").await;
+    let page = seen.page(&browser).await;
+    assert!(page.contains("Saved the policy of github"), "{page}");
+    screenshot(&browser, "05-policy").await;
+    let after = client.list_all_tools().await.unwrap();
+    assert!(after.len() < before.len());
+    assert!(!after.iter().any(|t| t.name == "github_create_issue"));
+    assert!(!after.iter().any(|t| t.name == "github_search_code"));
+    assert!(after.iter().any(|t| t.name == "github_get_issue"));
+    let saved = mcpist_core::policy::load_saved(ui.store.as_ref(), "github")
+        .await
+        .unwrap()
+        .expect("the policy is saved in the store");
+    assert!(saved.read_only);
+    assert_eq!(saved.deny, ["github_search_code"]);
+
+    // Remove an account, after a confirmation page.
+    browser
+        .goto(&format!("{base}/accounts/github/personal/remove"))
+        .await
+        .unwrap();
+    assert!(seen.page(&browser).await.contains("Remove account"));
+    submit(&browser, "form[action='/accounts/github/personal/remove']").await;
+    assert!(
+        seen.page(&browser)
+            .await
+            .contains("Removed account 'personal' of github")
+    );
+    let left: Vec<String> = ui
+        .store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.account)
+        .collect();
+    assert_eq!(left, ["work"]);
+
+    // A POST without its CSRF token changes nothing, even with the session cookie.
+    let cookie = browser.get_named_cookie("mcpist_session").await.unwrap();
+    let forged = reqwest::Client::new()
+        .post(format!("{base}/accounts/github/work/remove"))
+        .header("Cookie", format!("mcpist_session={}", cookie.value()))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("confirm=yes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(ui.store.list().await.unwrap().len(), 1, "nothing removed");
+
+    // The audit log page lists what happened; the clients page shows configs.
+    browser.goto(&format!("{base}/audit")).await.unwrap();
+    let page = seen.page(&browser).await;
+    for kind in [
+        "account_add",
+        "app_set",
+        "login",
+        "policy_set",
+        "account_remove",
+        "ui_login",
+    ] {
+        assert!(page.contains(kind), "audit page lists {kind}");
+    }
+    screenshot(&browser, "06-audit").await;
+    browser
+        .goto(&format!("{base}/audit?outcome=denied"))
+        .await
+        .unwrap();
+    let page = seen.page(&browser).await;
+    assert!(page.contains("ui_login") && !page.contains("account_add"));
+    let bearer = ui.bearer.clone();
+    browser.goto(&format!("{base}/clients")).await.unwrap();
+    let page = seen.page(&browser).await;
+    assert!(page.contains("Claude Desktop") && page.contains("VS Code"));
+    assert!(page.contains(&format!("{base}/mcp")));
+    assert!(
+        !page.contains(&bearer),
+        "the bearer waits for an explicit request"
+    );
+    screenshot(&browser, "07-clients").await;
+    submit(&browser, "form[action='/clients']").await;
+    // Not kept in `seen`: this page shows the bearer on purpose.
+    let revealed = browser.source().await.unwrap();
+    assert!(revealed.contains(&format!("Bearer {bearer}")));
+
+    // A phone-sized window still reads.
+    browser.set_window_size(390, 844).await.unwrap();
+    browser.goto(&format!("{base}/")).await.unwrap();
+    screenshot(&browser, "08-services-phone").await;
+    browser.set_window_size(1280, 900).await.unwrap();
+
+    // Log out: the next visit is sent to the login page again.
+    submit(&browser, "form[action='/logout']").await;
+    assert_eq!(path_of(&browser).await, "/login");
+    browser.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(path_of(&browser).await, "/login");
+
+    // No secret appeared in any page.
+    let refresh = personal.credential.refresh_token.unwrap();
+    let access = personal.credential.access_token;
+    use secrecy::ExposeSecret;
+    for (url, source) in &seen.0 {
+        for secret in [
+            token.as_str(),
+            APP_SECRET,
+            PASSWORD,
+            access.expose_secret(),
+            refresh.expose_secret(),
+        ] {
+            assert!(!source.contains(secret), "{url} shows a secret");
+        }
+    }
+    let logins = ui
+        .store
+        .query(&AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.kind == AuditKind::UiLogin)
+        .count();
+    assert_eq!(logins, 2, "one wrong and one right password");
+    browser.close().await.unwrap();
+}
+
+/// The login form's CSRF token and its cookie, fetched like a browser would.
+async fn login_form(http: &reqwest::Client, base: &str) -> (String, String) {
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let body = page.text().await.unwrap();
+    let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token = body[at..at + 64].to_owned();
+    (cookie, token)
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_rate_limited_and_logins_need_their_form_token() {
+    let ui = start_ui().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |cookie: String, body: String| {
+        http.post(format!("{}/login", ui.base))
+            .header("Cookie", cookie)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // Without the form's token (or with another one) even the right password fails.
+    let (cookie, _) = login_form(&http, &ui.base).await;
+    let forged = post(cookie, format!("csrf=00&password={PASSWORD}"))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    for _ in 0..5 {
+        let (cookie, token) = login_form(&http, &ui.base).await;
+        let wrong = post(cookie, format!("csrf={token}&password=guess"))
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+    }
+    let (cookie, token) = login_form(&http, &ui.base).await;
+    let locked = post(
+        cookie,
+        format!("csrf={token}&password={}", PASSWORD.replace(' ', "+")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(locked.status(), 429);
+    assert!(
+        locked
+            .text()
+            .await
+            .unwrap()
+            .contains("Too many wrong passwords")
+    );
+    assert!(locked_out_changes_nothing(&ui).await);
+}
+
+/// No session was created for the locked-out login: `/` still redirects.
+async fn locked_out_changes_nothing(ui: &Ui) -> bool {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let home = http.get(format!("{}/", ui.base)).send().await.unwrap();
+    home.status() == 303 && home.headers()["location"] == "/login"
+}
+
+#[tokio::test]
+async fn ui_responses_forbid_framing_caching_and_sniffing() {
+    let ui = start_ui().await;
+    let response = reqwest::get(format!("{}/login", ui.base)).await.unwrap();
+    let headers = response.headers();
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    // A foreign Host is refused before the UI sees the request.
+    let addr: SocketAddr = ui.base.trim_start_matches("http://").parse().unwrap();
+    let foreign = reqwest::Client::new()
+        .get(format!("http://{addr}/login"))
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+}
