@@ -479,6 +479,54 @@ async fn the_web_ui_manages_accounts_apps_and_policy_in_a_real_browser() {
     browser.close().await.unwrap();
 }
 
+/// Counts `notifications/tools/list_changed`.
+#[derive(Clone, Default)]
+struct ListWatcher(Arc<tokio::sync::Notify>);
+
+impl rmcp::ClientHandler for ListWatcher {
+    async fn on_tool_list_changed(
+        &self,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        self.0.notify_one();
+    }
+}
+
+#[tokio::test]
+async fn a_policy_change_tells_open_sessions_their_tool_list_changed() {
+    let ui = start_ui().await;
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    let server = ui.server.clone();
+    tokio::spawn(async move {
+        use rmcp::ServiceExt;
+        let running = server.serve(server_io).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    let watcher = ListWatcher::default();
+    let client = {
+        use rmcp::ServiceExt;
+        watcher.clone().serve(client_io).await.unwrap()
+    };
+    let before = client.list_all_tools().await.unwrap().len();
+    let policy = ServicePolicy {
+        toolsets: Some(vec!["issues".into()]),
+        ..ServicePolicy::default()
+    };
+    ui.server.set_policy("github", policy).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), watcher.0.notified())
+        .await
+        .expect("the session is told");
+    let after = client.list_all_tools().await.unwrap();
+    assert!(after.len() < before);
+    assert!(after.iter().all(|t| t.name.contains("issue")), "{after:?}");
+    assert!(
+        ui.server
+            .set_policy("nope", ServicePolicy::default())
+            .await
+            .is_err()
+    );
+}
+
 /// The login form's CSRF token and its cookie, fetched like a browser would.
 async fn login_form(http: &reqwest::Client, base: &str) -> (String, String) {
     let page = http.get(format!("{base}/login")).send().await.unwrap();

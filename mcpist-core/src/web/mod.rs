@@ -250,16 +250,22 @@ fn html(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
+/// A `Set-Cookie` value: never readable by scripts, never sent cross-site,
+/// `Secure` when the UI is served over https.
+fn cookie(options: &WebOptions, name: &str, value: &str, max_age: Option<Duration>) -> HeaderValue {
+    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        cookie.push_str(&format!("; Max-Age={}", age.as_secs()));
+    }
+    if options.secure() {
+        cookie.push_str("; Secure");
+    }
+    HeaderValue::from_str(&cookie).expect("cookie values are hex")
+}
+
 impl Web {
     fn cookie(&self, name: &str, value: &str, max_age: Option<Duration>) -> HeaderValue {
-        let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
-        if let Some(age) = max_age {
-            cookie.push_str(&format!("; Max-Age={}", age.as_secs()));
-        }
-        if self.options.secure() {
-            cookie.push_str("; Secure");
-        }
-        HeaderValue::from_str(&cookie).expect("cookie values are hex")
+        cookie(&self.options, name, value, max_age)
     }
 
     /// The visit's session, if the request carries a live one.
@@ -1181,6 +1187,29 @@ mod tests {
     fn hints_hide_all_but_eight_characters_of_long_tokens() {
         assert_eq!(token_hint("ghp_0123456789abcdefghijWXYZ"), "ghp_…WXYZ");
         assert_eq!(token_hint("short-token"), "••••");
+    }
+
+    #[test]
+    fn cookies_are_secure_with_a_host_prefix_behind_https() {
+        let local = WebOptions::new("http://127.0.0.1:8765/");
+        assert_eq!(local.base_url, "http://127.0.0.1:8765");
+        let plain = cookie(&local, local.session_cookie(), "ab", None);
+        assert_eq!(
+            plain,
+            "mcpist_session=ab; Path=/; HttpOnly; SameSite=Strict"
+        );
+        let public = WebOptions::new("https://mcpist.example.net");
+        let name = public.session_cookie();
+        assert_eq!(name, "__Host-mcpist_session");
+        let secure = cookie(&public, name, "ab", Some(Duration::ZERO));
+        assert_eq!(
+            secure,
+            "__Host-mcpist_session=ab; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
+        );
+        assert_eq!(
+            public.redirect_uri("github"),
+            "https://mcpist.example.net/oauth/callback/github"
+        );
     }
 
     #[test]
