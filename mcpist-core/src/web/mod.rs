@@ -310,6 +310,29 @@ impl Web {
         Ok((visit, form))
     }
 
+    /// Leaves the outcome of a POST for the next page and sends the browser
+    /// there: `done` when it worked, `failed: the error` when not.
+    fn report(&self, visit: &Visit, result: Result<String>, failed: &str, to: &str) -> Response {
+        self.flash(
+            visit,
+            match result {
+                Ok(done) => done,
+                Err(e) => format!("{failed}: {e}"),
+            },
+        );
+        redirect(to)
+    }
+
+    /// The services whose accounts hold a credential.
+    fn credential_services(&self) -> Vec<&'static str> {
+        self.server
+            .connectors()
+            .iter()
+            .filter(|(_, c)| c.auth() != crate::connector::Auth::None)
+            .map(|(name, _)| *name)
+            .collect()
+    }
+
     fn flash(&self, visit: &Visit, message: impl Into<String>) {
         if let Some(session) = self
             .sessions
@@ -689,13 +712,7 @@ async fn add_token_page(
     let Some(visit) = web.visit(&headers) else {
         return redirect("/login");
     };
-    let services: Vec<&str> = web
-        .server
-        .connectors()
-        .iter()
-        .filter(|(_, c)| c.auth() != crate::connector::Auth::None)
-        .map(|(name, _)| *name)
-        .collect();
+    let services = web.credential_services();
     html(
         StatusCode::OK,
         pages::add_token(
@@ -753,13 +770,7 @@ async fn add_token(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes)
             redirect("/")
         }
         Err(e) => {
-            let services: Vec<&str> = web
-                .server
-                .connectors()
-                .iter()
-                .filter(|(_, c)| c.auth() != crate::connector::Auth::None)
-                .map(|(name, _)| *name)
-                .collect();
+            let services = web.credential_services();
             html(
                 StatusCode::BAD_REQUEST,
                 pages::add_token(
@@ -787,14 +798,13 @@ async fn make_default(
         Ok(key) => web.server.exchanger().set_default_account(&key).await,
         Err(e) => Err(e),
     };
-    web.flash(
+    let done = format!("'{account}' is now the default {service} account.");
+    web.report(
         &visit,
-        match result {
-            Ok(()) => format!("'{account}' is now the default {service} account."),
-            Err(e) => format!("Could not change the default: {e}"),
-        },
-    );
-    redirect("/")
+        result.map(|()| done),
+        "Could not change the default",
+        "/",
+    )
 }
 
 async fn remove_page(
@@ -825,14 +835,13 @@ async fn remove(
         Ok(key) => web.server.exchanger().remove_account(&key).await,
         Err(e) => Err(e),
     };
-    web.flash(
+    let done = format!("Removed account '{account}' of {service}; its token is deleted.");
+    web.report(
         &visit,
-        match result {
-            Ok(()) => format!("Removed account '{account}' of {service}; its token is deleted."),
-            Err(e) => format!("Could not remove the account: {e}"),
-        },
-    );
-    redirect("/")
+        result.map(|()| done),
+        "Could not remove the account",
+        "/",
+    )
 }
 
 async fn connect(
@@ -947,14 +956,13 @@ async fn set_app(
         .await
     }
     .await;
-    web.flash(
+    let done = format!("Saved the OAuth app of {service}.");
+    web.report(
         &visit,
-        match result {
-            Ok(()) => format!("Saved the OAuth app of {service}."),
-            Err(e) => format!("Could not save the OAuth app of {service}: {e}"),
-        },
-    );
-    redirect("/apps")
+        result.map(|()| done),
+        &format!("Could not save the OAuth app of {service}"),
+        "/apps",
+    )
 }
 
 async fn policy_page(
