@@ -187,7 +187,14 @@ enum Client {
 #[derive(Debug, Subcommand)]
 enum KeyCommand {
     /// Replace the master key and re-seal every secret with it (crash-safe).
-    Rotate,
+    ///
+    /// With `[store] key = "passphrase"` (or `--to-passphrase`), the new key is
+    /// derived from a new passphrase: `MCPIST_NEW_PASSPHRASE` or a prompt.
+    Rotate {
+        /// Switch a key-file store to a passphrase (then set `key = "passphrase"`).
+        #[arg(long)]
+        to_passphrase: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,7 +254,9 @@ async fn run(cli: Cli) -> Result<()> {
             no_browser,
         } => login(&loaded, &service, &account, scopes, port, no_browser).await,
         Command::Bearer(cmd) => bearer(&loaded, cmd).await,
-        Command::Key(KeyCommand::Rotate) => wiring::rotate_key(&loaded).await,
+        Command::Key(KeyCommand::Rotate { to_passphrase }) => {
+            wiring::rotate_key(&loaded, to_passphrase).await
+        }
         Command::ClientConfig { client, http } => client_config(&loaded, client, http).await,
         Command::Audit {
             json,
@@ -406,11 +415,15 @@ async fn init(loaded: &Loaded) -> Result<()> {
     let (stores, created) = wiring::open_store(loaded, true)?;
     if loaded.config.store.kind == config::StoreKind::Sqlite {
         let state = |new: bool| if new { "created" } else { "exists, kept" };
-        eprintln!(
-            "key:     {} ({}, mode 0600)",
-            loaded.key_path().display(),
-            state(created.key)
-        );
+        if loaded.config.store.key == config::KeySource::Passphrase {
+            eprintln!("key:     derived from the passphrase (argon2id; salt kept in the store)");
+        } else {
+            eprintln!(
+                "key:     {} ({}, mode 0600)",
+                loaded.key_path().display(),
+                state(created.key)
+            );
+        }
         eprintln!(
             "store:   {} ({})",
             loaded.store_path().display(),
