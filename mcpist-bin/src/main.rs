@@ -658,9 +658,28 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
         }
         AccountsCommand::List { json } => {
             let accounts = store.list().await?;
+            // Listing needs no secrets, but a record that no longer opens
+            // (a damaged byte on disk) must show here, not at the next call.
+            let mut broken = std::collections::HashSet::new();
+            for a in &accounts {
+                let key = AccountKey::new(&a.service, &a.account)?;
+                if let Err(mcpist_core::Error::Unseal { .. }) = store.get(&key).await {
+                    broken.insert(key);
+                }
+            }
+            let is_broken = |a: &mcpist_core::store::AccountInfo| {
+                AccountKey::new(&a.service, &a.account).is_ok_and(|k| broken.contains(&k))
+            };
             let mut out = std::io::stdout().lock();
             if json {
-                serde_json::to_writer_pretty(&mut out, &accounts)?;
+                let mut listed = serde_json::to_value(&accounts)?;
+                for (value, a) in listed.as_array_mut().into_iter().flatten().zip(&accounts) {
+                    if is_broken(a) {
+                        value["status"] = "broken".into();
+                        value["problem"] = "cannot be decrypted".into();
+                    }
+                }
+                serde_json::to_writer_pretty(&mut out, &listed)?;
                 writeln!(out)?;
                 return Ok(());
             }
@@ -678,6 +697,7 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     Some(t) => format!("in {} min", (t - now) / 60),
                 };
                 let status = match (a.status, a.expires_at) {
+                    _ if is_broken(&a) => "broken: cannot be decrypted",
                     (AccountStatus::Ok, Some(t)) if t <= now + margin => "expiring",
                     (status, _) => status.as_str(),
                 };
@@ -692,6 +712,13 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     expiry,
                     a.identity.as_deref().unwrap_or("-"),
                 )?;
+            }
+            if !broken.is_empty() {
+                eprintln!(
+                    "{} account(s) cannot be decrypted (damaged on disk); the others work. \
+                     Restore the store from a backup, or remove and add them again",
+                    broken.len()
+                );
             }
             Ok(())
         }

@@ -309,3 +309,185 @@ fn at_a_terminal_the_passphrase_is_asked_without_echo() {
         "the passphrase was echoed: {seen}"
     );
 }
+
+/// Calls `tools` (name, arguments) over stdio and returns every result.
+async fn stdio_calls(
+    home: &Home,
+    calls: &[(&str, serde_json::Value)],
+) -> Vec<rmcp::model::CallToolResult> {
+    use rmcp::{ServiceExt as _, model::CallToolRequestParams, transport::TokioChildProcess};
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .args(["serve", "--stdio"]);
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let mut results = Vec::new();
+    for (tool, args) in calls {
+        results.push(
+            client
+                .call_tool(
+                    CallToolRequestParams::new(tool.to_string())
+                        .with_arguments(args.as_object().unwrap().clone()),
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    client.cancel().await.unwrap();
+    results
+}
+
+fn text(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_breaks_its_account_only() {
+    let fake = mcpist_tests::fake_github::FakeGithub::start().await;
+    let (good, damaged) = (canary("good"), canary("damaged"));
+    fake.accept_token(&good, "octocat");
+    fake.accept_token(&damaged, "hubot");
+    let home = Home::new();
+    home.run_ok(&[], &["init"], "");
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\n",
+        fake.base_url()
+    ));
+    for (account, token) in [("work", &good), ("home", &damaged)] {
+        home.run_ok(&[], &add_token_args(account), token);
+    }
+    // One byte of `home`'s ciphertext flipped on disk, past the envelope header.
+    {
+        let conn = rusqlite::Connection::open(home.db()).unwrap();
+        let mut sealed: Vec<u8> = conn
+            .query_row(
+                "SELECT sealed FROM accounts WHERE account = 'home'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        sealed[40] ^= 0x01;
+        conn.execute(
+            "UPDATE accounts SET sealed = ?1 WHERE account = 'home'",
+            [&sealed],
+        )
+        .unwrap();
+    }
+
+    let listed = home.run_ok(&[], &["accounts", "list"], "");
+    let text_list = String::from_utf8_lossy(&listed.stdout);
+    let line = |label: &str| {
+        text_list
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(label))
+            .unwrap_or_else(|| panic!("no line for {label}: {text_list}"))
+            .to_owned()
+    };
+    assert!(
+        line("home").contains("broken: cannot be decrypted"),
+        "{text_list}"
+    );
+    assert!(!line("work").contains("broken"), "{text_list}");
+    assert!(stderr(&listed).contains("1 account(s) cannot be decrypted"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&home.run_ok(&[], &["accounts", "list", "--json"], "").stdout)
+            .unwrap();
+    let status: Vec<_> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["account"].as_str().unwrap(),
+                a["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(status, [("home", "broken"), ("work", "ok")]);
+
+    let results = stdio_calls(
+        &home,
+        &[
+            ("github_get_me", serde_json::json!({"account": "work"})),
+            ("github_get_me", serde_json::json!({"account": "home"})),
+            ("github_get_me", serde_json::json!({"account": "work"})),
+        ],
+    )
+    .await;
+    for ok in [&results[0], &results[2]] {
+        assert_eq!(ok.is_error, Some(false), "{}", text(ok));
+        assert!(text(ok).contains("octocat"));
+    }
+    assert_eq!(results[1].is_error, Some(true));
+    assert!(
+        text(&results[1]).contains("could not be opened"),
+        "{}",
+        text(&results[1])
+    );
+    // Only the good token ever reached the upstream.
+    let seen: Vec<_> = fake
+        .api_requests()
+        .iter()
+        .filter_map(|r| r.authorization.clone())
+        .collect();
+    assert_eq!(seen, vec![format!("Bearer {good}"); 2]);
+}
+
+#[test]
+fn a_truncated_or_garbage_store_file_is_refused_and_never_written() {
+    let home = Home::new();
+    home.run_ok(&[], &["init"], "");
+    for label in ["a", "b", "c"] {
+        home.run_ok(&[], &add_token_args(label), &canary(label));
+    }
+    let intact = std::fs::read(home.db()).unwrap();
+    assert!(
+        !home.data_dir().join("mcpist.db-wal").exists(),
+        "checkpointed at exit"
+    );
+    let mut garbage = intact.clone();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for byte in &mut garbage {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = state as u8;
+    }
+    let mut zero_header = intact.clone();
+    zero_header[..100].fill(0);
+    let damages: [(&str, Vec<u8>); 4] = [
+        ("truncated to half", intact[..intact.len() / 2].to_vec()),
+        ("truncated mid-page", intact[..intact.len() - 1000].to_vec()),
+        ("garbage", garbage),
+        ("zeroed header", zero_header),
+    ];
+    let db = home.db().display().to_string();
+    for (what, bytes) in damages {
+        std::fs::write(home.db(), &bytes).unwrap();
+        for args in [&["accounts", "list"][..], &["serve", "--stdio"], &["init"]] {
+            let out = home.run(&[], args, "");
+            let err = stderr(&out);
+            assert!(!out.status.success(), "{what}: {args:?} succeeded");
+            assert!(
+                err.contains(&db) && err.contains("left untouched"),
+                "{what}: {args:?}: {err}"
+            );
+            assert!(
+                std::fs::read(home.db()).unwrap() == bytes,
+                "{what}: {args:?} changed the file"
+            );
+        }
+    }
+    std::fs::write(home.db(), &intact).unwrap();
+    home.run_ok(&[], &["accounts", "list"], "");
+}
