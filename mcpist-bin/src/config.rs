@@ -112,6 +112,8 @@ pub(crate) enum StoreKind {
     Sqlite,
     /// Process memory; nothing persists.
     Memory,
+    /// A PostgreSQL database (`url`), shared by several replicas.
+    Postgres,
 }
 
 /// Where the master key of a persistent store comes from.
@@ -136,6 +138,8 @@ pub(crate) struct StoreConfig {
     pub(crate) path: Option<RelativePathBuf>,
     /// The master key file; relative paths are relative to the config file.
     pub(crate) key_file: Option<RelativePathBuf>,
+    /// The PostgreSQL database, `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    pub(crate) url: Option<secrecy::SecretString>,
 }
 
 /// The loaded configuration and where everything lives.
@@ -309,7 +313,8 @@ pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is option
 # public_url = "https://mcpist.example.net"   # when behind a reverse proxy
 
 [store]
-# kind = "sqlite"            # sqlite | memory
+# kind = "sqlite"            # sqlite | memory | postgres
+# url = "postgres://mcpist@db.internal/mcpist"   # kind = "postgres" only; or MCPIST_STORE__URL
 # path = "mcpist.db"         # default: $XDG_DATA_HOME/mcpist/mcpist.db; relative to this file
 # key_file = "master.key"    # default: $XDG_DATA_HOME/mcpist/master.key; or set MCPIST_MASTER_KEY
 # key = "file"               # file | passphrase (argon2id of MCPIST_PASSPHRASE or a prompt)

@@ -430,6 +430,18 @@ async fn init(loaded: &Loaded) -> Result<()> {
             state(created.store)
         );
     }
+    if loaded.config.store.kind == config::StoreKind::Postgres {
+        eprintln!(
+            "key:     {} ({}; every replica needs this key)",
+            loaded.key_path().display(),
+            if created.key {
+                "created"
+            } else {
+                "exists, kept"
+            }
+        );
+        eprintln!("store:   {}", stores.tokens.location());
+    }
     let (bearer, bearer_created) = wiring::ensure_bearer(stores.tokens.as_ref()).await?;
     if bearer_created {
         eprintln!("bearer:  created; MCP clients send it as `Authorization: Bearer <token>`:");

