@@ -15,7 +15,14 @@ use figment::{
 use serde::Deserialize;
 
 /// Environment variables that are not config keys.
-const NOT_CONFIG_KEYS: &[&str] = &["config", "master_key", "log", "bearer"];
+const NOT_CONFIG_KEYS: &[&str] = &[
+    "config",
+    "master_key",
+    "passphrase",
+    "new_passphrase",
+    "log",
+    "bearer",
+];
 
 /// The whole configuration.
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +112,19 @@ pub(crate) enum StoreKind {
     Sqlite,
     /// Process memory; nothing persists.
     Memory,
+    /// A PostgreSQL database (`url`), shared by several replicas.
+    Postgres,
+}
+
+/// Where the master key of a persistent store comes from.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum KeySource {
+    /// A random key in `key_file` (or `MCPIST_MASTER_KEY`); the default.
+    #[default]
+    File,
+    /// Derived with argon2id from `MCPIST_PASSPHRASE` or a terminal prompt.
+    Passphrase,
 }
 
 /// The `[store]` table.
@@ -112,10 +132,14 @@ pub(crate) enum StoreKind {
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct StoreConfig {
     pub(crate) kind: StoreKind,
+    /// Where the master key comes from.
+    pub(crate) key: KeySource,
     /// The SQLite file; relative paths are relative to the config file.
     pub(crate) path: Option<RelativePathBuf>,
     /// The master key file; relative paths are relative to the config file.
     pub(crate) key_file: Option<RelativePathBuf>,
+    /// The PostgreSQL database, `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    pub(crate) url: Option<secrecy::SecretString>,
 }
 
 /// The loaded configuration and where everything lives.
@@ -289,9 +313,11 @@ pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is option
 # public_url = "https://mcpist.example.net"   # when behind a reverse proxy
 
 [store]
-# kind = "sqlite"            # sqlite | memory
+# kind = "sqlite"            # sqlite | memory | postgres
+# url = "postgres://mcpist@db.internal/mcpist"   # kind = "postgres" only; or MCPIST_STORE__URL
 # path = "mcpist.db"         # default: $XDG_DATA_HOME/mcpist/mcpist.db; relative to this file
 # key_file = "master.key"    # default: $XDG_DATA_HOME/mcpist/master.key; or set MCPIST_MASTER_KEY
+# key = "file"               # file | passphrase (argon2id of MCPIST_PASSPHRASE or a prompt)
 
 [audit]
 # retention_days = 365       # older records are deleted when `serve` starts

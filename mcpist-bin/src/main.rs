@@ -196,7 +196,14 @@ enum PasswordCommand {
 #[derive(Debug, Subcommand)]
 enum KeyCommand {
     /// Replace the master key and re-seal every secret with it (crash-safe).
-    Rotate,
+    ///
+    /// With `[store] key = "passphrase"` (or `--to-passphrase`), the new key is
+    /// derived from a new passphrase: `MCPIST_NEW_PASSPHRASE` or a prompt.
+    Rotate {
+        /// Switch a key-file store to a passphrase (then set `key = "passphrase"`).
+        #[arg(long)]
+        to_passphrase: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -256,7 +263,9 @@ async fn run(cli: Cli) -> Result<()> {
             no_browser,
         } => login(&loaded, &service, &account, scopes, port, no_browser).await,
         Command::Bearer(cmd) => bearer(&loaded, cmd).await,
-        Command::Key(KeyCommand::Rotate) => wiring::rotate_key(&loaded).await,
+        Command::Key(KeyCommand::Rotate { to_passphrase }) => {
+            wiring::rotate_key(&loaded, to_passphrase).await
+        }
         Command::Password(PasswordCommand::Set) => set_password(&loaded).await,
         Command::ClientConfig { client, http } => client_config(&loaded, client, http).await,
         Command::Audit {
@@ -417,16 +426,32 @@ async fn init(loaded: &Loaded) -> Result<()> {
     let (stores, created) = wiring::open_store(loaded, true)?;
     if loaded.config.store.kind == config::StoreKind::Sqlite {
         let state = |new: bool| if new { "created" } else { "exists, kept" };
-        eprintln!(
-            "key:     {} ({}, mode 0600)",
-            loaded.key_path().display(),
-            state(created.key)
-        );
+        if loaded.config.store.key == config::KeySource::Passphrase {
+            eprintln!("key:     derived from the passphrase (argon2id; salt kept in the store)");
+        } else {
+            eprintln!(
+                "key:     {} ({}, mode 0600)",
+                loaded.key_path().display(),
+                state(created.key)
+            );
+        }
         eprintln!(
             "store:   {} ({})",
             loaded.store_path().display(),
             state(created.store)
         );
+    }
+    if loaded.config.store.kind == config::StoreKind::Postgres {
+        eprintln!(
+            "key:     {} ({}; every replica needs this key)",
+            loaded.key_path().display(),
+            if created.key {
+                "created"
+            } else {
+                "exists, kept"
+            }
+        );
+        eprintln!("store:   {}", stores.tokens.location());
     }
     let (bearer, bearer_created) = wiring::ensure_bearer(stores.tokens.as_ref()).await?;
     if bearer_created {
@@ -682,9 +707,28 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
         }
         AccountsCommand::List { json } => {
             let accounts = store.list().await?;
+            // Listing needs no secrets, but a record that no longer opens
+            // (a damaged byte on disk) must show here, not at the next call.
+            let mut broken = std::collections::HashSet::new();
+            for a in &accounts {
+                let key = AccountKey::new(&a.service, &a.account)?;
+                if let Err(mcpist_core::Error::Unseal { .. }) = store.get(&key).await {
+                    broken.insert(key);
+                }
+            }
+            let is_broken = |a: &mcpist_core::store::AccountInfo| {
+                AccountKey::new(&a.service, &a.account).is_ok_and(|k| broken.contains(&k))
+            };
             let mut out = std::io::stdout().lock();
             if json {
-                serde_json::to_writer_pretty(&mut out, &accounts)?;
+                let mut listed = serde_json::to_value(&accounts)?;
+                for (value, a) in listed.as_array_mut().into_iter().flatten().zip(&accounts) {
+                    if is_broken(a) {
+                        value["status"] = "broken".into();
+                        value["problem"] = "cannot be decrypted".into();
+                    }
+                }
+                serde_json::to_writer_pretty(&mut out, &listed)?;
                 writeln!(out)?;
                 return Ok(());
             }
@@ -702,6 +746,7 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     Some(t) => format!("in {} min", (t - now) / 60),
                 };
                 let status = match (a.status, a.expires_at) {
+                    _ if is_broken(&a) => "broken: cannot be decrypted",
                     (AccountStatus::Ok, Some(t)) if t <= now + margin => "expiring",
                     (status, _) => status.as_str(),
                 };
@@ -716,6 +761,13 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     expiry,
                     a.identity.as_deref().unwrap_or("-"),
                 )?;
+            }
+            if !broken.is_empty() {
+                eprintln!(
+                    "{} account(s) cannot be decrypted (damaged on disk); the others work. \
+                     Restore the store from a backup, or remove and add them again",
+                    broken.len()
+                );
             }
             Ok(())
         }

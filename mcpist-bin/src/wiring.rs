@@ -10,7 +10,7 @@ use mcpist_core::{
 };
 use secrecy::SecretString;
 
-use crate::config::{Loaded, StoreKind};
+use crate::config::{KeySource, Loaded, StoreKind};
 
 /// The name under which the MCP bearer token is stored.
 pub(crate) use mcpist_core::web::BEARER_SECRET;
@@ -46,13 +46,17 @@ pub(crate) fn open_store(loaded: &Loaded, create: bool) -> Result<(Stores, Creat
     let mut created = Created::default();
     match loaded.config.store.kind {
         StoreKind::Memory => Ok((Stores::of(MemoryStore::new()), created)),
+        StoreKind::Postgres => open_postgres(loaded, create),
         StoreKind::Sqlite => {
             let store_path = loaded.store_path();
             let key_path = loaded.key_path();
-            for dir in [store_path.parent(), key_path.parent()]
-                .into_iter()
-                .flatten()
-            {
+            let by_passphrase = loaded.config.store.key == KeySource::Passphrase;
+            let key_dir = if by_passphrase {
+                None
+            } else {
+                key_path.parent()
+            };
+            for dir in [store_path.parent(), key_dir].into_iter().flatten() {
                 if !dir.exists() {
                     if !create {
                         bail!("{} does not exist; run `mcpist init` first", dir.display());
@@ -68,6 +72,16 @@ pub(crate) fn open_store(loaded: &Loaded, create: bool) -> Result<(Stores, Creat
                     "no store at {}; run `mcpist init` first",
                     store_path.display()
                 );
+            }
+            if by_passphrase {
+                let passphrase = read_passphrase(
+                    mcpist_core::seal::PASSPHRASE_ENV,
+                    "Passphrase of the MCPist store",
+                    !store_existed,
+                )?;
+                let store = SqliteStore::open_with_passphrase(&store_path, &passphrase)?;
+                created.store = !store_existed;
+                return Ok((Stores::of(store), created));
             }
             if store_existed
                 && !key_path.exists()
@@ -93,6 +107,72 @@ pub(crate) fn open_store(loaded: &Loaded, create: bool) -> Result<(Stores, Creat
             Ok((Stores::of(store), created))
         }
     }
+}
+
+/// A passphrase from the environment variable `env`, else asked at the
+/// terminal (twice when `confirm`); refused when standard input is not a
+/// terminal, where nobody could answer.
+pub(crate) fn read_passphrase(env: &str, prompt: &str, confirm: bool) -> Result<SecretString> {
+    use std::io::IsTerminal as _;
+    if let Ok(passphrase) = std::env::var(env) {
+        return Ok(SecretString::from(passphrase));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "[store] key = \"passphrase\" needs the passphrase: set {env}, or run this at a \
+             terminal to be asked (standard input is not a terminal)"
+        );
+    }
+    let first = SecretString::from(rpassword::prompt_password(format!("{prompt}: "))?);
+    if confirm {
+        let again = zeroize::Zeroizing::new(rpassword::prompt_password("Again, to confirm: ")?);
+        if again.as_str() != secrecy::ExposeSecret::expose_secret(&first) {
+            bail!("the two passphrases differ; nothing was changed");
+        }
+    }
+    Ok(first)
+}
+
+/// Opens the PostgreSQL store of `[store] url` with the master key (key file
+/// or `MCPIST_MASTER_KEY`; every replica needs the same one).
+#[cfg(feature = "postgres")]
+fn open_postgres(loaded: &Loaded, create: bool) -> Result<(Stores, Created)> {
+    let url = loaded.config.store.url.clone().with_context(|| {
+        format!(
+            "bad configuration in {}: [store] kind = \"postgres\" needs url = \"postgres://USER@HOST/DB\" \
+             (or MCPIST_STORE__URL)",
+            loaded.config_path.display()
+        )
+    })?;
+    if loaded.config.store.key == KeySource::Passphrase {
+        bail!(
+            "[store] key = \"passphrase\" works with the sqlite store only for now; \
+             give postgres replicas the key through MCPIST_MASTER_KEY or a key file"
+        );
+    }
+    let mut created = Created::default();
+    let key_path = loaded.key_path();
+    if create
+        && !key_path.exists()
+        && std::env::var_os(mcpist_core::seal::MASTER_KEY_ENV).is_none()
+        && let Some(dir) = key_path.parent()
+        && !dir.exists()
+    {
+        create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+        created.data_dir = true;
+    }
+    let (key, key_created) = MasterKey::load(&key_path, create)?;
+    created.key = key_created;
+    // Commands open the store from synchronous code on the multi-thread runtime.
+    let store = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(mcpist_core::PostgresStore::open(&url, key))
+    })?;
+    Ok((Stores::of(store), created))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_: &Loaded, _: bool) -> Result<(Stores, Created)> {
+    bail!("[store] kind = \"postgres\": this mcpist was built without the `postgres` feature")
 }
 
 /// Where `mcpist key rotate` keeps the new key until the store uses it.
@@ -126,7 +206,12 @@ fn finish_rotation(
 /// `KEY`. A crash before the commit leaves the store on the old key (the
 /// stale `.next` is discarded next time); a crash after it is finished by the
 /// next command that opens the store.
-pub(crate) async fn rotate_key(loaded: &Loaded) -> Result<()> {
+pub(crate) async fn rotate_key(loaded: &Loaded, to_passphrase: bool) -> Result<()> {
+    if loaded.config.store.kind == StoreKind::Sqlite
+        && (to_passphrase || loaded.config.store.key == KeySource::Passphrase)
+    {
+        return rotate_to_passphrase(loaded).await;
+    }
     if std::env::var_os(mcpist_core::seal::MASTER_KEY_ENV).is_some() {
         bail!(
             "the key comes from {}: rotation writes a key file; unset it and use the key file, \
@@ -189,6 +274,67 @@ pub(crate) async fn rotate_key(loaded: &Loaded) -> Result<()> {
          {} holds the new key: back it up, the old one no longer opens the store",
         key_path.display()
     );
+    Ok(())
+}
+
+/// The environment variable `mcpist key rotate` reads a new passphrase from.
+pub(crate) const NEW_PASSPHRASE_ENV: &str = "MCPIST_NEW_PASSPHRASE";
+
+/// `mcpist key rotate` to a (new) passphrase: from the configured key (file
+/// or passphrase), every secret re-sealed in one transaction with a key
+/// derived from the new passphrase and a fresh salt.
+async fn rotate_to_passphrase(loaded: &Loaded) -> Result<()> {
+    use mcpist_core::audit::{AuditEvent, AuditKind, AuditOutcome, Outcome};
+    let store_path = loaded.store_path();
+    if !store_path.exists() {
+        bail!(
+            "no store at {}; run `mcpist init` first",
+            store_path.display()
+        );
+    }
+    let from_file = loaded.config.store.key == KeySource::File;
+    let store = if from_file {
+        SqliteStore::open(&store_path, MasterKey::load(&loaded.key_path(), false)?.0)?
+    } else {
+        let current = read_passphrase(
+            mcpist_core::seal::PASSPHRASE_ENV,
+            "Current passphrase",
+            false,
+        )?;
+        SqliteStore::open_with_passphrase(&store_path, &current)?
+    };
+    let new = read_passphrase(NEW_PASSPHRASE_ENV, "New passphrase", true)?;
+    let old_id = store.key_id();
+    let seq = store
+        .begin(AuditEvent::now(AuditKind::KeyRotate))
+        .await
+        .context("refused: the audit log cannot be written")?;
+    let (new_id, count) = match store.rotate_to_passphrase(&new).await {
+        Ok(done) => done,
+        Err(e) => {
+            let outcome = AuditOutcome::of(Outcome::Failed).message(e.to_string());
+            let _ = store.finish(seq, outcome).await;
+            return Err(e.into());
+        }
+    };
+    drop(store);
+    let store = SqliteStore::open_with_passphrase(&store_path, &new)?;
+    let outcome = AuditOutcome::of(Outcome::Ok).message(format!(
+        "key {old_id:08x} -> {new_id:08x} (passphrase), {count} values re-sealed"
+    ));
+    if let Err(e) = store.finish(seq, outcome).await {
+        eprintln!("mcpist: warning: the audit record of the rotation could not be completed: {e}");
+    }
+    eprintln!(
+        "re-sealed {count} values with a key derived from the new passphrase ({old_id:08x} -> {new_id:08x})"
+    );
+    if from_file {
+        eprintln!(
+            "now set `key = \"passphrase\"` in the [store] table of {}; the key file {} no longer opens the store",
+            loaded.config_path.display(),
+            loaded.key_path().display()
+        );
+    }
     Ok(())
 }
 

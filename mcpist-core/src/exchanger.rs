@@ -372,6 +372,8 @@ impl Exchanger {
         // interrupt a refresh between the token request and the write.
         tokio::spawn(async move {
             let _guard = lock.lock().await;
+            // Other processes on the same store (replicas on one database).
+            let _across = this.store.lock_account(&key).await?;
             this.refresh_locked(key, rejected).await
         })
         .await

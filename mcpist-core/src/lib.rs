@@ -6,7 +6,8 @@
 //! Clients get tools, never tokens.
 //!
 //! - [`store`]: the [`TokenStore`] trait, [`MemoryStore`] and the encrypted
-//!   [`SqliteStore`] (feature `sqlite`, on by default).
+//!   [`SqliteStore`] (feature `sqlite`, on by default); `PostgresStore`
+//!   (feature `postgres`) for several replicas on one database.
 //! - [`connector`]: the [`Connector`] trait, tool specs, and the host-bound
 //!   [`Upstream`] client a connector gets for each call.
 //! - [`exchanger`]: account resolution, credential injection, OAuth refresh.
@@ -60,6 +61,8 @@ pub use exchanger::Exchanger;
 pub use policy::ServicePolicy;
 pub use server::McpServer;
 pub use service::Service;
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{AccountKey, MemoryStore, TokenStore};

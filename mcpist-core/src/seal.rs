@@ -33,6 +33,94 @@ const HEADER_LEN: usize = 1 + 4 + 24;
 /// The environment variable that can hold the master key instead of a key file.
 pub const MASTER_KEY_ENV: &str = "MCPIST_MASTER_KEY";
 
+/// The environment variable that holds the passphrase a master key is derived from.
+pub const PASSPHRASE_ENV: &str = "MCPIST_PASSPHRASE";
+
+/// How a master key is derived from a passphrase: argon2id with a random salt.
+///
+/// Not secret: stores keep it beside the sealed records (SQLite: the `meta`
+/// table), so the same passphrase gives the same key on the next start. The
+/// default cost is RFC 9106's second recommendation (64 MiB, 3 passes, 4
+/// lanes): a stolen store allows offline guessing, so guesses must be dear.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KdfParams {
+    /// Always `"argon2id"`; anything else is refused.
+    pub algorithm: String,
+    /// Memory cost in KiB.
+    pub m_kib: u32,
+    /// Number of passes.
+    pub t: u32,
+    /// Degree of parallelism (lanes).
+    pub p: u32,
+    /// The salt, standard base64 of 16 random bytes.
+    pub salt: String,
+}
+
+impl KdfParams {
+    /// Fresh parameters with a new random salt and the default cost.
+    pub fn generate() -> Result<Self> {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| Error::other("key derivation", e))?;
+        Ok(Self {
+            algorithm: "argon2id".into(),
+            m_kib: 64 * 1024,
+            t: 3,
+            p: 4,
+            salt: B64.encode(salt),
+        })
+    }
+
+    /// The parameters as stored (JSON).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("plain fields serialize")
+    }
+
+    /// Parses [`Self::to_bytes`] output; `location` names the store in errors.
+    pub fn from_bytes(bytes: &[u8], location: &str) -> Result<Self> {
+        serde_json::from_slice(bytes).map_err(|_| {
+            Error::Store(format!(
+                "{location}: the passphrase parameters are unreadable; it was left untouched"
+            ))
+        })
+    }
+}
+
+impl MasterKey {
+    /// Derives the key from `passphrase` with argon2id and `params`.
+    ///
+    /// The passphrase must not be empty. The derivation is slow on purpose
+    /// (about a quarter of a second with the default cost).
+    pub fn derive(passphrase: &SecretString, params: &KdfParams) -> Result<Self> {
+        let passphrase = passphrase.expose_secret();
+        if passphrase.is_empty() {
+            return Err(Error::config("passphrase", "the passphrase is empty"));
+        }
+        if params.algorithm != "argon2id" {
+            return Err(Error::config(
+                "passphrase",
+                format!(
+                    "the store names the key derivation {:?}; this build knows argon2id",
+                    params.algorithm
+                ),
+            ));
+        }
+        let bad = |e: &dyn fmt::Display| {
+            Error::config("passphrase", format!("bad key derivation parameters: {e}"))
+        };
+        let salt = B64.decode(&params.salt).map_err(|e| bad(&e))?;
+        let argon = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(params.m_kib, params.t, params.p, Some(32)).map_err(|e| bad(&e))?,
+        );
+        let mut bytes = Box::new([0u8; 32]);
+        argon
+            .hash_password_into(passphrase.as_bytes(), &salt, bytes.as_mut())
+            .map_err(|e| bad(&e))?;
+        Ok(Self::from_bytes(bytes))
+    }
+}
+
 /// A 256-bit master key. Its bytes are zeroed on drop and never printed.
 pub struct MasterKey {
     bytes: SecretBox<[u8; 32]>,
@@ -303,6 +391,37 @@ mod tests {
         let env = sealer().seal(b"k", b"secret").unwrap();
         let err = sealer().open(b"k", &env, "rec").unwrap_err();
         assert!(err.to_string().contains("sealed with key"), "{err}");
+    }
+
+    #[test]
+    fn a_passphrase_derives_the_same_key_with_the_same_salt_only() {
+        let cheap = |salt: &str| KdfParams {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+            salt: salt.into(),
+            ..KdfParams::generate().unwrap()
+        };
+        let pass = SecretString::from("correct horse");
+        let a = MasterKey::derive(&pass, &cheap("c2FsdHNhbHRzYWx0c2FsdA==")).unwrap();
+        let b = MasterKey::derive(&pass, &cheap("c2FsdHNhbHRzYWx0c2FsdA==")).unwrap();
+        let c = MasterKey::derive(&pass, &cheap("b3RoZXJzYWx0b3RoZXJzYQ==")).unwrap();
+        let d = MasterKey::derive(
+            &SecretString::from("correct horsf"),
+            &cheap("c2FsdHNhbHRzYWx0c2FsdA=="),
+        )
+        .unwrap();
+        assert_eq!(a.id(), b.id());
+        assert_ne!(a.id(), c.id());
+        assert_ne!(a.id(), d.id());
+        assert!(
+            MasterKey::derive(&SecretString::from(""), &cheap("c2FsdHNhbHRzYWx0c2FsdA==")).is_err()
+        );
+        let params = KdfParams::generate().unwrap();
+        assert_eq!(
+            KdfParams::from_bytes(&params.to_bytes(), "x").unwrap(),
+            params
+        );
     }
 
     #[test]

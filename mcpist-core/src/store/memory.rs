@@ -228,5 +228,7 @@ mod tests {
     async fn conforms() {
         let store = std::sync::Arc::new(super::MemoryStore::new());
         crate::testkit::token_store::run_all(&store).await;
+        crate::testkit::audit_sink::run_all(store.as_ref()).await;
+        crate::testkit::audit_sink::run_all(store.as_ref()).await;
     }
 }

@@ -4,12 +4,15 @@
 //! |---|---|---|
 //! | [`MemoryStore`] | always | tests and embedders that keep nothing on disk |
 //! | [`SqliteStore`] | `sqlite` (default) | the embedded default: one encrypted SQLite file |
+//! | `PostgresStore` | `postgres` | several replicas sharing one PostgreSQL database |
 //!
 //! Persistent backends seal every secret with [`crate::seal::Sealer`]; only
 //! non-secret metadata (labels, status, expiry, identity) is stored in the clear,
 //! so listing accounts never decrypts anything.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -24,6 +27,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -341,6 +346,42 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
 
     /// Where the store lives, for messages (a path, or `memory`).
     fn location(&self) -> String;
+
+    /// Takes a lock on `key` that every process sharing this store respects,
+    /// held until the returned value is dropped. The exchanger holds it while
+    /// it refreshes the account's grant, and re-reads the record after taking
+    /// it, so that replicas never spend one refresh token twice.
+    ///
+    /// The default is no lock: right for stores that one process owns (the
+    /// exchanger's in-process lock is enough there).
+    async fn lock_account(&self, key: &AccountKey) -> Result<AccountLock> {
+        let _ = key;
+        Ok(AccountLock::default())
+    }
+}
+
+/// A lock taken by [`TokenStore::lock_account`]; dropping it releases the lock.
+#[derive(Default)]
+pub struct AccountLock(Option<Box<dyn Send + Sync>>);
+
+impl AccountLock {
+    /// A lock released when `guard` is dropped.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self(Some(Box::new(guard)))
+    }
+
+    /// Whether a lock is actually held (false for stores without one).
+    pub fn is_held(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl fmt::Debug for AccountLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountLock")
+            .field("held", &self.is_held())
+            .finish()
+    }
 }
 
 /// The current time in seconds since the Unix epoch.

@@ -16,8 +16,14 @@ use super::{
 use crate::{
     Error, Result,
     audit::AuditKey,
-    seal::{MasterKey, Sealer, create_private_file},
+    seal::{KdfParams, MasterKey, Sealer, create_private_file},
 };
+
+/// What opens a store: a master key, or a passphrase to derive it from.
+enum Unlock<'a> {
+    Key(MasterKey),
+    Passphrase(&'a SecretString),
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -85,6 +91,19 @@ impl SqliteStore {
     /// An existing store is checked against the key before anything is
     /// written: a wrong key is [`Error::WrongKey`] and leaves the file as it was.
     pub fn open(path: &Path, key: MasterKey) -> Result<Self> {
+        Self::open_with(path, Unlock::Key(key))
+    }
+
+    /// Opens (or creates) the store at `path` with a master key derived from
+    /// `passphrase` (argon2id). A new store gets fresh [`KdfParams`] (random
+    /// salt), kept in its `meta` table; an existing one is opened with the
+    /// parameters it holds. A wrong passphrase is [`Error::WrongKey`] and
+    /// leaves the file as it was; so is a store that was sealed with a key file.
+    pub fn open_with_passphrase(path: &Path, passphrase: &SecretString) -> Result<Self> {
+        Self::open_with(path, Unlock::Passphrase(passphrase))
+    }
+
+    fn open_with(path: &Path, unlock: Unlock<'_>) -> Result<Self> {
         let location = path.display().to_string();
         let fresh = !path.exists();
         if fresh {
@@ -95,7 +114,11 @@ impl SqliteStore {
         }
         let conn = Connection::open(path)
             .map_err(|e| Error::Store(format!("cannot open {location}: {e}")))?;
-        let sealer = Sealer::new(key);
+        let unreadable = |e: &dyn std::fmt::Display| {
+            Error::Store(format!(
+                "{location} is not a readable MCPist store ({e}); it was left untouched"
+            ))
+        };
         let has_meta: bool = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
@@ -103,23 +126,66 @@ impl SqliteStore {
                 |row| row.get::<_, i64>(0),
             )
             .map(|n| n > 0)
-            .map_err(|e| {
-                Error::Store(format!(
-                    "{location} is not a readable MCPist store ({e}); it was left untouched"
-                ))
-            })?;
+            .map_err(|e| unreadable(&e))?;
         if has_meta {
-            let check: Option<Vec<u8>> = conn
-                .query_row("SELECT value FROM meta WHERE name = 'key_check'", [], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(|e| Error::Store(format!("{location}: {e}")))?;
-            match check {
+            // A truncated or damaged file can still have a readable first
+            // page; look at every page before anything is written.
+            let check: String = conn
+                .query_row("PRAGMA quick_check", [], |r| r.get(0))
+                .map_err(|e| unreadable(&e))?;
+            if check != "ok" {
+                return Err(unreadable(&format!("damaged: {check}")));
+            }
+        }
+        let meta = |name: &str| -> Result<Option<Vec<u8>>> {
+            if !has_meta {
+                return Ok(None);
+            }
+            conn.query_row(
+                "SELECT value FROM meta WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| unreadable(&e))
+        };
+        let stored_kdf = meta("kdf")?
+            .map(|bytes| KdfParams::from_bytes(&bytes, &location))
+            .transpose()?;
+        let by_passphrase = matches!(unlock, Unlock::Passphrase(_));
+        let (key, new_kdf) = match unlock {
+            Unlock::Key(key) => (key, None),
+            Unlock::Passphrase(passphrase) => match (&stored_kdf, has_meta) {
+                (Some(params), _) => (MasterKey::derive(passphrase, params)?, None),
+                (None, true) => {
+                    return Err(Error::WrongKey {
+                        location,
+                        hint: "it is sealed with a key file, not a passphrase; \
+                               set [store] key = \"file\" (the default)"
+                            .into(),
+                    });
+                }
+                (None, false) => {
+                    let params = KdfParams::generate()?;
+                    (MasterKey::derive(passphrase, &params)?, Some(params))
+                }
+            },
+        };
+        let sealer = Sealer::new(key);
+        if has_meta {
+            match meta("key_check")? {
                 Some(sealed) => {
                     if sealer.open(KEY_CHECK_AAD, &sealed, "key check").is_err() {
-                        let hint = match Sealer::envelope_key_id(&sealed) {
-                            Some(id) if id != sealer.key_id() => format!(
+                        let hint = match (Sealer::envelope_key_id(&sealed), by_passphrase) {
+                            (_, false) if stored_kdf.is_some() => {
+                                "it is sealed with a passphrase; set [store] key = \"passphrase\" \
+                                 and give the passphrase in MCPIST_PASSPHRASE or at the prompt"
+                                    .into()
+                            }
+                            (Some(id), true) if id != sealer.key_id() => {
+                                "the passphrase is wrong".into()
+                            }
+                            (Some(id), false) if id != sealer.key_id() => format!(
                                 "it was sealed with key {id:08x}, the key given is {:08x}; \
                                  point MCPIST_MASTER_KEY or the key file at the key it was created with",
                                 sealer.key_id()
@@ -157,6 +223,13 @@ impl SqliteStore {
                 params![sealed],
             )
             .map_err(store_err)?;
+            if let Some(params) = &new_kdf {
+                tx.execute(
+                    "INSERT INTO meta (name, value) VALUES ('kdf', ?1)",
+                    params![params.to_bytes()],
+                )
+                .map_err(store_err)?;
+            }
         }
         let audit_key = audit::load_or_create_key(&tx, &sealer)?;
         tx.commit().map_err(store_err)?;
@@ -179,6 +252,20 @@ impl SqliteStore {
     /// rotate`), and this handle must not be used afterwards: open the store
     /// again with the new key.
     pub async fn rotate_key(&self, new: MasterKey) -> Result<u64> {
+        self.reseal(new, None).await
+    }
+
+    /// Like [`Self::rotate_key`], to a key derived from `passphrase` with
+    /// fresh [`KdfParams`], stored in the same transaction. Returns the new
+    /// key's id and how many values were re-sealed.
+    pub async fn rotate_to_passphrase(&self, passphrase: &SecretString) -> Result<(u32, u64)> {
+        let params = KdfParams::generate()?;
+        let key = MasterKey::derive(passphrase, &params)?;
+        let id = key.id();
+        Ok((id, self.reseal(key, Some(params)).await?))
+    }
+
+    async fn reseal(&self, new: MasterKey, kdf: Option<KdfParams>) -> Result<u64> {
         let new = Sealer::new(new);
         self.with_inner(move |conn, inner| {
             let old = &inner.sealer;
@@ -246,6 +333,16 @@ impl SqliteStore {
                     .map_err(store_err)?;
                     count += 1;
                 }
+            }
+            // The key derivation parameters belong to the key: replaced with it.
+            tx.execute("DELETE FROM meta WHERE name = 'kdf'", [])
+                .map_err(store_err)?;
+            if let Some(params) = &kdf {
+                tx.execute(
+                    "INSERT INTO meta (name, value) VALUES ('kdf', ?1)",
+                    params![params.to_bytes()],
+                )
+                .map_err(store_err)?;
             }
             tx.commit().map_err(store_err)?;
             Ok(count)
@@ -628,6 +725,8 @@ mod tests {
         crate::testkit::token_store::run_all(&store).await;
         // Twice: the suite must work against a store that already has data.
         crate::testkit::token_store::run_all(&store).await;
+        crate::testkit::audit_sink::run_all(store.as_ref()).await;
+        crate::testkit::audit_sink::run_all(store.as_ref()).await;
     }
 
     fn write(token: &str) -> AccountWrite {

@@ -12,5 +12,8 @@
 //!
 //! Not a stable part of the public API: checks are added as contracts grow.
 
+pub mod audit_sink;
 pub mod connector;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod token_store;

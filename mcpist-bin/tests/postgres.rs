@@ -1,0 +1,256 @@
+//! Two `mcpist serve` processes on one PostgreSQL database: they share
+//! accounts, and an expired OAuth token is refreshed once between them.
+#![cfg(feature = "postgres")]
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+};
+
+use mcpist_core::{
+    PostgresStore, TokenStore,
+    seal::MasterKey,
+    store::{
+        AccountKey, AccountStatus, AccountWrite, Credential, CredentialKind, Expect, now_unix,
+    },
+    testkit::postgres::TempDatabase,
+};
+use mcpist_tests::fake_github::FakeGithub;
+use rmcp::{
+    ServiceExt,
+    model::CallToolRequestParams,
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use secrecy::SecretString;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcpist");
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn key_path(&self) -> PathBuf {
+        self.dir.path().join("data/mcpist/master.key")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("MCPIST_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("HOME", self.dir.path())
+            .args(args);
+        cmd
+    }
+
+    fn run_ok(&self, args: &[&str], input: &str) -> String {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "mcpist {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+/// `mcpist serve` on an ephemeral port; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(home: &Home) -> Server {
+    let mut child = home
+        .cmd(&["serve", "--bind", "127.0.0.1:0"])
+        .env("MCPIST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        stderr.lock().unwrap().push_str(&line);
+        if let Some(at) = line.find("MCP at ") {
+            url = Some(line[at + 7..].trim().to_owned());
+            break;
+        }
+    }
+    let url = url.unwrap_or_else(|| panic!("no URL: {}", stderr.lock().unwrap()));
+    let sink = stderr.clone();
+    // Drained while the server runs, so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&line);
+            sink.lock().unwrap().push('\n');
+        }
+    });
+    Server { child, url, stderr }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_refresh_an_expired_token_once_between_them() {
+    let db = TempDatabase::create().await;
+    let fake = FakeGithub::start().await;
+    fake.register_app("Iv1.pg", "pg-secret-canary-41c2");
+    // Slow enough that both replicas are inside their refresh at once.
+    fake.oauth(|o| o.delay = std::time::Duration::from_millis(300));
+    let home = Home {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let config = home.dir.path().join("config/mcpist/mcpist.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nkind = \"postgres\"\nurl = \"{}\"\n\n[connectors.github]\nbase_url = \"{}\"\n",
+            db.url_text(),
+            fake.base_url()
+        ),
+    )
+    .unwrap();
+    let bearer = home.run_ok(&["init"], "").trim().to_owned();
+    assert!(bearer.starts_with("mcpist_"), "{bearer}");
+    home.run_ok(
+        &[
+            "apps",
+            "set",
+            "github",
+            "--client-id",
+            "Iv1.pg",
+            "--client-secret-stdin",
+        ],
+        "pg-secret-canary-41c2\n",
+    );
+    // An OAuth account whose access token expired a minute ago.
+    let (access, refresh) = fake.grant("octocat");
+    {
+        let store = PostgresStore::open(&db.url(), MasterKey::read_file(&home.key_path()).unwrap())
+            .await
+            .unwrap();
+        store
+            .put(
+                &AccountKey::new("github", "work").unwrap(),
+                AccountWrite {
+                    credential: Credential {
+                        kind: CredentialKind::Oauth,
+                        access_token: SecretString::from(access.clone()),
+                        refresh_token: Some(SecretString::from(refresh)),
+                        expires_at: Some(now_unix() - 60),
+                        scopes: vec!["repo".into()],
+                    },
+                    identity: Some("octocat".into()),
+                    status: AccountStatus::Ok,
+                },
+                Expect::Absent,
+            )
+            .await
+            .unwrap();
+    }
+    let listed = home.run_ok(&["accounts", "list"], "");
+    assert!(
+        listed.contains("work") && listed.contains("expired"),
+        "{listed}"
+    );
+
+    let servers = [serve(&home), serve(&home)];
+    let mut clients = Vec::new();
+    for server in &servers {
+        let config = StreamableHttpClientTransportConfig::with_uri(server.url.clone())
+            .auth_header(bearer.clone());
+        clients.push(
+            ().serve(StreamableHttpClientTransport::from_config(config))
+                .await
+                .unwrap(),
+        );
+    }
+    let token_requests_before = fake.token_requests();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let peer = clients[i % 2].peer().clone();
+        calls.spawn(async move {
+            peer.call_tool(CallToolRequestParams::new("github_get_me"))
+                .await
+                .unwrap()
+        });
+    }
+    let results = calls.join_all().await;
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|r| r.is_error != Some(false))
+        .map(|r| format!("{:?}", r.content))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} calls failed: {failed:?}",
+        failed.len()
+    );
+    assert_eq!(
+        fake.token_requests() - token_requests_before,
+        1,
+        "one refresh between two replicas; server logs: {} / {}",
+        servers[0].stderr.lock().unwrap(),
+        servers[1].stderr.lock().unwrap()
+    );
+    // Every call after the refresh used the new token, never the old one.
+    let old = format!("Bearer {access}");
+    let api = fake.api_requests();
+    assert_eq!(api.len(), 100);
+    assert!(
+        api.iter()
+            .all(|r| r.authorization.as_deref() != Some(old.as_str()))
+    );
+    for client in clients {
+        client.cancel().await.unwrap();
+    }
+    // The audit log in the same database records the one refresh, and its
+    // chain, appended to by both replicas, is intact.
+    let audit = home.run_ok(&["audit", "--limit", "500"], "");
+    assert_eq!(
+        audit.lines().filter(|l| l.contains(" refresh ")).count(),
+        1,
+        "{audit}"
+    );
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("github_get_me"))
+            .count(),
+        100
+    );
+    assert!(home.run_ok(&["audit", "--verify"], "").contains("intact"));
+}

@@ -1,0 +1,506 @@
+//! The store seen through the real `mcpist` binary: a master key derived from
+//! a passphrase, damaged records and damaged files.
+
+use std::{
+    io::{Read, Write},
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use mcpist_tests::canary;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcpist");
+
+/// A private home for one test: config and data directories of its own.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data/mcpist")
+    }
+
+    fn db(&self) -> PathBuf {
+        self.data_dir().join("mcpist.db")
+    }
+
+    fn write_config(&self, text: &str) {
+        let path = self.dir.path().join("config/mcpist/mcpist.toml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// `mcpist` with this home's XDG directories, no stray MCPIST_* variables,
+    /// and `env` set.
+    fn cmd(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
+        self.program(BIN, env, args)
+    }
+
+    /// [`Self::cmd`] for another program (which may start `mcpist`).
+    fn program(&self, program: &str, env: &[(&str, &str)], args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("MCPIST_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("HOME", self.dir.path())
+            .current_dir(self.dir.path())
+            .envs(env.iter().copied())
+            .args(args);
+        cmd
+    }
+
+    /// Runs `mcpist args` with `input` on standard input (a pipe, not a terminal).
+    fn run(&self, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .cmd(env, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn run_ok(&self, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
+        let out = self.run(env, args, input);
+        assert!(
+            out.status.success(),
+            "mcpist {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Every file under the data directory, concatenated.
+    fn data_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(self.data_dir()).unwrap() {
+            all.extend(std::fs::read(entry.unwrap().path()).unwrap_or_default());
+        }
+        all
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const PASSPHRASE_CONFIG: &str = "[store]\nkey = \"passphrase\"\n";
+
+fn add_token_args(account: &str) -> Vec<&str> {
+    vec![
+        "accounts",
+        "add",
+        "github",
+        "--account",
+        account,
+        "--token-stdin",
+        "--no-verify",
+    ]
+}
+
+/// The key derivation parameters the store keeps in its `meta` table.
+fn stored_kdf(db: &Path) -> Option<serde_json::Value> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let bytes: Option<Vec<u8>> = conn
+        .query_row("SELECT value FROM meta WHERE name = 'kdf'", [], |r| {
+            r.get(0)
+        })
+        .ok();
+    bytes.map(|b| serde_json::from_slice(&b).unwrap())
+}
+
+#[test]
+fn a_passphrase_store_opens_with_its_passphrase_only_and_keeps_no_key_file() {
+    let home = Home::new();
+    home.write_config(PASSPHRASE_CONFIG);
+    let pass = "correct horse battery staple 7f3a";
+    let env = [("MCPIST_PASSPHRASE", pass)];
+    let init = home.run_ok(&env, &["init"], "");
+    assert!(stderr(&init).contains("derived from the passphrase"));
+    assert!(!home.data_dir().join("master.key").exists());
+    let token = canary("pass");
+    home.run_ok(&env, &add_token_args("work"), &token);
+    let listed = home.run_ok(&env, &["accounts", "list"], "");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("work"));
+
+    // The salt and the cost sit beside the records, in the clear; the
+    // passphrase and the token are nowhere on disk.
+    let kdf = stored_kdf(&home.db()).expect("kdf parameters stored");
+    assert_eq!(kdf["algorithm"], "argon2id");
+    assert_eq!(kdf["m_kib"], 65536);
+    assert_eq!(kdf["t"], 3);
+    assert_eq!(kdf["p"], 4);
+    let data = home.data_bytes();
+    assert!(!contains(&data, &token) && !contains(&data, pass));
+
+    // Wrong passphrase: refused by the key check, nothing written.
+    let before = std::fs::read(home.db()).unwrap();
+    for args in [
+        &["accounts", "list"][..],
+        &["serve", "--stdio"],
+        &["bearer", "show"],
+    ] {
+        let out = home.run(
+            &[("MCPIST_PASSPHRASE", "correct horse battery staple 7f3b")],
+            args,
+            "",
+        );
+        assert!(
+            !out.status.success(),
+            "{args:?} opened with a wrong passphrase"
+        );
+        assert!(
+            stderr(&out).contains("the passphrase is wrong"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty());
+        assert!(!contains(&out.stderr, pass) && !contains(&out.stderr, "7f3b"));
+    }
+    assert_eq!(std::fs::read(home.db()).unwrap(), before);
+
+    // No passphrase and no terminal to ask at: a clear error, not a hang.
+    let out = home.run(&[], &["accounts", "list"], "");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("MCPIST_PASSPHRASE") && err.contains("not a terminal"),
+        "{err}"
+    );
+    // The same store read as a key-file store says what it is.
+    home.write_config("");
+    let out = home.run(
+        &[(
+            "MCPIST_MASTER_KEY",
+            "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8A=",
+        )],
+        &["accounts", "list"],
+        "",
+    );
+    assert!(
+        stderr(&out).contains("sealed with a passphrase"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(home.db()).unwrap(), before);
+}
+
+#[test]
+fn key_rotate_changes_the_passphrase_and_moves_a_key_file_store_to_one() {
+    let home = Home::new();
+    home.run_ok(&[], &["init"], "");
+    let token = canary("topass");
+    home.run_ok(&[], &add_token_args("work"), &token);
+    let bearer = home.run_ok(&[], &["bearer", "show"], "").stdout;
+
+    let first = [("MCPIST_NEW_PASSPHRASE", "first passphrase")];
+    let out = home.run_ok(&first, &["key", "rotate", "--to-passphrase"], "");
+    assert!(
+        stderr(&out).contains("key = \"passphrase\""),
+        "{}",
+        stderr(&out)
+    );
+    let salt = stored_kdf(&home.db()).unwrap()["salt"].clone();
+    // The key file no longer opens it, and says why.
+    let out = home.run(&[], &["accounts", "list"], "");
+    assert!(
+        stderr(&out).contains("sealed with a passphrase"),
+        "{}",
+        stderr(&out)
+    );
+
+    home.write_config(PASSPHRASE_CONFIG);
+    let env = [("MCPIST_PASSPHRASE", "first passphrase")];
+    assert_eq!(home.run_ok(&env, &["bearer", "show"], "").stdout, bearer);
+
+    // A new passphrase, a new salt; the old passphrase is refused.
+    home.run_ok(
+        &[
+            ("MCPIST_PASSPHRASE", "first passphrase"),
+            ("MCPIST_NEW_PASSPHRASE", "second passphrase"),
+        ],
+        &["key", "rotate"],
+        "",
+    );
+    assert_ne!(stored_kdf(&home.db()).unwrap()["salt"], salt);
+    let out = home.run(&env, &["accounts", "list"], "");
+    assert!(
+        stderr(&out).contains("the passphrase is wrong"),
+        "{}",
+        stderr(&out)
+    );
+    let env = [("MCPIST_PASSPHRASE", "second passphrase")];
+    assert_eq!(home.run_ok(&env, &["bearer", "show"], "").stdout, bearer);
+    let audit = home.run_ok(&env, &["audit"], "");
+    assert_eq!(
+        String::from_utf8_lossy(&audit.stdout)
+            .matches("(passphrase)")
+            .count(),
+        2
+    );
+    assert!(
+        String::from_utf8_lossy(&home.run_ok(&env, &["audit", "--verify"], "").stdout)
+            .contains("intact")
+    );
+    assert!(!contains(&home.data_bytes(), &token));
+}
+
+#[test]
+fn at_a_terminal_the_passphrase_is_asked_without_echo() {
+    let home = Home::new();
+    home.write_config(PASSPHRASE_CONFIG);
+    home.run_ok(&[("MCPIST_PASSPHRASE", "typed secret 42")], &["init"], "");
+    // The prompt is printed just before echo is turned off, so typing the
+    // instant it shows can race that; a person never types that fast. Echo
+    // seen after a pause of 2 s as well is a real failure.
+    let mut outputs = Vec::new();
+    for pause in [300, 2_000] {
+        let seen = type_at_prompt(&home, "typed secret 42", pause);
+        assert!(
+            seen.contains("exit=0") && seen.contains("mcpist_"),
+            "{seen}"
+        );
+        if !seen.contains("typed secret") {
+            return;
+        }
+        outputs.push(seen);
+    }
+    panic!("the passphrase was echoed: {outputs:?}");
+}
+
+/// Runs `mcpist bearer show` on a pseudo-terminal (by `script`), types
+/// `passphrase` `pause_ms` after the prompt shows, and returns the screen.
+fn type_at_prompt(home: &Home, passphrase: &str, pause_ms: u64) -> String {
+    let line = format!("{BIN} bearer show; echo exit=$?");
+    let mut child = home
+        .program("script", &[], &["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !contains(&seen, "Passphrase of the MCPist store: ") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(format!("{passphrase}\n").as_bytes())
+        .unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    child.wait().unwrap();
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// Calls `tools` (name, arguments) over stdio and returns every result.
+async fn stdio_calls(
+    home: &Home,
+    calls: &[(&str, serde_json::Value)],
+) -> Vec<rmcp::model::CallToolResult> {
+    use rmcp::{ServiceExt as _, model::CallToolRequestParams, transport::TokioChildProcess};
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .args(["serve", "--stdio"]);
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let mut results = Vec::new();
+    for (tool, args) in calls {
+        results.push(
+            client
+                .call_tool(
+                    CallToolRequestParams::new(tool.to_string())
+                        .with_arguments(args.as_object().unwrap().clone()),
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    client.cancel().await.unwrap();
+    results
+}
+
+fn text(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_breaks_its_account_only() {
+    let fake = mcpist_tests::fake_github::FakeGithub::start().await;
+    let (good, damaged) = (canary("good"), canary("damaged"));
+    fake.accept_token(&good, "octocat");
+    fake.accept_token(&damaged, "hubot");
+    let home = Home::new();
+    home.run_ok(&[], &["init"], "");
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\n",
+        fake.base_url()
+    ));
+    for (account, token) in [("work", &good), ("home", &damaged)] {
+        home.run_ok(&[], &add_token_args(account), token);
+    }
+    // One byte of `home`'s ciphertext flipped on disk, past the envelope header.
+    {
+        let conn = rusqlite::Connection::open(home.db()).unwrap();
+        let mut sealed: Vec<u8> = conn
+            .query_row(
+                "SELECT sealed FROM accounts WHERE account = 'home'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        sealed[40] ^= 0x01;
+        conn.execute(
+            "UPDATE accounts SET sealed = ?1 WHERE account = 'home'",
+            [&sealed],
+        )
+        .unwrap();
+    }
+
+    let listed = home.run_ok(&[], &["accounts", "list"], "");
+    let text_list = String::from_utf8_lossy(&listed.stdout);
+    let line = |label: &str| {
+        text_list
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(label))
+            .unwrap_or_else(|| panic!("no line for {label}: {text_list}"))
+            .to_owned()
+    };
+    assert!(
+        line("home").contains("broken: cannot be decrypted"),
+        "{text_list}"
+    );
+    assert!(!line("work").contains("broken"), "{text_list}");
+    assert!(stderr(&listed).contains("1 account(s) cannot be decrypted"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&home.run_ok(&[], &["accounts", "list", "--json"], "").stdout)
+            .unwrap();
+    let status: Vec<_> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["account"].as_str().unwrap(),
+                a["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(status, [("home", "broken"), ("work", "ok")]);
+
+    let results = stdio_calls(
+        &home,
+        &[
+            ("github_get_me", serde_json::json!({"account": "work"})),
+            ("github_get_me", serde_json::json!({"account": "home"})),
+            ("github_get_me", serde_json::json!({"account": "work"})),
+        ],
+    )
+    .await;
+    for ok in [&results[0], &results[2]] {
+        assert_eq!(ok.is_error, Some(false), "{}", text(ok));
+        assert!(text(ok).contains("octocat"));
+    }
+    assert_eq!(results[1].is_error, Some(true));
+    assert!(
+        text(&results[1]).contains("could not be opened"),
+        "{}",
+        text(&results[1])
+    );
+    // Only the good token ever reached the upstream.
+    let seen: Vec<_> = fake
+        .api_requests()
+        .iter()
+        .filter_map(|r| r.authorization.clone())
+        .collect();
+    assert_eq!(seen, vec![format!("Bearer {good}"); 2]);
+}
+
+#[test]
+fn a_truncated_or_garbage_store_file_is_refused_and_never_written() {
+    let home = Home::new();
+    home.run_ok(&[], &["init"], "");
+    for label in ["a", "b", "c"] {
+        home.run_ok(&[], &add_token_args(label), &canary(label));
+    }
+    let intact = std::fs::read(home.db()).unwrap();
+    assert!(
+        !home.data_dir().join("mcpist.db-wal").exists(),
+        "checkpointed at exit"
+    );
+    let mut garbage = intact.clone();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for byte in &mut garbage {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = state as u8;
+    }
+    let mut zero_header = intact.clone();
+    zero_header[..100].fill(0);
+    let damages: [(&str, Vec<u8>); 4] = [
+        ("truncated to half", intact[..intact.len() / 2].to_vec()),
+        ("truncated mid-page", intact[..intact.len() - 1000].to_vec()),
+        ("garbage", garbage),
+        ("zeroed header", zero_header),
+    ];
+    let db = home.db().display().to_string();
+    for (what, bytes) in damages {
+        std::fs::write(home.db(), &bytes).unwrap();
+        for args in [&["accounts", "list"][..], &["serve", "--stdio"], &["init"]] {
+            let out = home.run(&[], args, "");
+            let err = stderr(&out);
+            assert!(!out.status.success(), "{what}: {args:?} succeeded");
+            assert!(
+                err.contains(&db) && err.contains("left untouched"),
+                "{what}: {args:?}: {err}"
+            );
+            assert!(
+                std::fs::read(home.db()).unwrap() == bytes,
+                "{what}: {args:?} changed the file"
+            );
+        }
+    }
+    std::fs::write(home.db(), &intact).unwrap();
+    home.run_ok(&[], &["accounts", "list"], "");
+}
