@@ -629,8 +629,11 @@ async fn shutdown_signal() {
 async fn tools(loaded: &Loaded, json: bool) -> Result<()> {
     // Listing needs no credentials, but policies saved in the web UI live in
     // the store: open it when there is one, else a throwaway memory store.
-    let has_store =
-        loaded.config.store.kind == config::StoreKind::Sqlite && loaded.store_path().exists();
+    let has_store = match loaded.config.store.kind {
+        config::StoreKind::Sqlite => loaded.store_path().exists(),
+        config::StoreKind::Postgres => true,
+        config::StoreKind::Memory => false,
+    };
     let (stores, _) = if has_store {
         wiring::open_store(loaded, false)?
     } else {
