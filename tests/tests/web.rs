@@ -189,6 +189,19 @@ async fn path_of(browser: &Client) -> String {
     }
 }
 
+/// Waits until the OAuth round trip has brought the browser back to `/`.
+async fn landed_home(browser: &Client) -> String {
+    let mut landed = String::new();
+    for _ in 0..100 {
+        landed = path_of(browser).await;
+        if landed.starts_with("/?connected=") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    landed
+}
+
 async fn login(browser: &Client, base: &str, password: &str) {
     browser.goto(&format!("{base}/login")).await.unwrap();
     browser
@@ -306,15 +319,7 @@ async fn the_web_ui_manages_accounts_apps_and_policy_in_a_real_browser() {
     label.send_keys("personal").await.unwrap();
     submit(&browser, "form[action='/connect/github']").await;
     // The provider approves at once; the callback page sends the browser home.
-    let mut landed = String::new();
-    for _ in 0..50 {
-        landed = path_of(&browser).await;
-        if landed.starts_with("/?connected=") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(landed, "/?connected=github%2Fpersonal");
+    assert_eq!(landed_home(&browser).await, "/?connected=github%2Fpersonal");
     let page = seen.page(&browser).await;
     assert!(
         page.contains("Connected account 'personal' of github."),
@@ -331,6 +336,23 @@ async fn the_web_ui_manages_accounts_apps_and_policy_in_a_real_browser() {
     // GitHub lists granted scopes with commas, not spaces.
     assert_eq!(personal.credential.scopes, ["repo", "read:user"]);
     screenshot(&browser, "04-services").await;
+    // An OAuth account can be connected again under its label (after needs_reauth).
+    let logins_before = ui.fake.token_requests();
+    browser
+        .find(Locator::Css("button[aria-label='Reconnect personal']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(landed_home(&browser).await, "/?connected=github%2Fpersonal");
+    assert_eq!(ui.fake.token_requests(), logins_before + 1, "a new grant");
+    let personal = ui
+        .store
+        .get(&AccountKey::new("github", "personal").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
 
     // Policy: read-only and one tool switched off change tools/list at once.
     let client = mcpist_tests::connect(ui.server.clone()).await;

@@ -233,12 +233,24 @@ pub(super) fn services(chrome: &Chrome<'_>, services: &[ServiceView<'_>]) -> Str
                         csrf_field(chrome)
                     )
                 };
+                // An OAuth account whose grant stopped working is connected again
+                // under the same label.
+                let reconnect = if a.kind == crate::store::CredentialKind::Oauth && s.app {
+                    format!(
+                        "<form class=\"inline\" method=\"post\" action=\"/connect/{name}\">{}\
+                         <input type=\"hidden\" name=\"account\" value=\"{account}\">\
+                         <button class=\"secondary\" type=\"submit\" aria-label=\"Reconnect {account}\">Reconnect</button></form> ",
+                        csrf_field(chrome)
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     body,
                     "<tr><th scope=\"row\">{account}{default}<br><span class=\"muted\">{kind}</span></th>\
                      <td><span class=\"status status-{status}\">{status}</span></td><td>{identity}</td>\
                      <td><code>{hint}</code></td><td>{scopes}</td><td>{expires}</td><td>{last}</td>\
-                     <td class=\"actions\">{make_default}<a href=\"/accounts/{name}/{account}/remove\" aria-label=\"Remove {account}\">Remove</a></td></tr>",
+                     <td class=\"actions\">{make_default}{reconnect}<a href=\"/accounts/{name}/{account}/remove\" aria-label=\"Remove {account}\">Remove</a></td></tr>",
                     kind = if a.kind == crate::store::CredentialKind::Oauth {
                         "OAuth"
                     } else {
