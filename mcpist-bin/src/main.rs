@@ -431,15 +431,19 @@ async fn init(loaded: &Loaded) -> Result<()> {
         );
     }
     if loaded.config.store.kind == config::StoreKind::Postgres {
-        eprintln!(
-            "key:     {} ({}; every replica needs this key)",
-            loaded.key_path().display(),
-            if created.key {
+        if loaded.config.store.key == config::KeySource::Passphrase {
+            eprintln!("key:     derived from the passphrase (argon2id; salt kept in the database)");
+        } else {
+            let state = if created.key {
                 "created"
             } else {
                 "exists, kept"
-            }
-        );
+            };
+            eprintln!(
+                "key:     {} ({state}; every replica needs this key)",
+                loaded.key_path().display()
+            );
+        }
         eprintln!("store:   {}", stores.tokens.location());
     }
     let (bearer, bearer_created) = wiring::ensure_bearer(stores.tokens.as_ref()).await?;

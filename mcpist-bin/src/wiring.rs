@@ -135,6 +135,13 @@ pub(crate) fn read_passphrase(env: &str, prompt: &str, confirm: bool) -> Result<
 
 /// Opens the PostgreSQL store of `[store] url` with the master key (key file
 /// or `MCPIST_MASTER_KEY`; every replica needs the same one).
+/// Runs `open` to completion from synchronous code on the multi-thread
+/// runtime (commands open their store outside async code).
+#[cfg(feature = "postgres")]
+fn block_on<T>(open: impl std::future::Future<Output = T>) -> T {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(open))
+}
+
 #[cfg(feature = "postgres")]
 fn open_postgres(loaded: &Loaded, create: bool) -> Result<(Stores, Created)> {
     let url = loaded.config.store.url.clone().with_context(|| {
@@ -145,10 +152,16 @@ fn open_postgres(loaded: &Loaded, create: bool) -> Result<(Stores, Created)> {
         )
     })?;
     if loaded.config.store.key == KeySource::Passphrase {
-        bail!(
-            "[store] key = \"passphrase\" works with the sqlite store only for now; \
-             give postgres replicas the key through MCPIST_MASTER_KEY or a key file"
-        );
+        let passphrase = read_passphrase(
+            mcpist_core::seal::PASSPHRASE_ENV,
+            "Passphrase of the MCPist store",
+            false,
+        )?;
+        let store = block_on(mcpist_core::PostgresStore::open_with_passphrase(
+            &url,
+            &passphrase,
+        ))?;
+        return Ok((Stores::of(store), Created::default()));
     }
     let mut created = Created::default();
     let key_path = loaded.key_path();
@@ -163,10 +176,7 @@ fn open_postgres(loaded: &Loaded, create: bool) -> Result<(Stores, Created)> {
     }
     let (key, key_created) = MasterKey::load(&key_path, create)?;
     created.key = key_created;
-    // Commands open the store from synchronous code on the multi-thread runtime.
-    let store = tokio::task::block_in_place(|| {
-        tokio::runtime::Handle::current().block_on(mcpist_core::PostgresStore::open(&url, key))
-    })?;
+    let store = block_on(mcpist_core::PostgresStore::open(&url, key))?;
     Ok((Stores::of(store), created))
 }
 

@@ -238,3 +238,62 @@ fn a_postgres_store_without_a_url_says_what_is_missing() {
         "{err}"
     );
 }
+
+#[test]
+fn replicas_can_derive_the_key_from_a_passphrase_kept_nowhere_on_disk() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TempDatabase::create());
+    let home = Home::new();
+    home.write_config(&format!(
+        "[store]\nkind = \"postgres\"\nkey = \"passphrase\"\nurl = \"{}\"\n",
+        db.url_text()
+    ));
+    let pass = [("MCPIST_PASSPHRASE", "replica passphrase 5d2c")];
+    let init = home.run_ok(&pass, &["init"], "");
+    assert!(support::stderr(&init).contains("derived from the passphrase"));
+    assert!(
+        !home.key_path().exists(),
+        "no key file for a passphrase store"
+    );
+    let bearer = home.run_ok(&pass, &["bearer", "show"], "").stdout;
+    assert_eq!(bearer, init.stdout);
+    let checked =
+        || String::from_utf8(home.run_ok(&pass, &["audit", "--verify"], "").stdout).unwrap();
+    let before = checked();
+
+    let wrong = home.run(
+        &[("MCPIST_PASSPHRASE", "replica passphrase 5d2d")],
+        &["bearer", "show"],
+        "",
+    );
+    assert!(!wrong.status.success() && wrong.stdout.is_empty());
+    let err = support::stderr(&wrong);
+    assert!(err.contains("the passphrase is wrong"), "{err}");
+    assert!(!err.contains("5d2d") && !err.contains("5d2c"), "{err}");
+    let missing = home.run(&[], &["bearer", "show"], "");
+    assert!(support::stderr(&missing).contains("MCPIST_PASSPHRASE"));
+
+    home.write_config(&format!(
+        "[store]\nkind = \"postgres\"\nurl = \"{}\"\n",
+        db.url_text()
+    ));
+    let as_file = home.run(
+        &[(
+            "MCPIST_MASTER_KEY",
+            "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8A=",
+        )],
+        &["bearer", "show"],
+        "",
+    );
+    assert!(
+        support::stderr(&as_file).contains("sealed with a passphrase"),
+        "{}",
+        support::stderr(&as_file)
+    );
+    home.write_config(&format!(
+        "[store]\nkind = \"postgres\"\nkey = \"passphrase\"\nurl = \"{}\"\n",
+        db.url_text()
+    ));
+    // The audit log is as it was: the refused attempts wrote nothing.
+    assert_eq!(checked(), before);
+}
