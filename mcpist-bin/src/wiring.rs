@@ -133,8 +133,6 @@ pub(crate) fn read_passphrase(env: &str, prompt: &str, confirm: bool) -> Result<
     Ok(first)
 }
 
-/// Opens the PostgreSQL store of `[store] url` with the master key (key file
-/// or `MCPIST_MASTER_KEY`; every replica needs the same one).
 /// Runs `open` to completion from synchronous code on the multi-thread
 /// runtime (commands open their store outside async code).
 #[cfg(feature = "postgres")]
@@ -142,6 +140,8 @@ fn block_on<T>(open: impl std::future::Future<Output = T>) -> T {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(open))
 }
 
+/// Opens the PostgreSQL store of `[store] url` with the master key (key file,
+/// `MCPIST_MASTER_KEY` or passphrase; every replica needs the same one).
 #[cfg(feature = "postgres")]
 fn open_postgres(loaded: &Loaded, create: bool) -> Result<(Stores, Created)> {
     let url = loaded.config.store.url.clone().with_context(|| {
