@@ -409,3 +409,54 @@ fn a_truncated_or_garbage_store_file_is_refused_and_never_written() {
     std::fs::write(home.db(), &intact).unwrap();
     home.run_ok(&[], &["accounts", "list"], "");
 }
+
+#[test]
+fn key_rotate_moves_a_passphrase_store_back_to_a_key_file() {
+    let home = Home::new();
+    home.write_config(PASSPHRASE_CONFIG);
+    let env = [("MCPIST_PASSPHRASE", "going back to a file")];
+    let bearer = home.run_ok(&env, &["init"], "").stdout;
+    let out = home.run_ok(&env, &["key", "rotate", "--to-key-file"], "");
+    assert!(
+        stderr(&out).contains("remove `key = \"passphrase\"`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(home.key_path().exists() && stored_kdf(&home.db()).is_none());
+    // The passphrase no longer opens it, and the message says what does.
+    let out = home.run(&env, &["bearer", "show"], "");
+    assert!(
+        stderr(&out).contains("sealed with a key file"),
+        "{}",
+        stderr(&out)
+    );
+    home.write_config("");
+    assert_eq!(home.run_ok(&[], &["bearer", "show"], "").stdout, bearer);
+
+    // A stop after the re-seal but before the key file was moved into place:
+    // the next command finishes the move.
+    let next = home.data_dir().join("master.key.next");
+    std::fs::rename(home.key_path(), &next).unwrap();
+    let out = home.run_ok(&[], &["bearer", "show"], "");
+    assert_eq!(out.stdout, bearer);
+    assert!(stderr(&out).contains("finished an interrupted key rotation"));
+    assert!(home.key_path().exists() && !next.exists());
+    // Refused when a key file is already in the way.
+    home.run_ok(
+        &[("MCPIST_NEW_PASSPHRASE", "and forth")],
+        &["key", "rotate", "--to-passphrase"],
+        "",
+    );
+    home.write_config(PASSPHRASE_CONFIG);
+    let out = home.run(
+        &[("MCPIST_PASSPHRASE", "and forth")],
+        &["key", "rotate", "--to-key-file"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("move that file away first"),
+        "{}",
+        stderr(&out)
+    );
+}
