@@ -201,8 +201,11 @@ enum KeyCommand {
     /// derived from a new passphrase: `MCPIST_NEW_PASSPHRASE` or a prompt.
     Rotate {
         /// Switch a key-file store to a passphrase (then set `key = "passphrase"`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "to_key_file")]
         to_passphrase: bool,
+        /// Switch a passphrase store to a new key file (then remove `key = "passphrase"`).
+        #[arg(long)]
+        to_key_file: bool,
     },
 }
 
@@ -263,8 +266,16 @@ async fn run(cli: Cli) -> Result<()> {
             no_browser,
         } => login(&loaded, &service, &account, scopes, port, no_browser).await,
         Command::Bearer(cmd) => bearer(&loaded, cmd).await,
-        Command::Key(KeyCommand::Rotate { to_passphrase }) => {
-            wiring::rotate_key(&loaded, to_passphrase).await
+        Command::Key(KeyCommand::Rotate {
+            to_passphrase,
+            to_key_file,
+        }) => {
+            let to = match (to_passphrase, to_key_file) {
+                (true, _) => Some(config::KeySource::Passphrase),
+                (_, true) => Some(config::KeySource::File),
+                _ => None,
+            };
+            wiring::rotate_key(&loaded, to).await
         }
         Command::Password(PasswordCommand::Set) => set_password(&loaded).await,
         Command::ClientConfig { client, http } => client_config(&loaded, client, http).await,
@@ -442,15 +453,19 @@ async fn init(loaded: &Loaded) -> Result<()> {
         );
     }
     if loaded.config.store.kind == config::StoreKind::Postgres {
-        eprintln!(
-            "key:     {} ({}; every replica needs this key)",
-            loaded.key_path().display(),
-            if created.key {
+        if loaded.config.store.key == config::KeySource::Passphrase {
+            eprintln!("key:     derived from the passphrase (argon2id; salt kept in the database)");
+        } else {
+            let state = if created.key {
                 "created"
             } else {
                 "exists, kept"
-            }
-        );
+            };
+            eprintln!(
+                "key:     {} ({state}; every replica needs this key)",
+                loaded.key_path().display()
+            );
+        }
         eprintln!("store:   {}", stores.tokens.location());
     }
     let (bearer, bearer_created) = wiring::ensure_bearer(stores.tokens.as_ref()).await?;

@@ -87,6 +87,11 @@ pub(crate) fn open_store(loaded: &Loaded, create: bool) -> Result<(Stores, Creat
                 && !key_path.exists()
                 && std::env::var_os(mcpist_core::seal::MASTER_KEY_ENV).is_none()
             {
+                if next_key_path(&key_path).exists() {
+                    // `key rotate --to-key-file` stopped between its commit and the move.
+                    let store = finish_rotation(&store_path, &key_path)?;
+                    return Ok((Stores::of(store), created));
+                }
                 // Never create a new key for an existing store: it could not open it.
                 bail!(
                     "the store {} exists but its key file {} is missing; restore the key file or set {}",
@@ -133,8 +138,15 @@ pub(crate) fn read_passphrase(env: &str, prompt: &str, confirm: bool) -> Result<
     Ok(first)
 }
 
-/// Opens the PostgreSQL store of `[store] url` with the master key (key file
-/// or `MCPIST_MASTER_KEY`; every replica needs the same one).
+/// Runs `open` to completion from synchronous code on the multi-thread
+/// runtime (commands open their store outside async code).
+#[cfg(feature = "postgres")]
+fn block_on<T>(open: impl std::future::Future<Output = T>) -> T {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(open))
+}
+
+/// Opens the PostgreSQL store of `[store] url` with the master key (key file,
+/// `MCPIST_MASTER_KEY` or passphrase; every replica needs the same one).
 #[cfg(feature = "postgres")]
 fn open_postgres(loaded: &Loaded, create: bool) -> Result<(Stores, Created)> {
     let url = loaded.config.store.url.clone().with_context(|| {
@@ -145,10 +157,16 @@ fn open_postgres(loaded: &Loaded, create: bool) -> Result<(Stores, Created)> {
         )
     })?;
     if loaded.config.store.key == KeySource::Passphrase {
-        bail!(
-            "[store] key = \"passphrase\" works with the sqlite store only for now; \
-             give postgres replicas the key through MCPIST_MASTER_KEY or a key file"
-        );
+        let passphrase = read_passphrase(
+            mcpist_core::seal::PASSPHRASE_ENV,
+            "Passphrase of the MCPist store",
+            false,
+        )?;
+        let store = block_on(mcpist_core::PostgresStore::open_with_passphrase(
+            &url,
+            &passphrase,
+        ))?;
+        return Ok((Stores::of(store), Created::default()));
     }
     let mut created = Created::default();
     let key_path = loaded.key_path();
@@ -163,10 +181,7 @@ fn open_postgres(loaded: &Loaded, create: bool) -> Result<(Stores, Created)> {
     }
     let (key, key_created) = MasterKey::load(&key_path, create)?;
     created.key = key_created;
-    // Commands open the store from synchronous code on the multi-thread runtime.
-    let store = tokio::task::block_in_place(|| {
-        tokio::runtime::Handle::current().block_on(mcpist_core::PostgresStore::open(&url, key))
-    })?;
+    let store = block_on(mcpist_core::PostgresStore::open(&url, key))?;
     Ok((Stores::of(store), created))
 }
 
@@ -206,11 +221,16 @@ fn finish_rotation(
 /// `KEY`. A crash before the commit leaves the store on the old key (the
 /// stale `.next` is discarded next time); a crash after it is finished by the
 /// next command that opens the store.
-pub(crate) async fn rotate_key(loaded: &Loaded, to_passphrase: bool) -> Result<()> {
-    if loaded.config.store.kind == StoreKind::Sqlite
-        && (to_passphrase || loaded.config.store.key == KeySource::Passphrase)
-    {
-        return rotate_to_passphrase(loaded).await;
+pub(crate) async fn rotate_key(loaded: &Loaded, to: Option<KeySource>) -> Result<()> {
+    let sqlite = loaded.config.store.kind == StoreKind::Sqlite;
+    let from = loaded.config.store.key;
+    match (from, to) {
+        (KeySource::Passphrase, Some(KeySource::File)) if sqlite => {
+            return rotate_to_key_file(loaded).await;
+        }
+        (KeySource::File, Some(KeySource::File)) | (KeySource::File, None) => {}
+        _ if sqlite => return rotate_to_passphrase(loaded).await,
+        _ => {}
     }
     if std::env::var_os(mcpist_core::seal::MASTER_KEY_ENV).is_some() {
         bail!(
@@ -279,6 +299,84 @@ pub(crate) async fn rotate_key(loaded: &Loaded, to_passphrase: bool) -> Result<(
 
 /// The environment variable `mcpist key rotate` reads a new passphrase from.
 pub(crate) const NEW_PASSPHRASE_ENV: &str = "MCPIST_NEW_PASSPHRASE";
+
+/// `mcpist key rotate --to-key-file` on a passphrase store: a new random key
+/// in the key file, every secret re-sealed with it. Crash-safe like the
+/// file-to-file rotation: the key is written to `KEY.next` and synced first,
+/// the re-seal (which also drops the passphrase parameters) is one
+/// transaction, then `KEY.next` becomes `KEY`; a stop between the last two is
+/// finished by the next command, once the config says `key = "file"`.
+async fn rotate_to_key_file(loaded: &Loaded) -> Result<()> {
+    use mcpist_core::audit::{AuditEvent, AuditKind, AuditOutcome, Outcome};
+    let (store_path, key_path) = (loaded.store_path(), loaded.key_path());
+    if !store_path.exists() {
+        bail!(
+            "no store at {}; run `mcpist init` first",
+            store_path.display()
+        );
+    }
+    if key_path.exists() {
+        bail!(
+            "{} exists; the new key goes there: move that file away first",
+            key_path.display()
+        );
+    }
+    let current = read_passphrase(
+        mcpist_core::seal::PASSPHRASE_ENV,
+        "Current passphrase",
+        false,
+    )?;
+    let store = SqliteStore::open_with_passphrase(&store_path, &current)?;
+    let next = next_key_path(&key_path);
+    if next.exists() {
+        std::fs::remove_file(&next).with_context(|| format!("removing {}", next.display()))?;
+    }
+    if let Some(dir) = key_path.parent() {
+        create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let (old_id, new) = (store.key_id(), MasterKey::generate()?);
+    let new_id = new.id();
+    new.write_new_file(&next)?;
+    let seq = store
+        .begin(AuditEvent::now(AuditKind::KeyRotate))
+        .await
+        .context("refused: the audit log cannot be written")?;
+    let count = match store.rotate_key(new).await {
+        Ok(count) => count,
+        Err(e) => {
+            let _ = std::fs::remove_file(&next);
+            let _ = store
+                .finish(
+                    seq,
+                    AuditOutcome::of(Outcome::Failed).message(e.to_string()),
+                )
+                .await;
+            return Err(e.into());
+        }
+    };
+    drop(store);
+    std::fs::rename(&next, &key_path)
+        .with_context(|| format!("moving {} to {}", next.display(), key_path.display()))?;
+    if let Some(dir) = key_path.parent()
+        && let Ok(dir) = std::fs::File::open(dir)
+    {
+        let _ = dir.sync_all();
+    }
+    let store = SqliteStore::open(&store_path, MasterKey::read_file(&key_path)?)?;
+    let outcome = AuditOutcome::of(Outcome::Ok).message(format!(
+        "key {old_id:08x} (passphrase) -> {new_id:08x} (key file), {count} values re-sealed"
+    ));
+    if let Err(e) = store.finish(seq, outcome).await {
+        eprintln!("mcpist: warning: the audit record of the rotation could not be completed: {e}");
+    }
+    eprintln!(
+        "re-sealed {count} values with a new key in {} ({old_id:08x} -> {new_id:08x}); back it up, \
+         and remove `key = \"passphrase\"` from the [store] table of {}: the passphrase no longer opens the store",
+        key_path.display(),
+        loaded.config_path.display()
+    );
+    Ok(())
+}
 
 /// `mcpist key rotate` to a (new) passphrase: from the configured key (file
 /// or passphrase), every secret re-sealed in one transaction with a key

@@ -14,7 +14,7 @@
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
     sync::mpsc,
     time::{Duration, Instant},
@@ -29,7 +29,10 @@ use mcpist_core::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcpist");
+mod support;
+
+use support::Home;
+
 /// Records the writers rotate.
 const RECORDS: usize = 8;
 /// Write cycles (acknowledged token writes plus completed key rotations) to reach.
@@ -120,44 +123,8 @@ impl Rng {
     }
 }
 
-struct Home {
-    dir: tempfile::TempDir,
-}
-
-impl Home {
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data/mcpist")
-    }
-
-    fn mcpist(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("MCPIST_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("HOME", self.dir.path())
-            .stdin(Stdio::null())
-            .args(args);
-        cmd
-    }
-
-    fn mcpist_ok(&self, args: &[&str]) -> std::process::Output {
-        let out = self.mcpist(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "mcpist {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn open(&self) -> SqliteStore {
-        let key = MasterKey::read_file(&self.data_dir().join("master.key")).unwrap();
-        SqliteStore::open(&self.data_dir().join("mcpist.db"), key).unwrap()
-    }
+fn open_store(home: &Home) -> SqliteStore {
+    SqliteStore::open(&home.db(), MasterKey::read_file(&home.key_path()).unwrap()).unwrap()
 }
 
 #[derive(Debug, Default)]
@@ -186,8 +153,8 @@ fn run_writer(home: &Home, rng: &mut Rng, acks: u64) -> Vec<(usize, u64)> {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("KILL_LOOP_DB", home.data_dir().join("mcpist.db"))
-        .env("KILL_LOOP_KEY", home.data_dir().join("master.key"))
+        .env("KILL_LOOP_DB", home.db())
+        .env("KILL_LOOP_KEY", home.key_path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -252,12 +219,10 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
         });
     println!("kill loop: seed {seed} (replay with KILL_LOOP_SEED={seed})");
     let mut rng = Rng(seed);
-    let home = Home {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    home.mcpist_ok(&["init"]);
+    let home = Home::new();
+    home.run_ok(&[], &["init"], "");
     {
-        let store = home.open();
+        let store = open_store(&home);
         for i in 0..RECORDS {
             store
                 .put(&key_of(i), write_for(i, 1), Expect::Absent)
@@ -270,7 +235,7 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
 
     // One rotation left alone, to learn how long one takes.
     let started = Instant::now();
-    home.mcpist_ok(&["key", "rotate"]);
+    home.run_ok(&[], &["key", "rotate"], "");
     let rotate_time = started.elapsed();
 
     let mut t = Tally::default();
@@ -279,7 +244,9 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
         t.rounds += 1;
         if rng.below(3) == 0 {
             let mut child = home
-                .mcpist(&["key", "rotate"])
+                .cmd(&[], &["key", "rotate"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
@@ -309,7 +276,7 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
         // Restart: the binary opens the store (finishing an interrupted key
         // rotation), and every record opens whole, at its acknowledged
         // version or at the one that was being written.
-        let listed = home.mcpist_ok(&["accounts", "list", "--json"]);
+        let listed = home.run_ok(&[], &["accounts", "list", "--json"], "");
         if String::from_utf8_lossy(&listed.stderr).contains("finished an interrupted key rotation")
         {
             t.rotations_finished_on_restart += 1;
@@ -324,7 +291,7 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
                 .all(|a| a["status"] == "ok"),
             "{accounts}"
         );
-        let store = home.open();
+        let store = open_store(&home);
         for i in 0..RECORDS {
             t.records_checked += 1;
             let record = store.get(&key_of(i)).await.unwrap_or_else(|e| {
@@ -354,7 +321,7 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
             }
         }
     }
-    let verify = home.mcpist_ok(&["audit", "--verify"]);
+    let verify = home.run_ok(&[], &["audit", "--verify"], "");
     println!(
         "kill loop: {cycles} write cycles ({} token writes acknowledged, {} key rotations completed), \
          {} kills ({} token writers, {} key rotations, {} of them finished on restart) in {} rounds, {} records checked, \

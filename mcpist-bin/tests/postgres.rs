@@ -3,9 +3,8 @@
 #![cfg(feature = "postgres")]
 
 use std::{
-    io::{BufRead, BufReader, Write},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
+    io::{BufRead, BufReader},
+    process::{Child, Stdio},
     sync::{Arc, Mutex},
 };
 
@@ -27,53 +26,13 @@ use rmcp::{
 };
 use secrecy::SecretString;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcpist");
+mod support;
 
-struct Home {
-    dir: tempfile::TempDir,
-}
+use support::Home;
 
-impl Home {
-    fn key_path(&self) -> PathBuf {
-        self.dir.path().join("data/mcpist/master.key")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("MCPIST_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("HOME", self.dir.path())
-            .args(args);
-        cmd
-    }
-
-    fn run_ok(&self, args: &[&str], input: &str) -> String {
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "mcpist {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
+/// `mcpist ARGS` with `input` on stdin; its stdout.
+fn run_ok(home: &Home, args: &[&str], input: &str) -> String {
+    String::from_utf8(home.run_ok(&[], args, input).stdout).unwrap()
 }
 
 /// `mcpist serve` on an ephemeral port; killed on drop.
@@ -92,7 +51,7 @@ impl Drop for Server {
 
 fn serve(home: &Home) -> Server {
     let mut child = home
-        .cmd(&["serve", "--bind", "127.0.0.1:0"])
+        .cmd(&[], &["serve", "--bind", "127.0.0.1:0"])
         .env("MCPIST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -129,23 +88,28 @@ async fn two_replicas_refresh_an_expired_token_once_between_them() {
     fake.register_app("Iv1.pg", "pg-secret-canary-41c2");
     // Slow enough that both replicas are inside their refresh at once.
     fake.oauth(|o| o.delay = std::time::Duration::from_millis(300));
-    let home = Home {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    let config = home.dir.path().join("config/mcpist/mcpist.toml");
-    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\nkind = \"postgres\"\nurl = \"{}\"\n\n[connectors.github]\nbase_url = \"{}\"\n",
-            db.url_text(),
-            fake.base_url()
-        ),
-    )
-    .unwrap();
-    let bearer = home.run_ok(&["init"], "").trim().to_owned();
+    let home = Home::new();
+    // A password in the URL (trust auth ignores it) must never be shown.
+    let mut url = url::Url::parse(&db.url_text()).unwrap();
+    url.set_password(Some("pgpass-canary-9b7e")).unwrap();
+    home.write_config(&format!(
+        "[store]\nkind = \"postgres\"\nurl = \"{}\"\n\n[connectors.github]\nbase_url = \"{}\"\n",
+        url,
+        fake.base_url()
+    ));
+    let init = home.run_ok(&[], &["init"], "");
+    let bearer = String::from_utf8(init.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_owned();
+    let init_text = support::stderr(&init);
+    assert!(
+        init_text.contains("postgres://postgres:REDACTED@127.0.0.1"),
+        "{init_text}"
+    );
     assert!(bearer.starts_with("mcpist_"), "{bearer}");
-    home.run_ok(
+    run_ok(
+        &home,
         &[
             "apps",
             "set",
@@ -181,7 +145,7 @@ async fn two_replicas_refresh_an_expired_token_once_between_them() {
             .await
             .unwrap();
     }
-    let listed = home.run_ok(&["accounts", "list"], "");
+    let listed = run_ok(&home, &["accounts", "list"], "");
     assert!(
         listed.contains("work") && listed.contains("expired"),
         "{listed}"
@@ -239,7 +203,7 @@ async fn two_replicas_refresh_an_expired_token_once_between_them() {
     }
     // The audit log in the same database records the one refresh, and its
     // chain, appended to by both replicas, is intact.
-    let audit = home.run_ok(&["audit", "--limit", "500"], "");
+    let audit = run_ok(&home, &["audit", "--limit", "500"], "");
     assert_eq!(
         audit.lines().filter(|l| l.contains(" refresh ")).count(),
         1,
@@ -252,5 +216,84 @@ async fn two_replicas_refresh_an_expired_token_once_between_them() {
             .count(),
         100
     );
-    assert!(home.run_ok(&["audit", "--verify"], "").contains("intact"));
+    assert!(run_ok(&home, &["audit", "--verify"], "").contains("intact"));
+    let logs = [&servers[0], &servers[1]].map(|s| s.stderr.lock().unwrap().clone());
+    for text in [&init_text, &logs[0], &logs[1], &audit, &listed] {
+        assert!(
+            !text.contains("pgpass-canary"),
+            "the database password leaked: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_postgres_store_without_a_url_says_what_is_missing() {
+    let home = Home::new();
+    home.write_config("[store]\nkind = \"postgres\"\n");
+    let out = home.run(&[], &["accounts", "list"], "");
+    assert!(!out.status.success());
+    let err = support::stderr(&out);
+    assert!(
+        err.contains("needs url") && err.contains("mcpist.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn replicas_can_derive_the_key_from_a_passphrase_kept_nowhere_on_disk() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TempDatabase::create());
+    let home = Home::new();
+    home.write_config(&format!(
+        "[store]\nkind = \"postgres\"\nkey = \"passphrase\"\nurl = \"{}\"\n",
+        db.url_text()
+    ));
+    let pass = [("MCPIST_PASSPHRASE", "replica passphrase 5d2c")];
+    let init = home.run_ok(&pass, &["init"], "");
+    assert!(support::stderr(&init).contains("derived from the passphrase"));
+    assert!(
+        !home.key_path().exists(),
+        "no key file for a passphrase store"
+    );
+    let bearer = home.run_ok(&pass, &["bearer", "show"], "").stdout;
+    assert_eq!(bearer, init.stdout);
+    let checked =
+        || String::from_utf8(home.run_ok(&pass, &["audit", "--verify"], "").stdout).unwrap();
+    let before = checked();
+
+    let wrong = home.run(
+        &[("MCPIST_PASSPHRASE", "replica passphrase 5d2d")],
+        &["bearer", "show"],
+        "",
+    );
+    assert!(!wrong.status.success() && wrong.stdout.is_empty());
+    let err = support::stderr(&wrong);
+    assert!(err.contains("the passphrase is wrong"), "{err}");
+    assert!(!err.contains("5d2d") && !err.contains("5d2c"), "{err}");
+    let missing = home.run(&[], &["bearer", "show"], "");
+    assert!(support::stderr(&missing).contains("MCPIST_PASSPHRASE"));
+
+    home.write_config(&format!(
+        "[store]\nkind = \"postgres\"\nurl = \"{}\"\n",
+        db.url_text()
+    ));
+    let as_file = home.run(
+        &[(
+            "MCPIST_MASTER_KEY",
+            "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8A=",
+        )],
+        &["bearer", "show"],
+        "",
+    );
+    assert!(
+        support::stderr(&as_file).contains("sealed with a passphrase"),
+        "{}",
+        support::stderr(&as_file)
+    );
+    home.write_config(&format!(
+        "[store]\nkind = \"postgres\"\nkey = \"passphrase\"\nurl = \"{}\"\n",
+        db.url_text()
+    ));
+    // The audit log is as it was: the refused attempts wrote nothing.
+    assert_eq!(checked(), before);
 }

@@ -3,110 +3,15 @@
 
 use std::{
     io::{Read, Write},
-    path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    path::Path,
+    process::Stdio,
 };
 
 use mcpist_tests::canary;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcpist");
+mod support;
 
-/// A private home for one test: config and data directories of its own.
-struct Home {
-    dir: tempfile::TempDir,
-}
-
-impl Home {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data/mcpist")
-    }
-
-    fn db(&self) -> PathBuf {
-        self.data_dir().join("mcpist.db")
-    }
-
-    fn write_config(&self, text: &str) {
-        let path = self.dir.path().join("config/mcpist/mcpist.toml");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
-    /// `mcpist` with this home's XDG directories, no stray MCPIST_* variables,
-    /// and `env` set.
-    fn cmd(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
-        self.program(BIN, env, args)
-    }
-
-    /// [`Self::cmd`] for another program (which may start `mcpist`).
-    fn program(&self, program: &str, env: &[(&str, &str)], args: &[&str]) -> Command {
-        let mut cmd = Command::new(program);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("MCPIST_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("HOME", self.dir.path())
-            .current_dir(self.dir.path())
-            .envs(env.iter().copied())
-            .args(args);
-        cmd
-    }
-
-    /// Runs `mcpist args` with `input` on standard input (a pipe, not a terminal).
-    fn run(&self, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .cmd(env, args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn run_ok(&self, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
-        let out = self.run(env, args, input);
-        assert!(
-            out.status.success(),
-            "mcpist {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// Every file under the data directory, concatenated.
-    fn data_bytes(&self) -> Vec<u8> {
-        let mut all = Vec::new();
-        for entry in std::fs::read_dir(self.data_dir()).unwrap() {
-            all.extend(std::fs::read(entry.unwrap().path()).unwrap_or_default());
-        }
-        all
-    }
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use support::{BIN, Home, contains, stderr};
 
 const PASSPHRASE_CONFIG: &str = "[store]\nkey = \"passphrase\"\n";
 
@@ -503,4 +408,55 @@ fn a_truncated_or_garbage_store_file_is_refused_and_never_written() {
     }
     std::fs::write(home.db(), &intact).unwrap();
     home.run_ok(&[], &["accounts", "list"], "");
+}
+
+#[test]
+fn key_rotate_moves_a_passphrase_store_back_to_a_key_file() {
+    let home = Home::new();
+    home.write_config(PASSPHRASE_CONFIG);
+    let env = [("MCPIST_PASSPHRASE", "going back to a file")];
+    let bearer = home.run_ok(&env, &["init"], "").stdout;
+    let out = home.run_ok(&env, &["key", "rotate", "--to-key-file"], "");
+    assert!(
+        stderr(&out).contains("remove `key = \"passphrase\"`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(home.key_path().exists() && stored_kdf(&home.db()).is_none());
+    // The passphrase no longer opens it, and the message says what does.
+    let out = home.run(&env, &["bearer", "show"], "");
+    assert!(
+        stderr(&out).contains("sealed with a key file"),
+        "{}",
+        stderr(&out)
+    );
+    home.write_config("");
+    assert_eq!(home.run_ok(&[], &["bearer", "show"], "").stdout, bearer);
+
+    // A stop after the re-seal but before the key file was moved into place:
+    // the next command finishes the move.
+    let next = home.data_dir().join("master.key.next");
+    std::fs::rename(home.key_path(), &next).unwrap();
+    let out = home.run_ok(&[], &["bearer", "show"], "");
+    assert_eq!(out.stdout, bearer);
+    assert!(stderr(&out).contains("finished an interrupted key rotation"));
+    assert!(home.key_path().exists() && !next.exists());
+    // Refused when a key file is already in the way.
+    home.run_ok(
+        &[("MCPIST_NEW_PASSPHRASE", "and forth")],
+        &["key", "rotate", "--to-passphrase"],
+        "",
+    );
+    home.write_config(PASSPHRASE_CONFIG);
+    let out = home.run(
+        &[("MCPIST_PASSPHRASE", "and forth")],
+        &["key", "rotate", "--to-key-file"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("move that file away first"),
+        "{}",
+        stderr(&out)
+    );
 }

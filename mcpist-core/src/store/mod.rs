@@ -32,7 +32,10 @@ pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-use crate::{Error, Result};
+use crate::{
+    Error, Result,
+    seal::{KdfParams, MasterKey, Sealer},
+};
 
 /// The name of one account of one service: the key of every record.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -382,6 +385,69 @@ impl fmt::Debug for AccountLock {
             .field("held", &self.is_held())
             .finish()
     }
+}
+
+/// What opens a persistent store: a master key, or a passphrase to derive it from.
+pub(crate) enum Unlock<'a> {
+    Key(MasterKey),
+    Passphrase(&'a SecretString),
+}
+
+impl Unlock<'_> {
+    /// The sealer for a store whose `kdf` record is `stored_kdf` and which
+    /// `exists` (has its key check) already, and the parameters to store
+    /// with a new passphrase-sealed store.
+    pub(crate) fn resolve(
+        self,
+        stored_kdf: Option<&KdfParams>,
+        exists: bool,
+        location: &str,
+    ) -> Result<(Sealer, Option<KdfParams>)> {
+        let (key, new) = match self {
+            Self::Key(key) => (key, None),
+            Self::Passphrase(passphrase) => match (stored_kdf, exists) {
+                (Some(params), _) => (MasterKey::derive(passphrase, params)?, None),
+                (None, true) => {
+                    return Err(Error::WrongKey {
+                        location: location.to_owned(),
+                        hint: "it is sealed with a key file, not a passphrase; \
+                               set [store] key = \"file\" (the default)"
+                            .into(),
+                    });
+                }
+                (None, false) => {
+                    let params = KdfParams::generate()?;
+                    (MasterKey::derive(passphrase, &params)?, Some(params))
+                }
+            },
+        };
+        Ok((Sealer::new(key), new))
+    }
+}
+
+/// The error for a key-check record `sealed` that `sealer` does not open.
+pub(crate) fn wrong_key(
+    location: String,
+    sealed: &[u8],
+    sealer: &Sealer,
+    by_passphrase: bool,
+    store_has_kdf: bool,
+) -> Error {
+    let hint = match (Sealer::envelope_key_id(sealed), by_passphrase) {
+        (_, false) if store_has_kdf => {
+            "it is sealed with a passphrase; set [store] key = \"passphrase\" \
+             and give the passphrase in MCPIST_PASSPHRASE or at the prompt"
+                .into()
+        }
+        (Some(id), true) if id != sealer.key_id() => "the passphrase is wrong".into(),
+        (Some(id), false) if id != sealer.key_id() => format!(
+            "it was sealed with key {id:08x}, the key given is {:08x}; \
+             point MCPIST_MASTER_KEY or the key file at the key it was created with",
+            sealer.key_id()
+        ),
+        _ => "the key check record does not open; the key or the store is damaged".into(),
+    };
+    Error::WrongKey { location, hint }
 }
 
 /// The current time in seconds since the Unix epoch.

@@ -25,12 +25,12 @@ use tokio_postgres::{Client, NoTls};
 
 use super::{
     AccountInfo, AccountKey, AccountLock, AccountRecord, AccountStatus, AccountWrite, Credential,
-    CredentialKind, Expect, TokenStore, missing_account, now_unix,
+    CredentialKind, Expect, TokenStore, Unlock, missing_account, now_unix, wrong_key,
 };
 use crate::{
     Error, Result,
     audit::AuditKey,
-    seal::{MasterKey, Sealer},
+    seal::{KdfParams, MasterKey, Sealer},
 };
 
 const SCHEMA: &str = "
@@ -133,9 +133,22 @@ impl PostgresStore {
     /// creates the tables if needed, and checks `key` against the store's
     /// key-check record. A wrong key is [`Error::WrongKey`] and writes nothing.
     pub async fn open(url: &SecretString, key: MasterKey) -> Result<Self> {
+        Self::open_with(url, Unlock::Key(key)).await
+    }
+
+    /// Like [`Self::open`], with a master key derived from `passphrase`
+    /// (argon2id); the salt and cost live in the database (`mcpist_meta`,
+    /// row `kdf`), so every replica derives the same key from the same passphrase.
+    pub async fn open_with_passphrase(
+        url: &SecretString,
+        passphrase: &SecretString,
+    ) -> Result<Self> {
+        Self::open_with(url, Unlock::Passphrase(passphrase)).await
+    }
+
+    async fn open_with(url: &SecretString, unlock: Unlock<'_>) -> Result<Self> {
         let location = redact(url);
         let mut client = connect(url, &location).await?;
-        let sealer = Sealer::new(key);
         let tx = client.transaction().await.map_err(pg_err)?;
         // Replicas starting together must not race to create the same tables.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK])
@@ -146,28 +159,31 @@ impl PostgresStore {
             .await
             .map_err(pg_err)?;
         tx.batch_execute(SCHEMA).await.map_err(pg_err)?;
-        let check = tx
-            .query_opt(
-                "SELECT value FROM mcpist_meta WHERE name = 'key_check'",
-                &[],
-            )
-            .await
-            .map_err(pg_err)?;
+        let meta = async |name: &str| -> Result<Option<Vec<u8>>> {
+            Ok(tx
+                .query_opt("SELECT value FROM mcpist_meta WHERE name = $1", &[&name])
+                .await
+                .map_err(pg_err)?
+                .map(|row| row.get(0)))
+        };
+        let stored_kdf = meta("kdf")
+            .await?
+            .map(|bytes| KdfParams::from_bytes(&bytes, &location))
+            .transpose()?;
+        let check = meta("key_check").await?;
+        let by_passphrase = matches!(unlock, Unlock::Passphrase(_));
+        let (sealer, new_kdf) = unlock.resolve(stored_kdf.as_ref(), check.is_some(), &location)?;
         match check {
-            Some(row) => {
-                let sealed: Vec<u8> = row.get(0);
+            Some(sealed) => {
                 if sealer.open(KEY_CHECK_AAD, &sealed, "key check").is_err() {
-                    let hint = match Sealer::envelope_key_id(&sealed) {
-                        Some(id) if id != sealer.key_id() => format!(
-                            "it was sealed with key {id:08x}, the key given is {:08x}; every \
-                             replica needs the same MCPIST_MASTER_KEY or key file",
-                            sealer.key_id()
-                        ),
-                        _ => "the key check record does not open; the key or the record is damaged"
-                            .into(),
-                    };
                     // Dropping the transaction rolls it back: nothing was written.
-                    return Err(Error::WrongKey { location, hint });
+                    return Err(wrong_key(
+                        location,
+                        &sealed,
+                        &sealer,
+                        by_passphrase,
+                        stored_kdf.is_some(),
+                    ));
                 }
             }
             None => {
@@ -178,6 +194,14 @@ impl PostgresStore {
                 )
                 .await
                 .map_err(pg_err)?;
+                if let Some(params) = &new_kdf {
+                    tx.execute(
+                        "INSERT INTO mcpist_meta (name, value) VALUES ('kdf', $1)",
+                        &[&params.to_bytes()],
+                    )
+                    .await
+                    .map_err(pg_err)?;
+                }
             }
         }
         let audit_key = audit::load_or_create_key(&tx, &sealer).await?;

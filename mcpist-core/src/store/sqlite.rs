@@ -11,19 +11,13 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     AccountInfo, AccountKey, AccountRecord, AccountStatus, AccountWrite, Credential,
-    CredentialKind, Expect, TokenStore, check_expect, missing_account, now_unix,
+    CredentialKind, Expect, TokenStore, Unlock, check_expect, missing_account, now_unix, wrong_key,
 };
 use crate::{
     Error, Result,
     audit::AuditKey,
     seal::{KdfParams, MasterKey, Sealer, create_private_file},
 };
-
-/// What opens a store: a master key, or a passphrase to derive it from.
-enum Unlock<'a> {
-    Key(MasterKey),
-    Passphrase(&'a SecretString),
-}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -153,49 +147,18 @@ impl SqliteStore {
             .map(|bytes| KdfParams::from_bytes(&bytes, &location))
             .transpose()?;
         let by_passphrase = matches!(unlock, Unlock::Passphrase(_));
-        let (key, new_kdf) = match unlock {
-            Unlock::Key(key) => (key, None),
-            Unlock::Passphrase(passphrase) => match (&stored_kdf, has_meta) {
-                (Some(params), _) => (MasterKey::derive(passphrase, params)?, None),
-                (None, true) => {
-                    return Err(Error::WrongKey {
-                        location,
-                        hint: "it is sealed with a key file, not a passphrase; \
-                               set [store] key = \"file\" (the default)"
-                            .into(),
-                    });
-                }
-                (None, false) => {
-                    let params = KdfParams::generate()?;
-                    (MasterKey::derive(passphrase, &params)?, Some(params))
-                }
-            },
-        };
-        let sealer = Sealer::new(key);
+        let (sealer, new_kdf) = unlock.resolve(stored_kdf.as_ref(), has_meta, &location)?;
         if has_meta {
             match meta("key_check")? {
                 Some(sealed) => {
                     if sealer.open(KEY_CHECK_AAD, &sealed, "key check").is_err() {
-                        let hint = match (Sealer::envelope_key_id(&sealed), by_passphrase) {
-                            (_, false) if stored_kdf.is_some() => {
-                                "it is sealed with a passphrase; set [store] key = \"passphrase\" \
-                                 and give the passphrase in MCPIST_PASSPHRASE or at the prompt"
-                                    .into()
-                            }
-                            (Some(id), true) if id != sealer.key_id() => {
-                                "the passphrase is wrong".into()
-                            }
-                            (Some(id), false) if id != sealer.key_id() => format!(
-                                "it was sealed with key {id:08x}, the key given is {:08x}; \
-                                 point MCPIST_MASTER_KEY or the key file at the key it was created with",
-                                sealer.key_id()
-                            ),
-                            _ => {
-                                "the key check record does not open; the key or the file is damaged"
-                                    .into()
-                            }
-                        };
-                        return Err(Error::WrongKey { location, hint });
+                        return Err(wrong_key(
+                            location,
+                            &sealed,
+                            &sealer,
+                            by_passphrase,
+                            stored_kdf.is_some(),
+                        ));
                     }
                 }
                 None => {
