@@ -3,6 +3,7 @@
 //! would need lives in the library crates; this binary only wires them.
 
 mod config;
+mod doctor;
 mod wiring;
 
 use std::{
@@ -113,6 +114,12 @@ enum Command {
         /// Check the hash chain instead: exit non-zero on any edited, deleted or reordered record.
         #[arg(long)]
         verify: bool,
+    },
+    /// Check the config, key, store, accounts, upstreams and HTTP settings; say how to fix each problem.
+    Doctor {
+        /// Print the checks as a JSON array.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -232,6 +239,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    if let Command::Doctor { json } = cli.command {
+        // The doctor reports a bad config as one of its checks.
+        return doctor::run(cli.config.as_deref(), json).await;
+    }
     let loaded = config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Init => init(&loaded).await,
@@ -263,6 +274,7 @@ async fn run(cli: Cli) -> Result<()> {
             };
             audit(&loaded, json, filter, verify).await
         }
+        Command::Doctor { .. } => unreachable!("handled above"),
     }
 }
 
