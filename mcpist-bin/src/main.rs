@@ -2,6 +2,7 @@
 //! configured connectors and serves them over MCP. All logic that an embedder
 //! would need lives in the library crates; this binary only wires them.
 
+mod backup;
 mod config;
 mod doctor;
 mod wiring;
@@ -114,6 +115,20 @@ enum Command {
         /// Check the hash chain instead: exit non-zero on any edited, deleted or reordered record.
         #[arg(long)]
         verify: bool,
+    },
+    /// Write a consistent snapshot of the store (safe while `serve` runs); the key is not in it.
+    Backup {
+        /// The snapshot file to create (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Replace the store with a snapshot, after checking that the current key opens it.
+    Restore {
+        /// The snapshot written by `mcpist backup`.
+        file: PathBuf,
+        /// Replace an existing store (it is kept as `<store>.before-restore-<timestamp>`).
+        #[arg(long)]
+        force: bool,
     },
     /// Check the config, key, store, accounts, upstreams and HTTP settings; say how to fix each problem.
     Doctor {
@@ -274,6 +289,8 @@ async fn run(cli: Cli) -> Result<()> {
             };
             audit(&loaded, json, filter, verify).await
         }
+        Command::Backup { out } => backup::backup(&loaded, &out).await,
+        Command::Restore { file, force } => backup::restore(&loaded, &file, force).await,
         Command::Doctor { .. } => unreachable!("handled above"),
     }
 }

@@ -76,9 +76,9 @@ async fn doctor_passes_a_healthy_setup_and_shows_no_secret() {
     assert!(check(&checks, "reach github").1.contains("answered HTTP"));
     let text = home.run(&["doctor"]);
     assert!(text.status.success());
-    let bearer = String::from_utf8(home.run_ok(&["bearer", "show"]).stdout).unwrap();
+    let bearer = bearer_token(&home);
     for output in [&out.stdout, &out.stderr, &text.stdout, &text.stderr] {
-        assert!(!contains(output, &token) && !contains(output, bearer.trim()));
+        assert!(!contains(output, &token) && !contains(output, &bearer));
     }
     assert!(
         contains(&text.stdout, "PASS  store") && contains(&text.stdout, "summary: "),
@@ -213,4 +213,219 @@ fn doctor_reports_a_bad_config_and_an_inconsistent_public_url() {
     let (status, _, fix) = check(&checks, "allowed hosts");
     assert_eq!(status, "fail");
     assert!(fix.contains("\"mcp.example.net\""), "{fix}");
+}
+
+/// `mcpist bearer show`.
+fn bearer_token(home: &Home) -> String {
+    String::from_utf8(home.run_ok(&["bearer", "show"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// The audit records, oldest first.
+fn audit_records(home: &Home) -> Vec<Value> {
+    let out = home.run_ok(&["audit", "--json", "--limit", "100000"]);
+    let mut records: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    records.reverse();
+    records
+}
+
+/// An HTTP MCP client of `server`.
+async fn http_client(
+    server: &HttpServer,
+    bearer: &str,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    use rmcp::{
+        ServiceExt,
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(server.url.clone()).auth_header(bearer);
+    ().serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .unwrap()
+}
+
+/// `tool` with `args` as a call request.
+fn request(tool: &str, args: Value) -> rmcp::model::CallToolRequestParams {
+    rmcp::model::CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(args.as_object().unwrap().clone())
+}
+
+/// Waits until the fake GitHub has seen `n` requests for paths containing `part`.
+async fn seen(fake: &mcpist_tests::fake_github::FakeGithub, part: &str, n: usize) {
+    for _ in 0..500 {
+        if fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains(part))
+            .count()
+            >= n
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the fake never saw {n} requests for {part}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_under_fifty_concurrent_calls_restores_accounts_apps_and_the_audit_chain() {
+    let token = canary("backup");
+    let (home, fake) = github_home(&token).await;
+    home.write_config(&config_for(&fake.base_url()));
+    home.run_with_stdin(
+        &[
+            "apps",
+            "set",
+            "github",
+            "--client-id",
+            "Iv1.backup",
+            "--client-secret-stdin",
+        ],
+        "app-secret-backup-canary\n",
+    );
+    let bearer = bearer_token(&home);
+    let server = spawn_http(&home);
+    let client = std::sync::Arc::new(http_client(&server, &bearer).await);
+    // Half of the calls wait 3 s at the fake ("slow" owner), so the backup
+    // surely runs while they are in flight; the other half finish at once.
+    let calls: Vec<_> = (0..50)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let call = if i % 2 == 0 {
+                    request(
+                        "github_list_issues",
+                        serde_json::json!({"owner": "slow", "repo": format!("r{i}")}),
+                    )
+                } else {
+                    request("github_get_me", serde_json::json!({}))
+                };
+                client.call_tool(call).await
+            })
+        })
+        .collect();
+    seen(&fake, "/repos/slow/", 25).await;
+    let snapshot = home.dir.path().join("snapshot.db");
+    let out = home.run_ok(&["backup", "--out", snapshot.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(said.contains("NOT in the backup"), "{said}");
+    assert!(said.contains("master.key"), "{said}");
+    // A restore cannot pull the store from under a running server.
+    let busy = home.run(&["restore", snapshot.to_str().unwrap(), "--force"]);
+    assert!(!busy.status.success());
+    assert!(
+        contains(&busy.stderr, "in use by another process"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    for call in calls {
+        call.await.unwrap().expect("every call is answered");
+    }
+    drop(server);
+    let live_calls = audit_records(&home)
+        .iter()
+        .filter(|r| r["kind"] == "tool_call")
+        .count();
+    assert_eq!(live_calls, 50);
+
+    // The snapshot is sealed: no token, app secret, bearer or key in it.
+    let bytes = std::fs::read(&snapshot).unwrap();
+    let key = std::fs::read_to_string(home.data_dir().join("master.key")).unwrap();
+    for secret in [&token, "app-secret-backup-canary", &bearer, key.trim()] {
+        assert!(!contains(&bytes, secret));
+    }
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&snapshot).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(!home.dir.path().join("snapshot.db-wal").exists());
+
+    // Without --force, or with another key, nothing is replaced.
+    let before = std::fs::read(home.db()).unwrap();
+    let refused = home.run(&["restore", snapshot.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(contains(&refused.stderr, "pass --force"));
+    let wrong_key = home
+        .cmd(&["restore", snapshot.to_str().unwrap(), "--force"])
+        .env(
+            "MCPIST_MASTER_KEY",
+            "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8A=",
+        )
+        .output()
+        .unwrap();
+    assert!(!wrong_key.status.success());
+    assert!(
+        contains(&wrong_key.stderr, "master key does not open"),
+        "{}",
+        String::from_utf8_lossy(&wrong_key.stderr)
+    );
+    assert_eq!(std::fs::read(home.db()).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(home.data_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("restor"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    let restored = home.run_ok(&["restore", snapshot.to_str().unwrap(), "--force"]);
+    let said = String::from_utf8_lossy(&restored.stderr).into_owned();
+    assert!(
+        said.contains("1 account(s)") && said.contains("intact"),
+        "{said}"
+    );
+    let aside: Vec<_> = std::fs::read_dir(home.data_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("mcpist.db.before-restore-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read(&aside[0]).unwrap().len(), before.len());
+
+    let accounts: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(accounts[0]["account"], "work");
+    assert_eq!(accounts[0]["identity"], "octocat");
+    let apps = home.run_ok(&["apps", "list"]);
+    assert!(
+        contains(&apps.stdout, "client id Iv1.backup, secret stored"),
+        "{}",
+        String::from_utf8_lossy(&apps.stdout)
+    );
+    assert_eq!(bearer_token(&home), bearer);
+    let verify = home.run_ok(&["audit", "--verify"]);
+    assert!(contains(&verify.stdout, "the audit chain is intact"));
+    // The snapshot is one commit of a busy log: some calls in, not all done.
+    let records = audit_records(&home);
+    let calls_in_snapshot = records.iter().filter(|r| r["kind"] == "tool_call").count();
+    assert!((1..=50).contains(&calls_in_snapshot), "{calls_in_snapshot}");
+    assert!(
+        records.iter().any(|r| r["outcome"] == "pending"),
+        "the snapshot was taken while slow calls were in flight"
+    );
+    // The restored store works: a server on it answers with the same account.
+    let server = spawn_http(&home);
+    let client = http_client(&server, &bearer).await;
+    let me = client
+        .call_tool(request("github_get_me", serde_json::json!({})))
+        .await
+        .unwrap();
+    assert_eq!(me.is_error, Some(false), "{}", text(&me));
+    client.cancel().await.unwrap();
 }

@@ -99,6 +99,30 @@ impl Home {
         out
     }
 
+    /// Runs `mcpist args` with `input` on standard input; asserts success.
+    pub(crate) fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "mcpist {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     pub(crate) fn write_config(&self, text: &str) {
         std::fs::create_dir_all(self.config_path().parent().unwrap()).unwrap();
         std::fs::write(self.config_path(), text).unwrap();

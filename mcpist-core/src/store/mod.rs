@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{Restored, SqliteStore, restore_snapshot};
 
 use crate::{Error, Result};
 
