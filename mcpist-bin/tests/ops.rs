@@ -429,3 +429,88 @@ async fn a_backup_taken_under_fifty_concurrent_calls_restores_accounts_apps_and_
     assert_eq!(me.is_error, Some(false), "{}", text(&me));
     client.cancel().await.unwrap();
 }
+
+/// The value of `key = "..."` in a TOML text.
+fn toml_string(text: &str, key: &str) -> String {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+        .unwrap_or_else(|| panic!("no {key} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deploy_files_agree_and_a_request_through_the_proxy_is_served() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let read = |name: &str| std::fs::read_to_string(deploy.join(name)).unwrap();
+    let (unit, caddy, config) = (
+        read("mcpist.service"),
+        read("Caddyfile"),
+        read("mcpist.toml"),
+    );
+    let public_url = toml_string(&config, "public_url");
+    let bind = toml_string(&config, "bind");
+    let site = caddy
+        .lines()
+        .find(|l| l.ends_with(" {") && !l.starts_with(['#', '\t', ' ']))
+        .map(|l| l.trim_end_matches(" {").to_owned())
+        .expect("a site block");
+    assert_eq!(public_url, format!("https://{site}"));
+    assert!(
+        caddy.contains(&format!("reverse_proxy {bind} {{")),
+        "{caddy}"
+    );
+    // The unit points the binary at the config and at its state directory.
+    for line in [
+        "ExecStart=/usr/local/bin/mcpist serve",
+        "Environment=MCPIST_CONFIG=/etc/mcpist/mcpist.toml",
+        "Environment=XDG_DATA_HOME=/var/lib",
+        "ConfigurationDirectory=mcpist",
+        "StateDirectory=mcpist",
+        "StateDirectoryMode=0700",
+        "User=mcpist",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "CapabilityBoundingSet=",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "missing {line}");
+    }
+
+    // MCPist with that config answers what Caddy forwards: the public
+    // Host and Origin, with the bearer.
+    let home = Home::new();
+    home.write_config(&config);
+    home.run_ok(&["init"]);
+    let (_, checks) = doctor(&home);
+    for name in ["config", "http bind", "public url"] {
+        assert_eq!(check(&checks, name).0, "pass", "{name}: {checks:#?}");
+    }
+    let bearer = bearer_token(&home);
+    let server = spawn_http(&home);
+    let http = reqwest::Client::new();
+    let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "proxy", "version": "1"}}});
+    let post = |host: &str, auth: Option<&str>| {
+        let mut req = http
+            .post(&server.url)
+            .header("Host", host)
+            .header("Origin", &public_url)
+            .header("X-Forwarded-Proto", "https")
+            .header("Accept", "application/json, text/event-stream")
+            .json(&initialize);
+        if let Some(bearer) = auth {
+            req = req.bearer_auth(bearer);
+        }
+        req.send()
+    };
+    assert_eq!(post(&site, Some(&bearer)).await.unwrap().status(), 200);
+    assert_eq!(post(&site, None).await.unwrap().status(), 401);
+    assert_eq!(
+        post("evil.example", Some(&bearer)).await.unwrap().status(),
+        403
+    );
+}
