@@ -222,18 +222,6 @@ enum BearerCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = match &cli.command {
-        Command::Serve { .. } => "info",
-        _ => "warn",
-    };
-    // stdout may be the MCP transport: logs always go to stderr.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MCPIST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -253,12 +241,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr (stdout may be the MCP transport), as text or JSON lines.
+fn init_logging(command: &Command, format: config::LogFormat) {
+    let default_level = match command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MCPIST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        );
+    match format {
+        config::LogFormat::Text => logs.init(),
+        config::LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+}
+
 async fn run(cli: Cli) -> Result<()> {
     if let Command::Doctor { json } = cli.command {
+        init_logging(&cli.command, config::LogFormat::Text);
         // The doctor reports a bad config as one of its checks.
         return doctor::run(cli.config.as_deref(), json).await;
     }
     let loaded = config::load(cli.config.as_deref())?;
+    init_logging(&cli.command, loaded.config.log.format);
     match cli.command {
         Command::Init => init(&loaded).await,
         Command::Serve { stdio, bind } => serve(&loaded, stdio, bind).await,
@@ -465,13 +473,21 @@ async fn init(loaded: &Loaded) -> Result<()> {
 async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result<()> {
     let (stores, created) = wiring::open_store(loaded, true)?;
     if created.key {
-        eprintln!(
-            "mcpist: created master key {} (mode 0600); back it up: without it the store cannot be opened",
-            loaded.key_path().display()
+        notice(
+            loaded,
+            false,
+            &format!(
+                "created master key {} (mode 0600); back it up: without it the store cannot be opened",
+                loaded.key_path().display()
+            ),
         );
     }
     if created.store {
-        eprintln!("mcpist: created store {}", loaded.store_path().display());
+        notice(
+            loaded,
+            false,
+            &format!("created store {}", loaded.store_path().display()),
+        );
     }
     if let Some(days) = loaded.config.audit.retention_days {
         let before = mcpist_core::audit::now_ms().saturating_sub(u64::from(days) * 86_400_000);
@@ -493,8 +509,10 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
                 "server.dangerously_disable_auth is accepted only on a loopback bind, not {bind}"
             );
         }
-        eprintln!(
-            "mcpist: WARNING: server.dangerously_disable_auth = true: ANY local process can call every tool without a bearer token. Use only for the conformance suite."
+        notice(
+            loaded,
+            true,
+            "server.dangerously_disable_auth = true: ANY local process can call every tool without a bearer token. Use only for the conformance suite.",
         );
         ClientAuth::DangerouslyNone
     } else if loaded.config.store.kind == config::StoreKind::Memory {
@@ -512,13 +530,21 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     } else {
         let (bearer, bearer_created) = wiring::ensure_bearer(stores.tokens.as_ref()).await?;
         if bearer_created {
-            eprintln!("mcpist: created an MCP bearer token; print it with `mcpist bearer show`");
+            notice(
+                loaded,
+                false,
+                "created an MCP bearer token; print it with `mcpist bearer show`",
+            );
         }
         ClientAuth::Bearer(mcpist_core::http::BearerDigest::of(&bearer))
     };
     if !bind.ip().is_loopback() {
-        eprintln!(
-            "mcpist: WARNING: listening on {bind}, beyond loopback: every host that reaches it can try the bearer token; put TLS in front (see the README)"
+        notice(
+            loaded,
+            true,
+            &format!(
+                "listening on {bind}, beyond loopback: every host that reaches it can try the bearer token; put TLS in front (see the README)"
+            ),
         );
     }
     let mut options = HttpOptions::loopback(auth);
@@ -542,17 +568,66 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let local = listener.local_addr()?;
-    eprintln!(
-        "mcpist: serving {} tools; MCP at http://{local}/mcp",
-        server.visible_tools()
+    notice(
+        loaded,
+        false,
+        &format!(
+            "serving {} tools; MCP at http://{local}/mcp",
+            server.visible_tools()
+        ),
     );
-    axum::serve(listener, mcpist_core::http::router(server, options))
+    // On SIGTERM: stop accepting at once; give the calls in flight the grace
+    // period to finish, then cut off the rest with an error answer; only then
+    // close the sessions' streams.
+    let grace = std::time::Duration::from_secs(server_config.shutdown_grace_secs);
+    let in_flight = options.in_flight.clone();
+    let calls = server.clone();
+    let hard_stop = CancellationToken::new();
+    let stop = hard_stop.clone();
+    let serving = axum::serve(listener, mcpist_core::http::router(server, options))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
-            cancel.cancel();
-        })
-        .await?;
+            tracing::info!(
+                in_flight = in_flight.count(),
+                grace_secs = grace.as_secs(),
+                "stopping: no new connections; waiting for the calls in flight"
+            );
+            tokio::spawn(async move {
+                let flush = std::time::Duration::from_secs(5);
+                if tokio::time::timeout(grace, in_flight.idle()).await.is_err() {
+                    tracing::warn!(
+                        in_flight = in_flight.count(),
+                        grace_secs = grace.as_secs(),
+                        "calls still running after the grace period are cut off"
+                    );
+                    calls.cut_calls();
+                    let _ = tokio::time::timeout(flush, in_flight.idle()).await;
+                }
+                cancel.cancel();
+                // A connection that ignores the close must not keep the process alive.
+                tokio::time::sleep(flush).await;
+                stop.cancel();
+            });
+        });
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(serving) => served?,
+        () = hard_stop.cancelled() => {
+            tracing::warn!("connections still open after the grace period; exiting anyway");
+        }
+    }
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// An operator message from `serve`: a plain stderr line, or a log event
+/// when the logs are JSON (so that every line of stderr parses).
+fn notice(loaded: &Loaded, warning: bool, message: &str) {
+    match (loaded.config.log.format, warning) {
+        (config::LogFormat::Text, false) => eprintln!("mcpist: {message}"),
+        (config::LogFormat::Text, true) => eprintln!("mcpist: WARNING: {message}"),
+        (config::LogFormat::Json, false) => tracing::info!("{message}"),
+        (config::LogFormat::Json, true) => tracing::warn!("{message}"),
+    }
 }
 
 async fn shutdown_signal() {

@@ -240,6 +240,14 @@ async fn http_client(
     server: &HttpServer,
     bearer: &str,
 ) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    http_client_at(&server.url, bearer).await
+}
+
+/// An HTTP MCP client of the MCP endpoint at `url`.
+async fn http_client_at(
+    url: &str,
+    bearer: &str,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
     use rmcp::{
         ServiceExt,
         transport::{
@@ -247,8 +255,7 @@ async fn http_client(
             streamable_http_client::StreamableHttpClientTransportConfig,
         },
     };
-    let config =
-        StreamableHttpClientTransportConfig::with_uri(server.url.clone()).auth_header(bearer);
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned()).auth_header(bearer);
     ().serve(StreamableHttpClientTransport::from_config(config))
         .await
         .unwrap()
@@ -489,7 +496,8 @@ async fn the_deploy_files_agree_and_a_request_through_the_proxy_is_served() {
         assert_eq!(check(&checks, name).0, "pass", "{name}: {checks:#?}");
     }
     let bearer = bearer_token(&home);
-    let server = spawn_http(&home);
+    // The shipped config logs JSON: every line of stderr parses.
+    let server = Served::start(&home, true);
     let http = reqwest::Client::new();
     let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {},
@@ -513,4 +521,250 @@ async fn the_deploy_files_agree_and_a_request_through_the_proxy_is_served() {
         post("evil.example", Some(&bearer)).await.unwrap().status(),
         403
     );
+}
+
+/// `mcpist serve` on an ephemeral port whose stderr lines are collected
+/// (until it exits) by a thread; the URL comes from the line that announces it.
+struct Served {
+    child: Option<std::process::Child>,
+    url: String,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Served {
+    fn start(home: &Home, json_logs: bool) -> Self {
+        use std::io::BufRead;
+        let mut child = home
+            .cmd(&["serve", "--bind", "127.0.0.1:0"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let url = loop {
+            let line = stderr
+                .next()
+                .unwrap_or_else(|| panic!("serve exited: {:?}", lines.lock().unwrap()))
+                .unwrap();
+            lines.lock().unwrap().push(line.clone());
+            let message = if json_logs {
+                let event: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+                event["message"].as_str().unwrap_or("").to_owned()
+            } else {
+                line
+            };
+            if let Some(at) = message.find("MCP at ") {
+                break message[at + 7..].trim().to_owned();
+            }
+        };
+        let sink = lines.clone();
+        let reader = std::thread::spawn(move || {
+            for line in stderr.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child: Some(child),
+            url,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// Sends SIGTERM and waits (off the async threads) for the exit status
+    /// and every line of stderr.
+    async fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let mut child = self.child.take().unwrap();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let reader = self.reader.take().unwrap();
+        let status = tokio::task::spawn_blocking(move || {
+            let status = child.wait().unwrap();
+            reader.join().unwrap();
+            status
+        })
+        .await
+        .unwrap();
+        (status, self.lines.lock().unwrap().clone())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_one_event_per_call_with_the_audit_fields_and_no_secret() {
+    let token = canary("jsonlog");
+    let (home, fake) = github_home(&token).await;
+    home.write_config(&format!(
+        "{}\n[log]\nformat = \"json\"\n",
+        config_for(&fake.base_url())
+    ));
+    let bearer = bearer_token(&home);
+    let server = Served::start(&home, true);
+    let client = http_client_at(&server.url, &bearer).await;
+    let me = client
+        .call_tool(request(
+            "github_get_me",
+            serde_json::json!({"account": "work"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(me.is_error, Some(false), "{}", text(&me));
+    client.cancel().await.unwrap();
+    let (status, lines) = server.terminate().await;
+    assert!(status.success(), "{status:?}");
+
+    let events: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let calls: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["message"] == "tool call")
+        .collect();
+    assert_eq!(calls.len(), 1, "{lines:#?}");
+    let call = calls[0];
+    let record = audit_records(&home)
+        .into_iter()
+        .find(|r| r["kind"] == "tool_call")
+        .unwrap();
+    assert_eq!(call["level"], "INFO");
+    for (field, value) in [
+        ("seq", record["seq"].clone()),
+        ("request_id", record["request_id"].clone()),
+        ("service", "github".into()),
+        ("account", "work".into()),
+        ("tool", "github_get_me".into()),
+        ("outcome", "ok".into()),
+        ("upstream_status", 200.into()),
+        ("latency_ms", record["latency_ms"].clone()),
+    ] {
+        assert_eq!(call[field], value, "{field} in {call}");
+    }
+    assert_eq!(record["service"], "github");
+    assert_eq!(record["account"], "work");
+    let all = lines.join("\n");
+    assert!(!all.contains(&token), "the token reached the logs");
+    assert!(!all.contains(&bearer), "the bearer reached the logs");
+}
+
+/// Starts `n` calls that wait 3 s at the fake ("slow" owner) and returns
+/// once the fake has seen all of them, so they are in flight.
+async fn slow_calls(
+    client: &std::sync::Arc<rmcp::service::RunningService<rmcp::RoleClient, ()>>,
+    fake: &mcpist_tests::fake_github::FakeGithub,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::service::ServiceError>>>
+{
+    let calls = (0..n)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .call_tool(request(
+                        "github_list_issues",
+                        serde_json::json!({"owner": "slow", "repo": format!("r{i}")}),
+                    ))
+                    .await
+            })
+        })
+        .collect();
+    seen(fake, "/repos/slow/", n).await;
+    calls
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_lets_calls_in_flight_finish_each_with_one_answer_and_one_audit_record() {
+    let (home, fake) = github_home(&canary("sigterm")).await;
+    home.write_config(&config_for(&fake.base_url()));
+    let bearer = bearer_token(&home);
+    let server = Served::start(&home, false);
+    let client = std::sync::Arc::new(http_client_at(&server.url, &bearer).await);
+    let calls = slow_calls(&client, &fake, 8).await;
+    let exit = tokio::spawn(server.terminate());
+    let mut answers = Vec::new();
+    for call in calls {
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(60), call)
+            .await
+            .expect("every call is answered")
+            .unwrap();
+        answers.push(answer);
+    }
+    let (status, lines) = exit.await.unwrap();
+    assert!(status.success(), "{status:?}: {lines:#?}");
+    // Within the grace period each call ran to its end: a real result (the
+    // fake has no repository of that owner: GitHub's 404 as a tool error).
+    for answer in &answers {
+        let result = answer.as_ref().expect("a result, not a cut connection");
+        assert_eq!(result.is_error, Some(true));
+        assert!(
+            text(result).contains("404") || text(result).contains("Not Found"),
+            "{}",
+            text(result)
+        );
+    }
+    let records: Vec<Value> = audit_records(&home)
+        .into_iter()
+        .filter(|r| r["kind"] == "tool_call")
+        .collect();
+    assert_eq!(records.len(), 8, "{records:#?}");
+    for record in &records {
+        assert_eq!(record["outcome"], "tool_error", "{record}");
+        assert_eq!(record["upstream_status"], 404, "{record}");
+    }
+    assert!(contains(
+        &home.run_ok(&["audit", "--verify"]).stdout,
+        "0 pending"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_that_outlast_the_grace_period_are_cut_and_the_server_still_exits_zero() {
+    let (home, fake) = github_home(&canary("grace")).await;
+    home.write_config(&format!(
+        "[server]\nshutdown_grace_secs = 1\n\n{}",
+        config_for(&fake.base_url())
+    ));
+    let bearer = bearer_token(&home);
+    let server = Served::start(&home, false);
+    let client = std::sync::Arc::new(http_client_at(&server.url, &bearer).await);
+    let calls = slow_calls(&client, &fake, 3).await;
+    let (status, lines) = server.terminate().await;
+    assert!(status.success(), "{status:?}: {lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("cut off")), "{lines:#?}");
+    for call in calls {
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(60), call)
+            .await
+            .expect("a cut call still ends")
+            .unwrap();
+        let result = answer.expect("a clean answer, not a dropped connection");
+        assert_eq!(result.is_error, Some(true));
+        assert!(text(&result).starts_with("cut off"), "{}", text(&result));
+    }
+    let records: Vec<Value> = audit_records(&home)
+        .into_iter()
+        .filter(|r| r["kind"] == "tool_call")
+        .collect();
+    assert_eq!(records.len(), 3, "{records:#?}");
+    for record in &records {
+        assert_eq!(record["outcome"], "interrupted", "{record}");
+    }
+    assert!(contains(
+        &home.run_ok(&["audit", "--verify"]).stdout,
+        "0 pending"
+    ));
 }

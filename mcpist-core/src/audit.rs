@@ -114,6 +114,8 @@ pub enum Outcome {
     UnknownTool,
     /// A non-call operation failed.
     Failed,
+    /// Cut off by a shutdown before it finished; the upstream may or may not have acted.
+    Interrupted,
 }
 
 impl Outcome {
@@ -129,6 +131,7 @@ impl Outcome {
             Self::Denied => "denied",
             Self::UnknownTool => "unknown_tool",
             Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -144,6 +147,7 @@ impl Outcome {
             Self::Denied,
             Self::UnknownTool,
             Self::Failed,
+            Self::Interrupted,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
