@@ -3,7 +3,11 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use mcpist_core::{SqliteStore, seal::MasterKey};
+use mcpist_core::{
+    AuditSink, SqliteStore,
+    audit::{AuditEvent, AuditKind, AuditOutcome, Outcome},
+    seal::MasterKey,
+};
 
 use crate::{
     config::{Loaded, StoreKind},
@@ -34,10 +38,19 @@ pub(crate) async fn backup(loaded: &Loaded, out: &Path) -> Result<()> {
     drop(wiring::open_store(loaded, false)?);
     let (key, _) = MasterKey::load(&loaded.key_path(), false)?;
     let store = SqliteStore::open(&loaded.store_path(), key)?;
-    let bytes = store
-        .backup_to(out)
+    let written = store.backup_to(out).await;
+    // Recorded after the snapshot, so that it holds no pending record of itself.
+    let outcome = match &written {
+        Ok(_) => AuditOutcome::of(Outcome::Ok).message(format!("to {}", out.display())),
+        Err(e) => AuditOutcome::of(Outcome::Failed).message(e.to_string()),
+    };
+    if let Err(e) = store
+        .record(AuditEvent::now(AuditKind::Backup), outcome)
         .await
-        .with_context(|| format!("backup to {}", out.display()))?;
+    {
+        eprintln!("mcpist: warning: the backup could not be recorded in the audit log: {e}");
+    }
+    let bytes = written.with_context(|| format!("backup to {}", out.display()))?;
     eprintln!(
         "wrote a consistent snapshot of {} to {} ({bytes} bytes); every secret in it is \
          sealed with master key {:08x}",
@@ -89,11 +102,24 @@ pub(crate) async fn restore(loaded: &Loaded, snapshot: &Path, force: bool) -> Re
             "BROKEN (see `mcpist audit --verify`)"
         }
     );
-    if let Some(previous) = &restored.previous {
-        eprintln!(
-            "the store it replaced is kept as {}; delete it once you are satisfied",
-            previous.display()
-        );
-    }
+    let kept = match &restored.previous {
+        Some(previous) => {
+            eprintln!(
+                "the store it replaced is kept as {}; delete it once you are satisfied",
+                previous.display()
+            );
+            format!("; the previous store is kept as {}", previous.display())
+        }
+        None => String::new(),
+    };
+    let (stores, _) = wiring::open_store(loaded, false)?;
+    stores
+        .audit
+        .record(
+            AuditEvent::now(AuditKind::Restore),
+            AuditOutcome::of(Outcome::Ok).message(format!("from {}{kept}", snapshot.display())),
+        )
+        .await
+        .context("the restore could not be recorded in the audit log")?;
     Ok(())
 }

@@ -339,11 +339,14 @@ async fn a_backup_taken_under_fifty_concurrent_calls_restores_accounts_apps_and_
         call.await.unwrap().expect("every call is answered");
     }
     drop(server);
-    let live_calls = audit_records(&home)
-        .iter()
-        .filter(|r| r["kind"] == "tool_call")
-        .count();
+    let live = audit_records(&home);
+    let live_calls = live.iter().filter(|r| r["kind"] == "tool_call").count();
     assert_eq!(live_calls, 50);
+    assert!(
+        live.iter()
+            .any(|r| r["kind"] == "backup" && r["outcome"] == "ok"),
+        "the backup is in the live audit log"
+    );
 
     // The snapshot is sealed: no token, app secret, bearer or key in it.
     let bytes = std::fs::read(&snapshot).unwrap();
@@ -420,6 +423,15 @@ async fn a_backup_taken_under_fifty_concurrent_calls_restores_accounts_apps_and_
     assert!(contains(&verify.stdout, "the audit chain is intact"));
     // The snapshot is one commit of a busy log: some calls in, not all done.
     let records = audit_records(&home);
+    let last = records.last().unwrap();
+    assert_eq!(last["kind"], "restore");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains(".before-restore-"),
+        "{last}"
+    );
     let calls_in_snapshot = records.iter().filter(|r| r["kind"] == "tool_call").count();
     assert!((1..=50).contains(&calls_in_snapshot), "{calls_in_snapshot}");
     assert!(
@@ -767,4 +779,48 @@ async fn calls_that_outlast_the_grace_period_are_cut_and_the_server_still_exits_
         &home.run_ok(&["audit", "--verify"]).stdout,
         "0 pending"
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_and_its_key_restore_on_a_fresh_machine() {
+    let (old, fake) = github_home(&canary("fresh")).await;
+    let snapshot = old.dir.path().join("snapshot.db");
+    old.run_ok(&["backup", "--out", snapshot.to_str().unwrap()]);
+
+    let new = Home::new();
+    new.write_config(&config_for(&fake.base_url()));
+    let no_key = new.run(&["restore", snapshot.to_str().unwrap()]);
+    assert!(!no_key.status.success());
+    assert!(
+        contains(
+            &no_key.stderr,
+            "a backup opens only with the key it was sealed with"
+        ),
+        "{}",
+        String::from_utf8_lossy(&no_key.stderr)
+    );
+    assert!(!new.db().exists(), "nothing was put in place");
+    // The key travels separately, as the backup command said.
+    let key = std::fs::read(old.data_dir().join("master.key")).unwrap();
+    let key_path = new.data_dir().join("master.key");
+    std::fs::create_dir_all(new.data_dir()).unwrap();
+    write_private(&key_path, &key);
+    new.run_ok(&["restore", snapshot.to_str().unwrap()]);
+    let (out, checks) = doctor(&new);
+    assert!(out.status.success(), "{checks:#?}");
+    assert_eq!(check(&checks, "account github/work").0, "pass");
+    assert_eq!(bearer_token(&new), bearer_token(&old));
+}
+
+/// Writes `bytes` to a new file only its owner can read.
+fn write_private(path: &std::path::Path, bytes: &[u8]) {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
 }

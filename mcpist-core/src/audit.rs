@@ -52,6 +52,10 @@ pub enum AuditKind {
     BearerRotate,
     /// The master key was replaced and every secret re-sealed.
     KeyRotate,
+    /// A snapshot of the store was written (`mcpist backup`).
+    Backup,
+    /// The store was replaced by a snapshot (`mcpist restore`); recorded in the restored store.
+    Restore,
 }
 
 impl AuditKind {
@@ -68,6 +72,8 @@ impl AuditKind {
             Self::NeedsReauth => "needs_reauth",
             Self::BearerRotate => "bearer_rotate",
             Self::KeyRotate => "key_rotate",
+            Self::Backup => "backup",
+            Self::Restore => "restore",
         }
     }
 
@@ -84,6 +90,8 @@ impl AuditKind {
             Self::NeedsReauth,
             Self::BearerRotate,
             Self::KeyRotate,
+            Self::Backup,
+            Self::Restore,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
