@@ -2,10 +2,25 @@
 //! graceful shutdown, through the real binary, a real SQLite file and a fake
 //! GitHub on loopback.
 
-use std::process::Output;
+use std::{
+    io::BufRead,
+    path::Path,
+    process::{Child, Command, ExitStatus, Output, Stdio},
+    sync::{Arc, Mutex},
+    thread::JoinHandle,
+    time::Duration,
+};
 
-use mcpist_tests::canary;
-use serde_json::Value;
+use mcpist_tests::{canary, fake_github::FakeGithub};
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    service::{RunningService, ServiceError},
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde_json::{Value, json};
 
 mod support;
 use support::*;
@@ -236,25 +251,12 @@ fn audit_records(home: &Home) -> Vec<Value> {
 }
 
 /// An HTTP MCP client of `server`.
-async fn http_client(
-    server: &HttpServer,
-    bearer: &str,
-) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+async fn http_client(server: &HttpServer, bearer: &str) -> RunningService<RoleClient, ()> {
     http_client_at(&server.url, bearer).await
 }
 
 /// An HTTP MCP client of the MCP endpoint at `url`.
-async fn http_client_at(
-    url: &str,
-    bearer: &str,
-) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
-    use rmcp::{
-        ServiceExt,
-        transport::{
-            StreamableHttpClientTransport,
-            streamable_http_client::StreamableHttpClientTransportConfig,
-        },
-    };
+async fn http_client_at(url: &str, bearer: &str) -> RunningService<RoleClient, ()> {
     let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned()).auth_header(bearer);
     ().serve(StreamableHttpClientTransport::from_config(config))
         .await
@@ -262,13 +264,12 @@ async fn http_client_at(
 }
 
 /// `tool` with `args` as a call request.
-fn request(tool: &str, args: Value) -> rmcp::model::CallToolRequestParams {
-    rmcp::model::CallToolRequestParams::new(tool.to_owned())
-        .with_arguments(args.as_object().unwrap().clone())
+fn request(tool: &str, args: Value) -> CallToolRequestParams {
+    CallToolRequestParams::new(tool.to_owned()).with_arguments(args.as_object().unwrap().clone())
 }
 
 /// Waits until the fake GitHub has seen `n` requests for paths containing `part`.
-async fn seen(fake: &mcpist_tests::fake_github::FakeGithub, part: &str, n: usize) {
+async fn seen(fake: &FakeGithub, part: &str, n: usize) {
     for _ in 0..500 {
         if fake
             .requests()
@@ -279,7 +280,7 @@ async fn seen(fake: &mcpist_tests::fake_github::FakeGithub, part: &str, n: usize
         {
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the fake never saw {n} requests for {part}");
 }
@@ -302,7 +303,7 @@ async fn a_backup_taken_under_fifty_concurrent_calls_restores_accounts_apps_and_
     );
     let bearer = bearer_token(&home);
     let server = spawn_http(&home);
-    let client = std::sync::Arc::new(http_client(&server, &bearer).await);
+    let client = Arc::new(http_client(&server, &bearer).await);
     // Half of the calls wait 3 s at the fake ("slow" owner), so the backup
     // surely runs while they are in flight; the other half finish at once.
     let calls: Vec<_> = (0..50)
@@ -312,10 +313,10 @@ async fn a_backup_taken_under_fifty_concurrent_calls_restores_accounts_apps_and_
                 let call = if i % 2 == 0 {
                     request(
                         "github_list_issues",
-                        serde_json::json!({"owner": "slow", "repo": format!("r{i}")}),
+                        json!({"owner": "slow", "repo": format!("r{i}")}),
                     )
                 } else {
-                    request("github_get_me", serde_json::json!({}))
+                    request("github_get_me", json!({}))
                 };
                 client.call_tool(call).await
             })
@@ -442,7 +443,7 @@ async fn a_backup_taken_under_fifty_concurrent_calls_restores_accounts_apps_and_
     let server = spawn_http(&home);
     let client = http_client(&server, &bearer).await;
     let me = client
-        .call_tool(request("github_get_me", serde_json::json!({})))
+        .call_tool(request("github_get_me", json!({})))
         .await
         .unwrap();
     assert_eq!(me.is_error, Some(false), "{}", text(&me));
@@ -460,7 +461,7 @@ fn toml_string(text: &str, key: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_deploy_files_agree_and_a_request_through_the_proxy_is_served() {
-    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
     let read = |name: &str| std::fs::read_to_string(deploy.join(name)).unwrap();
     let (unit, caddy, config) = (
         read("mcpist.service"),
@@ -511,7 +512,7 @@ async fn the_deploy_files_agree_and_a_request_through_the_proxy_is_served() {
     // The shipped config logs JSON: every line of stderr parses.
     let server = Served::start(&home, true);
     let http = reqwest::Client::new();
-    let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {},
         "clientInfo": {"name": "proxy", "version": "1"}}});
     let post = |host: &str, auth: Option<&str>| {
@@ -538,24 +539,23 @@ async fn the_deploy_files_agree_and_a_request_through_the_proxy_is_served() {
 /// `mcpist serve` on an ephemeral port whose stderr lines are collected
 /// (until it exits) by a thread; the URL comes from the line that announces it.
 struct Served {
-    child: Option<std::process::Child>,
+    child: Option<Child>,
     url: String,
-    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
+    lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<JoinHandle<()>>,
 }
 
 impl Served {
     fn start(home: &Home, json_logs: bool) -> Self {
-        use std::io::BufRead;
         let mut child = home
             .cmd(&["serve", "--bind", "127.0.0.1:0"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = Arc::new(Mutex::new(Vec::new()));
         let url = loop {
             let line = stderr
                 .next()
@@ -589,9 +589,9 @@ impl Served {
 
     /// Sends SIGTERM and waits (off the async threads) for the exit status
     /// and every line of stderr.
-    async fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    async fn terminate(mut self) -> (ExitStatus, Vec<String>) {
         let mut child = self.child.take().unwrap();
-        let killed = std::process::Command::new("kill")
+        let killed = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
             .unwrap();
@@ -629,10 +629,7 @@ async fn json_logs_carry_one_event_per_call_with_the_audit_fields_and_no_secret(
     let server = Served::start(&home, true);
     let client = http_client_at(&server.url, &bearer).await;
     let me = client
-        .call_tool(request(
-            "github_get_me",
-            serde_json::json!({"account": "work"}),
-        ))
+        .call_tool(request("github_get_me", json!({"account": "work"})))
         .await
         .unwrap();
     assert_eq!(me.is_error, Some(false), "{}", text(&me));
@@ -677,11 +674,10 @@ async fn json_logs_carry_one_event_per_call_with_the_audit_fields_and_no_secret(
 /// Starts `n` calls that wait 3 s at the fake ("slow" owner) and returns
 /// once the fake has seen all of them, so they are in flight.
 async fn slow_calls(
-    client: &std::sync::Arc<rmcp::service::RunningService<rmcp::RoleClient, ()>>,
-    fake: &mcpist_tests::fake_github::FakeGithub,
+    client: &Arc<RunningService<RoleClient, ()>>,
+    fake: &FakeGithub,
     n: usize,
-) -> Vec<tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::service::ServiceError>>>
-{
+) -> Vec<tokio::task::JoinHandle<Result<CallToolResult, ServiceError>>> {
     let calls = (0..n)
         .map(|i| {
             let client = client.clone();
@@ -689,7 +685,7 @@ async fn slow_calls(
                 client
                     .call_tool(request(
                         "github_list_issues",
-                        serde_json::json!({"owner": "slow", "repo": format!("r{i}")}),
+                        json!({"owner": "slow", "repo": format!("r{i}")}),
                     ))
                     .await
             })
@@ -705,12 +701,12 @@ async fn sigterm_lets_calls_in_flight_finish_each_with_one_answer_and_one_audit_
     home.write_config(&config_for(&fake.base_url()));
     let bearer = bearer_token(&home);
     let server = Served::start(&home, false);
-    let client = std::sync::Arc::new(http_client_at(&server.url, &bearer).await);
+    let client = Arc::new(http_client_at(&server.url, &bearer).await);
     let calls = slow_calls(&client, &fake, 8).await;
     let exit = tokio::spawn(server.terminate());
     let mut answers = Vec::new();
     for call in calls {
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(60), call)
+        let answer = tokio::time::timeout(Duration::from_secs(60), call)
             .await
             .expect("every call is answered")
             .unwrap();
@@ -753,13 +749,13 @@ async fn calls_that_outlast_the_grace_period_are_cut_and_the_server_still_exits_
     ));
     let bearer = bearer_token(&home);
     let server = Served::start(&home, false);
-    let client = std::sync::Arc::new(http_client_at(&server.url, &bearer).await);
+    let client = Arc::new(http_client_at(&server.url, &bearer).await);
     let calls = slow_calls(&client, &fake, 3).await;
     let (status, lines) = server.terminate().await;
     assert!(status.success(), "{status:?}: {lines:#?}");
     assert!(lines.iter().any(|l| l.contains("cut off")), "{lines:#?}");
     for call in calls {
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(60), call)
+        let answer = tokio::time::timeout(Duration::from_secs(60), call)
             .await
             .expect("a cut call still ends")
             .unwrap();
@@ -813,7 +809,7 @@ async fn a_backup_and_its_key_restore_on_a_fresh_machine() {
 }
 
 /// Writes `bytes` to a new file only its owner can read.
-fn write_private(path: &std::path::Path, bytes: &[u8]) {
+fn write_private(path: &Path, bytes: &[u8]) {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
     std::fs::OpenOptions::new()
         .write(true)
