@@ -36,9 +36,29 @@ pub(crate) struct Config {
     pub(crate) audit: AuditConfig,
     #[serde(default)]
     pub(crate) oauth: OAuthConfig,
+    #[serde(default)]
+    pub(crate) log: LogConfig,
     /// Connector tables, passed to each connector to parse.
     #[serde(default)]
     pub(crate) connectors: BTreeMap<String, serde_json::Value>,
+}
+
+/// The `[log]` table. The filter comes from `MCPIST_LOG`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LogConfig {
+    pub(crate) format: LogFormat,
+}
+
+/// How log lines on stderr look.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LogFormat {
+    /// One readable line per event (default).
+    #[default]
+    Text,
+    /// One JSON object per line, fields at the top level.
+    Json,
 }
 
 /// The `[oauth]` table.
@@ -90,6 +110,8 @@ pub(crate) struct ServerConfig {
     /// Turns the bearer check off. Accepted only on a loopback bind; for the
     /// MCP conformance suite, whose client sends no `Authorization` header.
     pub(crate) dangerously_disable_auth: bool,
+    /// After SIGTERM or Ctrl-C, how long tool calls in flight may take to finish.
+    pub(crate) shutdown_grace_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +121,7 @@ impl Default for ServerConfig {
             public_url: None,
             allowed_hosts: Vec::new(),
             dangerously_disable_auth: false,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -160,6 +183,7 @@ impl Loaded {
             store: StoreConfig::default(),
             audit: AuditConfig::default(),
             oauth: OAuthConfig::default(),
+            log: LogConfig::default(),
             connectors: self.config.connectors.clone(),
         };
         config.store.kind = StoreKind::Memory;
@@ -311,6 +335,7 @@ pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is option
 [server]
 # bind = "127.0.0.1:8765"
 # public_url = "https://mcpist.example.net"   # when behind a reverse proxy
+# shutdown_grace_secs = 10   # after SIGTERM, how long calls in flight may take to finish
 
 [store]
 # kind = "sqlite"            # sqlite | memory | postgres
@@ -321,6 +346,9 @@ pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is option
 
 [audit]
 # retention_days = 365       # older records are deleted when `serve` starts
+
+[log]
+# format = "text"            # text | json (one object per line); the filter is MCPIST_LOG
 
 [oauth]
 # refresh_margin_secs = 300  # refresh access tokens this long before they expire

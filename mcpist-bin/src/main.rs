@@ -2,7 +2,9 @@
 //! configured connectors and serves them over MCP. All logic that an embedder
 //! would need lives in the library crates; this binary only wires them.
 
+mod backup;
 mod config;
+mod doctor;
 mod wiring;
 
 use std::{
@@ -117,6 +119,26 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// Write a consistent snapshot of the store (safe while `serve` runs); the key is not in it.
+    Backup {
+        /// The snapshot file to create (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Replace the store with a snapshot, after checking that the current key opens it.
+    Restore {
+        /// The snapshot written by `mcpist backup`.
+        file: PathBuf,
+        /// Replace an existing store (it is kept as `<store>.before-restore-<timestamp>`).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check the config, key, store, accounts, upstreams and HTTP settings; say how to fix each problem.
+    Doctor {
+        /// Print the checks as a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,18 +241,6 @@ enum BearerCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = match &cli.command {
-        Command::Serve { .. } => "info",
-        _ => "warn",
-    };
-    // stdout may be the MCP transport: logs always go to stderr.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MCPIST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -250,8 +260,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr (stdout may be the MCP transport), as text or JSON lines.
+fn init_logging(command: &Command, format: config::LogFormat) {
+    let default_level = match command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MCPIST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        );
+    match format {
+        config::LogFormat::Text => logs.init(),
+        config::LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+}
+
 async fn run(cli: Cli) -> Result<()> {
+    if let Command::Doctor { json } = cli.command {
+        init_logging(&cli.command, config::LogFormat::Text);
+        // The doctor reports a bad config as one of its checks.
+        return doctor::run(cli.config.as_deref(), json).await;
+    }
     let loaded = config::load(cli.config.as_deref())?;
+    init_logging(&cli.command, loaded.config.log.format);
     match cli.command {
         Command::Init => init(&loaded).await,
         Command::Serve { stdio, bind } => serve(&loaded, stdio, bind).await,
@@ -294,6 +328,9 @@ async fn run(cli: Cli) -> Result<()> {
             };
             audit(&loaded, json, filter, verify).await
         }
+        Command::Backup { out } => backup::backup(&loaded, &out).await,
+        Command::Restore { file, force } => backup::restore(&loaded, &file, force).await,
+        Command::Doctor { .. } => unreachable!("handled above"),
     }
 }
 
@@ -517,13 +554,21 @@ async fn set_password(loaded: &Loaded) -> Result<()> {
 async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result<()> {
     let (stores, created) = wiring::open_store(loaded, true)?;
     if created.key {
-        eprintln!(
-            "mcpist: created master key {} (mode 0600); back it up: without it the store cannot be opened",
-            loaded.key_path().display()
+        notice(
+            loaded,
+            false,
+            &format!(
+                "created master key {} (mode 0600); back it up: without it the store cannot be opened",
+                loaded.key_path().display()
+            ),
         );
     }
     if created.store {
-        eprintln!("mcpist: created store {}", loaded.store_path().display());
+        notice(
+            loaded,
+            false,
+            &format!("created store {}", loaded.store_path().display()),
+        );
     }
     if let Some(days) = loaded.config.audit.retention_days {
         let before = mcpist_core::audit::now_ms().saturating_sub(u64::from(days) * 86_400_000);
@@ -546,8 +591,10 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
                 "server.dangerously_disable_auth is accepted only on a loopback bind, not {bind}"
             );
         }
-        eprintln!(
-            "mcpist: WARNING: server.dangerously_disable_auth = true: ANY local process can call every tool without a bearer token. Use only for the conformance suite."
+        notice(
+            loaded,
+            true,
+            "server.dangerously_disable_auth = true: ANY local process can call every tool without a bearer token. Use only for the conformance suite.",
         );
         ClientAuth::DangerouslyNone
     } else if loaded.config.store.kind == config::StoreKind::Memory {
@@ -565,7 +612,11 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     } else {
         let (bearer, bearer_created) = wiring::ensure_bearer(stores.tokens.as_ref()).await?;
         if bearer_created {
-            eprintln!("mcpist: created an MCP bearer token; print it with `mcpist bearer show`");
+            notice(
+                loaded,
+                false,
+                "created an MCP bearer token; print it with `mcpist bearer show`",
+            );
         }
         // serve's output may be a service log: it never prints a password.
         if stores
@@ -574,13 +625,21 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
             .await?
             .is_none()
         {
-            eprintln!("mcpist: the web UI has no password yet; set one with `mcpist password set`");
+            notice(
+                loaded,
+                false,
+                "the web UI has no password yet; set one with `mcpist password set`",
+            );
         }
         ClientAuth::Bearer(mcpist_core::http::BearerDigest::of(&bearer))
     };
     if !bind.ip().is_loopback() {
-        eprintln!(
-            "mcpist: WARNING: listening on {bind}, beyond loopback: every host that reaches it can try the bearer token; put TLS in front (see the README)"
+        notice(
+            loaded,
+            true,
+            &format!(
+                "listening on {bind}, beyond loopback: every host that reaches it can try the bearer token; put TLS in front (see the README)"
+            ),
         );
     }
     let mut options = HttpOptions::loopback(auth);
@@ -613,17 +672,66 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let local = listener.local_addr()?;
-    eprintln!(
-        "mcpist: serving {} tools; web UI at http://{local}/, MCP at http://{local}/mcp",
-        server.visible_tools()
+    notice(
+        loaded,
+        false,
+        &format!(
+            "serving {} tools; web UI at http://{local}/, MCP at http://{local}/mcp",
+            server.visible_tools()
+        ),
     );
-    axum::serve(listener, mcpist_core::http::router(server, options))
+    // On SIGTERM: stop accepting at once; give the calls in flight the grace
+    // period to finish, then cut off the rest with an error answer; only then
+    // close the sessions' streams.
+    let grace = std::time::Duration::from_secs(server_config.shutdown_grace_secs);
+    let in_flight = options.in_flight.clone();
+    let calls = server.clone();
+    let hard_stop = CancellationToken::new();
+    let stop = hard_stop.clone();
+    let serving = axum::serve(listener, mcpist_core::http::router(server, options))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
-            cancel.cancel();
-        })
-        .await?;
+            tracing::info!(
+                in_flight = in_flight.count(),
+                grace_secs = grace.as_secs(),
+                "stopping: no new connections; waiting for the calls in flight"
+            );
+            tokio::spawn(async move {
+                let flush = std::time::Duration::from_secs(5);
+                if tokio::time::timeout(grace, in_flight.idle()).await.is_err() {
+                    tracing::warn!(
+                        in_flight = in_flight.count(),
+                        grace_secs = grace.as_secs(),
+                        "calls still running after the grace period are cut off"
+                    );
+                    calls.cut_calls();
+                    let _ = tokio::time::timeout(flush, in_flight.idle()).await;
+                }
+                cancel.cancel();
+                // A connection that ignores the close must not keep the process alive.
+                tokio::time::sleep(flush).await;
+                stop.cancel();
+            });
+        });
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(serving) => served?,
+        () = hard_stop.cancelled() => {
+            tracing::warn!("connections still open after the grace period; exiting anyway");
+        }
+    }
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// An operator message from `serve`: a plain stderr line, or a log event
+/// when the logs are JSON (so that every line of stderr parses).
+fn notice(loaded: &Loaded, warning: bool, message: &str) {
+    match (loaded.config.log.format, warning) {
+        (config::LogFormat::Text, false) => eprintln!("mcpist: {message}"),
+        (config::LogFormat::Text, true) => eprintln!("mcpist: WARNING: {message}"),
+        (config::LogFormat::Json, false) => tracing::info!("{message}"),
+        (config::LogFormat::Json, true) => tracing::warn!("{message}"),
+    }
 }
 
 async fn shutdown_signal() {

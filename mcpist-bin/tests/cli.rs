@@ -3,8 +3,7 @@
 
 use std::{
     io::{BufRead, BufReader, Write},
-    path::PathBuf,
-    process::{Child, Command, Output, Stdio},
+    process::{Child, Stdio},
     sync::{Arc, Mutex},
 };
 
@@ -20,137 +19,8 @@ use rmcp::{
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt as _;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcpist");
-
-/// A private home for one test: config and data directories of its own.
-struct Home {
-    dir: tempfile::TempDir,
-}
-
-impl Home {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn config_path(&self) -> PathBuf {
-        self.dir.path().join("config/mcpist/mcpist.toml")
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data/mcpist")
-    }
-
-    fn db(&self) -> PathBuf {
-        self.data_dir().join("mcpist.db")
-    }
-
-    /// `mcpist` with this home's XDG directories and no stray MCPIST_* variables.
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("MCPIST_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("HOME", self.dir.path())
-            .current_dir(self.dir.path())
-            .args(args);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).stdin(Stdio::null()).output().unwrap()
-    }
-
-    fn run_ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "mcpist {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn add_token(&self, account: &str, token: &str) -> Output {
-        let mut child = self
-            .cmd(&[
-                "accounts",
-                "add",
-                "github",
-                "--account",
-                account,
-                "--token-stdin",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{token}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn write_config(&self, text: &str) {
-        std::fs::create_dir_all(self.config_path().parent().unwrap()).unwrap();
-        std::fs::write(self.config_path(), text).unwrap();
-    }
-
-    /// Every file under the data directory (store, WAL, key), concatenated.
-    fn data_bytes(&self) -> Vec<u8> {
-        let mut all = Vec::new();
-        for entry in std::fs::read_dir(self.data_dir()).unwrap() {
-            let path = entry.unwrap().path();
-            if path.file_name().unwrap() != "master.key" {
-                all.extend(std::fs::read(&path).unwrap_or_default());
-            }
-        }
-        all
-    }
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect()
-}
-
-/// A fake GitHub accepting `token` as `octocat`, and a home configured for it.
-async fn github_home(token: &str) -> (Home, FakeGithub) {
-    let fake = FakeGithub::start().await;
-    fake.accept_token(token, "octocat");
-    let home = Home::new();
-    home.run_ok(&["init"]);
-    home.write_config(&format!(
-        "[connectors.github]\nbase_url = \"{}\"\n",
-        fake.base_url()
-    ));
-    home.add_token("work", token);
-    (home, fake)
-}
+mod support;
+use support::*;
 
 #[test]
 fn init_creates_a_private_store_key_and_config_and_is_idempotent() {
@@ -392,50 +262,6 @@ async fn stdio_serves_a_github_tool_and_the_token_appears_nowhere() {
         !contains(&home.data_bytes(), &token),
         "the store holds the token in plaintext"
     );
-}
-
-/// `mcpist serve` over HTTP on an ephemeral port; killed on drop.
-struct HttpServer {
-    child: Child,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_http(home: &Home) -> HttpServer {
-    let mut child = home
-        .cmd(&["serve", "--bind", "127.0.0.1:0"])
-        .env("MCPIST_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let mut url = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        stderr.lock().unwrap().push_str(&line);
-        if let Some(at) = line.find("MCP at ") {
-            url = Some(line[at + 7..].trim().to_owned());
-            break;
-        }
-    }
-    let url = url.expect("the server announces its URL");
-    let sink = stderr.clone();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&line);
-        }
-    });
-    HttpServer { child, url, stderr }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1475,21 +1301,8 @@ async fn metrics_need_the_bearer_and_count_the_calls_made() {
 }
 
 /// Runs `mcpist password set` with `password` on standard input.
-fn set_password(home: &Home, password: &str) -> Output {
-    let mut child = home
-        .cmd(&["password", "set"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+fn set_password(home: &Home, password: &str) -> std::process::Output {
+    home.run_input(&[], &["password", "set"], &format!("{password}\n"))
 }
 
 /// Logs in to the web UI at `base` and returns the session cookie, or the

@@ -220,7 +220,7 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
     println!("kill loop: seed {seed} (replay with KILL_LOOP_SEED={seed})");
     let mut rng = Rng(seed);
     let home = Home::new();
-    home.run_ok(&[], &["init"], "");
+    home.run_input_ok(&[], &["init"], "");
     {
         let store = open_store(&home);
         for i in 0..RECORDS {
@@ -235,7 +235,7 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
 
     // One rotation left alone, to learn how long one takes.
     let started = Instant::now();
-    home.run_ok(&[], &["key", "rotate"], "");
+    home.run_input_ok(&[], &["key", "rotate"], "");
     let rotate_time = started.elapsed();
 
     let mut t = Tally::default();
@@ -244,7 +244,7 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
         t.rounds += 1;
         if rng.below(3) == 0 {
             let mut child = home
-                .cmd(&[], &["key", "rotate"])
+                .cmd_env(&[], &["key", "rotate"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -276,7 +276,7 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
         // Restart: the binary opens the store (finishing an interrupted key
         // rotation), and every record opens whole, at its acknowledged
         // version or at the one that was being written.
-        let listed = home.run_ok(&[], &["accounts", "list", "--json"], "");
+        let listed = home.run_input_ok(&[], &["accounts", "list", "--json"], "");
         if String::from_utf8_lossy(&listed.stderr).contains("finished an interrupted key rotation")
         {
             t.rotations_finished_on_restart += 1;
@@ -321,7 +321,7 @@ async fn writers_killed_at_random_points_never_tear_or_lose_a_record() {
             }
         }
     }
-    let verify = home.run_ok(&[], &["audit", "--verify"], "");
+    let verify = home.run_input_ok(&[], &["audit", "--verify"], "");
     println!(
         "kill loop: {cycles} write cycles ({} token writes acknowledged, {} key rotations completed), \
          {} kills ({} token writers, {} key rotations, {} of them finished on restart) in {} rounds, {} records checked, \

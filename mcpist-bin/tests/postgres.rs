@@ -32,7 +32,7 @@ use support::Home;
 
 /// `mcpist ARGS` with `input` on stdin; its stdout.
 fn run_ok(home: &Home, args: &[&str], input: &str) -> String {
-    String::from_utf8(home.run_ok(&[], args, input).stdout).unwrap()
+    String::from_utf8(home.run_input_ok(&[], args, input).stdout).unwrap()
 }
 
 /// `mcpist serve` on an ephemeral port; killed on drop.
@@ -51,7 +51,7 @@ impl Drop for Server {
 
 fn serve(home: &Home) -> Server {
     let mut child = home
-        .cmd(&[], &["serve", "--bind", "127.0.0.1:0"])
+        .cmd_env(&[], &["serve", "--bind", "127.0.0.1:0"])
         .env("MCPIST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -97,7 +97,7 @@ async fn two_replicas_refresh_an_expired_token_once_between_them() {
         url,
         fake.base_url()
     ));
-    let init = home.run_ok(&[], &["init"], "");
+    let init = home.run_input_ok(&[], &["init"], "");
     let bearer = String::from_utf8(init.stdout.clone())
         .unwrap()
         .trim()
@@ -230,7 +230,7 @@ async fn two_replicas_refresh_an_expired_token_once_between_them() {
 fn a_postgres_store_without_a_url_says_what_is_missing() {
     let home = Home::new();
     home.write_config("[store]\nkind = \"postgres\"\n");
-    let out = home.run(&[], &["accounts", "list"], "");
+    let out = home.run_input(&[], &["accounts", "list"], "");
     assert!(!out.status.success());
     let err = support::stderr(&out);
     assert!(
@@ -249,19 +249,19 @@ fn replicas_can_derive_the_key_from_a_passphrase_kept_nowhere_on_disk() {
         db.url_text()
     ));
     let pass = [("MCPIST_PASSPHRASE", "replica passphrase 5d2c")];
-    let init = home.run_ok(&pass, &["init"], "");
+    let init = home.run_input_ok(&pass, &["init"], "");
     assert!(support::stderr(&init).contains("derived from the passphrase"));
     assert!(
         !home.key_path().exists(),
         "no key file for a passphrase store"
     );
-    let bearer = home.run_ok(&pass, &["bearer", "show"], "").stdout;
+    let bearer = home.run_input_ok(&pass, &["bearer", "show"], "").stdout;
     assert_eq!(bearer, init.stdout);
     let checked =
-        || String::from_utf8(home.run_ok(&pass, &["audit", "--verify"], "").stdout).unwrap();
+        || String::from_utf8(home.run_input_ok(&pass, &["audit", "--verify"], "").stdout).unwrap();
     let before = checked();
 
-    let wrong = home.run(
+    let wrong = home.run_input(
         &[("MCPIST_PASSPHRASE", "replica passphrase 5d2d")],
         &["bearer", "show"],
         "",
@@ -270,14 +270,14 @@ fn replicas_can_derive_the_key_from_a_passphrase_kept_nowhere_on_disk() {
     let err = support::stderr(&wrong);
     assert!(err.contains("the passphrase is wrong"), "{err}");
     assert!(!err.contains("5d2d") && !err.contains("5d2c"), "{err}");
-    let missing = home.run(&[], &["bearer", "show"], "");
+    let missing = home.run_input(&[], &["bearer", "show"], "");
     assert!(support::stderr(&missing).contains("MCPIST_PASSPHRASE"));
 
     home.write_config(&format!(
         "[store]\nkind = \"postgres\"\nurl = \"{}\"\n",
         db.url_text()
     ));
-    let as_file = home.run(
+    let as_file = home.run_input(
         &[(
             "MCPIST_MASTER_KEY",
             "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8A=",

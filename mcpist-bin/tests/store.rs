@@ -44,12 +44,12 @@ fn a_passphrase_store_opens_with_its_passphrase_only_and_keeps_no_key_file() {
     home.write_config(PASSPHRASE_CONFIG);
     let pass = "correct horse battery staple 7f3a";
     let env = [("MCPIST_PASSPHRASE", pass)];
-    let init = home.run_ok(&env, &["init"], "");
+    let init = home.run_input_ok(&env, &["init"], "");
     assert!(stderr(&init).contains("derived from the passphrase"));
     assert!(!home.data_dir().join("master.key").exists());
     let token = canary("pass");
-    home.run_ok(&env, &add_token_args("work"), &token);
-    let listed = home.run_ok(&env, &["accounts", "list"], "");
+    home.run_input_ok(&env, &add_token_args("work"), &token);
+    let listed = home.run_input_ok(&env, &["accounts", "list"], "");
     assert!(String::from_utf8_lossy(&listed.stdout).contains("work"));
 
     // The salt and the cost sit beside the records, in the clear; the
@@ -69,7 +69,7 @@ fn a_passphrase_store_opens_with_its_passphrase_only_and_keeps_no_key_file() {
         &["serve", "--stdio"],
         &["bearer", "show"],
     ] {
-        let out = home.run(
+        let out = home.run_input(
             &[("MCPIST_PASSPHRASE", "correct horse battery staple 7f3b")],
             args,
             "",
@@ -89,7 +89,7 @@ fn a_passphrase_store_opens_with_its_passphrase_only_and_keeps_no_key_file() {
     assert_eq!(std::fs::read(home.db()).unwrap(), before);
 
     // No passphrase and no terminal to ask at: a clear error, not a hang.
-    let out = home.run(&[], &["accounts", "list"], "");
+    let out = home.run_input(&[], &["accounts", "list"], "");
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
@@ -98,7 +98,7 @@ fn a_passphrase_store_opens_with_its_passphrase_only_and_keeps_no_key_file() {
     );
     // The same store read as a key-file store says what it is.
     home.write_config("");
-    let out = home.run(
+    let out = home.run_input(
         &[(
             "MCPIST_MASTER_KEY",
             "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8A=",
@@ -117,13 +117,13 @@ fn a_passphrase_store_opens_with_its_passphrase_only_and_keeps_no_key_file() {
 #[test]
 fn key_rotate_changes_the_passphrase_and_moves_a_key_file_store_to_one() {
     let home = Home::new();
-    home.run_ok(&[], &["init"], "");
+    home.run_input_ok(&[], &["init"], "");
     let token = canary("topass");
-    home.run_ok(&[], &add_token_args("work"), &token);
-    let bearer = home.run_ok(&[], &["bearer", "show"], "").stdout;
+    home.run_input_ok(&[], &add_token_args("work"), &token);
+    let bearer = home.run_input_ok(&[], &["bearer", "show"], "").stdout;
 
     let first = [("MCPIST_NEW_PASSPHRASE", "first passphrase")];
-    let out = home.run_ok(&first, &["key", "rotate", "--to-passphrase"], "");
+    let out = home.run_input_ok(&first, &["key", "rotate", "--to-passphrase"], "");
     assert!(
         stderr(&out).contains("key = \"passphrase\""),
         "{}",
@@ -131,7 +131,7 @@ fn key_rotate_changes_the_passphrase_and_moves_a_key_file_store_to_one() {
     );
     let salt = stored_kdf(&home.db()).unwrap()["salt"].clone();
     // The key file no longer opens it, and says why.
-    let out = home.run(&[], &["accounts", "list"], "");
+    let out = home.run_input(&[], &["accounts", "list"], "");
     assert!(
         stderr(&out).contains("sealed with a passphrase"),
         "{}",
@@ -140,10 +140,13 @@ fn key_rotate_changes_the_passphrase_and_moves_a_key_file_store_to_one() {
 
     home.write_config(PASSPHRASE_CONFIG);
     let env = [("MCPIST_PASSPHRASE", "first passphrase")];
-    assert_eq!(home.run_ok(&env, &["bearer", "show"], "").stdout, bearer);
+    assert_eq!(
+        home.run_input_ok(&env, &["bearer", "show"], "").stdout,
+        bearer
+    );
 
     // A new passphrase, a new salt; the old passphrase is refused.
-    home.run_ok(
+    home.run_input_ok(
         &[
             ("MCPIST_PASSPHRASE", "first passphrase"),
             ("MCPIST_NEW_PASSPHRASE", "second passphrase"),
@@ -152,15 +155,18 @@ fn key_rotate_changes_the_passphrase_and_moves_a_key_file_store_to_one() {
         "",
     );
     assert_ne!(stored_kdf(&home.db()).unwrap()["salt"], salt);
-    let out = home.run(&env, &["accounts", "list"], "");
+    let out = home.run_input(&env, &["accounts", "list"], "");
     assert!(
         stderr(&out).contains("the passphrase is wrong"),
         "{}",
         stderr(&out)
     );
     let env = [("MCPIST_PASSPHRASE", "second passphrase")];
-    assert_eq!(home.run_ok(&env, &["bearer", "show"], "").stdout, bearer);
-    let audit = home.run_ok(&env, &["audit"], "");
+    assert_eq!(
+        home.run_input_ok(&env, &["bearer", "show"], "").stdout,
+        bearer
+    );
+    let audit = home.run_input_ok(&env, &["audit"], "");
     assert_eq!(
         String::from_utf8_lossy(&audit.stdout)
             .matches("(passphrase)")
@@ -168,7 +174,7 @@ fn key_rotate_changes_the_passphrase_and_moves_a_key_file_store_to_one() {
         2
     );
     assert!(
-        String::from_utf8_lossy(&home.run_ok(&env, &["audit", "--verify"], "").stdout)
+        String::from_utf8_lossy(&home.run_input_ok(&env, &["audit", "--verify"], "").stdout)
             .contains("intact")
     );
     assert!(!contains(&home.data_bytes(), &token));
@@ -178,7 +184,7 @@ fn key_rotate_changes_the_passphrase_and_moves_a_key_file_store_to_one() {
 fn at_a_terminal_the_passphrase_is_asked_without_echo() {
     let home = Home::new();
     home.write_config(PASSPHRASE_CONFIG);
-    home.run_ok(&[("MCPIST_PASSPHRASE", "typed secret 42")], &["init"], "");
+    home.run_input_ok(&[("MCPIST_PASSPHRASE", "typed secret 42")], &["init"], "");
     // The prompt is printed just before echo is turned off, so typing the
     // instant it shows can race that; a person never types that fast. Echo
     // seen after a pause of 2 s as well is a real failure.
@@ -276,13 +282,13 @@ async fn a_damaged_record_breaks_its_account_only() {
     fake.accept_token(&good, "octocat");
     fake.accept_token(&damaged, "hubot");
     let home = Home::new();
-    home.run_ok(&[], &["init"], "");
+    home.run_input_ok(&[], &["init"], "");
     home.write_config(&format!(
         "[connectors.github]\nbase_url = \"{}\"\n",
         fake.base_url()
     ));
     for (account, token) in [("work", &good), ("home", &damaged)] {
-        home.run_ok(&[], &add_token_args(account), token);
+        home.run_input_ok(&[], &add_token_args(account), token);
     }
     // One byte of `home`'s ciphertext flipped on disk, past the envelope header.
     {
@@ -302,7 +308,7 @@ async fn a_damaged_record_breaks_its_account_only() {
         .unwrap();
     }
 
-    let listed = home.run_ok(&[], &["accounts", "list"], "");
+    let listed = home.run_input_ok(&[], &["accounts", "list"], "");
     let text_list = String::from_utf8_lossy(&listed.stdout);
     let line = |label: &str| {
         text_list
@@ -317,9 +323,12 @@ async fn a_damaged_record_breaks_its_account_only() {
     );
     assert!(!line("work").contains("broken"), "{text_list}");
     assert!(stderr(&listed).contains("1 account(s) cannot be decrypted"));
-    let json: serde_json::Value =
-        serde_json::from_slice(&home.run_ok(&[], &["accounts", "list", "--json"], "").stdout)
-            .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(
+        &home
+            .run_input_ok(&[], &["accounts", "list", "--json"], "")
+            .stdout,
+    )
+    .unwrap();
     let status: Vec<_> = json
         .as_array()
         .unwrap()
@@ -364,9 +373,9 @@ async fn a_damaged_record_breaks_its_account_only() {
 #[test]
 fn a_truncated_or_garbage_store_file_is_refused_and_never_written() {
     let home = Home::new();
-    home.run_ok(&[], &["init"], "");
+    home.run_input_ok(&[], &["init"], "");
     for label in ["a", "b", "c"] {
-        home.run_ok(&[], &add_token_args(label), &canary(label));
+        home.run_input_ok(&[], &add_token_args(label), &canary(label));
     }
     let intact = std::fs::read(home.db()).unwrap();
     assert!(
@@ -393,7 +402,7 @@ fn a_truncated_or_garbage_store_file_is_refused_and_never_written() {
     for (what, bytes) in damages {
         std::fs::write(home.db(), &bytes).unwrap();
         for args in [&["accounts", "list"][..], &["serve", "--stdio"], &["init"]] {
-            let out = home.run(&[], args, "");
+            let out = home.run_input(&[], args, "");
             let err = stderr(&out);
             assert!(!out.status.success(), "{what}: {args:?} succeeded");
             assert!(
@@ -407,7 +416,7 @@ fn a_truncated_or_garbage_store_file_is_refused_and_never_written() {
         }
     }
     std::fs::write(home.db(), &intact).unwrap();
-    home.run_ok(&[], &["accounts", "list"], "");
+    home.run_input_ok(&[], &["accounts", "list"], "");
 }
 
 #[test]
@@ -415,8 +424,8 @@ fn key_rotate_moves_a_passphrase_store_back_to_a_key_file() {
     let home = Home::new();
     home.write_config(PASSPHRASE_CONFIG);
     let env = [("MCPIST_PASSPHRASE", "going back to a file")];
-    let bearer = home.run_ok(&env, &["init"], "").stdout;
-    let out = home.run_ok(&env, &["key", "rotate", "--to-key-file"], "");
+    let bearer = home.run_input_ok(&env, &["init"], "").stdout;
+    let out = home.run_input_ok(&env, &["key", "rotate", "--to-key-file"], "");
     assert!(
         stderr(&out).contains("remove `key = \"passphrase\"`"),
         "{}",
@@ -424,31 +433,34 @@ fn key_rotate_moves_a_passphrase_store_back_to_a_key_file() {
     );
     assert!(home.key_path().exists() && stored_kdf(&home.db()).is_none());
     // The passphrase no longer opens it, and the message says what does.
-    let out = home.run(&env, &["bearer", "show"], "");
+    let out = home.run_input(&env, &["bearer", "show"], "");
     assert!(
         stderr(&out).contains("sealed with a key file"),
         "{}",
         stderr(&out)
     );
     home.write_config("");
-    assert_eq!(home.run_ok(&[], &["bearer", "show"], "").stdout, bearer);
+    assert_eq!(
+        home.run_input_ok(&[], &["bearer", "show"], "").stdout,
+        bearer
+    );
 
     // A stop after the re-seal but before the key file was moved into place:
     // the next command finishes the move.
     let next = home.data_dir().join("master.key.next");
     std::fs::rename(home.key_path(), &next).unwrap();
-    let out = home.run_ok(&[], &["bearer", "show"], "");
+    let out = home.run_input_ok(&[], &["bearer", "show"], "");
     assert_eq!(out.stdout, bearer);
     assert!(stderr(&out).contains("finished an interrupted key rotation"));
     assert!(home.key_path().exists() && !next.exists());
     // Refused when a key file is already in the way.
-    home.run_ok(
+    home.run_input_ok(
         &[("MCPIST_NEW_PASSPHRASE", "and forth")],
         &["key", "rotate", "--to-passphrase"],
         "",
     );
     home.write_config(PASSPHRASE_CONFIG);
-    let out = home.run(
+    let out = home.run_input(
         &[("MCPIST_PASSPHRASE", "and forth")],
         &["key", "rotate", "--to-key-file"],
         "",

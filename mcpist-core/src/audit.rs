@@ -58,6 +58,10 @@ pub enum AuditKind {
     PolicySet,
     /// The web UI password was checked: `ok` for a login, `denied` for a wrong password.
     UiLogin,
+    /// A snapshot of the store was written (`mcpist backup`).
+    Backup,
+    /// The store was replaced by a snapshot (`mcpist restore`); recorded in the restored store.
+    Restore,
 }
 
 impl AuditKind {
@@ -77,6 +81,8 @@ impl AuditKind {
             Self::AppSet => "app_set",
             Self::PolicySet => "policy_set",
             Self::UiLogin => "ui_login",
+            Self::Backup => "backup",
+            Self::Restore => "restore",
         }
     }
 
@@ -96,6 +102,8 @@ impl AuditKind {
             Self::AppSet,
             Self::PolicySet,
             Self::UiLogin,
+            Self::Backup,
+            Self::Restore,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -126,6 +134,8 @@ pub enum Outcome {
     UnknownTool,
     /// A non-call operation failed.
     Failed,
+    /// Cut off by a shutdown before it finished; the upstream may or may not have acted.
+    Interrupted,
 }
 
 impl Outcome {
@@ -141,6 +151,7 @@ impl Outcome {
             Self::Denied => "denied",
             Self::UnknownTool => "unknown_tool",
             Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -156,6 +167,7 @@ impl Outcome {
             Self::Denied,
             Self::UnknownTool,
             Self::Failed,
+            Self::Interrupted,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::{
     Router,
+    body::{Body, HttpBody},
     extract::{Path, Query, Request},
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
@@ -18,7 +19,7 @@ use rmcp::transport::streamable_http_server::{
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -84,6 +85,72 @@ pub struct HttpOptions {
     pub cancel: CancellationToken,
     /// The web UI, served at `/` when set.
     pub web: Option<crate::web::WebOptions>,
+    /// Counts MCP requests until their response is sent; a shutdown waits
+    /// for it to reach zero before it cancels [`Self::cancel`].
+    pub in_flight: InFlight,
+}
+
+/// MCP requests (POSTs to `/mcp`, which carry every tool call) whose
+/// response has not been completely sent yet.
+///
+/// A graceful shutdown stops accepting connections, waits (bounded) for
+/// [`InFlight::idle`], and only then closes the sessions' streams: a tool
+/// call that was running gets its answer out, and its audit record its outcome.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight(Arc<watch::Sender<usize>>);
+
+impl InFlight {
+    /// How many requests are in flight now.
+    pub fn count(&self) -> usize {
+        *self.0.borrow()
+    }
+
+    /// Resolves once no request is in flight (at once if none is).
+    pub async fn idle(&self) {
+        let _ = self.0.subscribe().wait_for(|n| *n == 0).await;
+    }
+
+    fn enter(&self) -> InFlightGuard {
+        self.0.send_modify(|n| *n += 1);
+        InFlightGuard(self.0.clone())
+    }
+}
+
+/// One request in flight, until dropped.
+#[derive(Debug)]
+struct InFlightGuard(Arc<watch::Sender<usize>>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+/// A response body that keeps its request counted in flight until the body
+/// has been sent to the end (or dropped with its connection).
+struct Tracked {
+    body: Body,
+    _guard: InFlightGuard,
+}
+
+impl HttpBody for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 impl HttpOptions {
@@ -101,6 +168,7 @@ impl HttpOptions {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             cancel: CancellationToken::new(),
             web: None,
+            in_flight: InFlight::default(),
         }
     }
 }
@@ -136,6 +204,7 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
     );
     let auth = options.auth.clone();
     let permits = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
+    let in_flight = options.in_flight.clone();
     let mcp_routes = Router::new()
         .route(
             "/metrics",
@@ -155,16 +224,25 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let permits = permits.clone();
+            let in_flight = in_flight.clone();
             async move {
                 // Only POSTs run tools; a GET is a long-lived event stream
-                // that must not hold a permit.
+                // that must not hold a permit, nor delay a shutdown.
                 if req.method() != http::Method::POST {
                     return next.run(req).await;
                 }
+                let guard = in_flight.enter();
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return StatusCode::SERVICE_UNAVAILABLE.into_response();
                 };
-                next.run(req).await
+                let (parts, body) = next.run(req).await.into_parts();
+                Response::from_parts(
+                    parts,
+                    Body::new(Tracked {
+                        body,
+                        _guard: guard,
+                    }),
+                )
             }
         }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {

@@ -56,6 +56,8 @@ struct Inner {
     listing: RwLock<Arc<Listing>>,
     // Sessions told when the tool list changes.
     peers: Mutex<Vec<rmcp::Peer<RoleServer>>>,
+    // Cancelled by `cut_calls`: running calls end at once.
+    cut: tokio_util::sync::CancellationToken,
 }
 
 struct Route {
@@ -201,6 +203,7 @@ impl McpServer {
                 connectors,
                 listing: RwLock::new(Arc::new(listing)),
                 peers: Mutex::new(Vec::new()),
+                cut: tokio_util::sync::CancellationToken::new(),
             }),
             log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
         })
@@ -320,6 +323,15 @@ impl McpServer {
                 .or_default() += 1;
         }
         Ok(self.inner.exchanger.metrics().render(&accounts))
+    }
+
+    /// Ends every tool call still running (and any that starts later) with
+    /// an `isError` result saying it was cut off, and an `interrupted` audit
+    /// outcome. For a shutdown whose grace period is over: the clients get an
+    /// answer and the audit log an outcome instead of a dropped connection
+    /// and a pending record.
+    pub fn cut_calls(&self) {
+        self.inner.cut.cancel();
     }
 
     /// How many tools clients see.
@@ -595,10 +607,22 @@ impl ServerHandler for McpServer {
         if let Verdict::Hidden(reason) = &verdict {
             let message = format!("tool {} is not allowed by policy: {reason}", request.name);
             let outcome = AuditOutcome::of(Outcome::Denied).message(message.as_str());
-            if let Err(e) = audit.record(event, outcome).await {
-                tracing::error!(error = %e, "audit record for a denied call failed");
-            }
-            tracing::info!(tool = %request.name, request_id, "tool call denied by policy");
+            let seq = audit
+                .record(event, outcome)
+                .await
+                .inspect_err(
+                    |e| tracing::error!(error = %e, "audit record for a denied call failed"),
+                )
+                .ok();
+            tracing::info!(
+                seq,
+                service = route.connector.service(),
+                account = account.as_deref(),
+                tool = %request.name,
+                request_id,
+                outcome = Outcome::Denied.as_str(),
+                "tool call"
+            );
             self.inner.exchanger.metrics().tool_call(
                 route.connector.service(),
                 &request.name,
@@ -620,9 +644,18 @@ impl ServerHandler for McpServer {
             }
         };
         let token = context.meta.get_progress_token();
-        let (result, outcome, upstream_status) = self
-            .run(route, args, account, Some((context.peer, token)))
-            .await;
+        let label = account.clone();
+        let (result, outcome, upstream_status) = tokio::select! {
+            ran = self.run(route, args, account, Some((context.peer, token))) => ran,
+            () = self.inner.cut.cancelled() => (
+                tool_error(
+                    "cut off: MCPist is shutting down; the call may or may not have reached the service"
+                        .into(),
+                ),
+                Outcome::Interrupted,
+                None,
+            ),
+        };
         let latency_ms = started.elapsed().as_millis() as u64;
         let is_error = result.is_error.unwrap_or(false);
         let mut record = AuditOutcome::of(outcome);
@@ -650,7 +683,11 @@ impl ServerHandler for McpServer {
             // record pending, which `mcpist audit --verify` reports.
             tracing::error!(error = %e, seq, "could not write the outcome of an audit record");
         }
+        // The audit record's fields, never an argument or a secret.
         tracing::info!(
+            seq,
+            service = route.connector.service(),
+            account = label.as_deref(),
             tool = %request.name,
             request_id,
             outcome = outcome.as_str(),

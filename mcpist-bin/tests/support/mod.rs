@@ -1,13 +1,17 @@
-//! What the store, crash and PostgreSQL tests share: a private home for the
-//! real `mcpist` binary. (`cli.rs` keeps its own, older copy.)
+//! Helpers shared by the tests that drive the real `mcpist` binary.
 
-#![allow(dead_code)] // Each test file uses a part.
+// Each test crate uses a different subset.
+#![allow(dead_code)]
 
 use std::{
-    io::Write,
+    io::{BufRead, BufReader, Write},
     path::PathBuf,
-    process::{Command, Output, Stdio},
+    process::{Child, Command, Output, Stdio},
+    sync::{Arc, Mutex},
 };
+
+use mcpist_tests::fake_github::FakeGithub;
+use rmcp::model::CallToolResult;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_mcpist");
 
@@ -23,6 +27,10 @@ impl Home {
         }
     }
 
+    pub(crate) fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config/mcpist/mcpist.toml")
+    }
+
     pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data/mcpist")
     }
@@ -35,19 +43,17 @@ impl Home {
         self.data_dir().join("master.key")
     }
 
-    pub(crate) fn write_config(&self, text: &str) {
-        let path = self.dir.path().join("config/mcpist/mcpist.toml");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+    /// `mcpist` with this home's XDG directories and no stray MCPIST_* variables.
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
+        self.program(BIN, &[], args)
     }
 
-    /// `mcpist` with this home's XDG directories, no stray MCPIST_* variables,
-    /// and `env` set.
-    pub(crate) fn cmd(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
+    /// [`Self::cmd`] with `env` set.
+    pub(crate) fn cmd_env(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
         self.program(BIN, env, args)
     }
 
-    /// [`Self::cmd`] for another program (which may start `mcpist`).
+    /// [`Self::cmd_env`] for another program (which may start `mcpist`).
     pub(crate) fn program(&self, program: &str, env: &[(&str, &str)], args: &[&str]) -> Command {
         let mut cmd = Command::new(program);
         for (key, _) in std::env::vars() {
@@ -64,10 +70,11 @@ impl Home {
         cmd
     }
 
-    /// Runs `mcpist args` with `input` on standard input (a pipe, not a terminal).
-    pub(crate) fn run(&self, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
+    /// Runs `mcpist args` with `env` set and `input` on standard input (a
+    /// pipe, not a terminal).
+    pub(crate) fn run_input(&self, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
         let mut child = self
-            .cmd(env, args)
+            .cmd_env(env, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -82,8 +89,9 @@ impl Home {
         child.wait_with_output().unwrap()
     }
 
-    pub(crate) fn run_ok(&self, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
-        let out = self.run(env, args, input);
+    /// [`Self::run_input`]; asserts success.
+    pub(crate) fn run_input_ok(&self, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
+        let out = self.run_input(env, args, input);
         assert!(
             out.status.success(),
             "mcpist {args:?} failed: {}",
@@ -92,11 +100,68 @@ impl Home {
         out
     }
 
-    /// Every file under the data directory, concatenated.
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    pub(crate) fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "mcpist {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    pub(crate) fn add_token(&self, account: &str, token: &str) -> Output {
+        let mut child = self
+            .cmd(&[
+                "accounts",
+                "add",
+                "github",
+                "--account",
+                account,
+                "--token-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{token}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Runs `mcpist args` with `input` on standard input; asserts success.
+    pub(crate) fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        self.run_input_ok(&[], args, input)
+    }
+
+    pub(crate) fn write_config(&self, text: &str) {
+        std::fs::create_dir_all(self.config_path().parent().unwrap()).unwrap();
+        std::fs::write(self.config_path(), text).unwrap();
+    }
+
+    /// Every file under the data directory (store, WAL, key), concatenated.
     pub(crate) fn data_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();
         for entry in std::fs::read_dir(self.data_dir()).unwrap() {
-            all.extend(std::fs::read(entry.unwrap().path()).unwrap_or_default());
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap() != "master.key" {
+                all.extend(std::fs::read(&path).unwrap_or_default());
+            }
         }
         all
     }
@@ -106,6 +171,72 @@ pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
+}
+
+pub(crate) fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
+}
+
+/// A fake GitHub accepting `token` as `octocat`, and a home configured for it.
+pub(crate) async fn github_home(token: &str) -> (Home, FakeGithub) {
+    let fake = FakeGithub::start().await;
+    fake.accept_token(token, "octocat");
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\n",
+        fake.base_url()
+    ));
+    home.add_token("work", token);
+    (home, fake)
+}
+
+/// `mcpist serve` over HTTP on an ephemeral port; killed on drop.
+pub(crate) struct HttpServer {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn spawn_http(home: &Home) -> HttpServer {
+    let mut child = home
+        .cmd(&["serve", "--bind", "127.0.0.1:0"])
+        .env("MCPIST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        stderr.lock().unwrap().push_str(&line);
+        if let Some(at) = line.find("MCP at ") {
+            url = Some(line[at + 7..].trim().to_owned());
+            break;
+        }
+    }
+    let url = url.expect("the server announces its URL");
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&line);
+        }
+    });
+    HttpServer { child, url, stderr }
 }
 
 pub(crate) fn stderr(out: &Output) -> String {

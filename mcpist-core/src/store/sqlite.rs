@@ -57,6 +57,9 @@ CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);
 ";
 
 mod audit;
+mod backup;
+
+pub use backup::{Restored, restore_snapshot};
 
 const KEY_CHECK_AAD: &[u8] = b"mcpist/key-check";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"mcpist key check v1";
