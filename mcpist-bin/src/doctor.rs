@@ -220,6 +220,25 @@ async fn check_all(report: &mut Report, config_path: Option<&Path>) {
             "replace it with `mcpist bearer rotate`",
         ),
     }
+    match stores
+        .tokens
+        .get_secret(mcpist_core::web::PASSWORD_SECRET)
+        .await
+    {
+        Ok(Some(_)) => report.pass("web UI", "the web UI password is set"),
+        Ok(None) => report.problem(
+            Status::Warn,
+            "web UI",
+            "no web UI password yet: nobody can log in to the web UI",
+            "run `mcpist password set`",
+        ),
+        Err(e) => report.problem(
+            Status::Fail,
+            "web UI",
+            format!("the web UI password hash does not open: {e}"),
+            "set a new one with `mcpist password set`",
+        ),
+    }
     match stores.audit.verify().await {
         Ok(r) if r.is_intact() => report.pass(
             "audit",

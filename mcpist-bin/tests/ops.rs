@@ -80,6 +80,7 @@ async fn doctor_passes_a_healthy_setup_and_shows_no_secret() {
         "key",
         "store",
         "bearer",
+        "web UI",
         "audit",
         "http bind",
         "account github/work",
