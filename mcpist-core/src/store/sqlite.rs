@@ -77,6 +77,7 @@ struct Inner {
     conn: Mutex<Connection>,
     sealer: Sealer,
     audit_key: AuditKey,
+    audit_writes: audit::WriteQueue,
 }
 
 impl SqliteStore {
@@ -166,6 +167,7 @@ impl SqliteStore {
                 conn: Mutex::new(conn),
                 sealer,
                 audit_key,
+                audit_writes: audit::WriteQueue::default(),
             }),
         })
     }

@@ -188,32 +188,132 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<(AuditEntry, MacBytes, Option<MacByt
     ))
 }
 
+/// One audit write waiting for the next group commit.
+enum Write {
+    Begin(AuditEvent),
+    Finish(u64, AuditOutcome),
+    Record(AuditEvent, AuditOutcome),
+}
+
+struct Queued {
+    write: Write,
+    done: tokio::sync::oneshot::Sender<Result<u64>>,
+}
+
+/// Audit writes waiting to be committed together: one transaction, so one
+/// fsync, for every write that arrived while the previous batch was being
+/// committed. Each write still gets its own answer, and only after the
+/// commit: a caller is never told its record is written before it is.
+#[derive(Default)]
+pub(super) struct WriteQueue(std::sync::Mutex<Vec<Queued>>);
+
+impl std::fmt::Debug for WriteQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteQueue")
+    }
+}
+
+impl SqliteStore {
+    /// Queues `write` and waits for the commit of the batch that takes it.
+    ///
+    /// Whoever finds the queue empty starts a writer on a blocking thread;
+    /// the writer waits for the connection, then takes every write queued by
+    /// then. Writes queued while it commits start the next writer.
+    async fn write_audit(&self, write: Write) -> Result<u64> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let first = {
+            let mut queue = self
+                .inner
+                .audit_writes
+                .0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            queue.push(Queued { write, done });
+            queue.len() == 1
+        };
+        if first {
+            let inner = self.inner.clone();
+            tokio::task::spawn_blocking(move || {
+                let conn = inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+                let batch = std::mem::take(
+                    &mut *inner
+                        .audit_writes
+                        .0
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()),
+                );
+                commit_batch(&conn, &inner.audit_key, batch);
+            });
+        }
+        answer
+            .await
+            .map_err(|_| Error::Store("the audit writer stopped before committing".into()))?
+    }
+}
+
+/// Runs `batch` in one transaction, each write under its own savepoint so a
+/// write that fails is undone alone; answers every write after the commit.
+/// If the commit fails, every write of the batch gets the error.
+fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
+    let run = |write: &Write| -> Result<u64> {
+        match write {
+            Write::Begin(event) => begin_in(conn, key, event).map(|(seq, _)| seq),
+            Write::Finish(seq, outcome) => finish_in(conn, key, *seq, outcome).map(|()| *seq),
+            Write::Record(event, outcome) => {
+                let (seq, _) = begin_in(conn, key, event)?;
+                finish_in(conn, key, seq, outcome)?;
+                Ok(seq)
+            }
+        }
+    };
+    let fail_all = |batch: Vec<Queued>, why: String| {
+        for queued in batch {
+            let _ = queued.done.send(Err(Error::Store(why.clone())));
+        }
+    };
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        return fail_all(batch, format!("cannot start an audit transaction: {e}"));
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    for queued in &batch {
+        let result = conn
+            .execute_batch("SAVEPOINT audit_write")
+            .map_err(store_err)
+            .and_then(|()| run(&queued.write));
+        let undo = if result.is_ok() {
+            "RELEASE audit_write"
+        } else {
+            "ROLLBACK TO audit_write; RELEASE audit_write"
+        };
+        if let Err(e) = conn.execute_batch(undo) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return fail_all(batch, format!("audit savepoint failed: {e}"));
+        }
+        results.push(result);
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
+        return fail_all(batch, format!("cannot commit the audit log: {e}"));
+    }
+    for (queued, result) in batch.into_iter().zip(results) {
+        let _ = queued.done.send(result);
+    }
+}
+
 #[async_trait]
 impl AuditSink for SqliteStore {
     async fn begin(&self, event: AuditEvent) -> Result<u64> {
-        self.with_inner(move |conn, inner| {
-            let tx = conn.unchecked_transaction().map_err(store_err)?;
-            let (seq, _) = begin_in(&tx, &inner.audit_key, &event)?;
-            tx.commit().map_err(store_err)?;
-            Ok(seq)
-        })
-        .await
+        self.write_audit(Write::Begin(event)).await
     }
 
     async fn finish(&self, seq: u64, outcome: AuditOutcome) -> Result<()> {
-        self.with_inner(move |conn, inner| finish_in(conn, &inner.audit_key, seq, &outcome))
+        self.write_audit(Write::Finish(seq, outcome))
             .await
+            .map(drop)
     }
 
     async fn record(&self, event: AuditEvent, outcome: AuditOutcome) -> Result<u64> {
-        self.with_inner(move |conn, inner| {
-            let tx = conn.unchecked_transaction().map_err(store_err)?;
-            let (seq, _) = begin_in(&tx, &inner.audit_key, &event)?;
-            finish_in(&tx, &inner.audit_key, seq, &outcome)?;
-            tx.commit().map_err(store_err)?;
-            Ok(seq)
-        })
-        .await
+        self.write_audit(Write::Record(event, outcome)).await
     }
 
     async fn query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
@@ -438,5 +538,58 @@ mod tests {
         let report = store.verify().await.unwrap();
         assert!(report.is_intact(), "{report:?}");
         assert_eq!(report.pending, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_are_committed_together_and_each_answered() {
+        let (_dir, store) = store_with(0).await;
+        let calls: Vec<_> = (0..64)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let event = AuditEvent::now(AuditKind::ToolCall).tool(format!("t{i}"));
+                    let seq = store.begin(event).await?;
+                    store.finish(seq, AuditOutcome::of(Outcome::Ok)).await?;
+                    Ok::<_, Error>(seq)
+                })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for call in calls {
+            seqs.push(call.await.unwrap().unwrap());
+        }
+        seqs.sort();
+        assert_eq!(seqs, (1..=64).collect::<Vec<u64>>());
+        let report = store.verify().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!((report.checked, report.pending), (64, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_fails_is_refused_alone_and_one_that_cannot_commit_is_refused() {
+        let (_dir, store) = store_with(1).await;
+        // Finishing a record that does not exist fails; the begin next to it stands.
+        let (bad, good) = tokio::join!(
+            store.finish(999, AuditOutcome::of(Outcome::Ok)),
+            store.begin(AuditEvent::now(AuditKind::ToolCall)),
+        );
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("no pending audit record 999")
+        );
+        assert_eq!(good.unwrap(), 2);
+        // A log that cannot take a record refuses the write: the call must not run.
+        sql(
+            &store,
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk says no'); END",
+        )
+        .await;
+        let refused = store.begin(AuditEvent::now(AuditKind::ToolCall)).await;
+        assert!(refused.unwrap_err().to_string().contains("disk says no"));
+        sql(&store, "DROP TRIGGER refuse").await;
+        let report = store.verify().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!((report.checked, report.pending), (2, 1));
     }
 }
