@@ -517,6 +517,11 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
         "mcpist: serving {} tools; MCP at http://{local}/mcp",
         server.visible_tools()
     );
+    // No Nagle: a streamed reply's last small write must not wait for the
+    // client's delayed ACK (about 40 ms per call on Linux).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, mcpist_core::http::router(server, options))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

@@ -98,6 +98,11 @@ fn main() -> anyhow::Result<()> {
             );
             let listener = tokio::net::TcpListener::bind(addr).await?;
             eprintln!("sdk-floor: MCP at http://{}/mcp", listener.local_addr()?);
+            // As `mcpist serve` does: without it every streamed reply waits
+            // for the client's delayed ACK.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let app = axum::Router::new().nest_service("/mcp", service);
             axum::serve(listener, app).await?;
             Ok(())
