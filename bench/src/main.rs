@@ -198,7 +198,21 @@ async fn start(variant: &Variant, log: &Path) -> Result<Running> {
         .iter()
         .map(|a| a.replace("{port}", &port.to_string()))
         .collect();
-    let mut command = Command::new(&variant.program);
+    // For profiling: MCPIST_BENCH_WRAP="valgrind --tool=callgrind" runs
+    // MCPist's variants under that command.
+    let wrap: Vec<String> = std::env::var("MCPIST_BENCH_WRAP")
+        .ok()
+        .filter(|_| variant.name.starts_with("MCPist"))
+        .map(|w| w.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut command = match wrap.split_first() {
+        Some((program, rest)) => {
+            let mut command = Command::new(program);
+            command.args(rest).arg(&variant.program);
+            command
+        }
+        None => Command::new(&variant.program),
+    };
     command
         .args(&args)
         .envs(variant.env.iter().map(|(k, v)| (k, v)))
