@@ -20,6 +20,24 @@ use crate::{
 
 pub(super) const AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key";
 
+/// `query_row` through the connection's statement cache: parsing the SQL
+/// again on every write was a quarter of a tool call's instructions.
+fn query_row_cached<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, row)
+}
+
+/// `execute` through the connection's statement cache.
+fn execute_cached<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> Result<usize> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute(params))
+        .map_err(store_err)
+}
+
 /// The audit key sealed in `meta`, created on first use.
 pub(super) fn load_or_create_key(tx: &Transaction<'_>, sealer: &Sealer) -> Result<AuditKey> {
     let sealed: Option<Vec<u8>> = tx
@@ -43,14 +61,14 @@ pub(super) fn load_or_create_key(tx: &Transaction<'_>, sealer: &Sealer) -> Resul
 }
 
 fn read_mark(conn: &Connection, name: &str) -> Result<Option<(u64, MacBytes)>> {
-    let value: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE name = ?1",
-            params![name],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(store_err)?;
+    let value: Option<Vec<u8>> = query_row_cached(
+        conn,
+        "SELECT value FROM meta WHERE name = ?1",
+        params![name],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(store_err)?;
     value
         .map(|v| {
             let seq = u64::from_be_bytes(
@@ -69,24 +87,24 @@ fn read_mark(conn: &Connection, name: &str) -> Result<Option<(u64, MacBytes)>> {
 
 fn write_mark(conn: &Connection, name: &str, seq: u64, mac: &MacBytes) -> Result<()> {
     let value = [seq.to_be_bytes().as_slice(), mac.as_slice()].concat();
-    conn.execute(
+    execute_cached(
+        conn,
         "INSERT INTO meta (name, value) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         params![name, value],
-    )
-    .map_err(store_err)?;
+    )?;
     Ok(())
 }
 
 fn begin_in(conn: &Connection, key: &AuditKey, event: &AuditEvent) -> Result<(u64, MacBytes)> {
-    let last: Option<(i64, Vec<u8>)> = conn
-        .query_row(
-            "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(store_err)?;
+    let last: Option<(i64, Vec<u8>)> = query_row_cached(
+        conn,
+        "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(store_err)?;
     let (seq, previous) = match last {
         Some((seq, mac)) => (
             seq as u64 + 1,
@@ -99,7 +117,8 @@ fn begin_in(conn: &Connection, key: &AuditKey, event: &AuditEvent) -> Result<(u6
         }
     };
     let mac = key.event_mac(&previous, seq, event);
-    conn.execute(
+    execute_cached(
+        conn,
         "INSERT INTO audit (seq, time_ms, kind, request_id, service, account, tool, args,
                             outcome, latency_ms, mac)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9)",
@@ -114,27 +133,27 @@ fn begin_in(conn: &Connection, key: &AuditKey, event: &AuditEvent) -> Result<(u6
             event.args.as_ref().map(|a| a.to_string()),
             mac.as_slice(),
         ],
-    )
-    .map_err(store_err)?;
+    )?;
     write_mark(conn, "audit_head", seq, &mac)?;
     Ok((seq, mac))
 }
 
 fn finish_in(conn: &Connection, key: &AuditKey, seq: u64, outcome: &AuditOutcome) -> Result<()> {
-    let mac: Vec<u8> = conn
-        .query_row(
-            "SELECT mac FROM audit WHERE seq = ?1 AND outcome_mac IS NULL",
-            params![seq as i64],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(store_err)?
-        .ok_or_else(|| Error::Store(format!("no pending audit record {seq}")))?;
+    let mac: Vec<u8> = query_row_cached(
+        conn,
+        "SELECT mac FROM audit WHERE seq = ?1 AND outcome_mac IS NULL",
+        params![seq as i64],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(store_err)?
+    .ok_or_else(|| Error::Store(format!("no pending audit record {seq}")))?;
     let mac: MacBytes = mac
         .try_into()
         .map_err(|_| Error::Store("an audit record has a damaged MAC".into()))?;
     let outcome_mac = key.outcome_mac(&mac, outcome);
-    conn.execute(
+    execute_cached(
+        conn,
         "UPDATE audit SET outcome = ?2, is_error = ?3, upstream_status = ?4, latency_ms = ?5,
                           message = ?6, outcome_mac = ?7
          WHERE seq = ?1",
@@ -147,8 +166,7 @@ fn finish_in(conn: &Connection, key: &AuditKey, seq: u64, outcome: &AuditOutcome
             outcome.message,
             outcome_mac.as_slice(),
         ],
-    )
-    .map_err(store_err)?;
+    )?;
     Ok(())
 }
 
@@ -271,27 +289,25 @@ fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
             let _ = queued.done.send(Err(Error::Store(why.clone())));
         }
     };
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = execute_cached(conn, "BEGIN IMMEDIATE", []) {
         return fail_all(batch, format!("cannot start an audit transaction: {e}"));
     }
     let mut results = Vec::with_capacity(batch.len());
     for queued in &batch {
-        let result = conn
-            .execute_batch("SAVEPOINT audit_write")
-            .map_err(store_err)
-            .and_then(|()| run(&queued.write));
-        let undo = if result.is_ok() {
-            "RELEASE audit_write"
+        let result =
+            execute_cached(conn, "SAVEPOINT audit_write", []).and_then(|_| run(&queued.write));
+        let undone = if result.is_ok() {
+            Ok(0)
         } else {
-            "ROLLBACK TO audit_write; RELEASE audit_write"
+            execute_cached(conn, "ROLLBACK TO audit_write", [])
         };
-        if let Err(e) = conn.execute_batch(undo) {
+        if let Err(e) = undone.and_then(|_| execute_cached(conn, "RELEASE audit_write", [])) {
             let _ = conn.execute_batch("ROLLBACK");
             return fail_all(batch, format!("audit savepoint failed: {e}"));
         }
         results.push(result);
     }
-    if let Err(e) = conn.execute_batch("COMMIT") {
+    if let Err(e) = execute_cached(conn, "COMMIT", []) {
         let _ = conn.execute_batch("ROLLBACK");
         return fail_all(batch, format!("cannot commit the audit log: {e}"));
     }
