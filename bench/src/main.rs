@@ -215,6 +215,8 @@ async fn start(variant: &Variant, log: &Path) -> Result<Running> {
     };
     command
         .args(&args)
+        // MCPist reads MCPIST_* as configuration.
+        .env_remove("MCPIST_BENCH_WRAP")
         .envs(variant.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
