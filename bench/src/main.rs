@@ -132,6 +132,7 @@ struct Row {
     tools: Option<usize>,
     list_bytes: Option<usize>,
     idle_kib: Option<u64>,
+    idle_anon_kib: Option<u64>,
     peak_kib: Option<u64>,
     runs: Vec<Run>,
     note: Option<String>,
@@ -423,6 +424,7 @@ async fn measure(variant: &Variant, plan: &Plan, logs: &Path, fakes: &Fakes) -> 
         tools: Some(row_tools),
         list_bytes: Some(list_bytes),
         idle_kib: Some(idle.rss_kib),
+        idle_anon_kib: Some(idle.anon_kib),
         peak_kib: Some(after.hwm_kib),
         runs,
         note: None,
@@ -728,13 +730,13 @@ fn fmt_rate(r: Option<f64>) -> String {
 
 fn print_table(rows: &[Row], plan: &Plan) {
     println!(
-        "| server | CPU µs/call | p50 ms | p99 ms | calls/s c=1 | c=8 | c=64 | RSS idle MiB | RSS peak MiB | startup ms | tools | tools/list B | B/tool |"
+        "| server | CPU µs/call | p50 ms | p99 ms | calls/s c=1 | c=8 | c=64 | RSS idle MiB | of it anon | RSS peak MiB | startup ms | tools | tools/list B | B/tool |"
     );
-    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for row in rows {
         let c1 = row.runs.first();
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.name,
             fmt_us(row.cpu_per_call()),
             fmt_ms(c1.and_then(Run::p50)),
@@ -743,6 +745,7 @@ fn print_table(rows: &[Row], plan: &Plan) {
             fmt_rate(row.rate_at(8, plan)),
             fmt_rate(row.rate_at(64, plan)),
             fmt_mib(row.idle_kib),
+            fmt_mib(row.idle_anon_kib),
             fmt_mib(row.peak_kib),
             fmt_ms(row.startup),
             row.tools.map_or("—".into(), |t| t.to_string()),

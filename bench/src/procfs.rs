@@ -50,6 +50,9 @@ pub(crate) struct Memory {
     pub(crate) rss_kib: u64,
     /// `VmHWM`: the peak resident size so far.
     pub(crate) hwm_kib: u64,
+    /// `RssAnon`: the resident heap and stacks, without the pages of the
+    /// binary and libraries (which are file-backed and reclaimable).
+    pub(crate) anon_kib: u64,
 }
 
 /// `VmRSS` and `VmHWM` of `pid`.
@@ -66,6 +69,7 @@ pub(crate) fn memory(pid: u32) -> Result<Memory> {
     Ok(Memory {
         rss_kib: field("VmRSS:")?,
         hwm_kib: field("VmHWM:")?,
+        anon_kib: field("RssAnon:")?,
     })
 }
 
