@@ -289,6 +289,11 @@ fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
             let _ = queued.done.send(Err(Error::Store(why.clone())));
         }
     };
+    // A writer that panicked mid-batch left its transaction open; its
+    // callers were answered with an error, so nothing of it may commit.
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
     if let Err(e) = execute_cached(conn, "BEGIN IMMEDIATE", []) {
         return fail_all(batch, format!("cannot start an audit transaction: {e}"));
     }
