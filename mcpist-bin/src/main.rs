@@ -680,6 +680,11 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
             server.visible_tools()
         ),
     );
+    // No Nagle: a streamed reply's last small write must not wait for the
+    // client's delayed ACK (about 40 ms per call on Linux).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     // On SIGTERM: stop accepting at once; give the calls in flight the grace
     // period to finish, then cut off the rest with an error answer; only then
     // close the sessions' streams.

@@ -1141,7 +1141,9 @@ async fn a_service_defined_in_the_config_file_works_like_a_built_in_one() {
         names,
         ["todo_create_task", "todo_get_task", "todo_list_tasks"]
     );
-    assert_eq!(tools[0]["annotations"]["readOnlyHint"], false);
+    // A write leaves readOnlyHint out (MCP's default is false); a read says true.
+    assert_eq!(tools[0]["annotations"].get("readOnlyHint"), None);
+    assert_eq!(tools[1]["annotations"]["readOnlyHint"], true);
     assert_eq!(
         tools[1]["inputSchema"]["required"],
         json!(["id"]),

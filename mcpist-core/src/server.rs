@@ -465,19 +465,35 @@ fn tool_definition(name: &str, spec: &ToolSpec, uses_accounts: bool) -> Result<T
         }
         properties.insert(
             "account".into(),
-            json!({"type": "string", "description": "Account label; omit for the default"}),
+            json!({"type": "string", "description": "Account label"}),
         );
     }
-    let hints = spec.hints;
     Ok(
-        Tool::new(name.to_owned(), spec.description.clone(), Arc::new(schema)).annotate(
-            ToolAnnotations::new()
-                .read_only(hints.read_only)
-                .destructive(hints.destructive)
-                .idempotent(hints.idempotent)
-                .open_world(hints.open_world),
-        ),
+        Tool::new(name.to_owned(), spec.description.clone(), Arc::new(schema))
+            .annotate(annotations(spec.hints)),
     )
+}
+
+/// The hints that differ from MCP's defaults (not read-only, destructive,
+/// not idempotent, open world); the rest would be bytes in every client's
+/// context that say nothing. Destructive and idempotent only mean something
+/// for a tool that writes.
+fn annotations(hints: crate::connector::ToolHints) -> ToolAnnotations {
+    let mut annotations = ToolAnnotations::new();
+    if hints.read_only {
+        annotations = annotations.read_only(true);
+    } else {
+        if !hints.destructive {
+            annotations = annotations.destructive(false);
+        }
+        if hints.idempotent {
+            annotations = annotations.idempotent(true);
+        }
+    }
+    if !hints.open_world {
+        annotations = annotations.open_world(false);
+    }
+    annotations
 }
 
 /// Checks `args` against the tool's schema; the message names each bad field.
@@ -717,6 +733,22 @@ mod tests {
         let clash = json!({"type": "object", "properties": {"account": {"type": "string"}}});
         assert!(tool_definition("svc_t", &spec(clash), true).is_err());
         assert!(tool_definition("bad name", &spec(json!({"type": "object"})), true).is_err());
+    }
+
+    #[test]
+    fn annotations_carry_only_what_differs_from_the_defaults() {
+        let json = |hints| serde_json::to_value(annotations(hints)).unwrap();
+        assert_eq!(json(ToolHints::READ), json!({"readOnlyHint": true}));
+        let write = ToolHints {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: false,
+        };
+        assert_eq!(
+            json(write),
+            json!({"destructiveHint": false, "idempotentHint": true, "openWorldHint": false})
+        );
     }
 
     #[test]

@@ -124,9 +124,15 @@ pub struct FakeGithub {
 impl FakeGithub {
     /// Starts a fake on `127.0.0.1:0`.
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("an address")).await
+    }
+
+    /// Starts a fake on `addr`; the official GitHub MCP server, for one,
+    /// drops the port of its host and needs the fake on port 80.
+    pub async fn start_on(addr: SocketAddr) -> Self {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let addr = crate::serve(app).await;
+        let addr = crate::serve_on(app, addr).await;
         Self { addr, shared }
     }
 
@@ -145,6 +151,11 @@ impl FakeGithub {
     /// Every request received so far (API and OAuth).
     pub fn requests(&self) -> Vec<Seen> {
         self.lock().seen.clone()
+    }
+
+    /// Forgets the requests received so far, so long runs stay bounded.
+    pub fn clear_requests(&self) {
+        self.lock().seen = Vec::new();
     }
 
     /// API requests only (those under `/api/v3`).

@@ -133,6 +133,11 @@ impl FakeNotion {
         self.lock().seen.clone()
     }
 
+    /// Forgets the requests received so far, so long runs stay bounded.
+    pub fn clear_requests(&self) {
+        self.lock().seen = Vec::new();
+    }
+
     /// The children of `block_id` as stored now.
     pub fn children(&self, block_id: &str) -> Vec<Value> {
         self.lock()

@@ -15,9 +15,14 @@ use rmcp::{RoleClient, ServiceExt, service::RunningService};
 
 /// Serves `app` on an ephemeral loopback port and returns its address.
 pub async fn serve(app: Router) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    serve_on(app, "127.0.0.1:0".parse().expect("an address")).await
+}
+
+/// Serves `app` on `addr` (port 0: an ephemeral one) and returns its address.
+pub async fn serve_on(app: Router, addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .expect("bind 127.0.0.1:0");
+        .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
         axum::serve(listener, app).await.expect("fake upstream");

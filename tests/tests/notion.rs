@@ -101,7 +101,8 @@ async fn notion_has_fourteen_tools_in_five_toolsets() {
     assert!(tools.iter().all(|t| t.name.starts_with("notion_")));
     let writes: Vec<_> = tools
         .iter()
-        .filter(|t| t.annotations.as_ref().unwrap().read_only_hint == Some(false))
+        // A write leaves readOnlyHint out: MCP's default is false.
+        .filter(|t| t.annotations.as_ref().unwrap().read_only_hint != Some(true))
         .map(|t| t.name.to_string())
         .collect();
     assert_eq!(

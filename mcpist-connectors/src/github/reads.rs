@@ -50,8 +50,9 @@ const fn opt(name: &'static str, kind: Kind, description: &'static str) -> Param
     }
 }
 
-const OWNER: Param = req("owner", Kind::Str, "Repository owner");
-const REPO: Param = req("repo", Kind::Str, "Repository name");
+// The names say what these are; a description would be repeated in every tool.
+const OWNER: Param = req("owner", Kind::Str, "");
+const REPO: Param = req("repo", Kind::Str, "");
 
 /// A read tool: `GET path` (with `{arg}` segments filled in), the other
 /// arguments as query parameters, and `fields` picked from the answer
@@ -399,7 +400,9 @@ impl Read {
                 Kind::Int => json!({"type": "integer", "minimum": 1}),
                 Kind::OneOf(values) => json!({"type": "string", "enum": values}),
             };
-            schema["description"] = json!(p.description);
+            if !p.description.is_empty() {
+                schema["description"] = json!(p.description);
+            }
             properties.insert(p.name.to_owned(), schema);
             if p.required {
                 required.push(p.name);

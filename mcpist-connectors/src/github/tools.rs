@@ -18,13 +18,11 @@ const MAX_BODY: usize = 20_000;
 const MAX_TEXT: usize = 100_000;
 
 pub(super) fn all() -> Vec<ToolSpec> {
-    let owner = json!({"type": "string", "minLength": 1, "maxLength": 100,
-        "description": "Repository owner (user or organization)"});
-    let repo = json!({"type": "string", "minLength": 1, "maxLength": 100,
-        "description": "Repository name"});
-    let per_page = json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 30,
-        "description": "Results per page"});
-    let page = json!({"type": "integer", "minimum": 1, "default": 1, "description": "Page number"});
+    // The names say what these are; every byte here is repeated in most tools.
+    let owner = json!({"type": "string", "minLength": 1, "maxLength": 100});
+    let repo = json!({"type": "string", "minLength": 1, "maxLength": 100});
+    let per_page = json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 30});
+    let page = json!({"type": "integer", "minimum": 1, "default": 1});
     vec![
         ToolSpec::new(
             "get_me",

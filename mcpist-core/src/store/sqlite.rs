@@ -80,6 +80,7 @@ struct Inner {
     conn: Mutex<Connection>,
     sealer: Sealer,
     audit_key: AuditKey,
+    audit_writes: audit::WriteQueue,
 }
 
 impl SqliteStore {
@@ -205,6 +206,7 @@ impl SqliteStore {
                 conn: Mutex::new(conn),
                 sealer,
                 audit_key,
+                audit_writes: audit::WriteQueue::default(),
             }),
         })
     }
@@ -365,12 +367,14 @@ impl TokenStore for SqliteStore {
     async fn get(&self, key: &AccountKey) -> Result<Option<AccountRecord>> {
         let key = key.clone();
         self.with_conn(move |conn, sealer| {
+            // Cached: this runs on every tool call.
             let row = conn
-                .query_row(
+                .prepare_cached(
                     "SELECT kind, identity, status, expires_at, scopes, sealed, version, updated_at
                      FROM accounts WHERE service = ?1 AND account = ?2",
-                    params![key.service(), key.account()],
-                    |r| {
+                )
+                .and_then(|mut statement| {
+                    statement.query_row(params![key.service(), key.account()], |r| {
                         Ok((
                             r.get::<_, String>(0)?,
                             r.get::<_, Option<String>>(1)?,
@@ -381,8 +385,8 @@ impl TokenStore for SqliteStore {
                             r.get::<_, i64>(6)?,
                             r.get::<_, i64>(7)?,
                         ))
-                    },
-                )
+                    })
+                })
                 .optional()
                 .map_err(store_err)?;
             let Some((kind, identity, status, expires_at, scopes, sealed, version, updated_at)) =
@@ -465,7 +469,7 @@ impl TokenStore for SqliteStore {
     async fn list(&self) -> Result<Vec<AccountInfo>> {
         self.with_conn(|conn, _| {
             let mut stmt = conn
-                .prepare(
+                .prepare_cached(
                     "SELECT a.service, a.account, a.kind, a.identity, a.status, a.expires_at,
                             a.scopes, d.account IS NOT NULL, a.version, a.updated_at
                      FROM accounts a

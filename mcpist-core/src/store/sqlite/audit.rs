@@ -20,6 +20,24 @@ use crate::{
 
 pub(super) const AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key";
 
+/// `query_row` through the connection's statement cache: parsing the SQL
+/// again on every write was a quarter of a tool call's instructions.
+fn query_row_cached<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, row)
+}
+
+/// `execute` through the connection's statement cache.
+fn execute_cached<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> Result<usize> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute(params))
+        .map_err(store_err)
+}
+
 /// The audit key sealed in `meta`, created on first use.
 pub(super) fn load_or_create_key(tx: &Transaction<'_>, sealer: &Sealer) -> Result<AuditKey> {
     let sealed: Option<Vec<u8>> = tx
@@ -43,14 +61,14 @@ pub(super) fn load_or_create_key(tx: &Transaction<'_>, sealer: &Sealer) -> Resul
 }
 
 fn read_mark(conn: &Connection, name: &str) -> Result<Option<(u64, MacBytes)>> {
-    let value: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE name = ?1",
-            params![name],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(store_err)?;
+    let value: Option<Vec<u8>> = query_row_cached(
+        conn,
+        "SELECT value FROM meta WHERE name = ?1",
+        params![name],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(store_err)?;
     value
         .map(|v| {
             let seq = u64::from_be_bytes(
@@ -69,24 +87,24 @@ fn read_mark(conn: &Connection, name: &str) -> Result<Option<(u64, MacBytes)>> {
 
 fn write_mark(conn: &Connection, name: &str, seq: u64, mac: &MacBytes) -> Result<()> {
     let value = [seq.to_be_bytes().as_slice(), mac.as_slice()].concat();
-    conn.execute(
+    execute_cached(
+        conn,
         "INSERT INTO meta (name, value) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         params![name, value],
-    )
-    .map_err(store_err)?;
+    )?;
     Ok(())
 }
 
 fn begin_in(conn: &Connection, key: &AuditKey, event: &AuditEvent) -> Result<(u64, MacBytes)> {
-    let last: Option<(i64, Vec<u8>)> = conn
-        .query_row(
-            "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(store_err)?;
+    let last: Option<(i64, Vec<u8>)> = query_row_cached(
+        conn,
+        "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(store_err)?;
     let (seq, previous) = match last {
         Some((seq, mac)) => (
             seq as u64 + 1,
@@ -99,7 +117,8 @@ fn begin_in(conn: &Connection, key: &AuditKey, event: &AuditEvent) -> Result<(u6
         }
     };
     let mac = key.event_mac(&previous, seq, event);
-    conn.execute(
+    execute_cached(
+        conn,
         "INSERT INTO audit (seq, time_ms, kind, request_id, service, account, tool, args,
                             outcome, latency_ms, mac)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9)",
@@ -114,27 +133,27 @@ fn begin_in(conn: &Connection, key: &AuditKey, event: &AuditEvent) -> Result<(u6
             event.args.as_ref().map(|a| a.to_string()),
             mac.as_slice(),
         ],
-    )
-    .map_err(store_err)?;
+    )?;
     write_mark(conn, "audit_head", seq, &mac)?;
     Ok((seq, mac))
 }
 
 fn finish_in(conn: &Connection, key: &AuditKey, seq: u64, outcome: &AuditOutcome) -> Result<()> {
-    let mac: Vec<u8> = conn
-        .query_row(
-            "SELECT mac FROM audit WHERE seq = ?1 AND outcome_mac IS NULL",
-            params![seq as i64],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(store_err)?
-        .ok_or_else(|| Error::Store(format!("no pending audit record {seq}")))?;
+    let mac: Vec<u8> = query_row_cached(
+        conn,
+        "SELECT mac FROM audit WHERE seq = ?1 AND outcome_mac IS NULL",
+        params![seq as i64],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(store_err)?
+    .ok_or_else(|| Error::Store(format!("no pending audit record {seq}")))?;
     let mac: MacBytes = mac
         .try_into()
         .map_err(|_| Error::Store("an audit record has a damaged MAC".into()))?;
     let outcome_mac = key.outcome_mac(&mac, outcome);
-    conn.execute(
+    execute_cached(
+        conn,
         "UPDATE audit SET outcome = ?2, is_error = ?3, upstream_status = ?4, latency_ms = ?5,
                           message = ?6, outcome_mac = ?7
          WHERE seq = ?1",
@@ -147,8 +166,7 @@ fn finish_in(conn: &Connection, key: &AuditKey, seq: u64, outcome: &AuditOutcome
             outcome.message,
             outcome_mac.as_slice(),
         ],
-    )
-    .map_err(store_err)?;
+    )?;
     Ok(())
 }
 
@@ -188,32 +206,135 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<(AuditEntry, MacBytes, Option<MacByt
     ))
 }
 
+/// One audit write waiting for the next group commit.
+enum Write {
+    Begin(AuditEvent),
+    Finish(u64, AuditOutcome),
+    Record(AuditEvent, AuditOutcome),
+}
+
+struct Queued {
+    write: Write,
+    done: tokio::sync::oneshot::Sender<Result<u64>>,
+}
+
+/// Audit writes waiting to be committed together: one transaction, so one
+/// fsync, for every write that arrived while the previous batch was being
+/// committed. Each write still gets its own answer, and only after the
+/// commit: a caller is never told its record is written before it is.
+#[derive(Default)]
+pub(super) struct WriteQueue(std::sync::Mutex<Vec<Queued>>);
+
+impl std::fmt::Debug for WriteQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteQueue")
+    }
+}
+
+impl SqliteStore {
+    /// Queues `write` and waits for the commit of the batch that takes it.
+    ///
+    /// Whoever finds the queue empty starts a writer on a blocking thread;
+    /// the writer waits for the connection, then takes every write queued by
+    /// then. Writes queued while it commits start the next writer.
+    async fn write_audit(&self, write: Write) -> Result<u64> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let first = {
+            let mut queue = self
+                .inner
+                .audit_writes
+                .0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            queue.push(Queued { write, done });
+            queue.len() == 1
+        };
+        if first {
+            let inner = self.inner.clone();
+            tokio::task::spawn_blocking(move || {
+                let conn = inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+                let batch = std::mem::take(
+                    &mut *inner
+                        .audit_writes
+                        .0
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()),
+                );
+                commit_batch(&conn, &inner.audit_key, batch);
+            });
+        }
+        answer
+            .await
+            .map_err(|_| Error::Store("the audit writer stopped before committing".into()))?
+    }
+}
+
+/// Runs `batch` in one transaction, each write under its own savepoint so a
+/// write that fails is undone alone; answers every write after the commit.
+/// If the commit fails, every write of the batch gets the error.
+fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
+    let run = |write: &Write| -> Result<u64> {
+        match write {
+            Write::Begin(event) => begin_in(conn, key, event).map(|(seq, _)| seq),
+            Write::Finish(seq, outcome) => finish_in(conn, key, *seq, outcome).map(|()| *seq),
+            Write::Record(event, outcome) => {
+                let (seq, _) = begin_in(conn, key, event)?;
+                finish_in(conn, key, seq, outcome)?;
+                Ok(seq)
+            }
+        }
+    };
+    let fail_all = |batch: Vec<Queued>, why: String| {
+        for queued in batch {
+            let _ = queued.done.send(Err(Error::Store(why.clone())));
+        }
+    };
+    // A writer that panicked mid-batch left its transaction open; its
+    // callers were answered with an error, so nothing of it may commit.
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    if let Err(e) = execute_cached(conn, "BEGIN IMMEDIATE", []) {
+        return fail_all(batch, format!("cannot start an audit transaction: {e}"));
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    for queued in &batch {
+        let result =
+            execute_cached(conn, "SAVEPOINT audit_write", []).and_then(|_| run(&queued.write));
+        let undone = if result.is_ok() {
+            Ok(0)
+        } else {
+            execute_cached(conn, "ROLLBACK TO audit_write", [])
+        };
+        if let Err(e) = undone.and_then(|_| execute_cached(conn, "RELEASE audit_write", [])) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return fail_all(batch, format!("audit savepoint failed: {e}"));
+        }
+        results.push(result);
+    }
+    if let Err(e) = execute_cached(conn, "COMMIT", []) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return fail_all(batch, format!("cannot commit the audit log: {e}"));
+    }
+    for (queued, result) in batch.into_iter().zip(results) {
+        let _ = queued.done.send(result);
+    }
+}
+
 #[async_trait]
 impl AuditSink for SqliteStore {
     async fn begin(&self, event: AuditEvent) -> Result<u64> {
-        self.with_inner(move |conn, inner| {
-            let tx = conn.unchecked_transaction().map_err(store_err)?;
-            let (seq, _) = begin_in(&tx, &inner.audit_key, &event)?;
-            tx.commit().map_err(store_err)?;
-            Ok(seq)
-        })
-        .await
+        self.write_audit(Write::Begin(event)).await
     }
 
     async fn finish(&self, seq: u64, outcome: AuditOutcome) -> Result<()> {
-        self.with_inner(move |conn, inner| finish_in(conn, &inner.audit_key, seq, &outcome))
+        self.write_audit(Write::Finish(seq, outcome))
             .await
+            .map(drop)
     }
 
     async fn record(&self, event: AuditEvent, outcome: AuditOutcome) -> Result<u64> {
-        self.with_inner(move |conn, inner| {
-            let tx = conn.unchecked_transaction().map_err(store_err)?;
-            let (seq, _) = begin_in(&tx, &inner.audit_key, &event)?;
-            finish_in(&tx, &inner.audit_key, seq, &outcome)?;
-            tx.commit().map_err(store_err)?;
-            Ok(seq)
-        })
-        .await
+        self.write_audit(Write::Record(event, outcome)).await
     }
 
     async fn query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
@@ -447,5 +568,58 @@ mod tests {
         let report = store.verify().await.unwrap();
         assert!(report.is_intact(), "{report:?}");
         assert_eq!(report.pending, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_are_committed_together_and_each_answered() {
+        let (_dir, store) = store_with(0).await;
+        let calls: Vec<_> = (0..64)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let event = AuditEvent::now(AuditKind::ToolCall).tool(format!("t{i}"));
+                    let seq = store.begin(event).await?;
+                    store.finish(seq, AuditOutcome::of(Outcome::Ok)).await?;
+                    Ok::<_, Error>(seq)
+                })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for call in calls {
+            seqs.push(call.await.unwrap().unwrap());
+        }
+        seqs.sort();
+        assert_eq!(seqs, (1..=64).collect::<Vec<u64>>());
+        let report = store.verify().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!((report.checked, report.pending), (64, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_fails_is_refused_alone_and_one_that_cannot_commit_is_refused() {
+        let (_dir, store) = store_with(1).await;
+        // Finishing a record that does not exist fails; the begin next to it stands.
+        let (bad, good) = tokio::join!(
+            store.finish(999, AuditOutcome::of(Outcome::Ok)),
+            store.begin(AuditEvent::now(AuditKind::ToolCall)),
+        );
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("no pending audit record 999")
+        );
+        assert_eq!(good.unwrap(), 2);
+        // A log that cannot take a record refuses the write: the call must not run.
+        sql(
+            &store,
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk says no'); END",
+        )
+        .await;
+        let refused = store.begin(AuditEvent::now(AuditKind::ToolCall)).await;
+        assert!(refused.unwrap_err().to_string().contains("disk says no"));
+        sql(&store, "DROP TRIGGER refuse").await;
+        let report = store.verify().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!((report.checked, report.pending), (2, 1));
     }
 }
