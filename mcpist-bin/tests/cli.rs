@@ -10,7 +10,7 @@ use std::{
 use mcpist_tests::{canary, fake_github::FakeGithub};
 use rmcp::{
     ServiceExt,
-    model::{CallToolRequestParams, CallToolResult},
+    model::CallToolRequestParams,
     transport::{
         StreamableHttpClientTransport, TokioChildProcess,
         streamable_http_client::StreamableHttpClientTransportConfig,
@@ -411,35 +411,6 @@ fn tools_shows_what_policy_hides_and_why() {
         stderr.contains("connectors.github") && stderr.contains("mcpist.toml"),
         "{stderr}"
     );
-}
-
-/// Calls `tools` (name, arguments) over stdio and returns every result.
-async fn stdio_calls(home: &Home, calls: &[(&str, Value)]) -> Vec<CallToolResult> {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
-        .env("XDG_DATA_HOME", home.dir.path().join("data"))
-        .args(["serve", "--stdio"]);
-    let (transport, _) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = ().serve(transport).await.unwrap();
-    let mut results = Vec::new();
-    for (tool, args) in calls {
-        results.push(
-            client
-                .call_tool(
-                    CallToolRequestParams::new(tool.to_string())
-                        .with_arguments(args.as_object().unwrap().clone()),
-                )
-                .await
-                .unwrap(),
-        );
-    }
-    client.cancel().await.unwrap();
-    results
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,12 +2,6 @@
 //! accounts, and an expired OAuth token is refreshed once between them.
 #![cfg(feature = "postgres")]
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Stdio},
-    sync::{Arc, Mutex},
-};
-
 use mcpist_core::{
     PostgresStore, TokenStore,
     seal::MasterKey,
@@ -28,57 +22,11 @@ use secrecy::SecretString;
 
 mod support;
 
-use support::Home;
+use support::{Home, spawn_http};
 
 /// `mcpist ARGS` with `input` on stdin; its stdout.
 fn run_ok(home: &Home, args: &[&str], input: &str) -> String {
     String::from_utf8(home.run_input_ok(&[], args, input).stdout).unwrap()
-}
-
-/// `mcpist serve` on an ephemeral port; killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(home: &Home) -> Server {
-    let mut child = home
-        .cmd_env(&[], &["serve", "--bind", "127.0.0.1:0"])
-        .env("MCPIST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let mut url = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        stderr.lock().unwrap().push_str(&line);
-        if let Some(at) = line.find("MCP at ") {
-            url = Some(line[at + 7..].trim().to_owned());
-            break;
-        }
-    }
-    let url = url.unwrap_or_else(|| panic!("no URL: {}", stderr.lock().unwrap()));
-    let sink = stderr.clone();
-    // Drained while the server runs, so it never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&line);
-            sink.lock().unwrap().push('\n');
-        }
-    });
-    Server { child, url, stderr }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +99,7 @@ async fn two_replicas_refresh_an_expired_token_once_between_them() {
         "{listed}"
     );
 
-    let servers = [serve(&home), serve(&home)];
+    let servers = [spawn_http(&home), spawn_http(&home)];
     let mut clients = Vec::new();
     for server in &servers {
         let config = StreamableHttpClientTransportConfig::with_uri(server.url.clone())

@@ -11,7 +11,7 @@ use mcpist_tests::canary;
 
 mod support;
 
-use support::{BIN, Home, contains, stderr};
+use support::{BIN, Home, contains, stderr, stdio_calls, text};
 
 const PASSPHRASE_CONFIG: &str = "[store]\nkey = \"passphrase\"\n";
 
@@ -232,47 +232,6 @@ fn type_at_prompt(home: &Home, passphrase: &str, pause_ms: u64) -> String {
     stdout.read_to_end(&mut seen).unwrap();
     child.wait().unwrap();
     String::from_utf8_lossy(&seen).into_owned()
-}
-
-/// Calls `tools` (name, arguments) over stdio and returns every result.
-async fn stdio_calls(
-    home: &Home,
-    calls: &[(&str, serde_json::Value)],
-) -> Vec<rmcp::model::CallToolResult> {
-    use rmcp::{ServiceExt as _, model::CallToolRequestParams, transport::TokioChildProcess};
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
-        .env("XDG_DATA_HOME", home.dir.path().join("data"))
-        .args(["serve", "--stdio"]);
-    let (transport, _) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = ().serve(transport).await.unwrap();
-    let mut results = Vec::new();
-    for (tool, args) in calls {
-        results.push(
-            client
-                .call_tool(
-                    CallToolRequestParams::new(tool.to_string())
-                        .with_arguments(args.as_object().unwrap().clone()),
-                )
-                .await
-                .unwrap(),
-        );
-    }
-    client.cancel().await.unwrap();
-    results
-}
-
-fn text(result: &rmcp::model::CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

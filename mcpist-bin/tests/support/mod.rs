@@ -181,6 +181,39 @@ pub(crate) fn text(result: &CallToolResult) -> String {
         .collect()
 }
 
+/// Calls `tools` (name, arguments) over stdio and returns every result.
+pub(crate) async fn stdio_calls(
+    home: &Home,
+    calls: &[(&str, serde_json::Value)],
+) -> Vec<CallToolResult> {
+    use rmcp::{ServiceExt as _, model::CallToolRequestParams, transport::TokioChildProcess};
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .args(["serve", "--stdio"]);
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let mut results = Vec::new();
+    for (tool, args) in calls {
+        results.push(
+            client
+                .call_tool(
+                    CallToolRequestParams::new(tool.to_string())
+                        .with_arguments(args.as_object().unwrap().clone()),
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    client.cancel().await.unwrap();
+    results
+}
+
 /// A fake GitHub accepting `token` as `octocat`, and a home configured for it.
 pub(crate) async fn github_home(token: &str) -> (Home, FakeGithub) {
     let fake = FakeGithub::start().await;
@@ -233,7 +266,9 @@ pub(crate) fn spawn_http(home: &Home) -> HttpServer {
     let sink = stderr.clone();
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&line);
+            let mut all = sink.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
         }
     });
     HttpServer { child, url, stderr }
