@@ -115,36 +115,20 @@ impl Home {
     }
 
     pub(crate) fn add_token(&self, account: &str, token: &str) -> Output {
-        let mut child = self
-            .cmd(&[
+        self.run_input_ok(
+            &[],
+            &[
                 "accounts",
                 "add",
                 "github",
                 "--account",
                 account,
                 "--token-stdin",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{token}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+            ],
+            &format!("{token}\n"),
+        )
     }
 
-    /// Runs `mcpist args` with `input` on standard input; asserts success.
     pub(crate) fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
         self.run_input_ok(&[], args, input)
     }
