@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    AccountInfo, AccountKey, AccountRecord, AccountStatus, AccountWrite, Credential,
-    CredentialKind, Expect, TokenStore, Unlock, check_expect, missing_account, now_unix, wrong_key,
+    AccountInfo, AccountKey, AccountRecord, AccountWrite, Expect, TokenStore, Unlock, check_expect,
+    missing_account, now_unix, wrong_key,
 };
 use crate::{
     Error, Result,
@@ -58,6 +58,7 @@ CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);
 
 mod audit;
 mod backup;
+mod reader;
 
 pub use backup::{Restored, restore_snapshot};
 
@@ -77,6 +78,9 @@ pub struct SqliteStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
+    /// Declared before `conn`, so closed first: the writer, closing last,
+    /// folds the WAL back into the file.
+    reader: Mutex<reader::Reader>,
     conn: Mutex<Connection>,
     sealer: Sealer,
     audit_key: AuditKey,
@@ -183,6 +187,7 @@ impl SqliteStore {
         // Only now, with the key proven, may anything be written.
         let tx = conn.unchecked_transaction().map_err(store_err)?;
         tx.execute_batch(SCHEMA).map_err(store_err)?;
+        tx.execute_batch(reader::SCHEMA).map_err(store_err)?;
         if !has_meta {
             let sealed = sealer.seal(KEY_CHECK_AAD, KEY_CHECK_PLAINTEXT)?;
             tx.execute(
@@ -203,6 +208,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
+                reader: Mutex::new(reader::Reader::open(path)?),
                 conn: Mutex::new(conn),
                 sealer,
                 audit_key,
@@ -323,6 +329,17 @@ impl SqliteStore {
         self.inner.sealer.key_id()
     }
 
+    /// Every account as of the last commit, from memory unless a writer
+    /// changed them since the last call (see [`reader`]). Runs in place: on
+    /// the hot path it is one indexed read, cheaper than a thread hop.
+    fn accounts(&self) -> Result<Arc<[reader::AccountRow]>> {
+        self.inner
+            .reader
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .accounts()
+    }
+
     /// Runs `f` with the connection and the whole store state on a blocking thread.
     async fn with_inner<T, F>(&self, f: F) -> Result<T>
     where
@@ -365,53 +382,11 @@ fn secret_aad(name: &str) -> Vec<u8> {
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn get(&self, key: &AccountKey) -> Result<Option<AccountRecord>> {
-        let key = key.clone();
-        self.with_conn(move |conn, sealer| {
-            // Cached: this runs on every tool call.
-            let row = conn
-                .prepare_cached(
-                    "SELECT kind, identity, status, expires_at, scopes, sealed, version, updated_at
-                     FROM accounts WHERE service = ?1 AND account = ?2",
-                )
-                .and_then(|mut statement| {
-                    statement.query_row(params![key.service(), key.account()], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, Option<String>>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, Option<i64>>(3)?,
-                            r.get::<_, String>(4)?,
-                            r.get::<_, Vec<u8>>(5)?,
-                            r.get::<_, i64>(6)?,
-                            r.get::<_, i64>(7)?,
-                        ))
-                    })
-                })
-                .optional()
-                .map_err(store_err)?;
-            let Some((kind, identity, status, expires_at, scopes, sealed, version, updated_at)) =
-                row
-            else {
-                return Ok(None);
-            };
-            let what = key.to_string();
-            let plain = sealer.open(&key.aad(), &sealed, &what)?;
-            let damaged = || Error::Unseal { what: what.clone() };
-            let credential = Credential::from_secret_bytes(
-                &plain,
-                CredentialKind::parse(&kind).ok_or_else(damaged)?,
-                expires_at.map(|e| e as u64),
-                serde_json::from_str(&scopes).map_err(|_| damaged())?,
-            )?;
-            Ok(Some(AccountRecord {
-                credential,
-                identity,
-                status: AccountStatus::parse(&status).ok_or_else(damaged)?,
-                version: version as u64,
-                updated_at: updated_at as u64,
-            }))
-        })
-        .await
+        self.accounts()?
+            .iter()
+            .find(|row| row.is(key))
+            .map(|row| row.record(key, &self.inner.sealer))
+            .transpose()
     }
 
     async fn put(&self, key: &AccountKey, write: AccountWrite, expect: Expect) -> Result<u64> {
@@ -467,65 +442,10 @@ impl TokenStore for SqliteStore {
     }
 
     async fn list(&self) -> Result<Vec<AccountInfo>> {
-        self.with_conn(|conn, _| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT a.service, a.account, a.kind, a.identity, a.status, a.expires_at,
-                            a.scopes, d.account IS NOT NULL, a.version, a.updated_at
-                     FROM accounts a
-                     LEFT JOIN defaults d ON d.service = a.service AND d.account = a.account
-                     ORDER BY a.service, a.account",
-                )
-                .map_err(store_err)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, bool>(7)?,
-                        r.get::<_, i64>(8)?,
-                        r.get::<_, i64>(9)?,
-                    ))
-                })
-                .map_err(store_err)?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (
-                    service,
-                    account,
-                    kind,
-                    identity,
-                    status,
-                    expires_at,
-                    scopes,
-                    is_default,
-                    version,
-                    updated_at,
-                ) = row.map_err(store_err)?;
-                let damaged = || Error::Unseal {
-                    what: format!("{service}/{account}"),
-                };
-                out.push(AccountInfo {
-                    kind: CredentialKind::parse(&kind).ok_or_else(damaged)?,
-                    status: AccountStatus::parse(&status).ok_or_else(damaged)?,
-                    scopes: serde_json::from_str(&scopes).map_err(|_| damaged())?,
-                    service,
-                    account,
-                    identity,
-                    expires_at: expires_at.map(|e| e as u64),
-                    is_default,
-                    version: version as u64,
-                    updated_at: updated_at as u64,
-                });
-            }
-            Ok(out)
-        })
-        .await
+        self.accounts()?
+            .iter()
+            .map(reader::AccountRow::info)
+            .collect()
     }
 
     async fn delete(&self, key: &AccountKey) -> Result<bool> {
@@ -624,7 +544,7 @@ impl TokenStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::AccountStatus;
+    use crate::store::{AccountStatus, Credential};
 
     #[tokio::test]
     async fn rotating_the_key_reseals_everything_and_retires_the_old_key() {
@@ -705,6 +625,73 @@ mod tests {
             identity: Some("octocat".into()),
             status: AccountStatus::Ok,
         }
+    }
+
+    /// Accounts are held in memory between calls; a change made by anyone
+    /// (another handle, as another `mcpist` process would; a plain SQL edit)
+    /// must be seen by the very next read.
+    #[tokio::test]
+    async fn every_change_to_the_accounts_is_seen_by_the_next_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let key = MasterKey::generate().unwrap();
+        let again = MasterKey::from_encoded(key.encode().expose_secret()).unwrap();
+        let server = SqliteStore::open(&path, key).unwrap();
+        let cli = SqliteStore::open(&path, again).unwrap();
+        let work = AccountKey::new("github", "work").unwrap();
+        let home = AccountKey::new("github", "home").unwrap();
+        let token = |store: &SqliteStore, key: &AccountKey| {
+            let store = store.clone();
+            let key = key.clone();
+            async move {
+                store
+                    .get(&key)
+                    .await
+                    .unwrap()
+                    .map(|r| r.credential.access_token.expose_secret().to_owned())
+            }
+        };
+        let labels = |store: &SqliteStore| {
+            let store = store.clone();
+            async move {
+                store
+                    .list()
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|a| format!("{}{}", a.account, if a.is_default { "*" } else { "" }))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(token(&server, &work).await, None);
+        assert!(labels(&server).await.is_empty());
+
+        cli.put(&work, write("w1"), Expect::Absent).await.unwrap();
+        assert_eq!(token(&server, &work).await.as_deref(), Some("w1"));
+        cli.put(&home, write("h1"), Expect::Absent).await.unwrap();
+        assert_eq!(labels(&server).await, ["home", "work"]);
+        cli.put(&work, write("w2"), Expect::Any).await.unwrap();
+        assert_eq!(token(&server, &work).await.as_deref(), Some("w2"));
+        cli.set_default(&home).await.unwrap();
+        assert_eq!(labels(&server).await, ["home*", "work"]);
+        cli.set_default(&work).await.unwrap();
+        assert_eq!(labels(&server).await, ["home", "work*"]);
+        assert!(cli.delete(&work).await.unwrap());
+        assert_eq!(token(&server, &work).await, None);
+        assert_eq!(labels(&server).await, ["home"]);
+
+        // Written by this handle's own writer connection.
+        server.put(&home, write("h2"), Expect::Any).await.unwrap();
+        assert_eq!(token(&server, &home).await.as_deref(), Some("h2"));
+        // Written by hand, outside any MCPist code.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute("UPDATE accounts SET status = 'needs_reauth'", [])
+            .unwrap();
+        let record = server.get(&home).await.unwrap().unwrap();
+        assert_eq!(record.status, AccountStatus::NeedsReauth);
+        conn.execute("DELETE FROM accounts", []).unwrap();
+        assert!(labels(&server).await.is_empty());
+        assert_eq!(token(&server, &home).await, None);
     }
 
     #[tokio::test]

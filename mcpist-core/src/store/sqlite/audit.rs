@@ -96,7 +96,9 @@ fn write_mark(conn: &Connection, name: &str, seq: u64, mac: &MacBytes) -> Result
     Ok(())
 }
 
-fn begin_in(conn: &Connection, key: &AuditKey, event: &AuditEvent) -> Result<(u64, MacBytes)> {
+/// The last record of the chain (its seq and MAC), or the anchor that
+/// pruning left when there is none.
+fn chain_head(conn: &Connection) -> Result<(u64, MacBytes)> {
     let last: Option<(i64, Vec<u8>)> = query_row_cached(
         conn,
         "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
@@ -105,17 +107,26 @@ fn begin_in(conn: &Connection, key: &AuditKey, event: &AuditEvent) -> Result<(u6
     )
     .optional()
     .map_err(store_err)?;
-    let (seq, previous) = match last {
-        Some((seq, mac)) => (
-            seq as u64 + 1,
+    match last {
+        Some((seq, mac)) => Ok((
+            seq as u64,
             mac.try_into()
                 .map_err(|_| Error::Store("an audit record has a damaged MAC".into()))?,
-        ),
-        None => {
-            let (seq, mac) = read_mark(conn, "audit_anchor")?.unwrap_or((0, [0; 32]));
-            (seq + 1, mac)
-        }
-    };
+        )),
+        None => Ok(read_mark(conn, "audit_anchor")?.unwrap_or((0, [0; 32]))),
+    }
+}
+
+/// Appends `event` after `head` (the chain's last record) and returns the
+/// new head.
+fn begin_in(
+    conn: &Connection,
+    key: &AuditKey,
+    head: (u64, MacBytes),
+    event: &AuditEvent,
+) -> Result<(u64, MacBytes)> {
+    let (previous_seq, previous) = head;
+    let seq = previous_seq + 1;
     let mac = key.event_mac(&previous, seq, event);
     execute_cached(
         conn,
@@ -134,7 +145,6 @@ fn begin_in(conn: &Connection, key: &AuditKey, event: &AuditEvent) -> Result<(u6
             mac.as_slice(),
         ],
     )?;
-    write_mark(conn, "audit_head", seq, &mac)?;
     Ok((seq, mac))
 }
 
@@ -272,13 +282,26 @@ impl SqliteStore {
 /// Runs `batch` in one transaction, each write under its own savepoint so a
 /// write that fails is undone alone; answers every write after the commit.
 /// If the commit fails, every write of the batch gets the error.
+///
+/// The chain's head is read once per batch (the transaction holds the write
+/// lock, so no other process can append meanwhile) and the `audit_head` mark
+/// written once, before the commit.
 fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
-    let run = |write: &Write| -> Result<u64> {
+    let run = |head: &mut Option<(u64, MacBytes)>, write: &Write| -> Result<u64> {
+        let mut append = |event: &AuditEvent| -> Result<u64> {
+            let last = match *head {
+                Some(last) => last,
+                None => chain_head(conn)?,
+            };
+            let appended = begin_in(conn, key, last, event)?;
+            *head = Some(appended);
+            Ok(appended.0)
+        };
         match write {
-            Write::Begin(event) => begin_in(conn, key, event).map(|(seq, _)| seq),
+            Write::Begin(event) => append(event),
             Write::Finish(seq, outcome) => finish_in(conn, key, *seq, outcome).map(|()| *seq),
             Write::Record(event, outcome) => {
-                let (seq, _) = begin_in(conn, key, event)?;
+                let seq = append(event)?;
                 finish_in(conn, key, seq, outcome)?;
                 Ok(seq)
             }
@@ -298,10 +321,16 @@ fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
         return fail_all(batch, format!("cannot start an audit transaction: {e}"));
     }
     let mut results = Vec::with_capacity(batch.len());
+    // The head as of the last write that stayed; `None` until read.
+    let mut head = None;
+    let mut appended = false;
     for queued in &batch {
-        let result =
-            execute_cached(conn, "SAVEPOINT audit_write", []).and_then(|_| run(&queued.write));
+        let mut tentative = head;
+        let result = execute_cached(conn, "SAVEPOINT audit_write", [])
+            .and_then(|_| run(&mut tentative, &queued.write));
         let undone = if result.is_ok() {
+            appended |= tentative != head;
+            head = tentative;
             Ok(0)
         } else {
             execute_cached(conn, "ROLLBACK TO audit_write", [])
@@ -311,6 +340,12 @@ fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
             return fail_all(batch, format!("audit savepoint failed: {e}"));
         }
         results.push(result);
+    }
+    if let Some((seq, mac)) = head.filter(|_| appended)
+        && let Err(e) = write_mark(conn, "audit_head", seq, &mac)
+    {
+        let _ = conn.execute_batch("ROLLBACK");
+        return fail_all(batch, format!("cannot write the audit head: {e}"));
     }
     if let Err(e) = execute_cached(conn, "COMMIT", []) {
         let _ = conn.execute_batch("ROLLBACK");
