@@ -578,6 +578,7 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
         }
     }
     let server = wiring::build_server(loaded, &stores)?;
+    server.exchanger().warm_up();
     server.load_saved_policies(stores.tokens.as_ref()).await?;
     if stdio {
         tracing::info!(tools = server.visible_tools(), "serving MCP over stdio");

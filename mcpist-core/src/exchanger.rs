@@ -20,7 +20,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
@@ -101,13 +101,34 @@ impl Routing {
 pub struct Exchanger {
     store: Arc<dyn TokenStore>,
     audit: Arc<dyn AuditSink>,
-    http: reqwest::Client,
+    http: Arc<HttpClient>,
     oauth: Arc<HashMap<String, OAuthSpec>>,
     routing: Arc<HashMap<String, Routing>>,
     settings: Arc<HashMap<String, UpstreamSettings>>,
     refresh_margin: Duration,
     shared: Arc<Shared>,
     metrics: Arc<Metrics>,
+}
+
+/// The HTTP client every upstream call shares, built once.
+#[derive(Debug, Default)]
+struct HttpClient(OnceLock<std::result::Result<reqwest::Client, String>>);
+
+impl HttpClient {
+    fn get(&self) -> Result<reqwest::Client> {
+        self.0
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(Duration::from_secs(10))
+                    .timeout(DEFAULT_UPSTREAM_TIMEOUT)
+                    .user_agent(concat!("mcpist/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|e| Error::other("http client", e))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -121,19 +142,13 @@ impl Exchanger {
     /// An exchanger over `store` that records token operations in `audit`,
     /// with the default HTTP client: no redirects (a redirect could carry the
     /// credential elsewhere), connection reuse, a 10 s connect timeout and a
-    /// 30 s request timeout.
+    /// 30 s request timeout. The client is built at its first use, or ahead
+    /// of it by [`Exchanger::warm_up`].
     pub fn new(store: Arc<dyn TokenStore>, audit: Arc<dyn AuditSink>) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(DEFAULT_UPSTREAM_TIMEOUT)
-            .user_agent(concat!("mcpist/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::other("http client", e))?;
         Ok(Self {
             store,
             audit,
-            http,
+            http: Arc::default(),
             oauth: Arc::default(),
             routing: Arc::default(),
             settings: Arc::default(),
@@ -141,6 +156,21 @@ impl Exchanger {
             shared: Arc::default(),
             metrics: Arc::default(),
         })
+    }
+
+    /// Builds the HTTP client on a thread of its own, so that the first
+    /// upstream call finds it ready while startup goes on. Building it reads
+    /// the system's CA certificates, about a third of a cold start.
+    pub fn warm_up(&self) {
+        let http = self.http.clone();
+        let spawned = std::thread::Builder::new()
+            .name("mcpist-http-client".into())
+            .spawn(move || {
+                let _ = http.get();
+            });
+        if let Err(e) = spawned {
+            tracing::debug!(error = %e, "no thread to build the HTTP client ahead; it is built at first use");
+        }
     }
 
     /// Uses `spec` for `service`'s logins and refreshes.
@@ -287,7 +317,7 @@ impl Exchanger {
         let settings = self.settings.get(service).copied().unwrap_or_default();
         if connector.auth() == Auth::None {
             return Ok(
-                Upstream::new(service, None, base, self.http.clone(), Auth::None, None)
+                Upstream::new(service, None, base, self.http.get()?, Auth::None, None)
                     .with_settings(settings),
             );
         }
@@ -331,7 +361,7 @@ impl Exchanger {
             service,
             Some(key.account().to_owned()),
             base,
-            self.http.clone(),
+            self.http.get()?,
             connector.auth(),
             Some(source),
         )
@@ -626,7 +656,7 @@ impl Exchanger {
                      `mcpist apps set {service} --client-id ID --client-secret-stdin`"
                 ),
             })?;
-        OAuthClient::new(spec.clone(), &app, self.http.clone())
+        OAuthClient::new(spec.clone(), &app, self.http.get()?)
     }
 
     /// Finishes a login: exchanges `code`, asks the connector who the grant
@@ -682,11 +712,18 @@ impl Exchanger {
         key: &AccountKey,
         token: &SecretString,
     ) -> Option<String> {
+        let http = match self.http.get() {
+            Ok(http) => http,
+            Err(e) => {
+                tracing::warn!(account = %key, error = %e, "could not tell who the account is upstream");
+                return None;
+            }
+        };
         let upstream = Upstream::new(
             connector.service(),
             Some(key.account().to_owned()),
             connector.base_url().clone(),
-            self.http.clone(),
+            http,
             connector.auth(),
             Some(Arc::new(StaticToken(token.clone()))),
         );

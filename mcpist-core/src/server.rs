@@ -8,7 +8,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex, RwLock},
+    sync::{Arc, Mutex, OnceLock, RwLock},
     time::Instant,
 };
 
@@ -64,7 +64,23 @@ struct Route {
     connector: Arc<dyn Connector>,
     spec: ToolSpec,
     def: Tool,
-    validator: jsonschema::Validator,
+    // Compiled at the tool's first call: compiling every schema up front was
+    // a sixth of startup, for tools a session may never call. A schema that
+    // does not compile fails that tool's calls (the connector testkit checks
+    // schemas compile).
+    validator: OnceLock<std::result::Result<jsonschema::Validator, String>>,
+}
+
+impl Route {
+    fn validator(&self) -> std::result::Result<&jsonschema::Validator, &str> {
+        self.validator
+            .get_or_init(|| {
+                jsonschema::validator_for(&Value::Object(self.def.input_schema.as_ref().clone()))
+                    .map_err(|e| format!("tool {}: bad input schema: {e}", self.def.name))
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
 }
 
 /// Each service's policy, each tool's verdict under it, and the allowed tools.
@@ -175,16 +191,11 @@ impl McpServer {
             for spec in connector.tools() {
                 let name = format!("{service}_{}", spec.name);
                 let def = tool_definition(&name, &spec, connector.auth() != Auth::None)?;
-                let validator =
-                    jsonschema::validator_for(&Value::Object(def.input_schema.as_ref().clone()))
-                        .map_err(|e| {
-                            Error::config(service, format!("tool {name}: bad input schema: {e}"))
-                        })?;
                 let route = Route {
                     connector: connector.clone(),
                     spec,
                     def,
-                    validator,
+                    validator: OnceLock::new(),
                 };
                 if routes.insert(name.clone(), route).is_some() {
                     return Err(Error::config(
@@ -366,7 +377,14 @@ impl McpServer {
         account: Option<String>,
         peer: Option<Peer>,
     ) -> (CallToolResult, Outcome, Option<u16>) {
-        if let Err(message) = validate(&route.validator, &args) {
+        let validator = match route.validator() {
+            Ok(validator) => validator,
+            Err(message) => {
+                tracing::error!(tool = %route.def.name, error = message, "a tool's input schema does not compile");
+                return (tool_error(message.to_owned()), Outcome::Failed, None);
+            }
+        };
+        if let Err(message) = validate(validator, &args) {
             return (
                 tool_error(format!("invalid arguments: {message}")),
                 Outcome::InvalidArguments,
@@ -723,6 +741,59 @@ mod tests {
 
     fn spec(schema: Value) -> ToolSpec {
         ToolSpec::new("t", "d", schema, ToolHints::READ, "x")
+    }
+
+    /// A connector whose only tool has a schema that does not compile.
+    #[derive(Debug)]
+    struct BadSchema(url::Url);
+
+    #[async_trait::async_trait]
+    impl Connector for BadSchema {
+        fn service(&self) -> &'static str {
+            "bad"
+        }
+        fn auth(&self) -> Auth {
+            Auth::None
+        }
+        fn base_url(&self) -> &url::Url {
+            &self.0
+        }
+        fn tools(&self) -> Vec<ToolSpec> {
+            vec![spec(json!({"type": "object",
+                "properties": {"n": {"type": "integer", "minimum": "one"}}}))]
+        }
+        async fn call(
+            &self,
+            _: &crate::connector::CallContext,
+            _: &str,
+            _: JsonObject,
+        ) -> Result<CallToolResult> {
+            panic!("a call with an unchecked schema must never run")
+        }
+    }
+
+    /// Schemas compile at a tool's first call, not at startup: a bad one
+    /// fails that tool's calls with a message naming it; the server serves.
+    #[tokio::test]
+    async fn a_schema_that_does_not_compile_fails_its_calls_not_the_server() {
+        let store = Arc::new(crate::store::MemoryStore::new());
+        let exchanger = Exchanger::new(store.clone(), store.clone()).unwrap();
+        let connector = Arc::new(BadSchema("http://127.0.0.1:9/".parse().unwrap()));
+        let server = McpServer::builder(exchanger, store)
+            .connector(connector, ServicePolicy::default())
+            .build()
+            .unwrap();
+        assert_eq!(server.visible_tools(), 1);
+        let route = &server.inner.routes["bad_t"];
+        for _ in 0..2 {
+            let args = json!({"n": 3}).as_object().unwrap().clone();
+            let (result, outcome, status) = server.run(route, args, None, None).await;
+            assert_eq!(result.is_error, Some(true));
+            assert_eq!(outcome, Outcome::Failed);
+            assert_eq!(status, None);
+            let text = result.content[0].as_text().unwrap().text.clone();
+            assert!(text.contains("tool bad_t: bad input schema"), "{text}");
+        }
     }
 
     #[test]
