@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);
 ";
 
+/// Raised with every change to [`SCHEMA`] or [`reader::SCHEMA`]. A store
+/// whose header (`PRAGMA user_version`) already says it skips those
+/// statements at open: parsing them was a tenth of `serve`'s startup.
+const SCHEMA_REVISION: i64 = 1;
+
 mod audit;
 mod backup;
 mod reader;
@@ -186,8 +191,15 @@ impl SqliteStore {
         .map_err(|e| Error::Store(format!("{location}: {e}")))?;
         // Only now, with the key proven, may anything be written.
         let tx = conn.unchecked_transaction().map_err(store_err)?;
-        tx.execute_batch(SCHEMA).map_err(store_err)?;
-        tx.execute_batch(reader::SCHEMA).map_err(store_err)?;
+        let revision: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(store_err)?;
+        if revision != SCHEMA_REVISION {
+            tx.execute_batch(SCHEMA).map_err(store_err)?;
+            tx.execute_batch(reader::SCHEMA).map_err(store_err)?;
+            tx.pragma_update(None, "user_version", SCHEMA_REVISION)
+                .map_err(store_err)?;
+        }
         if !has_meta {
             let sealed = sealer.seal(KEY_CHECK_AAD, KEY_CHECK_PLAINTEXT)?;
             tx.execute(
@@ -692,6 +704,40 @@ mod tests {
         conn.execute("DELETE FROM accounts", []).unwrap();
         assert!(labels(&server).await.is_empty());
         assert_eq!(token(&server, &home).await, None);
+    }
+
+    /// A store made before the generation counter existed gets it (and its
+    /// triggers) the first time a newer `mcpist` opens it.
+    #[tokio::test]
+    async fn an_older_store_gets_the_generation_counter_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let key = MasterKey::generate().unwrap();
+        let again = || MasterKey::from_encoded(key.encode().expose_secret()).unwrap();
+        let work = AccountKey::new("github", "work").unwrap();
+        SqliteStore::open(&path, again())
+            .unwrap()
+            .put(&work, write("w1"), Expect::Absent)
+            .await
+            .unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER accounts_inserted; DROP TRIGGER accounts_updated;
+             DROP TRIGGER accounts_deleted; DROP TRIGGER defaults_inserted;
+             DROP TRIGGER defaults_updated; DROP TRIGGER defaults_deleted;
+             DROP TABLE generation; PRAGMA user_version = 0;",
+        )
+        .unwrap();
+        drop(conn);
+        let server = SqliteStore::open(&path, again()).unwrap();
+        let cli = SqliteStore::open(&path, again()).unwrap();
+        let token = || async {
+            let record = server.get(&work).await.unwrap().unwrap();
+            record.credential.access_token.expose_secret().to_owned()
+        };
+        assert_eq!(token().await, "w1");
+        cli.put(&work, write("w2"), Expect::Any).await.unwrap();
+        assert_eq!(token().await, "w2");
     }
 
     #[tokio::test]
