@@ -160,13 +160,17 @@ impl Exchanger {
 
     /// Builds the HTTP client on a thread of its own, so that the first
     /// upstream call finds it ready while startup goes on. Building it reads
-    /// the system's CA certificates, about a third of a cold start.
+    /// the system's CA certificates, about a third of a cold start; without
+    /// this, the first upstream call builds it (blocking its thread for
+    /// those few milliseconds).
     pub fn warm_up(&self) {
         let http = self.http.clone();
         let spawned = std::thread::Builder::new()
             .name("mcpist-http-client".into())
             .spawn(move || {
-                let _ = http.get();
+                if let Err(e) = http.get() {
+                    tracing::error!(error = %e, "cannot build the HTTP client; every upstream call will fail");
+                }
             });
         if let Err(e) = spawned {
             tracing::debug!(error = %e, "no thread to build the HTTP client ahead; it is built at first use");
