@@ -321,15 +321,14 @@ fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
         return fail_all(batch, format!("cannot start an audit transaction: {e}"));
     }
     let mut results = Vec::with_capacity(batch.len());
-    // The head as of the last write that stayed; `None` until read.
+    // The chain's head after the last append that stayed: `None` until one
+    // does, so it is also whether the `audit_head` mark must move.
     let mut head = None;
-    let mut appended = false;
     for queued in &batch {
         let mut tentative = head;
         let result = execute_cached(conn, "SAVEPOINT audit_write", [])
             .and_then(|_| run(&mut tentative, &queued.write));
         let undone = if result.is_ok() {
-            appended |= tentative != head;
             head = tentative;
             Ok(0)
         } else {
@@ -341,7 +340,7 @@ fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
         }
         results.push(result);
     }
-    if let Some((seq, mac)) = head.filter(|_| appended)
+    if let Some((seq, mac)) = head
         && let Err(e) = write_mark(conn, "audit_head", seq, &mac)
     {
         let _ = conn.execute_batch("ROLLBACK");
