@@ -216,9 +216,15 @@ async fn login(browser: &Client, base: &str, password: &str) {
 
 /// Submits `form` and waits until the browser has left the page.
 async fn submit(browser: &Client, form: &str) {
+    press(browser, &format!("{form} button[type=submit]")).await;
+}
+
+/// Clicks the button `button` (a CSS selector) and waits until the browser
+/// has left the page, even when the next page has the same address.
+async fn press(browser: &Client, button: &str) {
     let old = browser.find(Locator::Css("html")).await.unwrap();
     browser
-        .find(Locator::Css(&format!("{form} button[type=submit]")))
+        .find(Locator::Css(button))
         .await
         .unwrap()
         .click()
@@ -236,7 +242,7 @@ async fn submit(browser: &Client, form: &str) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("submitting {form} did not load a new page");
+    panic!("pressing {button} did not load a new page");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,13 +344,8 @@ async fn the_web_ui_manages_accounts_apps_and_policy_in_a_real_browser() {
     screenshot(&browser, "04-services").await;
     // An OAuth account can be connected again under its label (after needs_reauth).
     let logins_before = ui.fake.token_requests();
-    browser
-        .find(Locator::Css("button[aria-label='Reconnect personal']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // Home has the same address before and after: wait for the page to go.
+    press(&browser, "button[aria-label='Reconnect personal']").await;
     assert_eq!(landed_home(&browser).await, "/?connected=github%2Fpersonal");
     assert_eq!(ui.fake.token_requests(), logins_before + 1, "a new grant");
     let personal = ui
