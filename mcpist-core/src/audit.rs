@@ -332,8 +332,8 @@ impl VerifyReport {
 ///
 /// - `begin` makes the record durable before it returns; if it fails, the
 ///   operation must not run.
-/// - Records are never changed except for `finish` filling the outcome of a
-///   pending record once.
+/// - Records are never changed except for `finish` (or `finish_soon`)
+///   filling the outcome of a pending record once.
 /// - `verify` reports every edited, deleted or reordered record.
 #[async_trait]
 pub trait AuditSink: Send + Sync + fmt::Debug + 'static {
@@ -342,6 +342,17 @@ pub trait AuditSink: Send + Sync + fmt::Debug + 'static {
 
     /// Writes the outcome of the pending record `seq`.
     async fn finish(&self, seq: u64, outcome: AuditOutcome) -> Result<()>;
+
+    /// Writes the outcome of the pending record `seq`, possibly after
+    /// returning: a sink that commits in groups may hold it for its next
+    /// commit, which saves a tool call a durable write of its own. The
+    /// outcome is visible to this sink's `query` and `verify` at once and
+    /// durable within milliseconds; until then a crash leaves the record
+    /// pending, as a crash during the call would. A write that fails later
+    /// is logged by the sink. The default is [`AuditSink::finish`].
+    async fn finish_soon(&self, seq: u64, outcome: AuditOutcome) -> Result<()> {
+        self.finish(seq, outcome).await
+    }
 
     /// Appends a complete record in one step.
     async fn record(&self, event: AuditEvent, outcome: AuditOutcome) -> Result<u64>;

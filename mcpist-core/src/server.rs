@@ -712,7 +712,10 @@ impl ServerHandler for McpServer {
             started.elapsed(),
             upstream_status,
         );
-        if let Err(e) = audit.finish(seq, record).await {
+        // The result does not wait for the outcome's own commit: the next
+        // call's record takes it along (the record before the call was
+        // durable before anything ran).
+        if let Err(e) = audit.finish_soon(seq, record).await {
             // The call already happened: keep its result, and leave the
             // record pending, which `mcpist audit --verify` reports.
             tracing::error!(error = %e, seq, "could not write the outcome of an audit record");

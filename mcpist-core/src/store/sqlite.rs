@@ -92,6 +92,15 @@ struct Inner {
     audit_writes: audit::WriteQueue,
 }
 
+impl Drop for Inner {
+    /// Outcomes written with `finish_soon` and still waiting for a commit
+    /// are committed before the store closes.
+    fn drop(&mut self) {
+        let conn = self.conn.get_mut().unwrap_or_else(|e| e.into_inner());
+        audit::commit_queued(conn, &self.audit_key, &self.audit_writes);
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates) the store at `path` with `key`.
     ///

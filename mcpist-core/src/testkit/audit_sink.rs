@@ -9,6 +9,7 @@ use crate::{
 /// Runs every check in this module against `sink`.
 pub async fn run_all<A: AuditSink>(sink: &A) {
     a_pending_record_is_finished_once(sink).await;
+    an_outcome_written_soon_is_seen_at_once(sink).await;
     queries_filter_and_page_newest_first(sink).await;
     sink_verifies_intact(sink).await;
 }
@@ -32,6 +33,29 @@ pub async fn a_pending_record_is_finished_once<A: AuditSink>(sink: &A) {
     assert_eq!(done[0].seq, seq);
     assert_eq!(done[0].outcome.outcome, Outcome::Ok);
     assert_eq!(done[0].outcome.latency_ms, 7);
+}
+
+/// An outcome written with `finish_soon` is in the next `query` and
+/// `verify`, even if the sink has not committed it yet.
+pub async fn an_outcome_written_soon_is_seen_at_once<A: AuditSink>(sink: &A) {
+    let service = fresh_key("audit").account().to_owned();
+    let seq = sink
+        .begin(AuditEvent::now(AuditKind::ToolCall).service(&service))
+        .await
+        .expect("begin");
+    let mut outcome = AuditOutcome::of(Outcome::ToolError);
+    outcome.is_error = Some(true);
+    sink.finish_soon(seq, outcome).await.expect("finish_soon");
+    let filter = AuditFilter {
+        service: Some(service),
+        ..AuditFilter::default()
+    };
+    let done = sink.query(&filter).await.expect("query");
+    assert_eq!(done[0].seq, seq);
+    assert_eq!(done[0].outcome.outcome, Outcome::ToolError);
+    assert_eq!(done[0].outcome.is_error, Some(true));
+    let report = sink.verify().await.expect("verify");
+    assert!(report.is_intact(), "{:?}", report.problems);
 }
 
 /// Service, account, outcome, `before_seq` and `limit` all narrow a query,

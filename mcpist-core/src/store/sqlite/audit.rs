@@ -225,15 +225,43 @@ enum Write {
 
 struct Queued {
     write: Write,
-    done: tokio::sync::oneshot::Sender<Result<u64>>,
+    /// Who waits for the commit; `None` for an outcome written with
+    /// `finish_soon`, whose failure is logged instead.
+    done: Option<tokio::sync::oneshot::Sender<Result<u64>>>,
 }
+
+/// How long an outcome written with `finish_soon` may wait for a write that
+/// someone waits for, to share its commit, before it is committed alone.
+const OUTCOME_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Audit writes waiting to be committed together: one transaction, so one
 /// fsync, for every write that arrived while the previous batch was being
 /// committed. Each write still gets its own answer, and only after the
 /// commit: a caller is never told its record is written before it is.
 #[derive(Default)]
-pub(super) struct WriteQueue(std::sync::Mutex<Vec<Queued>>);
+pub(super) struct WriteQueue(std::sync::Mutex<Queue>);
+
+#[derive(Default)]
+struct Queue {
+    writes: Vec<Queued>,
+    /// A writer was started and has not taken `writes` yet.
+    writer_started: bool,
+    /// A timer will start a writer for writes nobody waits for.
+    timer_armed: bool,
+}
+
+impl WriteQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes every queued write, for the writer that holds the connection.
+    fn take(&self) -> Vec<Queued> {
+        let mut queue = self.lock();
+        queue.writer_started = false;
+        std::mem::take(&mut queue.writes)
+    }
+}
 
 impl std::fmt::Debug for WriteQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -243,39 +271,57 @@ impl std::fmt::Debug for WriteQueue {
 
 impl SqliteStore {
     /// Queues `write` and waits for the commit of the batch that takes it.
-    ///
-    /// Whoever finds the queue empty starts a writer on a blocking thread;
-    /// the writer waits for the connection, then takes every write queued by
-    /// then. Writes queued while it commits start the next writer.
     async fn write_audit(&self, write: Write) -> Result<u64> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        let first = {
-            let mut queue = self
-                .inner
-                .audit_writes
-                .0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            queue.push(Queued { write, done });
-            queue.len() == 1
-        };
-        if first {
-            let inner = self.inner.clone();
-            tokio::task::spawn_blocking(move || {
-                let conn = inner.conn.lock().unwrap_or_else(|e| e.into_inner());
-                let batch = std::mem::take(
-                    &mut *inner
-                        .audit_writes
-                        .0
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner()),
-                );
-                commit_batch(&conn, &inner.audit_key, batch);
+        let start = {
+            let mut queue = self.inner.audit_writes.lock();
+            queue.writes.push(Queued {
+                write,
+                done: Some(done),
             });
+            !std::mem::replace(&mut queue.writer_started, true)
+        };
+        if start {
+            self.start_writer();
         }
         answer
             .await
             .map_err(|_| Error::Store("the audit writer stopped before committing".into()))?
+    }
+
+    /// Queues `write` for the next commit, which is at most
+    /// [`OUTCOME_LINGER`] away, and returns at once.
+    fn queue_audit(&self, write: Write) {
+        let arm = {
+            let mut queue = self.inner.audit_writes.lock();
+            queue.writes.push(Queued { write, done: None });
+            !queue.writer_started && !std::mem::replace(&mut queue.timer_armed, true)
+        };
+        if arm {
+            let store = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(OUTCOME_LINGER).await;
+                let start = {
+                    let mut queue = store.inner.audit_writes.lock();
+                    queue.timer_armed = false;
+                    !queue.writes.is_empty() && !std::mem::replace(&mut queue.writer_started, true)
+                };
+                if start {
+                    store.start_writer();
+                }
+            });
+        }
+    }
+
+    /// Starts a writer on a blocking thread: it waits for the connection,
+    /// then commits every write queued by then. Writes queued while it
+    /// commits start the next writer.
+    fn start_writer(&self) {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+            commit_batch(&conn, &inner.audit_key, inner.audit_writes.take());
+        });
     }
 }
 
@@ -309,9 +355,12 @@ fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
     };
     let fail_all = |batch: Vec<Queued>, why: String| {
         for queued in batch {
-            let _ = queued.done.send(Err(Error::Store(why.clone())));
+            answer(queued, Err(Error::Store(why.clone())));
         }
     };
+    if batch.is_empty() {
+        return;
+    }
     // A writer that panicked mid-batch left its transaction open; its
     // callers were answered with an error, so nothing of it may commit.
     if !conn.is_autocommit() {
@@ -351,7 +400,28 @@ fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
         return fail_all(batch, format!("cannot commit the audit log: {e}"));
     }
     for (queued, result) in batch.into_iter().zip(results) {
-        let _ = queued.done.send(result);
+        answer(queued, result);
+    }
+}
+
+/// Commits every queued write now, on `conn` (held by the caller): before
+/// the log is read, so a read sees every outcome already written with
+/// `finish_soon`, and when the store closes.
+pub(super) fn commit_queued(conn: &Connection, key: &AuditKey, writes: &WriteQueue) {
+    commit_batch(conn, key, writes.take());
+}
+
+/// Tells whoever waits for `queued` how it went; logs a failure nobody waits for.
+fn answer(queued: Queued, result: Result<u64>) {
+    match queued.done {
+        Some(done) => {
+            let _ = done.send(result);
+        }
+        None => {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "could not write the outcome of an audit record");
+            }
+        }
     }
 }
 
@@ -367,13 +437,19 @@ impl AuditSink for SqliteStore {
             .map(drop)
     }
 
+    async fn finish_soon(&self, seq: u64, outcome: AuditOutcome) -> Result<()> {
+        self.queue_audit(Write::Finish(seq, outcome));
+        Ok(())
+    }
+
     async fn record(&self, event: AuditEvent, outcome: AuditOutcome) -> Result<u64> {
         self.write_audit(Write::Record(event, outcome)).await
     }
 
     async fn query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let filter = filter.clone();
-        self.with_inner(move |conn, _| {
+        self.with_inner(move |conn, inner| {
+            commit_queued(conn, &inner.audit_key, &inner.audit_writes);
             let mut stmt = conn
                 .prepare(&format!(
                     "SELECT {COLUMNS} FROM audit
@@ -405,6 +481,7 @@ impl AuditSink for SqliteStore {
 
     async fn verify(&self) -> Result<crate::audit::VerifyReport> {
         self.with_inner(|conn, inner| {
+            commit_queued(conn, &inner.audit_key, &inner.audit_writes);
             let anchor = read_mark(conn, "audit_anchor")?.unwrap_or((0, [0; 32]));
             let head = read_mark(conn, "audit_head")?;
             let mut stmt = conn
@@ -421,7 +498,8 @@ impl AuditSink for SqliteStore {
     }
 
     async fn prune(&self, before_ms: u64) -> Result<u64> {
-        self.with_inner(move |conn, _| {
+        self.with_inner(move |conn, inner| {
+            commit_queued(conn, &inner.audit_key, &inner.audit_writes);
             let tx = conn.unchecked_transaction().map_err(store_err)?;
             let last: Option<(i64, Vec<u8>)> = tx
                 .query_row(
@@ -455,6 +533,8 @@ impl AuditSink for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
+
     use crate::{seal::MasterKey, store::SqliteStore};
 
     async fn store_with(n: u64) -> (tempfile::TempDir, SqliteStore) {
@@ -602,6 +682,88 @@ mod tests {
         let report = store.verify().await.unwrap();
         assert!(report.is_intact(), "{report:?}");
         assert_eq!(report.pending, 1);
+    }
+
+    /// The outcomes of `store`'s records of `service`, read through a
+    /// connection of its own (as `mcpist audit` in another process reads).
+    async fn outcomes_seen_by_another_connection(
+        path: &std::path::Path,
+        key: &MasterKey,
+    ) -> Vec<Outcome> {
+        let other = SqliteStore::open(
+            path,
+            MasterKey::from_encoded(key.encode().expose_secret()).unwrap(),
+        )
+        .unwrap();
+        let entries = other.query(&AuditFilter::default()).await.unwrap();
+        entries.into_iter().map(|e| e.outcome.outcome).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outcome_written_soon_is_committed_without_another_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let key = MasterKey::generate().unwrap();
+        let store = SqliteStore::open(
+            &path,
+            MasterKey::from_encoded(key.encode().expose_secret()).unwrap(),
+        )
+        .unwrap();
+        let seq = store
+            .begin(AuditEvent::now(AuditKind::ToolCall))
+            .await
+            .unwrap();
+        store
+            .finish_soon(seq, AuditOutcome::of(Outcome::Ok))
+            .await
+            .unwrap();
+        // No other write comes: the outcome's own commit follows within
+        // milliseconds. Another connection polls for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let seen = outcomes_seen_by_another_connection(&path, &key).await;
+            if seen == [Outcome::Ok] {
+                break;
+            }
+            assert_eq!(seen, [Outcome::Pending]);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the outcome was never committed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    #[test]
+    fn outcomes_waiting_for_a_commit_are_committed_when_the_store_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let key = MasterKey::generate().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let store = SqliteStore::open(
+                &path,
+                MasterKey::from_encoded(key.encode().expose_secret()).unwrap(),
+            )
+            .unwrap();
+            let seq = store
+                .begin(AuditEvent::now(AuditKind::ToolCall))
+                .await
+                .unwrap();
+            store
+                .finish_soon(seq, AuditOutcome::of(Outcome::Ok))
+                .await
+                .unwrap();
+        });
+        // The runtime stops before the linger is over: its timer never
+        // fires, and the last handle on the store goes with it.
+        drop(runtime);
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let seen = runtime.block_on(outcomes_seen_by_another_connection(&path, &key));
+        assert_eq!(seen, [Outcome::Ok]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

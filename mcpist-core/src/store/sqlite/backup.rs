@@ -40,13 +40,15 @@ impl SqliteStore {
     /// appears at `dest` complete or not at all.
     pub async fn backup_to(&self, dest: &Path) -> Result<u64> {
         let dest = dest.to_owned();
-        self.with_conn(move |conn, _| {
+        self.with_inner(move |conn, inner| {
             if dest.exists() {
                 return Err(Error::Store(format!(
                     "{} already exists; choose a new file name",
                     dest.display()
                 )));
             }
+            // Outcomes still waiting for their commit go into the snapshot.
+            super::audit::commit_queued(conn, &inner.audit_key, &inner.audit_writes);
             let partial = sibling(&dest, ".partial");
             let written = write_snapshot(conn, &partial).and_then(|()| {
                 // A hard link does not replace an existing file, unlike rename.
