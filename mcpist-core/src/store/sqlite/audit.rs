@@ -684,17 +684,28 @@ mod tests {
         assert_eq!(report.pending, 1);
     }
 
-    /// The outcomes of `store`'s records of `service`, read through a
-    /// connection of its own (as `mcpist audit` in another process reads).
+    /// A store at `path` under `key` with one record whose outcome was
+    /// written with `finish_soon`.
+    async fn store_with_an_outcome_queued(path: &std::path::Path, key: &MasterKey) -> SqliteStore {
+        let store = SqliteStore::open(path, copy(key)).unwrap();
+        let event = AuditEvent::now(AuditKind::ToolCall);
+        let seq = store.begin(event).await.unwrap();
+        let outcome = AuditOutcome::of(Outcome::Ok);
+        store.finish_soon(seq, outcome).await.unwrap();
+        store
+    }
+
+    fn copy(key: &MasterKey) -> MasterKey {
+        MasterKey::from_encoded(key.encode().expose_secret()).unwrap()
+    }
+
+    /// The outcomes in the log at `path`, read through a connection of its
+    /// own (as `mcpist audit` in another process reads them).
     async fn outcomes_seen_by_another_connection(
         path: &std::path::Path,
         key: &MasterKey,
     ) -> Vec<Outcome> {
-        let other = SqliteStore::open(
-            path,
-            MasterKey::from_encoded(key.encode().expose_secret()).unwrap(),
-        )
-        .unwrap();
+        let other = SqliteStore::open(path, copy(key)).unwrap();
         let entries = other.query(&AuditFilter::default()).await.unwrap();
         entries.into_iter().map(|e| e.outcome.outcome).collect()
     }
@@ -704,19 +715,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.db");
         let key = MasterKey::generate().unwrap();
-        let store = SqliteStore::open(
-            &path,
-            MasterKey::from_encoded(key.encode().expose_secret()).unwrap(),
-        )
-        .unwrap();
-        let seq = store
-            .begin(AuditEvent::now(AuditKind::ToolCall))
-            .await
-            .unwrap();
-        store
-            .finish_soon(seq, AuditOutcome::of(Outcome::Ok))
-            .await
-            .unwrap();
+        let _store = store_with_an_outcome_queued(&path, &key).await;
         // No other write comes: the outcome's own commit follows within
         // milliseconds. Another connection polls for it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -743,21 +742,7 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(async {
-            let store = SqliteStore::open(
-                &path,
-                MasterKey::from_encoded(key.encode().expose_secret()).unwrap(),
-            )
-            .unwrap();
-            let seq = store
-                .begin(AuditEvent::now(AuditKind::ToolCall))
-                .await
-                .unwrap();
-            store
-                .finish_soon(seq, AuditOutcome::of(Outcome::Ok))
-                .await
-                .unwrap();
-        });
+        runtime.block_on(store_with_an_outcome_queued(&path, &key));
         // The runtime stops before the linger is over: its timer never
         // fires, and the last handle on the store goes with it.
         drop(runtime);
