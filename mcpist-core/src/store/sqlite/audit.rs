@@ -236,8 +236,10 @@ const OUTCOME_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Audit writes waiting to be committed together: one transaction, so one
 /// fsync, for every write that arrived while the previous batch was being
-/// committed. Each write still gets its own answer, and only after the
-/// commit: a caller is never told its record is written before it is.
+/// committed. Each write someone waits for gets its own answer, and only
+/// after the commit: a caller is never told its record is written before it
+/// is. Outcomes written with `finish_soon` wait for no one (see
+/// [`OUTCOME_LINGER`]).
 #[derive(Default)]
 pub(super) struct WriteQueue(std::sync::Mutex<Queue>);
 
