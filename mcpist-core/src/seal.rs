@@ -339,6 +339,14 @@ impl Sealer {
 }
 
 #[cfg(test)]
+impl MasterKey {
+    /// A second handle on the same key, for tests that open a store twice.
+    pub(crate) fn duplicate(&self) -> Self {
+        Self::from_encoded(self.encode().expose_secret()).expect("a key decodes from its encoding")
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

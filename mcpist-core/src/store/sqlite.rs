@@ -672,7 +672,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let key = MasterKey::generate().unwrap();
-        let again = MasterKey::from_encoded(key.encode().expose_secret()).unwrap();
+        let again = key.duplicate();
         let server = SqliteStore::open(&path, key).unwrap();
         let cli = SqliteStore::open(&path, again).unwrap();
         let work = AccountKey::new("github", "work").unwrap();
@@ -738,7 +738,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         let key = MasterKey::generate().unwrap();
-        let again = || MasterKey::from_encoded(key.encode().expose_secret()).unwrap();
+        let again = || key.duplicate();
         let work = AccountKey::new("github", "work").unwrap();
         SqliteStore::open(&path, again())
             .unwrap()
@@ -772,7 +772,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cut.db");
         let key = MasterKey::generate().unwrap();
-        let again = || MasterKey::from_encoded(key.encode().expose_secret()).unwrap();
+        let again = || key.duplicate();
         let store = SqliteStore::open(&path, again()).unwrap();
         for _ in 0..500 {
             crate::audit::AuditSink::record(

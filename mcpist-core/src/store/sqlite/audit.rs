@@ -535,8 +535,6 @@ impl AuditSink for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
-
     use crate::{seal::MasterKey, store::SqliteStore};
 
     async fn store_with(n: u64) -> (tempfile::TempDir, SqliteStore) {
@@ -689,16 +687,12 @@ mod tests {
     /// A store at `path` under `key` with one record whose outcome was
     /// written with `finish_soon`.
     async fn store_with_an_outcome_queued(path: &std::path::Path, key: &MasterKey) -> SqliteStore {
-        let store = SqliteStore::open(path, copy(key)).unwrap();
+        let store = SqliteStore::open(path, key.duplicate()).unwrap();
         let event = AuditEvent::now(AuditKind::ToolCall);
         let seq = store.begin(event).await.unwrap();
         let outcome = AuditOutcome::of(Outcome::Ok);
         store.finish_soon(seq, outcome).await.unwrap();
         store
-    }
-
-    fn copy(key: &MasterKey) -> MasterKey {
-        MasterKey::from_encoded(key.encode().expose_secret()).unwrap()
     }
 
     /// The outcomes in the log at `path`, read through a connection of its
@@ -707,7 +701,7 @@ mod tests {
         path: &std::path::Path,
         key: &MasterKey,
     ) -> Vec<Outcome> {
-        let other = SqliteStore::open(path, copy(key)).unwrap();
+        let other = SqliteStore::open(path, key.duplicate()).unwrap();
         let entries = other.query(&AuditFilter::default()).await.unwrap();
         entries.into_iter().map(|e| e.outcome.outcome).collect()
     }
