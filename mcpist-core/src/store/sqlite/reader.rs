@@ -131,8 +131,11 @@ impl Reader {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(store_err)?;
-        conn.execute_batch("PRAGMA query_only = 1; PRAGMA busy_timeout = 5000;")
-            .map_err(store_err)?;
+        conn.execute_batch(&format!(
+            "PRAGMA query_only = 1; PRAGMA busy_timeout = 5000; {}",
+            super::CACHE_SIZE
+        ))
+        .map_err(store_err)?;
         Ok(Self {
             conn,
             generation: None,
