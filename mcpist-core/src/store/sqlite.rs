@@ -650,6 +650,25 @@ mod tests {
         );
     }
 
+    #[test]
+    fn both_connections_keep_a_small_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open(&dir.path().join("s.db"), MasterKey::generate().unwrap()).unwrap();
+        let cache_size = |conn: &Connection| -> i64 {
+            conn.query_row("PRAGMA cache_size", [], |r| r.get(0))
+                .unwrap()
+        };
+        let writer = store.inner.conn.lock().unwrap();
+        assert_eq!(cache_size(&writer), -256, "the writer's cache, in KiB");
+        let reader = store.inner.reader.lock().unwrap();
+        assert_eq!(
+            cache_size(reader.connection()),
+            -256,
+            "the reader's cache, in KiB"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn conforms() {
         let dir = tempfile::tempdir().unwrap();

@@ -143,6 +143,12 @@ impl Reader {
         })
     }
 
+    /// The connection itself, for tests that check how it was opened.
+    #[cfg(test)]
+    pub(super) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Every account, sorted by service then label, as of the last commit.
     pub(super) fn accounts(&mut self) -> Result<Arc<[AccountRow]>> {
         let now = generation(&self.conn)?;
