@@ -322,6 +322,9 @@ pub enum Expect {
 /// - `list` never returns secrets and never needs to decrypt.
 /// - `delete` of a missing key returns `Ok(false)`; deleting the default
 ///   account clears the service's default.
+/// - A key's versions never repeat: an account deleted and added again
+///   continues from the deleted record's version, so a compare-and-swap
+///   that read the old record (a refresh started before the delete) fails.
 /// - A record that does not open (tampered, moved, wrong key) fails its own
 ///   `get` with [`Error::Unseal`]; other records are unaffected.
 #[async_trait]

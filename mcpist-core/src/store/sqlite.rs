@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS accounts (
     PRIMARY KEY (service, account)
 );
 CREATE TABLE IF NOT EXISTS defaults (service TEXT PRIMARY KEY, account TEXT NOT NULL);
+-- The last version of each deleted account: a re-added one continues from
+-- it, so a compare-and-swap that read the deleted record cannot match (ABA).
+CREATE TABLE IF NOT EXISTS retired (
+    service TEXT NOT NULL,
+    account TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (service, account)
+);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     seq             INTEGER PRIMARY KEY,
@@ -59,7 +67,7 @@ CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);
 /// Raised with every change to [`SCHEMA`] or [`reader::SCHEMA`]. A store
 /// whose header (`PRAGMA user_version`) already says it skips those
 /// statements at open: parsing them was a tenth of `serve`'s startup.
-const SCHEMA_REVISION: i64 = 1;
+const SCHEMA_REVISION: i64 = 2;
 
 /// Each connection's page cache, in KiB (SQLite's default is 2,000). A call
 /// appends to the audit log and reads a few small tables, so the pages it
@@ -454,7 +462,19 @@ impl TokenStore for SqliteStore {
                 .map_err(store_err)?;
             let found = found.map(|v| v as u64);
             check_expect(&key, expect, found)?;
-            let version = found.unwrap_or(0) + 1;
+            let last = match found {
+                Some(version) => version,
+                None => tx
+                    .query_row(
+                        "SELECT version FROM retired WHERE service = ?1 AND account = ?2",
+                        params![key.service(), key.account()],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .optional()
+                    .map_err(store_err)?
+                    .map_or(0, |v| v as u64),
+            };
+            let version = last + 1;
             let c = &write.credential;
             tx.execute(
                 "INSERT INTO accounts
@@ -495,9 +515,20 @@ impl TokenStore for SqliteStore {
     async fn delete(&self, key: &AccountKey) -> Result<bool> {
         let key = key.clone();
         self.with_conn(move |conn, _| {
-            let tx = conn.unchecked_transaction().map_err(store_err)?;
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )
+            .map_err(store_err)?;
             tx.execute(
                 "DELETE FROM defaults WHERE service = ?1 AND account = ?2",
+                params![key.service(), key.account()],
+            )
+            .map_err(store_err)?;
+            tx.execute(
+                "INSERT INTO retired (service, account, version)
+                 SELECT service, account, version FROM accounts WHERE service = ?1 AND account = ?2
+                 ON CONFLICT (service, account) DO UPDATE SET version = excluded.version",
                 params![key.service(), key.account()],
             )
             .map_err(store_err)?;
