@@ -359,7 +359,8 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
     /// it, so that replicas never spend one refresh token twice.
     ///
     /// The default is no lock: right for stores that one process owns (the
-    /// exchanger's in-process lock is enough there).
+    /// exchanger's in-process lock is enough there). The SQLite store takes
+    /// an advisory file lock, the PostgreSQL store an advisory lock.
     async fn lock_account(&self, key: &AccountKey) -> Result<AccountLock> {
         let _ = key;
         Ok(AccountLock::default())

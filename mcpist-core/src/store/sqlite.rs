@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    AccountInfo, AccountKey, AccountRecord, AccountWrite, Expect, TokenStore, Unlock, check_expect,
-    missing_account, now_unix, wrong_key,
+    AccountInfo, AccountKey, AccountLock, AccountRecord, AccountWrite, Expect, TokenStore, Unlock,
+    check_expect, missing_account, now_unix, wrong_key,
 };
 use crate::{
     Error, Result,
@@ -614,6 +614,68 @@ impl TokenStore for SqliteStore {
     fn location(&self) -> String {
         self.inner.path.display().to_string()
     }
+
+    /// An advisory lock (`flock`) on a file of the account's own in the
+    /// directory `<store>-locks` beside the store, which every process on
+    /// the file takes (each stdio client starts its own `mcpist serve
+    /// --stdio`). The operating system releases it when the holder exits,
+    /// also by a crash. Taken by polling `try_lock`, so no thread is blocked
+    /// while another process holds it for its token request.
+    async fn lock_account(&self, key: &AccountKey) -> Result<AccountLock> {
+        let file = open_lock_file(&self.inner.path, key)?;
+        let mut pause = std::time::Duration::from_millis(2);
+        let deadline = tokio::time::Instant::now() + ACCOUNT_LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(AccountLock::new(file)),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(Error::Store(format!(
+                            "another process has held the refresh lock of {key} for over {} s; \
+                             is an `mcpist` process stuck?",
+                            ACCOUNT_LOCK_WAIT.as_secs()
+                        )));
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::Store(format!(
+                        "cannot lock the refresh of {key}: {e}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// How long [`TokenStore::lock_account`] waits for another process's
+/// refresh (a token request, which has its own timeout, and a write).
+const ACCOUNT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The lock file of `key`'s refreshes, created (mode 0600, in a 0700
+/// directory) if missing. `+` is in no label, so names cannot collide.
+fn open_lock_file(store: &Path, key: &AccountKey) -> Result<std::fs::File> {
+    let mut dir = store.as_os_str().to_owned();
+    dir.push("-locks");
+    let dir = PathBuf::from(dir);
+    let failed = |e: std::io::Error| {
+        Error::Store(format!(
+            "cannot open the refresh lock of {key} in {}: {e}",
+            dir.display()
+        ))
+    };
+    crate::seal::create_private_dir(&dir).map_err(failed)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(dir.join(format!("{}+{}", key.service(), key.account())))
+        .map_err(failed)
 }
 
 #[cfg(test)]
@@ -679,6 +741,38 @@ mod tests {
                 .unwrap()
                 .is_intact()
         );
+    }
+
+    /// The refresh lock is the operating system's, so it holds against
+    /// another handle and any other process; other accounts are not held up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_account_lock_holds_off_other_handles_and_processes_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let key = MasterKey::generate().unwrap();
+        let a = SqliteStore::open(&path, key.duplicate()).unwrap();
+        let b = SqliteStore::open(&path, key).unwrap();
+        let work = AccountKey::new("github", "work").unwrap();
+        let held = a.lock_account(&work).await.unwrap();
+        assert!(held.is_held());
+        // As another process would see it: a lock on a descriptor of its own.
+        let outside = open_lock_file(&path, &work).unwrap();
+        assert!(matches!(
+            outside.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        let other = b
+            .lock_account(&AccountKey::new("github", "home").unwrap())
+            .await
+            .unwrap();
+        drop(other);
+        let waiter = tokio::spawn(async move { b.lock_account(&work).await.unwrap().is_held() });
+        drop(held);
+        assert!(waiter.await.unwrap(), "taken once the first is dropped");
+        let mode = std::fs::metadata(dir.path().join("l.db-locks"))
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+            .unwrap();
+        assert_eq!(mode, 0o700);
     }
 
     #[test]
