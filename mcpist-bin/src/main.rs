@@ -228,6 +228,10 @@ enum KeyCommand {
         /// Switch a passphrase store to a new key file (then remove `key = "passphrase"`).
         #[arg(long)]
         to_key_file: bool,
+        /// Re-seal every record that opens and leave those that do not (no key
+        /// opens them) as they are; they are listed by service/account.
+        #[arg(long)]
+        skip_broken: bool,
     },
 }
 
@@ -308,13 +312,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Key(KeyCommand::Rotate {
             to_passphrase,
             to_key_file,
+            skip_broken,
         }) => {
             let to = match (to_passphrase, to_key_file) {
                 (true, _) => Some(config::KeySource::Passphrase),
                 (_, true) => Some(config::KeySource::File),
                 _ => None,
             };
-            wiring::rotate_key(&loaded, to).await
+            wiring::rotate_key(&loaded, to, skip_broken).await
         }
         Command::Password(PasswordCommand::Set) => set_password(&loaded).await,
         Command::ClientConfig { client, http } => client_config(&loaded, client, http).await,

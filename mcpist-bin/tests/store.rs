@@ -431,3 +431,88 @@ fn key_rotate_moves_a_passphrase_store_back_to_a_key_file() {
         stderr(&out)
     );
 }
+
+/// `key rotate` while a stdio server has the store open would leave the
+/// server writing with the retired key: refused, with what to stop, and
+/// nothing changed; once it stops, the rotation goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotate_is_refused_while_a_server_has_the_store_open() {
+    let home = Home::new();
+    home.run_input_ok(&[], &["init"], "");
+    let token = canary("busyrotate");
+    home.run_input_ok(&[], &add_token_args("work"), &token);
+    let key_before = std::fs::read(home.key_path()).unwrap();
+    let server = support::stdio_client(&home).await;
+    // The server is up and has opened the store.
+    server.list_tools(Default::default()).await.unwrap();
+    let out = home.run_input(&[], &["key", "rotate"], "");
+    let err = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "rotated under a running server: {err}"
+    );
+    assert!(
+        err.contains("in use by another process")
+            && err.contains("mcpist serve")
+            && err.contains("--stdio"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(home.key_path()).unwrap(), key_before);
+    assert!(!home.data_dir().join("master.key.next").exists());
+    server.cancel().await.unwrap();
+    let out = home.run_input_ok(&[], &["key", "rotate"], "");
+    assert!(
+        stderr(&out).contains("values re-sealed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_ne!(std::fs::read(home.key_path()).unwrap(), key_before);
+    let listed = home.run_input_ok(&[], &["accounts", "list"], "");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("work"));
+}
+
+/// One record that no longer opens does not make rotation impossible: it
+/// is named (never shown), nothing changes without `--skip-broken`, and
+/// with it the rest is re-sealed.
+#[test]
+fn key_rotate_names_a_broken_record_and_skips_it_on_request() {
+    let home = Home::new();
+    home.run_input_ok(&[], &["init"], "");
+    let (good, bad) = (canary("rotgood"), canary("rotbad"));
+    home.run_input_ok(&[], &add_token_args("work"), &good);
+    home.run_input_ok(&[], &add_token_args("home"), &bad);
+    // The sealed value of `home` damaged by hand.
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    conn.execute(
+        "UPDATE accounts SET sealed = (SELECT sealed FROM accounts WHERE account = 'work') \
+         WHERE account = 'home'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let key_before = std::fs::read(home.key_path()).unwrap();
+    let out = home.run_input(&[], &["key", "rotate"], "");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("github/home") && err.contains("--skip-broken"),
+        "{err}"
+    );
+    assert!(!err.contains(&good) && !err.contains(&bad), "{err}");
+    assert_eq!(std::fs::read(home.key_path()).unwrap(), key_before);
+    assert!(!home.data_dir().join("master.key.next").exists());
+
+    let out = home.run_input_ok(&[], &["key", "rotate", "--skip-broken"], "");
+    let said = stderr(&out);
+    assert!(
+        said.contains("github/home") && said.contains("left as they are"),
+        "{said}"
+    );
+    assert!(!said.contains(&good) && !said.contains(&bad), "{said}");
+    assert_ne!(std::fs::read(home.key_path()).unwrap(), key_before);
+    // The good account works with the new key.
+    let listed = home.run_input_ok(&[], &["accounts", "list"], "");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("work"));
+    let audit = home.run_input_ok(&[], &["audit", "--verify"], "");
+    assert!(String::from_utf8_lossy(&audit.stdout).contains("intact"));
+}

@@ -30,7 +30,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::{Restored, SqliteStore, restore_snapshot};
+pub use sqlite::{Resealed, Restored, SqliteStore, restore_snapshot};
 
 use crate::{
     Error, Result,
