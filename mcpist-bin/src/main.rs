@@ -132,6 +132,9 @@ enum Command {
         /// Replace an existing store (it is kept as `<store>.before-restore-<timestamp>`).
         #[arg(long)]
         force: bool,
+        /// Restore a snapshot whose audit chain is broken (refused otherwise).
+        #[arg(long)]
+        accept_broken_audit: bool,
     },
     /// Check the config, key, store, accounts, upstreams and HTTP settings; say how to fix each problem.
     Doctor {
@@ -339,7 +342,11 @@ async fn run(cli: Cli) -> Result<()> {
             audit(&loaded, json, filter, verify).await
         }
         Command::Backup { out } => backup::backup(&loaded, &out).await,
-        Command::Restore { file, force } => backup::restore(&loaded, &file, force).await,
+        Command::Restore {
+            file,
+            force,
+            accept_broken_audit,
+        } => backup::restore(&loaded, &file, force, accept_broken_audit).await,
         Command::Doctor { .. } => unreachable!("handled above"),
     }
 }

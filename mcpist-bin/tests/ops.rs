@@ -809,6 +809,59 @@ async fn a_backup_and_its_key_restore_on_a_fresh_machine() {
     assert_eq!(bearer_token(&new), bearer_token(&old));
 }
 
+/// A snapshot whose audit chain was edited would pass off altered history
+/// as the store's: refused (with nothing replaced) unless accepted by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_with_a_broken_audit_chain_is_refused_unless_accepted() {
+    let (home, _fake) = github_home(&canary("brokenchain")).await;
+    let snapshot = home.dir.path().join("snapshot.db");
+    home.run_ok(&["backup", "--out", snapshot.to_str().unwrap()]);
+    let conn = rusqlite::Connection::open(&snapshot).unwrap();
+    let edited = conn
+        .execute(
+            "UPDATE audit SET time_ms = time_ms + 1 WHERE seq = (SELECT min(seq) FROM audit)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(edited, 1);
+    drop(conn);
+    let live = std::fs::read(home.db()).unwrap();
+    let out = home.run(&["restore", snapshot.to_str().unwrap(), "--force"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("audit chain") && err.contains("--accept-broken-audit"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(home.db()).unwrap(),
+        live,
+        "nothing was replaced"
+    );
+    let aside = std::fs::read_dir(home.data_dir())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("before-restore")
+        })
+        .count();
+    assert_eq!(aside, 0);
+    let out = home.run_ok(&[
+        "restore",
+        snapshot.to_str().unwrap(),
+        "--force",
+        "--accept-broken-audit",
+    ]);
+    assert!(
+        contains(&out.stderr, "BROKEN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Writes `bytes` to a new file only its owner can read.
 fn write_private(path: &Path, bytes: &[u8]) {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};

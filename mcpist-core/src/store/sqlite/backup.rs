@@ -104,10 +104,13 @@ fn write_snapshot(conn: &Connection, path: &Path) -> Result<()> {
 /// In order, stopping at the first problem with nothing replaced: refuses an
 /// existing store unless `force`; copies the snapshot beside the store and
 /// opens the copy with `key` (a snapshot sealed with another key is refused);
-/// takes an exclusive lock on the existing store (refused while another
-/// process, such as `mcpist serve`, has it open). Only then is the existing
-/// store, with its `-wal` and `-shm` files, renamed to
-/// `<store>.before-restore-<timestamp>` and the checked copy renamed into place.
+/// verifies its audit chain (a broken chain is refused unless
+/// `accept_broken_audit`: restoring it would pass off edited history as
+/// the store's); takes an exclusive lock on the existing store (refused
+/// while another process, such as `mcpist serve`, has it open). Only then is
+/// the existing store, with its `-wal` and `-shm` files, renamed to
+/// `<store>.before-restore-<timestamp>` and the checked copy renamed into
+/// place, the lock held until it is.
 ///
 /// Blocks on file and SQLite work: a one-shot command's tool, not a server's.
 pub async fn restore_snapshot(
@@ -115,6 +118,7 @@ pub async fn restore_snapshot(
     store: &Path,
     key: MasterKey,
     force: bool,
+    accept_broken_audit: bool,
 ) -> Result<Restored> {
     if !snapshot.is_file() {
         return Err(Error::Store(format!(
@@ -136,6 +140,15 @@ pub async fn restore_snapshot(
     let result = stage(snapshot, &staged, key)
         .await
         .and_then(|(accounts, audit)| {
+            if !audit.is_intact() && !accept_broken_audit {
+                return Err(Error::Store(format!(
+                    "the audit chain of {} is broken ({} problem(s), first: {}); nothing was \
+                     replaced. Pass --accept-broken-audit to restore it anyway",
+                    snapshot.display(),
+                    audit.problems.len(),
+                    audit.problems.first().map(String::as_str).unwrap_or("")
+                )));
+            }
             // Held until the checked copy is in place, so that no process
             // opens the old store between the two renames.
             let (previous, _held) = if exists {
