@@ -516,3 +516,32 @@ fn key_rotate_names_a_broken_record_and_skips_it_on_request() {
     let audit = home.run_input_ok(&[], &["audit", "--verify"], "");
     assert!(String::from_utf8_lossy(&audit.stdout).contains("intact"));
 }
+
+/// The key derivation cost is read from the store file: one that asks for
+/// 4 GiB is refused with a clear error (not an out-of-memory kill), and the
+/// file is left as it was.
+#[test]
+fn a_passphrase_store_asking_for_4_gib_is_refused_untouched() {
+    let home = Home::new();
+    home.write_config(PASSPHRASE_CONFIG);
+    let env = [("MCPIST_PASSPHRASE", "correct horse battery staple 4g1b")];
+    home.run_input_ok(&env, &["init"], "");
+    let mut kdf = stored_kdf(&home.db()).unwrap();
+    kdf["m_kib"] = serde_json::json!(4u64 * 1024 * 1024);
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'kdf'",
+        [serde_json::to_vec(&kdf).unwrap()],
+    )
+    .unwrap();
+    drop(conn);
+    let before = std::fs::read(home.db()).unwrap();
+    let out = home.run_input(&env, &["accounts", "list"], "");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("m=4194304 KiB") && err.contains("at most"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(home.db()).unwrap(), before);
+}
