@@ -103,6 +103,72 @@ async fn doctor_passes_a_healthy_setup_and_shows_no_secret() {
     );
 }
 
+/// A passphrase store has no key file: the doctor checks it with the
+/// passphrase, as every command opens it, instead of failing "no key file".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_a_passphrase_store_with_its_passphrase() {
+    let token = canary("doctorpass");
+    let fake = FakeGithub::start().await;
+    fake.accept_token(&token, "octocat");
+    let home = Home::new();
+    home.write_config(&format!(
+        "[store]\nkey = \"passphrase\"\n\n{}",
+        config_for(&fake.base_url())
+    ));
+    let pass = "doctor passphrase canary 3c9e";
+    let env = [("MCPIST_PASSPHRASE", pass)];
+    home.run_input_ok(&env, &["init"], "");
+    home.run_input_ok(
+        &env,
+        &[
+            "accounts",
+            "add",
+            "github",
+            "--account",
+            "work",
+            "--token-stdin",
+            "--no-verify",
+        ],
+        &token,
+    );
+    let run = |env: &[(&str, &str)]| {
+        let out = home.cmd_env(env, &["doctor", "--json"]).output().unwrap();
+        let checks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        (out, checks)
+    };
+    let (out, checks) = run(&env);
+    assert!(out.status.success(), "{checks:#?}");
+    assert!(failed(&checks).is_empty(), "{checks:#?}");
+    let (status, message, _) = check(&checks, "key");
+    assert_eq!(status, "pass");
+    assert!(message.contains("passphrase"), "{message}");
+    assert_eq!(check(&checks, "store").0, "pass");
+    assert_eq!(check(&checks, "account github/work").0, "pass");
+    let all = format!("{checks:?}");
+    assert!(!all.contains(pass) && !all.contains(&token));
+
+    // Without the passphrase (and no terminal to ask at): said so, with the fix.
+    let (out, checks) = run(&[]);
+    assert!(!out.status.success());
+    let (status, message, fix) = check(&checks, "key");
+    assert_eq!(status, "fail", "{checks:#?}");
+    assert!(
+        format!("{message} {fix}").contains("MCPIST_PASSPHRASE"),
+        "{message} / {fix}"
+    );
+    assert!(
+        !format!("{checks:?}").contains("no key file"),
+        "{checks:#?}"
+    );
+    // A wrong passphrase: the store check says the passphrase is wrong.
+    let (out, checks) = run(&[("MCPIST_PASSPHRASE", "not the passphrase")]);
+    assert!(!out.status.success());
+    let (status, message, fix) = check(&checks, "store");
+    assert_eq!(status, "fail");
+    assert!(message.contains("the passphrase is wrong"), "{message}");
+    assert!(fix.contains("passphrase"), "{fix}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_fails_on_a_missing_key_and_creates_none() {
     let (home, fake) = github_home(&canary("doctornokey")).await;
