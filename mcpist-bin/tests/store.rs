@@ -545,3 +545,80 @@ fn a_passphrase_store_asking_for_4_gib_is_refused_untouched() {
     );
     assert_eq!(std::fs::read(home.db()).unwrap(), before);
 }
+
+/// `mcpist audit --verify` on a real file edited with SQL: the newest 100
+/// and the oldest 50 records deleted and the head and anchor marks
+/// rewritten to match what is left; then the head mark deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_detects_truncation_at_both_ends_with_rewritten_marks() {
+    use mcpist_core::{
+        AuditSink, SqliteStore,
+        audit::{AuditEvent, AuditKind, AuditOutcome, Outcome},
+        seal::MasterKey,
+    };
+    let home = Home::new();
+    home.run_input_ok(&[], &["init"], "");
+    {
+        let store =
+            SqliteStore::open(&home.db(), MasterKey::read_file(&home.key_path()).unwrap()).unwrap();
+        for i in 0..200 {
+            store
+                .record(
+                    AuditEvent::now(AuditKind::ToolCall).tool(format!("github_tool_{i}")),
+                    AuditOutcome::of(Outcome::Ok),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let verify = || home.run_input(&[], &["audit", "--verify"], "");
+    assert!(verify().status.success(), "{}", stderr(&verify()));
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    let (first, last): (i64, i64) = conn
+        .query_row("SELECT min(seq), max(seq) FROM audit", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let mark = |seq: i64| -> Vec<u8> {
+        let mac: Vec<u8> = conn
+            .query_row("SELECT mac FROM audit WHERE seq = ?1", [seq], |r| r.get(0))
+            .unwrap();
+        [(seq as u64).to_be_bytes().as_slice(), &mac].concat()
+    };
+    let (cut_old, new_last) = (first + 49, last - 100);
+    let (anchor, head) = (mark(cut_old), mark(new_last));
+    conn.execute(
+        "DELETE FROM audit WHERE seq <= ?1 OR seq > ?2",
+        [cut_old, new_last],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO meta (name, value) VALUES ('audit_anchor', ?1), ('audit_head', ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        rusqlite::params![anchor, head],
+    )
+    .unwrap();
+    let out = verify();
+    assert!(
+        !out.status.success(),
+        "a log cut at both ends passed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    assert!(
+        said.contains("audit_head") && said.contains("audit_anchor"),
+        "{said}"
+    );
+
+    // The head mark deleted (the newest records with it): also a break.
+    let home = Home::new();
+    home.run_input_ok(&[], &["init"], "");
+    home.run_input_ok(&[], &add_token_args("work"), &canary("headmark"));
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    conn.execute("DELETE FROM meta WHERE name = 'audit_head'", [])
+        .unwrap();
+    let out = home.run_input(&[], &["audit", "--verify"], "");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("audit_head mark is missing"), "{said}");
+}
