@@ -67,8 +67,13 @@ pub(crate) async fn backup(loaded: &Loaded, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `mcpist restore FILE [--force]`.
-pub(crate) async fn restore(loaded: &Loaded, snapshot: &Path, force: bool) -> Result<()> {
+/// `mcpist restore FILE [--force] [--accept-broken-audit]`.
+pub(crate) async fn restore(
+    loaded: &Loaded,
+    snapshot: &Path,
+    force: bool,
+    accept_broken_audit: bool,
+) -> Result<()> {
     require_sqlite(loaded)?;
     let store_path = loaded.store_path();
     let key_path = loaded.key_path();
@@ -87,9 +92,15 @@ pub(crate) async fn restore(loaded: &Loaded, snapshot: &Path, force: bool) -> Re
         mcpist_core::seal::create_private_dir(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
     }
-    let restored = mcpist_core::store::restore_snapshot(snapshot, &store_path, key, force)
-        .await
-        .with_context(|| format!("restore from {}", snapshot.display()))?;
+    let restored = mcpist_core::store::restore_snapshot(
+        snapshot,
+        &store_path,
+        key,
+        force,
+        accept_broken_audit,
+    )
+    .await
+    .with_context(|| format!("restore from {}", snapshot.display()))?;
     eprintln!(
         "restored {} into {}: {} account(s); audit chain of {} record(s) {}",
         snapshot.display(),

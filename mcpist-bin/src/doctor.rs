@@ -19,7 +19,7 @@ use mcpist_core::{
 use serde::Serialize;
 
 use crate::{
-    config::{self, Loaded, StoreKind},
+    config::{self, KeySource, Loaded, StoreKind},
     wiring,
 };
 
@@ -174,7 +174,10 @@ async fn check_all(report: &mut Report, config_path: Option<&Path>) {
         );
         return;
     }
-    check_key(report, &loaded);
+    if !check_key(report, &loaded) {
+        // No passphrase to open the store with: nothing more can be checked.
+        return;
+    }
     let store_path = loaded.store_path();
     if !store_path.exists() {
         report.problem(
@@ -198,8 +201,13 @@ async fn check_all(report: &mut Report, config_path: Option<&Path>) {
                 Status::Fail,
                 "store",
                 format!("{e:#}"),
-                "use the key the store was created with (its key file or MCPIST_MASTER_KEY); \
-                 a store cannot be opened without it",
+                if loaded.config.store.key == KeySource::Passphrase {
+                    "give the passphrase the store was created with (MCPIST_PASSPHRASE or the \
+                     prompt); a store cannot be opened without it"
+                } else {
+                    "use the key the store was created with (its key file or MCPIST_MASTER_KEY); \
+                     a store cannot be opened without it"
+                },
             );
             return;
         }
@@ -368,8 +376,37 @@ fn is_loopback_host(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The key file is there and private, or the key comes from the environment.
-fn check_key(report: &mut Report, loaded: &Loaded) {
+/// The key file is there and private, or the key comes from the environment,
+/// or (`key = "passphrase"`) a passphrase can be had. False when a passphrase
+/// store has no passphrase to open it with.
+fn check_key(report: &mut Report, loaded: &Loaded) -> bool {
+    use std::io::IsTerminal as _;
+    if loaded.config.store.key == KeySource::Passphrase {
+        let env = mcpist_core::seal::PASSPHRASE_ENV;
+        if std::env::var_os(env).is_some() {
+            report.pass(
+                "key",
+                format!("the master key is derived from the passphrase in {env}"),
+            );
+        } else if std::io::stdin().is_terminal() {
+            report.pass(
+                "key",
+                "the master key is derived from the passphrase asked at the prompt",
+            );
+        } else {
+            report.problem(
+                Status::Fail,
+                "key",
+                format!(
+                    "[store] key = \"passphrase\", but {env} is not set and standard input is \
+                     not a terminal to ask at"
+                ),
+                format!("set {env}, or run `mcpist doctor` at a terminal"),
+            );
+            return false;
+        }
+        return true;
+    }
     let key_path = loaded.key_path();
     if std::env::var_os(mcpist_core::seal::MASTER_KEY_ENV).is_some() {
         report.pass(
@@ -379,7 +416,7 @@ fn check_key(report: &mut Report, loaded: &Loaded) {
                 mcpist_core::seal::MASTER_KEY_ENV
             ),
         );
-        return;
+        return true;
     }
     if !key_path.exists() {
         report.problem(
@@ -391,7 +428,7 @@ fn check_key(report: &mut Report, loaded: &Loaded) {
                 mcpist_core::seal::MASTER_KEY_ENV
             ),
         );
-        return;
+        return true;
     }
     if check_private(report, "key", &key_path) {
         report.pass(
@@ -399,6 +436,7 @@ fn check_key(report: &mut Report, loaded: &Loaded) {
             format!("{} is present and private (0600)", key_path.display()),
         );
     }
+    true
 }
 
 /// Reports a file that users other than its owner can read or write; true if private.

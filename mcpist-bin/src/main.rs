@@ -132,6 +132,9 @@ enum Command {
         /// Replace an existing store (it is kept as `<store>.before-restore-<timestamp>`).
         #[arg(long)]
         force: bool,
+        /// Restore a snapshot whose audit chain is broken (refused otherwise).
+        #[arg(long)]
+        accept_broken_audit: bool,
     },
     /// Check the config, key, store, accounts, upstreams and HTTP settings; say how to fix each problem.
     Doctor {
@@ -228,6 +231,10 @@ enum KeyCommand {
         /// Switch a passphrase store to a new key file (then remove `key = "passphrase"`).
         #[arg(long)]
         to_key_file: bool,
+        /// Re-seal every record that opens and leave those that do not (no key
+        /// opens them) as they are; they are listed by service/account.
+        #[arg(long)]
+        skip_broken: bool,
     },
 }
 
@@ -308,13 +315,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Key(KeyCommand::Rotate {
             to_passphrase,
             to_key_file,
+            skip_broken,
         }) => {
             let to = match (to_passphrase, to_key_file) {
                 (true, _) => Some(config::KeySource::Passphrase),
                 (_, true) => Some(config::KeySource::File),
                 _ => None,
             };
-            wiring::rotate_key(&loaded, to).await
+            wiring::rotate_key(&loaded, to, skip_broken).await
         }
         Command::Password(PasswordCommand::Set) => set_password(&loaded).await,
         Command::ClientConfig { client, http } => client_config(&loaded, client, http).await,
@@ -334,7 +342,11 @@ async fn run(cli: Cli) -> Result<()> {
             audit(&loaded, json, filter, verify).await
         }
         Command::Backup { out } => backup::backup(&loaded, &out).await,
-        Command::Restore { file, force } => backup::restore(&loaded, &file, force).await,
+        Command::Restore {
+            file,
+            force,
+            accept_broken_audit,
+        } => backup::restore(&loaded, &file, force, accept_broken_audit).await,
         Command::Doctor { .. } => unreachable!("handled above"),
     }
 }

@@ -221,15 +221,25 @@ fn finish_rotation(
 /// `KEY`. A crash before the commit leaves the store on the old key (the
 /// stale `.next` is discarded next time); a crash after it is finished by the
 /// next command that opens the store.
-pub(crate) async fn rotate_key(loaded: &Loaded, to: Option<KeySource>) -> Result<()> {
+///
+/// The store is held for this process alone from before the re-seal until
+/// the new key is in place (refused while `serve` or any stdio client has it
+/// open: they would go on writing with the retired key). With `skip_broken`,
+/// records that no longer open are reported and left as they are instead of
+/// stopping the rotation.
+pub(crate) async fn rotate_key(
+    loaded: &Loaded,
+    to: Option<KeySource>,
+    skip_broken: bool,
+) -> Result<()> {
     let sqlite = loaded.config.store.kind == StoreKind::Sqlite;
     let from = loaded.config.store.key;
     match (from, to) {
         (KeySource::Passphrase, Some(KeySource::File)) if sqlite => {
-            return rotate_to_key_file(loaded).await;
+            return rotate_to_key_file(loaded, skip_broken).await;
         }
         (KeySource::File, Some(KeySource::File)) | (KeySource::File, None) => {}
-        _ if sqlite => return rotate_to_passphrase(loaded).await,
+        _ if sqlite => return rotate_to_passphrase(loaded, skip_broken).await,
         _ => {}
     }
     if std::env::var_os(mcpist_core::seal::MASTER_KEY_ENV).is_some() {
@@ -243,37 +253,39 @@ pub(crate) async fn rotate_key(loaded: &Loaded, to: Option<KeySource>) -> Result
         bail!("only the sqlite store has a master key to rotate");
     }
     let (key_path, store_path) = (loaded.key_path(), loaded.store_path());
-    let (stores, _) = open_store(loaded, false)?;
+    // The same checks and messages as every command (and an interrupted
+    // rotation is finished first); closed again, as the lock needs.
+    drop(open_store(loaded, false)?);
     let next = next_key_path(&key_path);
     if next.exists() {
         // The store opened with the current key, so this is a leftover of a
         // rotation that stopped before its commit.
         std::fs::remove_file(&next).with_context(|| format!("removing {}", next.display()))?;
     }
-    let store = SqliteStore::open(&store_path, MasterKey::read_file(&key_path)?)?;
+    let store = SqliteStore::open_exclusive(&store_path, MasterKey::read_file(&key_path)?)?;
     let old_id = store.key_id();
     let new = MasterKey::generate()?;
     let new_id = new.id();
     new.write_new_file(&next)?;
-    let seq = stores
-        .audit
+    let seq = store
         .begin(mcpist_core::audit::AuditEvent::now(
             mcpist_core::audit::AuditKind::KeyRotate,
         ))
         .await
         .context("refused: the audit log cannot be written")?;
-    let resealed = store.rotate_key(new).await;
+    let resealed = store.rotate_key(new, skip_broken).await;
     let outcome = match &resealed {
-        Ok(n) => mcpist_core::audit::AuditOutcome::of(mcpist_core::audit::Outcome::Ok).message(
-            format!("key {old_id:08x} -> {new_id:08x}, {n} values re-sealed"),
+        Ok(r) => mcpist_core::audit::AuditOutcome::of(mcpist_core::audit::Outcome::Ok).message(
+            format!("key {old_id:08x} -> {new_id:08x}, {}", resealed_summary(r)),
         ),
         Err(e) => mcpist_core::audit::AuditOutcome::of(mcpist_core::audit::Outcome::Failed)
             .message(e.to_string()),
     };
-    let count = match resealed {
-        Ok(count) => count,
+    let resealed = match resealed {
+        Ok(resealed) => resealed,
         Err(e) => {
             let _ = std::fs::remove_file(&next);
+            let _ = store.finish(seq, outcome).await;
             return Err(e.into());
         }
     };
@@ -284,17 +296,33 @@ pub(crate) async fn rotate_key(loaded: &Loaded, to: Option<KeySource>) -> Result
     {
         let _ = dir.sync_all();
     }
-    // The audit key was re-sealed too: finish the record through a fresh handle.
+    // Held until the new key is in place; then the record is finished
+    // through a fresh handle, with the new key.
+    drop(store);
     let (stores, _) = open_store(loaded, false)?;
     if let Err(e) = stores.audit.finish(seq, outcome).await {
         eprintln!("mcpist: warning: the audit record of the rotation could not be completed: {e}");
     }
     eprintln!(
-        "rotated the master key {old_id:08x} -> {new_id:08x}: {count} values re-sealed; \
+        "rotated the master key {old_id:08x} -> {new_id:08x}: {}; \
          {} holds the new key: back it up, the old one no longer opens the store",
+        resealed_summary(&resealed),
         key_path.display()
     );
     Ok(())
+}
+
+/// "N values re-sealed", and the records skipped, by name only.
+fn resealed_summary(resealed: &mcpist_core::store::Resealed) -> String {
+    let mut text = format!("{} values re-sealed", resealed.count);
+    if !resealed.skipped.is_empty() {
+        text.push_str(&format!(
+            "; {} record(s) that no key opens were left as they are: {}",
+            resealed.skipped.len(),
+            resealed.skipped.join(", ")
+        ));
+    }
+    text
 }
 
 /// The environment variable `mcpist key rotate` reads a new passphrase from.
@@ -306,7 +334,7 @@ pub(crate) const NEW_PASSPHRASE_ENV: &str = "MCPIST_NEW_PASSPHRASE";
 /// the re-seal (which also drops the passphrase parameters) is one
 /// transaction, then `KEY.next` becomes `KEY`; a stop between the last two is
 /// finished by the next command, once the config says `key = "file"`.
-async fn rotate_to_key_file(loaded: &Loaded) -> Result<()> {
+async fn rotate_to_key_file(loaded: &Loaded, skip_broken: bool) -> Result<()> {
     use mcpist_core::audit::{AuditEvent, AuditKind, AuditOutcome, Outcome};
     let (store_path, key_path) = (loaded.store_path(), loaded.key_path());
     if !store_path.exists() {
@@ -326,7 +354,7 @@ async fn rotate_to_key_file(loaded: &Loaded) -> Result<()> {
         "Current passphrase",
         false,
     )?;
-    let store = SqliteStore::open_with_passphrase(&store_path, &current)?;
+    let store = SqliteStore::open_exclusive_with_passphrase(&store_path, &current)?;
     let next = next_key_path(&key_path);
     if next.exists() {
         std::fs::remove_file(&next).with_context(|| format!("removing {}", next.display()))?;
@@ -341,8 +369,8 @@ async fn rotate_to_key_file(loaded: &Loaded) -> Result<()> {
         .begin(AuditEvent::now(AuditKind::KeyRotate))
         .await
         .context("refused: the audit log cannot be written")?;
-    let count = match store.rotate_key(new).await {
-        Ok(count) => count,
+    let resealed = match store.rotate_key(new, skip_broken).await {
+        Ok(resealed) => resealed,
         Err(e) => {
             let _ = std::fs::remove_file(&next);
             let _ = store
@@ -363,14 +391,15 @@ async fn rotate_to_key_file(loaded: &Loaded) -> Result<()> {
         let _ = dir.sync_all();
     }
     let store = SqliteStore::open(&store_path, MasterKey::read_file(&key_path)?)?;
+    let summary = resealed_summary(&resealed);
     let outcome = AuditOutcome::of(Outcome::Ok).message(format!(
-        "key {old_id:08x} (passphrase) -> {new_id:08x} (key file), {count} values re-sealed"
+        "key {old_id:08x} (passphrase) -> {new_id:08x} (key file), {summary}"
     ));
     if let Err(e) = store.finish(seq, outcome).await {
         eprintln!("mcpist: warning: the audit record of the rotation could not be completed: {e}");
     }
     eprintln!(
-        "re-sealed {count} values with a new key in {} ({old_id:08x} -> {new_id:08x}); back it up, \
+        "{summary} with a new key in {} ({old_id:08x} -> {new_id:08x}); back it up, \
          and remove `key = \"passphrase\"` from the [store] table of {}: the passphrase no longer opens the store",
         key_path.display(),
         loaded.config_path.display()
@@ -381,7 +410,7 @@ async fn rotate_to_key_file(loaded: &Loaded) -> Result<()> {
 /// `mcpist key rotate` to a (new) passphrase: from the configured key (file
 /// or passphrase), every secret re-sealed in one transaction with a key
 /// derived from the new passphrase and a fresh salt.
-async fn rotate_to_passphrase(loaded: &Loaded) -> Result<()> {
+async fn rotate_to_passphrase(loaded: &Loaded, skip_broken: bool) -> Result<()> {
     use mcpist_core::audit::{AuditEvent, AuditKind, AuditOutcome, Outcome};
     let store_path = loaded.store_path();
     if !store_path.exists() {
@@ -392,14 +421,14 @@ async fn rotate_to_passphrase(loaded: &Loaded) -> Result<()> {
     }
     let from_file = loaded.config.store.key == KeySource::File;
     let store = if from_file {
-        SqliteStore::open(&store_path, MasterKey::load(&loaded.key_path(), false)?.0)?
+        SqliteStore::open_exclusive(&store_path, MasterKey::load(&loaded.key_path(), false)?.0)?
     } else {
         let current = read_passphrase(
             mcpist_core::seal::PASSPHRASE_ENV,
             "Current passphrase",
             false,
         )?;
-        SqliteStore::open_with_passphrase(&store_path, &current)?
+        SqliteStore::open_exclusive_with_passphrase(&store_path, &current)?
     };
     let new = read_passphrase(NEW_PASSPHRASE_ENV, "New passphrase", true)?;
     let old_id = store.key_id();
@@ -407,7 +436,7 @@ async fn rotate_to_passphrase(loaded: &Loaded) -> Result<()> {
         .begin(AuditEvent::now(AuditKind::KeyRotate))
         .await
         .context("refused: the audit log cannot be written")?;
-    let (new_id, count) = match store.rotate_to_passphrase(&new).await {
+    let (new_id, resealed) = match store.rotate_to_passphrase(&new, skip_broken).await {
         Ok(done) => done,
         Err(e) => {
             let outcome = AuditOutcome::of(Outcome::Failed).message(e.to_string());
@@ -417,14 +446,15 @@ async fn rotate_to_passphrase(loaded: &Loaded) -> Result<()> {
     };
     drop(store);
     let store = SqliteStore::open_with_passphrase(&store_path, &new)?;
+    let summary = resealed_summary(&resealed);
     let outcome = AuditOutcome::of(Outcome::Ok).message(format!(
-        "key {old_id:08x} -> {new_id:08x} (passphrase), {count} values re-sealed"
+        "key {old_id:08x} -> {new_id:08x} (passphrase), {summary}"
     ));
     if let Err(e) = store.finish(seq, outcome).await {
         eprintln!("mcpist: warning: the audit record of the rotation could not be completed: {e}");
     }
     eprintln!(
-        "re-sealed {count} values with a key derived from the new passphrase ({old_id:08x} -> {new_id:08x})"
+        "{summary} with a key derived from the new passphrase ({old_id:08x} -> {new_id:08x})"
     );
     if from_file {
         eprintln!(

@@ -103,6 +103,72 @@ async fn doctor_passes_a_healthy_setup_and_shows_no_secret() {
     );
 }
 
+/// A passphrase store has no key file: the doctor checks it with the
+/// passphrase, as every command opens it, instead of failing "no key file".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_a_passphrase_store_with_its_passphrase() {
+    let token = canary("doctorpass");
+    let fake = FakeGithub::start().await;
+    fake.accept_token(&token, "octocat");
+    let home = Home::new();
+    home.write_config(&format!(
+        "[store]\nkey = \"passphrase\"\n\n{}",
+        config_for(&fake.base_url())
+    ));
+    let pass = "doctor passphrase canary 3c9e";
+    let env = [("MCPIST_PASSPHRASE", pass)];
+    home.run_input_ok(&env, &["init"], "");
+    home.run_input_ok(
+        &env,
+        &[
+            "accounts",
+            "add",
+            "github",
+            "--account",
+            "work",
+            "--token-stdin",
+            "--no-verify",
+        ],
+        &token,
+    );
+    let run = |env: &[(&str, &str)]| {
+        let out = home.cmd_env(env, &["doctor", "--json"]).output().unwrap();
+        let checks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        (out, checks)
+    };
+    let (out, checks) = run(&env);
+    assert!(out.status.success(), "{checks:#?}");
+    assert!(failed(&checks).is_empty(), "{checks:#?}");
+    let (status, message, _) = check(&checks, "key");
+    assert_eq!(status, "pass");
+    assert!(message.contains("passphrase"), "{message}");
+    assert_eq!(check(&checks, "store").0, "pass");
+    assert_eq!(check(&checks, "account github/work").0, "pass");
+    let all = format!("{checks:?}");
+    assert!(!all.contains(pass) && !all.contains(&token));
+
+    // Without the passphrase (and no terminal to ask at): said so, with the fix.
+    let (out, checks) = run(&[]);
+    assert!(!out.status.success());
+    let (status, message, fix) = check(&checks, "key");
+    assert_eq!(status, "fail", "{checks:#?}");
+    assert!(
+        format!("{message} {fix}").contains("MCPIST_PASSPHRASE"),
+        "{message} / {fix}"
+    );
+    assert!(
+        !format!("{checks:?}").contains("no key file"),
+        "{checks:#?}"
+    );
+    // A wrong passphrase: the store check says the passphrase is wrong.
+    let (out, checks) = run(&[("MCPIST_PASSPHRASE", "not the passphrase")]);
+    assert!(!out.status.success());
+    let (status, message, fix) = check(&checks, "store");
+    assert_eq!(status, "fail");
+    assert!(message.contains("the passphrase is wrong"), "{message}");
+    assert!(fix.contains("passphrase"), "{fix}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_fails_on_a_missing_key_and_creates_none() {
     let (home, fake) = github_home(&canary("doctornokey")).await;
@@ -807,6 +873,59 @@ async fn a_backup_and_its_key_restore_on_a_fresh_machine() {
     assert!(out.status.success(), "{checks:#?}");
     assert_eq!(check(&checks, "account github/work").0, "pass");
     assert_eq!(bearer_token(&new), bearer_token(&old));
+}
+
+/// A snapshot whose audit chain was edited would pass off altered history
+/// as the store's: refused (with nothing replaced) unless accepted by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_with_a_broken_audit_chain_is_refused_unless_accepted() {
+    let (home, _fake) = github_home(&canary("brokenchain")).await;
+    let snapshot = home.dir.path().join("snapshot.db");
+    home.run_ok(&["backup", "--out", snapshot.to_str().unwrap()]);
+    let conn = rusqlite::Connection::open(&snapshot).unwrap();
+    let edited = conn
+        .execute(
+            "UPDATE audit SET time_ms = time_ms + 1 WHERE seq = (SELECT min(seq) FROM audit)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(edited, 1);
+    drop(conn);
+    let live = std::fs::read(home.db()).unwrap();
+    let out = home.run(&["restore", snapshot.to_str().unwrap(), "--force"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("audit chain") && err.contains("--accept-broken-audit"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(home.db()).unwrap(),
+        live,
+        "nothing was replaced"
+    );
+    let aside = std::fs::read_dir(home.data_dir())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("before-restore")
+        })
+        .count();
+    assert_eq!(aside, 0);
+    let out = home.run_ok(&[
+        "restore",
+        snapshot.to_str().unwrap(),
+        "--force",
+        "--accept-broken-audit",
+    ]);
+    assert!(
+        contains(&out.stderr, "BROKEN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Writes `bytes` to a new file only its owner can read.

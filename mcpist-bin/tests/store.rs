@@ -431,3 +431,194 @@ fn key_rotate_moves_a_passphrase_store_back_to_a_key_file() {
         stderr(&out)
     );
 }
+
+/// `key rotate` while a stdio server has the store open would leave the
+/// server writing with the retired key: refused, with what to stop, and
+/// nothing changed; once it stops, the rotation goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotate_is_refused_while_a_server_has_the_store_open() {
+    let home = Home::new();
+    home.run_input_ok(&[], &["init"], "");
+    let token = canary("busyrotate");
+    home.run_input_ok(&[], &add_token_args("work"), &token);
+    let key_before = std::fs::read(home.key_path()).unwrap();
+    let server = support::stdio_client(&home).await;
+    // The server is up and has opened the store.
+    server.list_tools(Default::default()).await.unwrap();
+    let out = home.run_input(&[], &["key", "rotate"], "");
+    let err = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "rotated under a running server: {err}"
+    );
+    assert!(
+        err.contains("in use by another process")
+            && err.contains("mcpist serve")
+            && err.contains("--stdio"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(home.key_path()).unwrap(), key_before);
+    assert!(!home.data_dir().join("master.key.next").exists());
+    server.cancel().await.unwrap();
+    let out = home.run_input_ok(&[], &["key", "rotate"], "");
+    assert!(
+        stderr(&out).contains("values re-sealed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_ne!(std::fs::read(home.key_path()).unwrap(), key_before);
+    let listed = home.run_input_ok(&[], &["accounts", "list"], "");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("work"));
+}
+
+/// One record that no longer opens does not make rotation impossible: it
+/// is named (never shown), nothing changes without `--skip-broken`, and
+/// with it the rest is re-sealed.
+#[test]
+fn key_rotate_names_a_broken_record_and_skips_it_on_request() {
+    let home = Home::new();
+    home.run_input_ok(&[], &["init"], "");
+    let (good, bad) = (canary("rotgood"), canary("rotbad"));
+    home.run_input_ok(&[], &add_token_args("work"), &good);
+    home.run_input_ok(&[], &add_token_args("home"), &bad);
+    // The sealed value of `home` damaged by hand.
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    conn.execute(
+        "UPDATE accounts SET sealed = (SELECT sealed FROM accounts WHERE account = 'work') \
+         WHERE account = 'home'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let key_before = std::fs::read(home.key_path()).unwrap();
+    let out = home.run_input(&[], &["key", "rotate"], "");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("github/home") && err.contains("--skip-broken"),
+        "{err}"
+    );
+    assert!(!err.contains(&good) && !err.contains(&bad), "{err}");
+    assert_eq!(std::fs::read(home.key_path()).unwrap(), key_before);
+    assert!(!home.data_dir().join("master.key.next").exists());
+
+    let out = home.run_input_ok(&[], &["key", "rotate", "--skip-broken"], "");
+    let said = stderr(&out);
+    assert!(
+        said.contains("github/home") && said.contains("left as they are"),
+        "{said}"
+    );
+    assert!(!said.contains(&good) && !said.contains(&bad), "{said}");
+    assert_ne!(std::fs::read(home.key_path()).unwrap(), key_before);
+    // The good account works with the new key.
+    let listed = home.run_input_ok(&[], &["accounts", "list"], "");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("work"));
+    let audit = home.run_input_ok(&[], &["audit", "--verify"], "");
+    assert!(String::from_utf8_lossy(&audit.stdout).contains("intact"));
+}
+
+/// The key derivation cost is read from the store file: one that asks for
+/// 4 GiB is refused with a clear error (not an out-of-memory kill), and the
+/// file is left as it was.
+#[test]
+fn a_passphrase_store_asking_for_4_gib_is_refused_untouched() {
+    let home = Home::new();
+    home.write_config(PASSPHRASE_CONFIG);
+    let env = [("MCPIST_PASSPHRASE", "correct horse battery staple 4g1b")];
+    home.run_input_ok(&env, &["init"], "");
+    let mut kdf = stored_kdf(&home.db()).unwrap();
+    kdf["m_kib"] = serde_json::json!(4u64 * 1024 * 1024);
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'kdf'",
+        [serde_json::to_vec(&kdf).unwrap()],
+    )
+    .unwrap();
+    drop(conn);
+    let before = std::fs::read(home.db()).unwrap();
+    let out = home.run_input(&env, &["accounts", "list"], "");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("m=4194304 KiB") && err.contains("at most"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(home.db()).unwrap(), before);
+}
+
+/// `mcpist audit --verify` on a real file edited with SQL: the newest 100
+/// and the oldest 50 records deleted and the head and anchor marks
+/// rewritten to match what is left; then the head mark deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_detects_truncation_at_both_ends_with_rewritten_marks() {
+    use mcpist_core::{
+        AuditSink, SqliteStore,
+        audit::{AuditEvent, AuditKind, AuditOutcome, Outcome},
+        seal::MasterKey,
+    };
+    let home = Home::new();
+    home.run_input_ok(&[], &["init"], "");
+    {
+        let store =
+            SqliteStore::open(&home.db(), MasterKey::read_file(&home.key_path()).unwrap()).unwrap();
+        for i in 0..200 {
+            store
+                .record(
+                    AuditEvent::now(AuditKind::ToolCall).tool(format!("github_tool_{i}")),
+                    AuditOutcome::of(Outcome::Ok),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let verify = || home.run_input(&[], &["audit", "--verify"], "");
+    assert!(verify().status.success(), "{}", stderr(&verify()));
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    let (first, last): (i64, i64) = conn
+        .query_row("SELECT min(seq), max(seq) FROM audit", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let mark = |seq: i64| -> Vec<u8> {
+        let mac: Vec<u8> = conn
+            .query_row("SELECT mac FROM audit WHERE seq = ?1", [seq], |r| r.get(0))
+            .unwrap();
+        [(seq as u64).to_be_bytes().as_slice(), &mac].concat()
+    };
+    let (cut_old, new_last) = (first + 49, last - 100);
+    let (anchor, head) = (mark(cut_old), mark(new_last));
+    conn.execute(
+        "DELETE FROM audit WHERE seq <= ?1 OR seq > ?2",
+        [cut_old, new_last],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO meta (name, value) VALUES ('audit_anchor', ?1), ('audit_head', ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        rusqlite::params![anchor, head],
+    )
+    .unwrap();
+    let out = verify();
+    assert!(
+        !out.status.success(),
+        "a log cut at both ends passed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    assert!(
+        said.contains("audit_head") && said.contains("audit_anchor"),
+        "{said}"
+    );
+
+    // The head mark deleted (the newest records with it): also a break.
+    let home = Home::new();
+    home.run_input_ok(&[], &["init"], "");
+    home.run_input_ok(&[], &add_token_args("work"), &canary("headmark"));
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    conn.execute("DELETE FROM meta WHERE name = 'audit_head'", [])
+        .unwrap();
+    let out = home.run_input(&[], &["audit", "--verify"], "");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("audit_head mark is missing"), "{said}");
+}

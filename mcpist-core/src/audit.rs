@@ -16,6 +16,29 @@
 //! Argument values are never stored: each string is reduced to its length and
 //! a keyed hash (the same value always gives the same hash, which lets a user
 //! correlate calls without the log revealing what was sent).
+//!
+//! The persistent stores also keep two marks beside the chain: `audit_head`,
+//! the (seq, mac) of the newest record written, and `audit_anchor`, that of
+//! the last record retention pruned. Each mark carries its own MAC with the
+//! audit key ([`AuditKey::seal_mark`]), so a mark rewritten by hand does not
+//! verify, and once the log has records a missing head is itself a break.
+//!
+//! # What the chain proves, and against whom
+//!
+//! Against someone who can change the store's file or database but holds
+//! neither the master key nor the audit key (a stolen backup, a compromised
+//! database account, a hand edit): any edited, inserted, reordered or
+//! deleted record is detected, including records removed from the end or the
+//! start, and a changed or deleted mark. It does **not** detect a rollback of
+//! the whole store (every table, marks included) to an earlier copy of itself,
+//! since nothing outside the store remembers how far the log had grown: keep
+//! the newest record's seq (`mcpist audit --limit 1`) somewhere else if that
+//! matters.
+//! Against anyone who holds the master key (it opens the sealed audit key) or
+//! the audit key, or who runs code as the MCPist user, it proves nothing: they
+//! can rewrite the log and recompute every MAC. The marks of a store written
+//! before they were authenticated are trusted once, when it is first opened
+//! by a version that authenticates them.
 
 use std::fmt;
 
@@ -426,6 +449,36 @@ impl AuditKey {
         self.mac(&[b"outcome", event_mac, &encoded])
     }
 
+    /// The stored form of the chain mark `name` (such as `audit_head`):
+    /// record `seq`'s chain MAC `mac`, and a MAC over the name and both, so
+    /// that a mark cannot be rewritten without this key.
+    pub fn seal_mark(&self, name: &str, seq: u64, mac: &MacBytes) -> Vec<u8> {
+        let tag = self.mark_tag(name, seq, mac);
+        [seq.to_be_bytes().as_slice(), mac.as_slice(), tag.as_slice()].concat()
+    }
+
+    /// Reads a stored mark: its (seq, mac) and whether it is authentic
+    /// (written by [`Self::seal_mark`] with this key under this name).
+    /// `None` when the bytes are not a mark at all. An unauthenticated
+    /// (seq, mac) pair, as older versions wrote, reads as not authentic.
+    pub fn open_mark(&self, name: &str, bytes: &[u8]) -> Option<(u64, MacBytes, bool)> {
+        let seq = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let mac: MacBytes = bytes.get(8..40)?.try_into().ok()?;
+        let authentic = match bytes.get(40..) {
+            Some(tag) if tag.len() == 32 => {
+                use subtle::ConstantTimeEq as _;
+                bool::from(tag.ct_eq(&self.mark_tag(name, seq, &mac)))
+            }
+            Some([]) => false,
+            _ => return None,
+        };
+        Some((seq, mac, authentic))
+    }
+
+    fn mark_tag(&self, name: &str, seq: u64, mac: &MacBytes) -> MacBytes {
+        self.mac(&[b"mark", name.as_bytes(), &seq.to_be_bytes(), mac])
+    }
+
     /// A short keyed hash of an argument value.
     pub fn value_hash(&self, value: &str) -> String {
         let mac = self.mac(&[b"value", value.as_bytes()]);
@@ -497,6 +550,47 @@ pub fn verify_chain(
             expected_seq - 1
         ));
     }
+    report
+}
+
+/// [`verify_chain`] for a store that keeps the chain's marks as
+/// [`AuditKey::seal_mark`] wrote them: `anchor` and `head` are the stored
+/// `audit_anchor` and `audit_head` values, if any. A mark that is not
+/// authentic, or a missing head once the log has records (or an anchor), is
+/// a break of its own; the chain is then checked from the marks' values.
+pub fn verify_with_marks(
+    key: &AuditKey,
+    anchor: Option<&[u8]>,
+    rows: &[(AuditEntry, MacBytes, Option<MacBytes>)],
+    head: Option<&[u8]>,
+) -> VerifyReport {
+    let mut problems = Vec::new();
+    let mut read = |name: &str, bytes: &[u8]| match key.open_mark(name, bytes) {
+        Some((seq, mac, true)) => Some((seq, mac)),
+        Some((seq, mac, false)) => {
+            problems.push(format!(
+                "the {name} mark (record {seq}) was not written by MCPist: it was rewritten \
+                 outside it, so records may have been removed"
+            ));
+            Some((seq, mac))
+        }
+        None => {
+            problems.push(format!("the {name} mark is damaged"));
+            None
+        }
+    };
+    let anchor_mark = anchor.and_then(|bytes| read("audit_anchor", bytes));
+    let head_mark = head.and_then(|bytes| read("audit_head", bytes));
+    if head.is_none() && (!rows.is_empty() || anchor.is_some()) {
+        problems.push(
+            "the audit_head mark is missing although the log has records: it was deleted, \
+             and records may have been removed from the end"
+                .to_owned(),
+        );
+    }
+    let mut report = verify_chain(key, anchor_mark.unwrap_or((0, [0; 32])), rows, head_mark);
+    problems.append(&mut report.problems);
+    report.problems = problems;
     report
 }
 

@@ -465,7 +465,7 @@ impl Exchanger {
                 let write = AccountWrite {
                     credential: credential_from(
                         grant,
-                        Some(refresh_token),
+                        Some(refresh_token.clone()),
                         &record.credential.scopes,
                     ),
                     identity: record.identity.clone(),
@@ -474,34 +474,53 @@ impl Exchanger {
                 let token = write.credential.access_token.clone();
                 let mut outcome = AuditOutcome::of(Outcome::Ok);
                 outcome.latency_ms = started.elapsed().as_millis() as u64;
-                match self
-                    .store
-                    .put(key, write.clone(), Expect::Version(record.version))
-                    .await
-                {
-                    Ok(_) => {
+                let mut expect = record.version;
+                let saved = loop {
+                    match self
+                        .store
+                        .put(key, write.clone(), Expect::Version(expect))
+                        .await
+                    {
+                        Err(Error::Conflict { .. }) => {
+                            let now = self.store.get(key).await?.ok_or_else(|| Error::Account {
+                                service: service.to_owned(),
+                                message: format!(
+                                    "account '{}' of {service} was removed",
+                                    key.account()
+                                ),
+                            })?;
+                            // Another write (a status change, a token written
+                            // by another process) that still holds the refresh
+                            // token just spent: the provider has retired it, so
+                            // the new grant is the only live one. Keep it.
+                            if same_secret(now.credential.refresh_token.as_ref(), &refresh_token)
+                                && now.version > expect
+                            {
+                                expect = now.version;
+                                continue;
+                            }
+                            break Err(now);
+                        }
+                        other => break Ok(other),
+                    }
+                };
+                match saved {
+                    Ok(Ok(_)) => {
                         self.audit_best_effort(token_event(AuditKind::Refresh, key), outcome)
                             .await;
                         Ok(token)
                     }
-                    Err(Error::Conflict { .. }) => {
-                        // The user replaced the account meanwhile: theirs wins.
+                    Err(now) => {
+                        // The user replaced the grant meanwhile: theirs wins.
                         self.audit_best_effort(
                             token_event(AuditKind::Refresh, key),
                             AuditOutcome::of(Outcome::Failed)
                                 .message("superseded by a newer write"),
                         )
                         .await;
-                        let now = self.store.get(key).await?.ok_or_else(|| Error::Account {
-                            service: service.to_owned(),
-                            message: format!(
-                                "account '{}' of {service} was removed",
-                                key.account()
-                            ),
-                        })?;
                         Ok(now.credential.access_token)
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         self.shared
                             .unsaved
                             .lock()

@@ -76,13 +76,40 @@ impl KdfParams {
     }
 
     /// Parses [`Self::to_bytes`] output; `location` names the store in errors.
+    ///
+    /// The parameters come from the store file, which anyone who can write
+    /// it can change: a cost beyond [`Self::MAX_M_KIB`], [`Self::MAX_T`] or
+    /// [`Self::MAX_P`] is refused here, before any memory is allocated for
+    /// it, rather than exhausting the machine's memory or time.
     pub fn from_bytes(bytes: &[u8], location: &str) -> Result<Self> {
-        serde_json::from_slice(bytes).map_err(|_| {
+        let params: Self = serde_json::from_slice(bytes).map_err(|_| {
             Error::Store(format!(
                 "{location}: the passphrase parameters are unreadable; it was left untouched"
             ))
-        })
+        })?;
+        if params.m_kib > Self::MAX_M_KIB || params.t > Self::MAX_T || params.p > Self::MAX_P {
+            return Err(Error::Store(format!(
+                "{location}: the passphrase parameters ask for m={} KiB, t={}, p={}; this build \
+                 accepts at most m={} KiB (1 GiB), t={}, p={} (the default is m=65536, t=3, p=4): \
+                 refused, and it was left untouched",
+                params.m_kib,
+                params.t,
+                params.p,
+                Self::MAX_M_KIB,
+                Self::MAX_T,
+                Self::MAX_P
+            )));
+        }
+        Ok(params)
     }
+
+    /// The largest memory cost read from a store, in KiB: 1 GiB, sixteen
+    /// times the default.
+    pub const MAX_M_KIB: u32 = 1024 * 1024;
+    /// The largest number of passes read from a store (the default is 3).
+    pub const MAX_T: u32 = 16;
+    /// The largest degree of parallelism read from a store (the default is 4).
+    pub const MAX_P: u32 = 16;
 }
 
 impl MasterKey {
@@ -430,6 +457,26 @@ mod tests {
             KdfParams::from_bytes(&params.to_bytes(), "x").unwrap(),
             params
         );
+    }
+
+    #[test]
+    fn stored_parameters_beyond_the_bounds_are_refused_before_deriving() {
+        let mut params = KdfParams::generate().unwrap();
+        params.m_kib = 4 * 1024 * 1024; // 4 GiB
+        let err = KdfParams::from_bytes(&params.to_bytes(), "s.db").unwrap_err();
+        assert!(err.to_string().contains("m=4194304 KiB"), "{err}");
+        for (m_kib, t, p) in [
+            (KdfParams::MAX_M_KIB, 17, 4),
+            (65536, 3, 64),
+            (65536, u32::MAX, 4),
+        ] {
+            let mut params = KdfParams::generate().unwrap();
+            (params.m_kib, params.t, params.p) = (m_kib, t, p);
+            assert!(KdfParams::from_bytes(&params.to_bytes(), "s.db").is_err());
+        }
+        let mut params = KdfParams::generate().unwrap();
+        params.m_kib = KdfParams::MAX_M_KIB;
+        assert!(KdfParams::from_bytes(&params.to_bytes(), "s.db").is_ok());
     }
 
     #[test]

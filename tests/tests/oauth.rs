@@ -33,11 +33,16 @@ use rmcp::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-/// A memory store whose next `put` can be made to fail, like a full disk.
+/// A memory store whose next `put` can be made to fail, like a full disk,
+/// or to meet a write of another process first.
 #[derive(Debug, Default)]
 struct FlakyStore {
     inner: MemoryStore,
     fail_next_put: AtomicBool,
+    /// Before the next `put`, the record is marked `needs_reauth` (its
+    /// tokens unchanged), as a sibling process does after its refresh with
+    /// the same, already spent, refresh token was refused.
+    reauth_before_next_put: AtomicBool,
 }
 
 #[async_trait]
@@ -53,6 +58,16 @@ impl TokenStore for FlakyStore {
     ) -> mcpist_core::Result<u64> {
         if self.fail_next_put.swap(false, Ordering::SeqCst) {
             return Err(mcpist_core::Error::Store("database or disk is full".into()));
+        }
+        if self.reauth_before_next_put.swap(false, Ordering::SeqCst)
+            && let Some(current) = self.inner.get(key).await?
+        {
+            let marked = AccountWrite {
+                credential: current.credential,
+                identity: current.identity,
+                status: AccountStatus::NeedsReauth,
+            };
+            self.inner.put(key, marked, Expect::Any).await?;
         }
         self.inner.put(key, write, expect).await
     }
@@ -301,6 +316,26 @@ async fn a_refresh_whose_write_fails_fails_the_call_and_the_next_call_still_work
         s.fake
             .refresh_token_is_valid(stored.credential.refresh_token.unwrap().expose_secret())
     );
+}
+
+#[tokio::test]
+async fn a_new_grant_is_kept_when_a_sibling_marked_the_spent_one_needs_reauth_meanwhile() {
+    let s = setup().await;
+    let (_, old_refresh) = add_oauth_account(&s, "work", "octocat", -60).await;
+    s.store.reauth_before_next_put.store(true, Ordering::SeqCst);
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    assert_eq!(s.fake.token_requests(), 1);
+    // The provider retired the old refresh token; the new grant is the only
+    // live one, so it must be what the store holds, and the account usable.
+    let stored = record(&s.store, "work").await;
+    assert_eq!(stored.status, AccountStatus::Ok);
+    let kept = stored.credential.refresh_token.unwrap();
+    assert_ne!(kept.expose_secret(), old_refresh);
+    assert!(s.fake.refresh_token_is_valid(kept.expose_secret()));
+    let r = call(&s.client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    assert_eq!(s.fake.token_requests(), 1, "no second refresh");
 }
 
 #[tokio::test]

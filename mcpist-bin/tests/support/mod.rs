@@ -165,12 +165,11 @@ pub(crate) fn text(result: &CallToolResult) -> String {
         .collect()
 }
 
-/// Calls `tools` (name, arguments) over stdio and returns every result.
-pub(crate) async fn stdio_calls(
+/// An MCP client of a fresh `mcpist serve --stdio` on this home.
+pub(crate) async fn stdio_client(
     home: &Home,
-    calls: &[(&str, serde_json::Value)],
-) -> Vec<CallToolResult> {
-    use rmcp::{ServiceExt as _, model::CallToolRequestParams, transport::TokioChildProcess};
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    use rmcp::{ServiceExt as _, transport::TokioChildProcess};
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -181,7 +180,16 @@ pub(crate) async fn stdio_calls(
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let client = ().serve(transport).await.unwrap();
+    ().serve(transport).await.unwrap()
+}
+
+/// Calls `tools` (name, arguments) over stdio and returns every result.
+pub(crate) async fn stdio_calls(
+    home: &Home,
+    calls: &[(&str, serde_json::Value)],
+) -> Vec<CallToolResult> {
+    use rmcp::model::CallToolRequestParams;
+    let client = stdio_client(home).await;
     let mut results = Vec::new();
     for (tool, args) in calls {
         results.push(

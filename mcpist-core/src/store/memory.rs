@@ -31,6 +31,9 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     accounts: BTreeMap<AccountKey, AccountRecord>,
+    // The last version of each deleted account: a re-added one continues
+    // from it, so a stale compare-and-swap cannot match it (ABA).
+    retired: BTreeMap<AccountKey, u64>,
     defaults: BTreeMap<String, String>,
     secrets: BTreeMap<String, SecretString>,
     audit: Vec<(AuditEntry, MacBytes, Option<MacBytes>)>,
@@ -74,7 +77,10 @@ impl TokenStore for MemoryStore {
         let mut state = self.state();
         let found = state.accounts.get(key).map(|r| r.version);
         check_expect(key, expect, found)?;
-        let version = found.unwrap_or(0) + 1;
+        let version = found
+            .or_else(|| state.retired.get(key).copied())
+            .unwrap_or(0)
+            + 1;
         state.accounts.insert(
             key.clone(),
             AccountRecord {
@@ -114,7 +120,11 @@ impl TokenStore for MemoryStore {
         if state.defaults.get(key.service()).map(String::as_str) == Some(key.account()) {
             state.defaults.remove(key.service());
         }
-        Ok(state.accounts.remove(key).is_some())
+        let Some(gone) = state.accounts.remove(key) else {
+            return Ok(false);
+        };
+        state.retired.insert(key.clone(), gone.version);
+        Ok(true)
     }
 
     async fn set_default(&self, key: &AccountKey) -> Result<()> {

@@ -30,7 +30,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::{Restored, SqliteStore, restore_snapshot};
+pub use sqlite::{Resealed, Restored, SqliteStore, restore_snapshot};
 
 use crate::{
     Error, Result,
@@ -322,6 +322,9 @@ pub enum Expect {
 /// - `list` never returns secrets and never needs to decrypt.
 /// - `delete` of a missing key returns `Ok(false)`; deleting the default
 ///   account clears the service's default.
+/// - A key's versions never repeat: an account deleted and added again
+///   continues from the deleted record's version, so a compare-and-swap
+///   that read the old record (a refresh started before the delete) fails.
 /// - A record that does not open (tampered, moved, wrong key) fails its own
 ///   `get` with [`Error::Unseal`]; other records are unaffected.
 #[async_trait]
@@ -356,7 +359,8 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
     /// it, so that replicas never spend one refresh token twice.
     ///
     /// The default is no lock: right for stores that one process owns (the
-    /// exchanger's in-process lock is enough there).
+    /// exchanger's in-process lock is enough there). The SQLite store takes
+    /// an advisory file lock, the PostgreSQL store an advisory lock.
     async fn lock_account(&self, key: &AccountKey) -> Result<AccountLock> {
         let _ = key;
         Ok(AccountLock::default())

@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS mcpist_accounts (
     PRIMARY KEY (service, account)
 );
 CREATE TABLE IF NOT EXISTS mcpist_defaults (service TEXT PRIMARY KEY, account TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS mcpist_retired (
+    service TEXT NOT NULL,
+    account TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    PRIMARY KEY (service, account)
+);
 CREATE TABLE IF NOT EXISTS mcpist_secrets (name TEXT PRIMARY KEY, sealed BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS mcpist_audit (
     seq             BIGINT PRIMARY KEY,
@@ -291,7 +297,9 @@ impl TokenStore for PostgresStore {
                 .query_opt(
                     "INSERT INTO mcpist_accounts
                        (service, account, kind, identity, status, expires_at, scopes, sealed, version, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                       COALESCE((SELECT version FROM mcpist_retired WHERE service = $1 AND account = $2), 0) + 1,
+                       $9)
                      ON CONFLICT (service, account) DO UPDATE SET
                        kind = excluded.kind, identity = excluded.identity, status = excluded.status,
                        expires_at = excluded.expires_at, scopes = excluded.scopes,
@@ -305,7 +313,9 @@ impl TokenStore for PostgresStore {
                 .query_opt(
                     "INSERT INTO mcpist_accounts
                        (service, account, kind, identity, status, expires_at, scopes, sealed, version, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                       COALESCE((SELECT version FROM mcpist_retired WHERE service = $1 AND account = $2), 0) + 1,
+                       $9)
                      ON CONFLICT (service, account) DO NOTHING
                      RETURNING version",
                     &[&service, &account, &c.kind.as_str(), &write.identity, &write.status.as_str(), &expires_at, &scopes, &sealed, &now],
@@ -393,9 +403,17 @@ impl TokenStore for PostgresStore {
         )
         .await
         .map_err(pg_err)?;
+        // The deleted record's version is kept, so that a re-added record
+        // continues from it and a stale compare-and-swap cannot match (ABA).
         let n = tx
             .execute(
-                "DELETE FROM mcpist_accounts WHERE service = $1 AND account = $2",
+                "WITH gone AS (
+                   DELETE FROM mcpist_accounts WHERE service = $1 AND account = $2
+                   RETURNING service, account, version)
+                 INSERT INTO mcpist_retired (service, account, version)
+                 SELECT service, account, version FROM gone
+                 ON CONFLICT (service, account) DO UPDATE SET
+                   version = GREATEST(mcpist_retired.version, excluded.version)",
                 &[&key.service(), &key.account()],
             )
             .await

@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    AccountInfo, AccountKey, AccountRecord, AccountWrite, Expect, TokenStore, Unlock, check_expect,
-    missing_account, now_unix, wrong_key,
+    AccountInfo, AccountKey, AccountLock, AccountRecord, AccountWrite, Expect, TokenStore, Unlock,
+    check_expect, missing_account, now_unix, wrong_key,
 };
 use crate::{
     Error, Result,
@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS accounts (
     PRIMARY KEY (service, account)
 );
 CREATE TABLE IF NOT EXISTS defaults (service TEXT PRIMARY KEY, account TEXT NOT NULL);
+-- The last version of each deleted account: a re-added one continues from
+-- it, so a compare-and-swap that read the deleted record cannot match (ABA).
+CREATE TABLE IF NOT EXISTS retired (
+    service TEXT NOT NULL,
+    account TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (service, account)
+);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     seq             INTEGER PRIMARY KEY,
@@ -59,7 +67,7 @@ CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);
 /// Raised with every change to [`SCHEMA`] or [`reader::SCHEMA`]. A store
 /// whose header (`PRAGMA user_version`) already says it skips those
 /// statements at open: parsing them was a tenth of `serve`'s startup.
-const SCHEMA_REVISION: i64 = 1;
+const SCHEMA_REVISION: i64 = 2;
 
 /// Each connection's page cache, in KiB (SQLite's default is 2,000). A call
 /// appends to the audit log and reads a few small tables, so the pages it
@@ -77,6 +85,16 @@ pub use backup::{Restored, restore_snapshot};
 const KEY_CHECK_AAD: &[u8] = b"mcpist/key-check";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"mcpist key check v1";
 
+/// What a key rotation re-sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resealed {
+    /// How many values were re-sealed with the new key.
+    pub count: u64,
+    /// The records left as they were because they do not open with the old
+    /// key either: `service/account` or `secret NAME`, never their content.
+    pub skipped: Vec<String>,
+}
+
 /// Accounts in one SQLite file, secrets sealed with the master key.
 ///
 /// The file is created with mode 0600. It runs in WAL mode with
@@ -91,8 +109,10 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     /// Declared before `conn`, so closed first: the writer, closing last,
-    /// folds the WAL back into the file.
-    reader: Mutex<reader::Reader>,
+    /// folds the WAL back into the file. `None` in a store opened with
+    /// [`SqliteStore::open_exclusive`]: the writer's lock keeps every other
+    /// connection out, this one too, so the writer reads as well.
+    reader: Option<Mutex<reader::Reader>>,
     conn: Mutex<Connection>,
     sealer: Sealer,
     audit_key: AuditKey,
@@ -114,7 +134,22 @@ impl SqliteStore {
     /// An existing store is checked against the key before anything is
     /// written: a wrong key is [`Error::WrongKey`] and leaves the file as it was.
     pub fn open(path: &Path, key: MasterKey) -> Result<Self> {
-        Self::open_with(path, Unlock::Key(key))
+        Self::open_with(path, Unlock::Key(key), false)
+    }
+
+    /// Opens the existing store at `path` with `key` for this process
+    /// alone, for work that must not race another process's writes (a key
+    /// rotation): refused with [`Error::Store`] "in use by another process"
+    /// while any other connection has the file open (`mcpist serve`, each
+    /// stdio client's `mcpist serve --stdio`, any command). Until the handle
+    /// is dropped, every other process is kept out.
+    pub fn open_exclusive(path: &Path, key: MasterKey) -> Result<Self> {
+        Self::open_with(path, Unlock::Key(key), true)
+    }
+
+    /// [`Self::open_exclusive`] with a passphrase, like [`Self::open_with_passphrase`].
+    pub fn open_exclusive_with_passphrase(path: &Path, passphrase: &SecretString) -> Result<Self> {
+        Self::open_with(path, Unlock::Passphrase(passphrase), true)
     }
 
     /// Opens (or creates) the store at `path` with a master key derived from
@@ -123,10 +158,10 @@ impl SqliteStore {
     /// parameters it holds. A wrong passphrase is [`Error::WrongKey`] and
     /// leaves the file as it was; so is a store that was sealed with a key file.
     pub fn open_with_passphrase(path: &Path, passphrase: &SecretString) -> Result<Self> {
-        Self::open_with(path, Unlock::Passphrase(passphrase))
+        Self::open_with(path, Unlock::Passphrase(passphrase), false)
     }
 
-    fn open_with(path: &Path, unlock: Unlock<'_>) -> Result<Self> {
+    fn open_with(path: &Path, unlock: Unlock<'_>, exclusive: bool) -> Result<Self> {
         let location = path.display().to_string();
         let fresh = !path.exists();
         if fresh {
@@ -142,6 +177,16 @@ impl SqliteStore {
                 "{location} is not a readable MCPist store ({e}); it was left untouched"
             ))
         };
+        if exclusive {
+            if fresh {
+                let _ = std::fs::remove_file(path);
+                return Err(Error::Store(format!("no store at {location}")));
+            }
+            take_exclusive(&conn).map_err(|e| match e {
+                Some(e) => unreadable(&e),
+                None => in_use(path),
+            })?;
+        }
         let has_meta: bool = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
@@ -252,7 +297,11 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
-                reader: Mutex::new(reader::Reader::open(path)?),
+                reader: if exclusive {
+                    None
+                } else {
+                    Some(Mutex::new(reader::Reader::open(path)?))
+                },
                 conn: Mutex::new(conn),
                 sealer,
                 audit_key,
@@ -268,22 +317,39 @@ impl SqliteStore {
     ///
     /// The caller keeps `new` safe *before* calling this (see `mcpist key
     /// rotate`), and this handle must not be used afterwards: open the store
-    /// again with the new key.
-    pub async fn rotate_key(&self, new: MasterKey) -> Result<u64> {
-        self.reseal(new, None).await
+    /// again with the new key (writes through it are refused). Run it on a
+    /// handle from [`Self::open_exclusive`], so that no other process keeps
+    /// writing with the retired key.
+    ///
+    /// A record that does not open with the current key fails the whole
+    /// rotation (nothing is re-sealed; the error names each one by
+    /// service/account or secret name), unless `skip_broken`: then the rest
+    /// is re-sealed and the broken ones, which no key opens anyway, are left
+    /// as they are and listed in [`Resealed::skipped`].
+    pub async fn rotate_key(&self, new: MasterKey, skip_broken: bool) -> Result<Resealed> {
+        self.reseal(new, None, skip_broken).await
     }
 
     /// Like [`Self::rotate_key`], to a key derived from `passphrase` with
     /// fresh [`KdfParams`], stored in the same transaction. Returns the new
-    /// key's id and how many values were re-sealed.
-    pub async fn rotate_to_passphrase(&self, passphrase: &SecretString) -> Result<(u32, u64)> {
+    /// key's id and what was re-sealed.
+    pub async fn rotate_to_passphrase(
+        &self,
+        passphrase: &SecretString,
+        skip_broken: bool,
+    ) -> Result<(u32, Resealed)> {
         let params = KdfParams::generate()?;
         let key = MasterKey::derive(passphrase, &params)?;
         let id = key.id();
-        Ok((id, self.reseal(key, Some(params)).await?))
+        Ok((id, self.reseal(key, Some(params), skip_broken).await?))
     }
 
-    async fn reseal(&self, new: MasterKey, kdf: Option<KdfParams>) -> Result<u64> {
+    async fn reseal(
+        &self,
+        new: MasterKey,
+        kdf: Option<KdfParams>,
+        skip_broken: bool,
+    ) -> Result<Resealed> {
         let new = Sealer::new(new);
         self.with_inner(move |conn, inner| {
             let old = &inner.sealer;
@@ -293,6 +359,7 @@ impl SqliteStore {
             )
             .map_err(store_err)?;
             let mut count = 0;
+            let mut broken = Vec::new();
             let accounts: Vec<(String, String, Vec<u8>)> = {
                 let mut stmt = tx
                     .prepare("SELECT service, account, sealed FROM accounts")
@@ -303,8 +370,14 @@ impl SqliteStore {
                     .map_err(store_err)?
             };
             for (service, account, sealed) in accounts {
-                let key = AccountKey::new(&service, &account)?;
-                let plain = old.open(&key.aad(), &sealed, &key.to_string())?;
+                let Ok(key) = AccountKey::new(&service, &account) else {
+                    broken.push("an account with an invalid label".to_owned());
+                    continue;
+                };
+                let Ok(plain) = old.open(&key.aad(), &sealed, &key.to_string()) else {
+                    broken.push(key.to_string());
+                    continue;
+                };
                 tx.execute(
                     "UPDATE accounts SET sealed = ?3 WHERE service = ?1 AND account = ?2",
                     params![service, account, new.seal(&key.aad(), &plain)?],
@@ -322,7 +395,11 @@ impl SqliteStore {
                     .map_err(store_err)?
             };
             for (name, sealed) in secrets {
-                let plain = old.open(&secret_aad(&name), &sealed, &format!("secret {name}"))?;
+                let what = format!("secret {name}");
+                let Ok(plain) = old.open(&secret_aad(&name), &sealed, &what) else {
+                    broken.push(what);
+                    continue;
+                };
                 tx.execute(
                     "UPDATE secrets SET sealed = ?2 WHERE name = ?1",
                     params![name, new.seal(&secret_aad(&name), &plain)?],
@@ -362,8 +439,21 @@ impl SqliteStore {
                 )
                 .map_err(store_err)?;
             }
+            if !broken.is_empty() && !skip_broken {
+                // Dropping the transaction rolls everything back.
+                return Err(Error::Store(format!(
+                    "{} record(s) do not open with the current key, so they cannot be re-sealed: {}; \
+                     nothing was changed. `mcpist key rotate --skip-broken` re-seals the rest and \
+                     leaves these as they are (no key opens them); or remove them first",
+                    broken.len(),
+                    broken.join(", ")
+                )));
+            }
             tx.commit().map_err(store_err)?;
-            Ok(count)
+            Ok(Resealed {
+                count,
+                skipped: broken,
+            })
         })
         .await
     }
@@ -377,11 +467,13 @@ impl SqliteStore {
     /// changed them since the last call (see [`reader`]). Runs in place: on
     /// the hot path it is one indexed read, cheaper than a thread hop.
     fn accounts(&self) -> Result<Arc<[reader::AccountRow]>> {
-        self.inner
-            .reader
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .accounts()
+        match &self.inner.reader {
+            Some(reader) => reader.lock().unwrap_or_else(|e| e.into_inner()).accounts(),
+            None => {
+                let conn = self.inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+                Ok(reader::read_rows(&conn)?.into())
+            }
+        }
     }
 
     /// Runs `f` with the connection and the whole store state on a blocking thread.
@@ -419,6 +511,60 @@ fn store_err(e: rusqlite::Error) -> Error {
     Error::Store(e.to_string())
 }
 
+/// The refusal of work that needs the store to itself.
+pub(crate) fn in_use(store: &Path) -> Error {
+    Error::Store(format!(
+        "{} is in use by another process: stop `mcpist serve` and every MCP client that \
+         starts `mcpist serve --stdio` (and any other `mcpist` command), then try again; \
+         nothing was changed",
+        store.display()
+    ))
+}
+
+/// Puts `conn` in exclusive locking mode and takes the lock, which SQLite
+/// then keeps until the connection closes: no other connection, in any
+/// process, can read or write meanwhile. `Err(None)`: another connection
+/// has the file open; `Err(Some(_))`: the file is not a database.
+fn take_exclusive(conn: &Connection) -> std::result::Result<(), Option<rusqlite::Error>> {
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+        .map_err(Some)?;
+    match conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;") {
+        Ok(()) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Err(None)
+        }
+        Err(e) => Err(Some(e)),
+    }
+}
+
+/// Refuses a write sealed with a key other than the one the store's key
+/// check is sealed with now: a process that opened the store before a key
+/// rotation (which should have been refused while it ran) would otherwise
+/// write records that no key opens. Runs inside the write's transaction.
+fn check_key_current(conn: &Connection, sealer: &Sealer, location: &Path) -> Result<()> {
+    let sealed: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT value FROM meta WHERE name = 'key_check'")
+        .and_then(|mut statement| statement.query_row([], |r| r.get(0)).optional())
+        .map_err(store_err)?;
+    match sealed.as_deref().and_then(Sealer::envelope_key_id) {
+        Some(id) if id == sealer.key_id() => Ok(()),
+        found => Err(Error::WrongKey {
+            location: location.display().to_string(),
+            hint: format!(
+                "the store is now sealed with key {}, this process opened it with key {:08x} \
+                 (was `mcpist key rotate` run while it was open?); restart it; nothing was written",
+                found.map_or_else(|| "(unknown)".to_owned(), |id| format!("{id:08x}")),
+                sealer.key_id()
+            ),
+        }),
+    }
+}
+
 fn secret_aad(name: &str) -> Vec<u8> {
     [b"mcpist/secret\0".as_slice(), name.as_bytes()].concat()
 }
@@ -435,8 +581,10 @@ impl TokenStore for SqliteStore {
 
     async fn put(&self, key: &AccountKey, write: AccountWrite, expect: Expect) -> Result<u64> {
         let key = key.clone();
-        self.with_conn(move |conn, sealer| {
-            let sealed = sealer.seal(&key.aad(), &write.credential.secret_bytes())?;
+        self.with_inner(move |conn, inner| {
+            let sealed = inner
+                .sealer
+                .seal(&key.aad(), &write.credential.secret_bytes())?;
             // IMMEDIATE takes the write lock first, so the version check and the
             // write are one step even against another process on the same file.
             let tx = rusqlite::Transaction::new_unchecked(
@@ -444,6 +592,7 @@ impl TokenStore for SqliteStore {
                 rusqlite::TransactionBehavior::Immediate,
             )
             .map_err(store_err)?;
+            check_key_current(&tx, &inner.sealer, &inner.path)?;
             let found: Option<i64> = tx
                 .query_row(
                     "SELECT version FROM accounts WHERE service = ?1 AND account = ?2",
@@ -454,7 +603,19 @@ impl TokenStore for SqliteStore {
                 .map_err(store_err)?;
             let found = found.map(|v| v as u64);
             check_expect(&key, expect, found)?;
-            let version = found.unwrap_or(0) + 1;
+            let last = match found {
+                Some(version) => version,
+                None => tx
+                    .query_row(
+                        "SELECT version FROM retired WHERE service = ?1 AND account = ?2",
+                        params![key.service(), key.account()],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .optional()
+                    .map_err(store_err)?
+                    .map_or(0, |v| v as u64),
+            };
+            let version = last + 1;
             let c = &write.credential;
             tx.execute(
                 "INSERT INTO accounts
@@ -495,9 +656,20 @@ impl TokenStore for SqliteStore {
     async fn delete(&self, key: &AccountKey) -> Result<bool> {
         let key = key.clone();
         self.with_conn(move |conn, _| {
-            let tx = conn.unchecked_transaction().map_err(store_err)?;
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )
+            .map_err(store_err)?;
             tx.execute(
                 "DELETE FROM defaults WHERE service = ?1 AND account = ?2",
+                params![key.service(), key.account()],
+            )
+            .map_err(store_err)?;
+            tx.execute(
+                "INSERT INTO retired (service, account, version)
+                 SELECT service, account, version FROM accounts WHERE service = ?1 AND account = ?2
+                 ON CONFLICT (service, account) DO UPDATE SET version = excluded.version",
                 params![key.service(), key.account()],
             )
             .map_err(store_err)?;
@@ -568,14 +740,20 @@ impl TokenStore for SqliteStore {
             let sealer = &self.inner.sealer;
             sealer.seal(&secret_aad(&name), value.expose_secret().as_bytes())?
         };
-        self.with_conn(move |conn, _| {
-            conn.execute(
+        self.with_inner(move |conn, inner| {
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )
+            .map_err(store_err)?;
+            check_key_current(&tx, &inner.sealer, &inner.path)?;
+            tx.execute(
                 "INSERT INTO secrets (name, sealed) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed",
                 params![name, sealed_value],
             )
             .map_err(store_err)?;
-            Ok(())
+            tx.commit().map_err(store_err)
         })
         .await
     }
@@ -583,6 +761,68 @@ impl TokenStore for SqliteStore {
     fn location(&self) -> String {
         self.inner.path.display().to_string()
     }
+
+    /// An advisory lock (`flock`) on a file of the account's own in the
+    /// directory `<store>-locks` beside the store, which every process on
+    /// the file takes (each stdio client starts its own `mcpist serve
+    /// --stdio`). The operating system releases it when the holder exits,
+    /// also by a crash. Taken by polling `try_lock`, so no thread is blocked
+    /// while another process holds it for its token request.
+    async fn lock_account(&self, key: &AccountKey) -> Result<AccountLock> {
+        let file = open_lock_file(&self.inner.path, key)?;
+        let mut pause = std::time::Duration::from_millis(2);
+        let deadline = tokio::time::Instant::now() + ACCOUNT_LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(AccountLock::new(file)),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(Error::Store(format!(
+                            "another process has held the refresh lock of {key} for over {} s; \
+                             is an `mcpist` process stuck?",
+                            ACCOUNT_LOCK_WAIT.as_secs()
+                        )));
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::Store(format!(
+                        "cannot lock the refresh of {key}: {e}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// How long [`TokenStore::lock_account`] waits for another process's
+/// refresh (a token request, which has its own timeout, and a write).
+const ACCOUNT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The lock file of `key`'s refreshes, created (mode 0600, in a 0700
+/// directory) if missing. `+` is in no label, so names cannot collide.
+fn open_lock_file(store: &Path, key: &AccountKey) -> Result<std::fs::File> {
+    let mut dir = store.as_os_str().to_owned();
+    dir.push("-locks");
+    let dir = PathBuf::from(dir);
+    let failed = |e: std::io::Error| {
+        Error::Store(format!(
+            "cannot open the refresh lock of {key} in {}: {e}",
+            dir.display()
+        ))
+    };
+    crate::seal::create_private_dir(&dir).map_err(failed)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(dir.join(format!("{}+{}", key.service(), key.account())))
+        .map_err(failed)
 }
 
 #[cfg(test)]
@@ -616,7 +856,7 @@ mod tests {
         let new = MasterKey::generate().unwrap();
         let new_text = new.encode();
         assert_eq!(
-            store.rotate_key(new).await.unwrap(),
+            store.rotate_key(new, false).await.unwrap().count,
             4,
             "account, secret, key check, audit key"
         );
@@ -650,6 +890,98 @@ mod tests {
         );
     }
 
+    /// The refresh lock is the operating system's, so it holds against
+    /// another handle and any other process; other accounts are not held up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_account_lock_holds_off_other_handles_and_processes_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let key = MasterKey::generate().unwrap();
+        let a = SqliteStore::open(&path, key.duplicate()).unwrap();
+        let b = SqliteStore::open(&path, key).unwrap();
+        let work = AccountKey::new("github", "work").unwrap();
+        let held = a.lock_account(&work).await.unwrap();
+        assert!(held.is_held());
+        // As another process would see it: a lock on a descriptor of its own.
+        let outside = open_lock_file(&path, &work).unwrap();
+        assert!(matches!(
+            outside.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        let other = b
+            .lock_account(&AccountKey::new("github", "home").unwrap())
+            .await
+            .unwrap();
+        drop(other);
+        let waiter = tokio::spawn(async move { b.lock_account(&work).await.unwrap().is_held() });
+        drop(held);
+        assert!(waiter.await.unwrap(), "taken once the first is dropped");
+        let mode = std::fs::metadata(dir.path().join("l.db-locks"))
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+            .unwrap();
+        assert_eq!(mode, 0o700);
+    }
+
+    /// Defence in depth behind the exclusive rotation: a handle opened
+    /// before the store was re-sealed with another key writes nothing.
+    #[tokio::test]
+    async fn a_handle_with_a_retired_key_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let key = MasterKey::generate().unwrap();
+        let stale = SqliteStore::open(&path, key.duplicate()).unwrap();
+        let work = AccountKey::new("github", "work").unwrap();
+        stale
+            .put(&work, write("before"), Expect::Any)
+            .await
+            .unwrap();
+        let rotating = SqliteStore::open(&path, key).unwrap();
+        let new = MasterKey::generate().unwrap();
+        let new_again = new.duplicate();
+        rotating.rotate_key(new, false).await.unwrap();
+        drop(rotating);
+        let err = stale
+            .put(&work, write("after"), Expect::Any)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::WrongKey { hint, .. } if hint.contains("restart")),
+            "{err}"
+        );
+        assert!(matches!(
+            stale
+                .put_secret("policy/github", &SecretString::from("x"))
+                .await,
+            Err(Error::WrongKey { .. })
+        ));
+        let store = SqliteStore::open(&path, new_again).unwrap();
+        let got = store.get(&work).await.unwrap().unwrap();
+        assert_eq!(got.credential.access_token.expose_secret(), "before");
+        assert!(store.get_secret("policy/github").await.unwrap().is_none());
+    }
+
+    /// An exclusive handle is refused while another connection has the
+    /// file open, and works (reads included) once it is closed.
+    #[tokio::test]
+    async fn an_exclusive_open_is_refused_while_another_handle_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let key = MasterKey::generate().unwrap();
+        let other = SqliteStore::open(&path, key.duplicate()).unwrap();
+        let work = AccountKey::new("github", "work").unwrap();
+        other.put(&work, write("w"), Expect::Any).await.unwrap();
+        let err = SqliteStore::open_exclusive(&path, key.duplicate()).unwrap_err();
+        assert!(
+            err.to_string().contains("in use by another process"),
+            "{err}"
+        );
+        drop(other);
+        let alone = SqliteStore::open_exclusive(&path, key).unwrap();
+        assert_eq!(alone.list().await.unwrap().len(), 1);
+        let got = alone.get(&work).await.unwrap().unwrap();
+        assert_eq!(got.credential.access_token.expose_secret(), "w");
+    }
+
     #[test]
     fn both_connections_keep_a_small_page_cache() {
         let dir = tempfile::tempdir().unwrap();
@@ -661,7 +993,7 @@ mod tests {
         };
         let writer = store.inner.conn.lock().unwrap();
         assert_eq!(cache_size(&writer), -256, "the writer's cache, in KiB");
-        let reader = store.inner.reader.lock().unwrap();
+        let reader = store.inner.reader.as_ref().unwrap().lock().unwrap();
         assert_eq!(
             cache_size(reader.connection()),
             -256,

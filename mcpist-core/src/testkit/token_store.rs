@@ -20,6 +20,7 @@ pub async fn run_all<S: TokenStore>(store: &Arc<S>) {
     compare_and_swap_conflicts_write_nothing(store.as_ref()).await;
     list_shows_no_secrets(store.as_ref()).await;
     delete_removes_and_clears_the_default(store.as_ref()).await;
+    versions_never_repeat_after_a_delete(store.as_ref()).await;
     set_default_requires_the_account(store.as_ref()).await;
     accounts_are_isolated(store.as_ref()).await;
     server_secrets_round_trip(store.as_ref()).await;
@@ -179,6 +180,54 @@ pub async fn delete_removes_and_clears_the_default(store: &dyn TokenStore) {
         !info.is_default,
         "the old default did not survive the delete"
     );
+}
+
+/// A record deleted and added again continues its versions: a writer that
+/// read the old record (a refresh that started before the delete) cannot
+/// compare-and-swap over the new one, whatever version it read.
+pub async fn versions_never_repeat_after_a_delete(store: &dyn TokenStore) {
+    let key = fresh_key("kitaba");
+    let v1 = store
+        .put(
+            &key,
+            oauth_write("old-access", "old-refresh"),
+            Expect::Absent,
+        )
+        .await
+        .expect("put");
+    let v2 = store
+        .put(
+            &key,
+            oauth_write("old-access-2", "old-refresh-2"),
+            Expect::Version(v1),
+        )
+        .await
+        .expect("put");
+    assert!(store.delete(&key).await.expect("delete"));
+    let new = store
+        .put(&key, static_write("re-added"), Expect::Absent)
+        .await
+        .expect("re-add");
+    assert!(
+        new > v2,
+        "the re-added record has version {new}, the deleted one had {v2}"
+    );
+    for stale in [v1, v2] {
+        let err = store
+            .put(&key, oauth_write("stale", "stale"), Expect::Version(stale))
+            .await;
+        assert!(matches!(err, Err(Error::Conflict { .. })), "{err:?}");
+    }
+    // Deleted and re-added again, with a blanket write this time.
+    assert!(store.delete(&key).await.expect("delete"));
+    let newer = store
+        .put(&key, static_write("re-added-2"), Expect::Any)
+        .await
+        .expect("re-add");
+    assert!(newer > new, "version {newer} after {new}");
+    let got = store.get(&key).await.expect("get").expect("stored");
+    assert_eq!(got.credential.access_token.expose_secret(), "re-added-2");
+    assert_eq!(got.version, newer);
 }
 
 /// `set_default` needs an existing account and marks exactly one default.

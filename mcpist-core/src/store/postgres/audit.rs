@@ -1,7 +1,9 @@
 //! The audit log in the PostgreSQL store: the same MAC chain as SQLite's,
 //! in the `mcpist_audit` table, with the head and anchor marks in
 //! `mcpist_meta`. Appends take a transaction-scoped advisory lock, so
-//! replicas writing at once still form one chain.
+//! replicas writing at once still form one chain. The marks carry a MAC with
+//! the audit key ([`AuditKey::seal_mark`]): what that proves, and against
+//! whom, is in [`crate::audit`].
 
 use async_trait::async_trait;
 use tokio_postgres::{GenericClient, Row, Transaction};
@@ -11,12 +13,15 @@ use crate::{
     Error, Result,
     audit::{
         AuditEntry, AuditEvent, AuditFilter, AuditKey, AuditKind, AuditOutcome, AuditSink,
-        MacBytes, Outcome, VerifyReport, verify_chain,
+        MacBytes, Outcome, VerifyReport, verify_with_marks,
     },
     seal::Sealer,
 };
 
-const AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key";
+/// The associated data of the sealed audit key. A database whose key is
+/// still sealed under [`LEGACY_AUDIT_KEY_AAD`] predates authenticated marks.
+const AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key/v2";
+const LEGACY_AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key";
 
 /// The audit key sealed in `mcpist_meta`, created on first use.
 pub(super) async fn load_or_create_key(tx: &Transaction<'_>, sealer: &Sealer) -> Result<AuditKey> {
@@ -29,8 +34,27 @@ pub(super) async fn load_or_create_key(tx: &Transaction<'_>, sealer: &Sealer) ->
         .map_err(pg_err)?;
     if let Some(row) = row {
         let sealed: Vec<u8> = row.get(0);
-        let bytes = sealer.open(AUDIT_KEY_AAD, &sealed, "audit key")?;
-        return AuditKey::from_bytes(&bytes);
+        if let Ok(bytes) = sealer.open(AUDIT_KEY_AAD, &sealed, "audit key") {
+            return AuditKey::from_bytes(&bytes);
+        }
+        // Written before the marks were authenticated: they are trusted
+        // this once, sealed with the key, and the key re-sealed to say so.
+        let bytes = sealer.open(LEGACY_AUDIT_KEY_AAD, &sealed, "audit key")?;
+        let key = AuditKey::from_bytes(&bytes)?;
+        for name in ["audit_head", "audit_anchor"] {
+            if let Some(value) = read_mark(tx, name).await?
+                && let Some((seq, mac, false)) = key.open_mark(name, &value)
+            {
+                write_mark(tx, &key, name, seq, &mac).await?;
+            }
+        }
+        tx.execute(
+            "UPDATE mcpist_meta SET value = $1 WHERE name = 'audit_key'",
+            &[&sealer.seal(AUDIT_KEY_AAD, key.bytes())?],
+        )
+        .await
+        .map_err(pg_err)?;
+        return Ok(key);
     }
     let key = AuditKey::generate()?;
     let sealed = sealer.seal(AUDIT_KEY_AAD, key.bytes())?;
@@ -47,23 +71,23 @@ fn damaged_mac() -> Error {
     Error::Store("an audit record has a damaged MAC".into())
 }
 
-async fn read_mark(client: &impl GenericClient, name: &str) -> Result<Option<(u64, MacBytes)>> {
+/// The stored value of the mark `name`, as [`AuditKey::seal_mark`] wrote it.
+async fn read_mark(client: &impl GenericClient, name: &str) -> Result<Option<Vec<u8>>> {
     let row = client
         .query_opt("SELECT value FROM mcpist_meta WHERE name = $1", &[&name])
         .await
         .map_err(pg_err)?;
-    row.map(|row| {
-        let v: Vec<u8> = row.get(0);
-        let bad = || Error::Store(format!("meta {name} is damaged"));
-        let seq = u64::from_be_bytes(v.get(..8).and_then(|s| s.try_into().ok()).ok_or_else(bad)?);
-        let mac: MacBytes = v.get(8..).and_then(|s| s.try_into().ok()).ok_or_else(bad)?;
-        Ok((seq, mac))
-    })
-    .transpose()
+    Ok(row.map(|row| row.get(0)))
 }
 
-async fn write_mark(tx: &Transaction<'_>, name: &str, seq: u64, mac: &MacBytes) -> Result<()> {
-    let value = [seq.to_be_bytes().as_slice(), mac.as_slice()].concat();
+async fn write_mark(
+    tx: &Transaction<'_>,
+    key: &AuditKey,
+    name: &str,
+    seq: u64,
+    mac: &MacBytes,
+) -> Result<()> {
+    let value = key.seal_mark(name, seq, mac);
     tx.execute(
         "INSERT INTO mcpist_meta (name, value) VALUES ($1, $2)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -93,7 +117,11 @@ async fn begin_in(tx: &Transaction<'_>, key: &AuditKey, event: &AuditEvent) -> R
                 .map_err(|_| damaged_mac())?,
         ),
         None => {
-            let (seq, mac) = read_mark(tx, "audit_anchor").await?.unwrap_or((0, [0; 32]));
+            // An anchor that is not authentic is still chained from: `verify` reports it.
+            let (seq, mac) = read_mark(tx, "audit_anchor")
+                .await?
+                .and_then(|value| key.open_mark("audit_anchor", &value))
+                .map_or((0, [0; 32]), |(seq, mac, _)| (seq, mac));
             (seq + 1, mac)
         }
     };
@@ -116,7 +144,7 @@ async fn begin_in(tx: &Transaction<'_>, key: &AuditKey, event: &AuditEvent) -> R
     )
     .await
     .map_err(pg_err)?;
-    write_mark(tx, "audit_head", seq, &mac).await?;
+    write_mark(tx, key, "audit_head", seq, &mac).await?;
     Ok(seq)
 }
 
@@ -257,9 +285,7 @@ impl AuditSink for PostgresStore {
             .start()
             .await
             .map_err(pg_err)?;
-        let anchor = read_mark(&tx, "audit_anchor")
-            .await?
-            .unwrap_or((0, [0; 32]));
+        let anchor = read_mark(&tx, "audit_anchor").await?;
         let head = read_mark(&tx, "audit_head").await?;
         let rows = tx
             .query(
@@ -270,7 +296,12 @@ impl AuditSink for PostgresStore {
             .map_err(pg_err)?;
         let rows: Vec<_> = rows.iter().map(entry).collect();
         tx.commit().await.map_err(pg_err)?;
-        Ok(verify_chain(&self.inner.audit_key, anchor, &rows, head))
+        Ok(verify_with_marks(
+            &self.inner.audit_key,
+            anchor.as_deref(),
+            &rows,
+            head.as_deref(),
+        ))
     }
 
     async fn prune(&self, before_ms: u64) -> Result<u64> {
@@ -298,7 +329,7 @@ impl AuditSink for PostgresStore {
             .execute("DELETE FROM mcpist_audit WHERE seq <= $1", &[&seq])
             .await
             .map_err(pg_err)?;
-        write_mark(&tx, "audit_anchor", seq as u64, &mac).await?;
+        write_mark(&tx, &self.inner.audit_key, "audit_anchor", seq as u64, &mac).await?;
         tx.commit().await.map_err(pg_err)?;
         Ok(deleted)
     }
@@ -374,5 +405,70 @@ mod tests {
             .unwrap();
         let report = a.verify().await.unwrap();
         assert!(!report.is_intact(), "{report:?}");
+    }
+
+    /// The newest 100 and the oldest 50 records deleted with SQL and both
+    /// marks rewritten to match what is left; then the head mark deleted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn truncation_at_both_ends_with_rewritten_marks_is_detected() {
+        let db = TempDatabase::create().await;
+        let store = PostgresStore::open(&db.url(), MasterKey::generate().unwrap())
+            .await
+            .unwrap();
+        for i in 0..200 {
+            let event = AuditEvent::now(AuditKind::ToolCall).tool(format!("t{i}"));
+            store
+                .record(event, AuditOutcome::of(Outcome::Ok))
+                .await
+                .unwrap();
+        }
+        assert!(store.verify().await.unwrap().is_intact());
+        let client = store.client().await.unwrap();
+        let mark = async |seq: i64| -> Vec<u8> {
+            let mac: Vec<u8> = client
+                .query_one("SELECT mac FROM mcpist_audit WHERE seq = $1", &[&seq])
+                .await
+                .unwrap()
+                .get(0);
+            [(seq as u64).to_be_bytes().as_slice(), &mac].concat()
+        };
+        let (anchor, head) = (mark(50).await, mark(100).await);
+        client
+            .execute("DELETE FROM mcpist_audit WHERE seq <= 50 OR seq > 100", &[])
+            .await
+            .unwrap();
+        for (name, value) in [("audit_anchor", &anchor), ("audit_head", &head)] {
+            client
+                .execute(
+                    "INSERT INTO mcpist_meta (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    &[&name, value],
+                )
+                .await
+                .unwrap();
+        }
+        drop(client);
+        let report = store.verify().await.unwrap();
+        assert_eq!(report.checked, 50);
+        assert!(
+            report.problems.iter().any(|p| p.contains("audit_head"))
+                && report.problems.iter().any(|p| p.contains("audit_anchor")),
+            "{report:?}"
+        );
+        store
+            .client()
+            .await
+            .unwrap()
+            .execute("DELETE FROM mcpist_meta WHERE name = 'audit_head'", &[])
+            .await
+            .unwrap();
+        let report = store.verify().await.unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("audit_head mark is missing")),
+            "{report:?}"
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! The newest record's (seq, mac) is also kept in `meta` as `audit_head`, so
 //! records removed from the end are noticed too, and the last pruned record's
 //! as `audit_anchor`, so the chain stays verifiable after retention deletes
-//! old records.
+//! old records. Both marks carry a MAC with the audit key
+//! ([`AuditKey::seal_mark`]): what that proves, and against whom, is in
+//! [`crate::audit`].
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
@@ -13,12 +15,16 @@ use crate::{
     Error, Result,
     audit::{
         AuditEntry, AuditEvent, AuditFilter, AuditKey, AuditKind, AuditOutcome, AuditSink,
-        MacBytes, Outcome, verify_chain,
+        MacBytes, Outcome, verify_with_marks,
     },
     seal::Sealer,
 };
 
-pub(super) const AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key";
+/// The associated data of the sealed audit key. A store whose key is still
+/// sealed under [`LEGACY_AUDIT_KEY_AAD`] predates authenticated marks.
+pub(super) const AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key/v2";
+const LEGACY_AUDIT_KEY_AAD: &[u8] = b"mcpist/audit-key";
+const MARKS: [&str; 2] = ["audit_head", "audit_anchor"];
 
 /// `query_row` through the connection's statement cache: parsing the SQL
 /// again on every write was a quarter of a tool call's instructions.
@@ -47,8 +53,26 @@ pub(super) fn load_or_create_key(tx: &Transaction<'_>, sealer: &Sealer) -> Resul
         .optional()
         .map_err(store_err)?;
     if let Some(sealed) = sealed {
-        let bytes = sealer.open(AUDIT_KEY_AAD, &sealed, "audit key")?;
-        return AuditKey::from_bytes(&bytes);
+        if let Ok(bytes) = sealer.open(AUDIT_KEY_AAD, &sealed, "audit key") {
+            return AuditKey::from_bytes(&bytes);
+        }
+        // Written before the marks were authenticated: they are trusted
+        // this once, sealed with the key, and the key re-sealed to say so.
+        let bytes = sealer.open(LEGACY_AUDIT_KEY_AAD, &sealed, "audit key")?;
+        let key = AuditKey::from_bytes(&bytes)?;
+        for name in MARKS {
+            if let Some(value) = read_mark(tx, name)?
+                && let Some((seq, mac, false)) = key.open_mark(name, &value)
+            {
+                write_mark(tx, &key, name, seq, &mac)?;
+            }
+        }
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE name = 'audit_key'",
+            params![sealer.seal(AUDIT_KEY_AAD, key.bytes())?],
+        )
+        .map_err(store_err)?;
+        return Ok(key);
     }
     let key = AuditKey::generate()?;
     let sealed = sealer.seal(AUDIT_KEY_AAD, key.bytes())?;
@@ -60,33 +84,26 @@ pub(super) fn load_or_create_key(tx: &Transaction<'_>, sealer: &Sealer) -> Resul
     Ok(key)
 }
 
-fn read_mark(conn: &Connection, name: &str) -> Result<Option<(u64, MacBytes)>> {
-    let value: Option<Vec<u8>> = query_row_cached(
+/// The stored value of the mark `name`, as [`AuditKey::seal_mark`] wrote it.
+fn read_mark(conn: &Connection, name: &str) -> Result<Option<Vec<u8>>> {
+    query_row_cached(
         conn,
         "SELECT value FROM meta WHERE name = ?1",
         params![name],
         |r| r.get(0),
     )
     .optional()
-    .map_err(store_err)?;
-    value
-        .map(|v| {
-            let seq = u64::from_be_bytes(
-                v.get(..8)
-                    .and_then(|s| s.try_into().ok())
-                    .ok_or_else(|| Error::Store(format!("meta {name} is damaged")))?,
-            );
-            let mac: MacBytes = v
-                .get(8..)
-                .and_then(|s| s.try_into().ok())
-                .ok_or_else(|| Error::Store(format!("meta {name} is damaged")))?;
-            Ok((seq, mac))
-        })
-        .transpose()
+    .map_err(store_err)
 }
 
-fn write_mark(conn: &Connection, name: &str, seq: u64, mac: &MacBytes) -> Result<()> {
-    let value = [seq.to_be_bytes().as_slice(), mac.as_slice()].concat();
+fn write_mark(
+    conn: &Connection,
+    key: &AuditKey,
+    name: &str,
+    seq: u64,
+    mac: &MacBytes,
+) -> Result<()> {
+    let value = key.seal_mark(name, seq, mac);
     execute_cached(
         conn,
         "INSERT INTO meta (name, value) VALUES (?1, ?2)
@@ -97,8 +114,9 @@ fn write_mark(conn: &Connection, name: &str, seq: u64, mac: &MacBytes) -> Result
 }
 
 /// The last record of the chain (its seq and MAC), or the anchor that
-/// pruning left when there is none.
-fn chain_head(conn: &Connection) -> Result<(u64, MacBytes)> {
+/// pruning left when there is none (an anchor that is not authentic is
+/// still chained from: `verify` reports it).
+fn chain_head(conn: &Connection, key: &AuditKey) -> Result<(u64, MacBytes)> {
     let last: Option<(i64, Vec<u8>)> = query_row_cached(
         conn,
         "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
@@ -113,7 +131,9 @@ fn chain_head(conn: &Connection) -> Result<(u64, MacBytes)> {
             mac.try_into()
                 .map_err(|_| Error::Store("an audit record has a damaged MAC".into()))?,
         )),
-        None => Ok(read_mark(conn, "audit_anchor")?.unwrap_or((0, [0; 32]))),
+        None => Ok(read_mark(conn, "audit_anchor")?
+            .and_then(|value| key.open_mark("audit_anchor", &value))
+            .map_or((0, [0; 32]), |(seq, mac, _)| (seq, mac))),
     }
 }
 
@@ -339,7 +359,7 @@ fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
         let mut append = |event: &AuditEvent| -> Result<u64> {
             let last = match *head {
                 Some(last) => last,
-                None => chain_head(conn)?,
+                None => chain_head(conn, key)?,
             };
             let appended = begin_in(conn, key, last, event)?;
             *head = Some(appended);
@@ -392,7 +412,7 @@ fn commit_batch(conn: &Connection, key: &AuditKey, batch: Vec<Queued>) {
         results.push(result);
     }
     if let Some((seq, mac)) = head
-        && let Err(e) = write_mark(conn, "audit_head", seq, &mac)
+        && let Err(e) = write_mark(conn, key, "audit_head", seq, &mac)
     {
         let _ = conn.execute_batch("ROLLBACK");
         return fail_all(batch, format!("cannot write the audit head: {e}"));
@@ -484,9 +504,11 @@ impl AuditSink for SqliteStore {
     async fn verify(&self) -> Result<crate::audit::VerifyReport> {
         self.with_inner(|conn, inner| {
             commit_queued(conn, &inner.audit_key, &inner.audit_writes);
-            let anchor = read_mark(conn, "audit_anchor")?.unwrap_or((0, [0; 32]));
-            let head = read_mark(conn, "audit_head")?;
-            let mut stmt = conn
+            // One read transaction: the marks and the rows of one commit.
+            let tx = conn.unchecked_transaction().map_err(store_err)?;
+            let anchor = read_mark(&tx, "audit_anchor")?;
+            let head = read_mark(&tx, "audit_head")?;
+            let mut stmt = tx
                 .prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY seq"))
                 .map_err(store_err)?;
             let rows = stmt
@@ -494,7 +516,12 @@ impl AuditSink for SqliteStore {
                 .map_err(store_err)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(store_err)?;
-            Ok(verify_chain(&inner.audit_key, anchor, &rows, head))
+            Ok(verify_with_marks(
+                &inner.audit_key,
+                anchor.as_deref(),
+                &rows,
+                head.as_deref(),
+            ))
         })
         .await
     }
@@ -520,7 +547,7 @@ impl AuditSink for SqliteStore {
             let deleted = tx
                 .execute("DELETE FROM audit WHERE seq <= ?1", params![seq])
                 .map_err(store_err)?;
-            write_mark(&tx, "audit_anchor", seq as u64, &mac)?;
+            write_mark(&tx, &inner.audit_key, "audit_anchor", seq as u64, &mac)?;
             tx.commit().map_err(store_err)?;
             Ok(deleted as u64)
         })
@@ -537,10 +564,15 @@ mod tests {
     use super::*;
     use crate::{seal::MasterKey, store::SqliteStore};
 
+    thread_local! {
+        /// The master key of the stores [`store_with`] makes on this thread.
+        static TEST_KEY: MasterKey = MasterKey::generate().unwrap();
+    }
+
     async fn store_with(n: u64) -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            SqliteStore::open(&dir.path().join("a.db"), MasterKey::generate().unwrap()).unwrap();
+        let key = TEST_KEY.with(MasterKey::duplicate);
+        let store = SqliteStore::open(&dir.path().join("a.db"), key).unwrap();
         for i in 0..n {
             let event = AuditEvent::now(AuditKind::ToolCall)
                 .service("github")
@@ -643,6 +675,145 @@ mod tests {
                 .any(|p| p.contains("removed from the end")),
             "{report:?}"
         );
+    }
+
+    /// (seq, mac) of record `seq`, read from the file as an attacker would.
+    fn record_mac(conn: &Connection, seq: u64) -> Vec<u8> {
+        conn.query_row(
+            "SELECT mac FROM audit WHERE seq = ?1",
+            params![seq as i64],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    fn set_mark(conn: &Connection, name: &str, value: &[u8]) {
+        conn.execute(
+            "UPDATE meta SET value = ?2 WHERE name = ?1",
+            params![name, value],
+        )
+        .unwrap();
+    }
+
+    /// The attack the marks used to let through: the newest 100 and the
+    /// oldest 50 records deleted, and both marks rewritten to match what is
+    /// left (as plain copies of a record's seq and MAC, or with a tag copied
+    /// from a genuine mark). Detected, also after the store is opened again.
+    #[tokio::test]
+    async fn truncation_at_both_ends_with_rewritten_marks_is_detected() {
+        let (dir, store) = store_with(200).await;
+        assert!(store.verify().await.unwrap().is_intact());
+        let path = dir.path().join("a.db");
+        let key = store.inner.sealer.key_id();
+        for forged_tag in [false, true] {
+            let conn = Connection::open(&path).unwrap();
+            let genuine_tag = read_mark(&conn, "audit_head").unwrap().unwrap()[40..].to_vec();
+            if forged_tag {
+                // Start again from an intact log of 200 records.
+                conn.execute_batch("DELETE FROM audit; DELETE FROM meta WHERE name LIKE 'audit_%' AND name != 'audit_key';")
+                    .unwrap();
+                drop(conn);
+                for i in 0..200 {
+                    store
+                        .record(
+                            AuditEvent::now(AuditKind::ToolCall).tool(format!("t{i}")),
+                            AuditOutcome::of(Outcome::Ok),
+                        )
+                        .await
+                        .unwrap();
+                }
+            } else {
+                drop(conn);
+            }
+            let conn = Connection::open(&path).unwrap();
+            let (first, last): (i64, i64) = conn
+                .query_row("SELECT min(seq), max(seq) FROM audit", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap();
+            let (first, last) = (first as u64, last as u64);
+            let (cut_old, new_last) = (first + 49, last - 100);
+            let mark = |seq: u64| {
+                let mut value = [seq.to_be_bytes().as_slice(), &record_mac(&conn, seq)].concat();
+                if forged_tag {
+                    value.extend_from_slice(&genuine_tag);
+                }
+                value
+            };
+            let (anchor, head) = (mark(cut_old), mark(new_last));
+            conn.execute(
+                "DELETE FROM audit WHERE seq <= ?1 OR seq > ?2",
+                params![cut_old as i64, new_last as i64],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('audit_anchor', ?1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![anchor],
+            )
+            .unwrap();
+            set_mark(&conn, "audit_head", &head);
+            drop(conn);
+            let report = store.verify().await.unwrap();
+            assert_eq!(report.checked, 50);
+            assert!(!report.is_intact(), "forged tag {forged_tag}: {report:?}");
+            assert!(
+                report.problems.iter().any(|p| p.contains("audit_head"))
+                    && report.problems.iter().any(|p| p.contains("audit_anchor")),
+                "{report:?}"
+            );
+            // A new handle (another command, a restart) does not bless them.
+            let again = SqliteStore::open(&path, TEST_KEY.with(MasterKey::duplicate)).unwrap();
+            assert_eq!(again.key_id(), key);
+            assert!(!again.verify().await.unwrap().is_intact());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deleted_head_mark_is_detected() {
+        let (dir, store) = store_with(5).await;
+        let conn = Connection::open(dir.path().join("a.db")).unwrap();
+        conn.execute("DELETE FROM meta WHERE name = 'audit_head'", [])
+            .unwrap();
+        let report = store.verify().await.unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("audit_head mark is missing")),
+            "{report:?}"
+        );
+        // Also with the newest records gone with it.
+        conn.execute("DELETE FROM audit WHERE seq > 2", []).unwrap();
+        assert!(!store.verify().await.unwrap().is_intact());
+    }
+
+    /// A store written before the marks were authenticated (audit key sealed
+    /// under the old associated data, marks as plain copies) opens intact
+    /// once; from then on, plain marks written by hand are breaks.
+    #[tokio::test]
+    async fn marks_of_an_older_store_are_trusted_once_then_authenticated() {
+        let (dir, store) = store_with(5).await;
+        let path = dir.path().join("a.db");
+        let conn = Connection::open(&path).unwrap();
+        let plain = |seq: u64| [seq.to_be_bytes().as_slice(), &record_mac(&conn, seq)].concat();
+        set_mark(&conn, "audit_head", &plain(5));
+        let legacy = store
+            .inner
+            .sealer
+            .seal(LEGACY_AUDIT_KEY_AAD, store.inner.audit_key.bytes())
+            .unwrap();
+        set_mark(&conn, "audit_key", &legacy);
+        drop(store);
+        let store = SqliteStore::open(&path, TEST_KEY.with(MasterKey::duplicate)).unwrap();
+        let report = store.verify().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(read_mark(&conn, "audit_head").unwrap().unwrap().len(), 72);
+        conn.execute("DELETE FROM audit WHERE seq > 3", []).unwrap();
+        set_mark(&conn, "audit_head", &plain(3));
+        drop(store);
+        let store = SqliteStore::open(&path, TEST_KEY.with(MasterKey::duplicate)).unwrap();
+        assert!(!store.verify().await.unwrap().is_intact());
     }
 
     #[tokio::test]

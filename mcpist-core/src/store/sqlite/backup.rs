@@ -104,10 +104,13 @@ fn write_snapshot(conn: &Connection, path: &Path) -> Result<()> {
 /// In order, stopping at the first problem with nothing replaced: refuses an
 /// existing store unless `force`; copies the snapshot beside the store and
 /// opens the copy with `key` (a snapshot sealed with another key is refused);
-/// takes an exclusive lock on the existing store (refused while another
-/// process, such as `mcpist serve`, has it open). Only then is the existing
-/// store, with its `-wal` and `-shm` files, renamed to
-/// `<store>.before-restore-<timestamp>` and the checked copy renamed into place.
+/// verifies its audit chain (a broken chain is refused unless
+/// `accept_broken_audit`: restoring it would pass off edited history as
+/// the store's); takes an exclusive lock on the existing store (refused
+/// while another process, such as `mcpist serve`, has it open). Only then is
+/// the existing store, with its `-wal` and `-shm` files, renamed to
+/// `<store>.before-restore-<timestamp>` and the checked copy renamed into
+/// place, the lock held until it is.
 ///
 /// Blocks on file and SQLite work: a one-shot command's tool, not a server's.
 pub async fn restore_snapshot(
@@ -115,6 +118,7 @@ pub async fn restore_snapshot(
     store: &Path,
     key: MasterKey,
     force: bool,
+    accept_broken_audit: bool,
 ) -> Result<Restored> {
     if !snapshot.is_file() {
         return Err(Error::Store(format!(
@@ -136,10 +140,22 @@ pub async fn restore_snapshot(
     let result = stage(snapshot, &staged, key)
         .await
         .and_then(|(accounts, audit)| {
-            let previous = if exists {
-                Some(set_aside(store)?)
+            if !audit.is_intact() && !accept_broken_audit {
+                return Err(Error::Store(format!(
+                    "the audit chain of {} is broken ({} problem(s), first: {}); nothing was \
+                     replaced. Pass --accept-broken-audit to restore it anyway",
+                    snapshot.display(),
+                    audit.problems.len(),
+                    audit.problems.first().map(String::as_str).unwrap_or("")
+                )));
+            }
+            // Held until the checked copy is in place, so that no process
+            // opens the old store between the two renames.
+            let (previous, _held) = if exists {
+                let (aside, held) = set_aside(store)?;
+                (Some(aside), Some(held))
             } else {
-                None
+                (None, None)
             };
             fs::rename(&staged, store).map_err(|e| {
                 Error::Store(format!(
@@ -186,23 +202,27 @@ async fn stage(snapshot: &Path, staged: &Path, key: MasterKey) -> Result<(usize,
 }
 
 /// Renames `store` and its `-wal` / `-shm` files aside, once no other
-/// process has the store open.
-fn set_aside(store: &Path) -> Result<PathBuf> {
-    {
-        let conn = Connection::open(store).map_err(store_err)?;
-        let in_use = || {
-            Error::Store(format!(
-                "{} is in use by another process (is `mcpist serve` running? stop it first); \
-                 nothing was replaced",
-                store.display()
-            ))
-        };
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
-            .map_err(store_err)?;
-        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
-            .map_err(|_| in_use())?;
-        // Everything committed into the main file, so the set-aside copy is whole.
-        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+/// process has the store open. Returns the connection that holds the
+/// store's exclusive lock: it keeps every process out of the old file until
+/// dropped. It is in rollback-journal mode by then, so that closing it
+/// deletes no `-wal` or `-shm` file by name (which would be the new store's).
+fn set_aside(store: &Path) -> Result<(PathBuf, Connection)> {
+    let conn = Connection::open(store).map_err(store_err)?;
+    super::take_exclusive(&conn).map_err(|e| match e {
+        Some(e) => store_err(e),
+        None => super::in_use(store),
+    })?;
+    // Everything committed into the main file, so the set-aside copy is
+    // whole, and the WAL closed.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        .map_err(store_err)?;
+    if !mode.eq_ignore_ascii_case("delete") {
+        return Err(Error::Store(format!(
+            "{}: cannot fold the write-ahead log into the file (journal mode {mode}); \
+             nothing was replaced",
+            store.display()
+        )));
     }
     let stamp: String = crate::audit::format_time(crate::audit::now_ms())
         .chars()
@@ -217,7 +237,7 @@ fn set_aside(store: &Path) -> Result<PathBuf> {
                 .map_err(|e| Error::Store(format!("cannot move {} aside: {e}", from.display())))?;
         }
     }
-    Ok(aside)
+    Ok((aside, conn))
 }
 
 /// `path` with `suffix` appended to its file name.

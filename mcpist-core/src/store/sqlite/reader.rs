@@ -172,7 +172,7 @@ fn generation(conn: &Connection) -> Result<i64> {
         .map_err(store_err)
 }
 
-fn read_rows(conn: &Connection) -> Result<Vec<AccountRow>> {
+pub(super) fn read_rows(conn: &Connection) -> Result<Vec<AccountRow>> {
     let mut statement = conn
         .prepare_cached(
             "SELECT a.service, a.account, a.kind, a.identity, a.status, a.expires_at, a.scopes,
