@@ -672,6 +672,9 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
             .unwrap_or_else(|| format!("http://{bind}"));
         let mut web = mcpist_core::web::WebOptions::new(base);
         web.stdio_entry = stdio_entry(loaded).ok();
+        web.lockout_hint = "To get in at once, run `mcpist password set` where MCPist runs \
+                            (the same password will do), or restart `mcpist serve`."
+            .into();
         options.web = Some(web);
     }
     let listener = tokio::net::TcpListener::bind(bind)

@@ -644,3 +644,76 @@ async fn ui_responses_forbid_framing_caching_and_sniffing() {
         .unwrap();
     assert_eq!(foreign.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_concurrent_wrong_passwords_get_five_verdicts_and_a_new_password_ends_the_lockout() {
+    let ui = start_ui().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // One form serves every attempt: its token is a double-submit cookie.
+    let (cookie, token) = login_form(&http, &ui.base).await;
+    let mut attempts = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let request = http
+            .post(format!("{}/login", ui.base))
+            .header("Cookie", cookie.clone())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={token}&password=guess-{i}"));
+        attempts.spawn(async move {
+            let answer = request.send().await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(answer) = attempts.join_next().await {
+        let (status, page) = answer.unwrap();
+        if status == 429 {
+            assert!(page.contains("Setting a new password"), "{page}");
+        }
+        statuses.push(status);
+    }
+    let wrong = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(wrong, 5, "{statuses:?}");
+    assert_eq!(refused, 35, "{statuses:?}");
+    let checked = ui
+        .server
+        .audit()
+        .query(&AuditFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.kind == AuditKind::UiLogin)
+        .count();
+    assert_eq!(checked, 5, "only five passwords were verified");
+
+    // Locked out, even with the right password...
+    let (cookie, token) = login_form(&http, &ui.base).await;
+    let right = format!("csrf={token}&password={}", PASSWORD.replace(' ', "+"));
+    let locked = http
+        .post(format!("{}/login", ui.base))
+        .header("Cookie", cookie.clone())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(right)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 429);
+    assert!(locked_out_changes_nothing(&ui).await);
+    // ...until the owner sets a password where the server runs.
+    let new = "a brand new passphrase, long";
+    mcpist_core::web::set_password(ui.store.as_ref(), &SecretString::from(new))
+        .await
+        .unwrap();
+    let back_in = http
+        .post(format!("{}/login", ui.base))
+        .header("Cookie", cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&password={}", new.replace(' ', "+")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back_in.status(), 303, "the new password logs in at once");
+}

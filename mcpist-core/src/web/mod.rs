@@ -63,6 +63,8 @@ const SESSION_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
 const LOGIN_FAILURES: usize = 5;
 /// The window wrong passwords are counted over.
 const LOGIN_WINDOW: Duration = Duration::from_secs(300);
+/// What the lockout page says by default about getting back in at once.
+const DEFAULT_LOCKOUT_HINT: &str = "Setting a new password where the server runs, or restarting the server, ends the wait at once.";
 
 /// What the web UI needs to know about where it is served.
 #[derive(Debug, Clone)]
@@ -73,6 +75,11 @@ pub struct WebOptions {
     /// The stdio entry for clients that start MCPist themselves (Claude
     /// Desktop), when known.
     pub stdio_entry: Option<ServerEntry>,
+    /// How the owner gets back in at once when wrong passwords have locked
+    /// the login, shown on the lockout page. Logins are counted for the
+    /// whole server (an attacker can spend them), so say how the owner ends
+    /// the wait: a new password in the store, or a restart, always does.
+    pub lockout_hint: String,
 }
 
 impl WebOptions {
@@ -81,6 +88,7 @@ impl WebOptions {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             stdio_entry: None,
+            lockout_hint: DEFAULT_LOCKOUT_HINT.to_owned(),
         }
     }
 
@@ -179,7 +187,61 @@ struct Web {
     flows: Arc<LoginFlows>,
     // Keyed by the SHA-256 of the cookie value: the map never holds a live cookie.
     sessions: Mutex<HashMap<[u8; 32], Session>>,
-    failures: Mutex<VecDeque<Instant>>,
+    attempts: Mutex<Attempts>,
+    verifier: Mutex<Option<Verifier>>,
+}
+
+/// A password to verify against a PHC hash, and where to send the verdict.
+type Verification = (
+    SecretString,
+    SecretString,
+    tokio::sync::oneshot::Sender<bool>,
+);
+
+/// Verifies passwords one at a time, on one thread of its own. An argon2
+/// verification takes about 19 MiB: one at a time bounds what a burst of
+/// logins can take, and one thread reuses that memory where each thread of
+/// the blocking pool would keep its own. The thread ends with the web UI.
+struct Verifier(std::sync::mpsc::Sender<Verification>);
+
+impl Verifier {
+    fn start() -> std::io::Result<Self> {
+        let (send, receive) = std::sync::mpsc::channel::<Verification>();
+        std::thread::Builder::new()
+            .name("mcpist-password".into())
+            .spawn(move || {
+                for (password, hash, verdict) in receive {
+                    let _ = verdict.send(verify_password(&password, hash.expose_secret()));
+                }
+            })?;
+        Ok(Self(send))
+    }
+}
+
+/// Password attempts in the current window: the wrong ones, and those being
+/// verified (each reserved before its verification starts, so concurrent
+/// attempts cannot all slip under the limit).
+#[derive(Default)]
+struct Attempts {
+    /// When each counted attempt started, oldest first.
+    started: VecDeque<Instant>,
+    /// The SHA-256 of the password hash they were made against: a new
+    /// password starts a new count.
+    against: Option<[u8; 32]>,
+}
+
+/// The verdict on a password given in a form.
+enum PasswordCheck {
+    /// It is the password.
+    Right,
+    /// It is not (and counted as such).
+    Wrong,
+    /// Too many wrong ones lately: not verified; seconds until the next try.
+    Locked(u64),
+    /// No password is set yet.
+    Unset,
+    /// The store or the audit log failed: not verified.
+    Failed(StatusCode, String),
 }
 
 /// A logged-in request: its session's key and CSRF token, and any message
@@ -344,22 +406,121 @@ impl Web {
         }
     }
 
-    /// Seconds to wait before the next login attempt, if too many failed.
-    fn login_locked(&self) -> Option<u64> {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    /// Counts an attempt against the password hash `hash` before it is
+    /// verified; refused (with the seconds to wait) when too many failed in
+    /// the window. A hash other than the one counted so far (the owner set a
+    /// new password) starts the count again.
+    fn reserve_attempt(&self, hash: &str) -> std::result::Result<Instant, u64> {
+        let digest: [u8; 32] = Sha256::digest(hash.as_bytes()).into();
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if attempts.against != Some(digest) {
+            *attempts = Attempts {
+                started: VecDeque::new(),
+                against: Some(digest),
+            };
+        }
         let now = Instant::now();
-        while failures
+        while attempts
+            .started
             .front()
             .is_some_and(|t| now.duration_since(*t) >= LOGIN_WINDOW)
         {
-            failures.pop_front();
+            attempts.started.pop_front();
         }
-        if failures.len() >= LOGIN_FAILURES {
-            let oldest = *failures.front().expect("not empty");
-            Some((LOGIN_WINDOW - now.duration_since(oldest)).as_secs().max(1))
+        if let Some(oldest) = attempts.started.front()
+            && attempts.started.len() >= LOGIN_FAILURES
+        {
+            return Err((LOGIN_WINDOW - now.duration_since(*oldest))
+                .as_secs()
+                .max(1));
+        }
+        attempts.started.push_back(now);
+        Ok(now)
+    }
+
+    /// Takes back the attempt reserved at `at`: the password was right.
+    fn release_attempt(&self, at: Instant) {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = attempts.started.iter().position(|t| *t == at) {
+            attempts.started.remove(i);
+        }
+    }
+
+    /// Checks `password` against the stored hash: counted before it is
+    /// verified, verified a few at a time, audited as a [`AuditKind::UiLogin`].
+    async fn check_password(&self, password: SecretString) -> PasswordCheck {
+        let hash = match self.store().get_secret(PASSWORD_SECRET).await {
+            Ok(Some(hash)) => hash,
+            Ok(None) => return PasswordCheck::Unset,
+            Err(e) => {
+                return PasswordCheck::Failed(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+            }
+        };
+        let at = match self.reserve_attempt(hash.expose_secret()) {
+            Ok(at) => at,
+            Err(wait) => return PasswordCheck::Locked(wait),
+        };
+        let ok = match self.verify(password, hash) {
+            Ok(verdict) => verdict.await.unwrap_or(false),
+            Err(e) => {
+                self.release_attempt(at);
+                return PasswordCheck::Failed(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+            }
+        };
+        if ok {
+            self.release_attempt(at);
+        }
+        let outcome = if ok { Outcome::Ok } else { Outcome::Denied };
+        if let Err(e) = self
+            .server
+            .audit()
+            .record(
+                AuditEvent::now(AuditKind::UiLogin),
+                AuditOutcome::of(outcome),
+            )
+            .await
+        {
+            tracing::error!(error = %e, "could not audit a web UI password check");
+            return PasswordCheck::Failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The audit log cannot be written, so passwords are not accepted.".into(),
+            );
+        }
+        if ok {
+            PasswordCheck::Right
         } else {
-            None
+            tracing::warn!("web UI password check with a wrong password");
+            PasswordCheck::Wrong
         }
+    }
+
+    /// Queues `password` for the verifier thread (started on first use).
+    fn verify(
+        &self,
+        password: SecretString,
+        hash: SecretString,
+    ) -> std::io::Result<tokio::sync::oneshot::Receiver<bool>> {
+        let mut verifier = self.verifier.lock().unwrap_or_else(|e| e.into_inner());
+        if verifier.is_none() {
+            *verifier = Some(Verifier::start()?);
+        }
+        let (send, receive) = tokio::sync::oneshot::channel();
+        if let Some(running) = verifier.as_ref()
+            && running.0.send((password, hash, send)).is_ok()
+        {
+            return Ok(receive);
+        }
+        // The thread is gone: the next check starts another.
+        *verifier = None;
+        Err(std::io::Error::other("the password verifier stopped"))
+    }
+
+    /// The lockout message: how long to wait, and how to get in at once.
+    fn locked_message(&self, wait: u64) -> String {
+        format!(
+            "Too many wrong passwords. Try again in {wait} s. {}",
+            self.options.lockout_hint
+        )
     }
 
     fn chrome<'a>(&'a self, visit: &'a Visit, active: &'a str) -> pages::Chrome<'a> {
@@ -398,7 +559,8 @@ pub fn routes(server: McpServer, options: WebOptions) -> Router {
         options,
         flows,
         sessions: Mutex::new(HashMap::new()),
-        failures: Mutex::new(VecDeque::new()),
+        attempts: Mutex::new(Attempts::default()),
+        verifier: Mutex::new(None),
     });
     Router::new()
         .route("/", get(services_page))
@@ -491,50 +653,20 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
             "The login form expired or did not come from this page; try again.",
         );
     }
-    if let Some(wait) = web.login_locked() {
-        return retry(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many wrong passwords. Try again in {wait} s."),
-        );
-    }
-    let hash = match web.store().get_secret(PASSWORD_SECRET).await {
-        Ok(Some(hash)) => hash,
-        Ok(None) => {
+    let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
+    match web.check_password(password).await {
+        PasswordCheck::Right => {}
+        PasswordCheck::Wrong => return retry(StatusCode::UNAUTHORIZED, "Wrong password."),
+        PasswordCheck::Locked(wait) => {
+            return retry(StatusCode::TOO_MANY_REQUESTS, &web.locked_message(wait));
+        }
+        PasswordCheck::Unset => {
             return retry(
                 StatusCode::FORBIDDEN,
                 "No password is set yet: run `mcpist password set` on the server.",
             );
         }
-        Err(e) => return retry(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
-    let hash = hash.expose_secret().to_owned();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
-    let outcome = if ok { Outcome::Ok } else { Outcome::Denied };
-    if let Err(e) = web
-        .server
-        .audit()
-        .record(
-            AuditEvent::now(AuditKind::UiLogin),
-            AuditOutcome::of(outcome),
-        )
-        .await
-    {
-        tracing::error!(error = %e, "could not audit a web UI login");
-        return retry(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The audit log cannot be written, so logins are refused.",
-        );
-    }
-    if !ok {
-        web.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_back(Instant::now());
-        tracing::warn!("web UI login with a wrong password");
-        return retry(StatusCode::UNAUTHORIZED, "Wrong password.");
+        PasswordCheck::Failed(status, message) => return retry(status, &message),
     }
     let id = random_token();
     let key: [u8; 32] = Sha256::digest(id.as_bytes()).into();
