@@ -292,13 +292,45 @@ pub(crate) fn load(path: Option<&Path>) -> Result<Loaded> {
             );
         }
     }
-    Ok(Loaded {
+    let loaded = Loaded {
         config,
         config_exists,
         data_dir: default_data_dir()?,
         config_path,
         figment,
-    })
+    };
+    refuse_open_auth_behind_a_proxy(&loaded)?;
+    Ok(loaded)
+}
+
+/// Behind a proxy every request comes from loopback: with the bearer check
+/// off, whoever reaches the proxy could call every tool. So
+/// `dangerously_disable_auth` is refused with `public_url` or `allowed_hosts`.
+fn refuse_open_auth_behind_a_proxy(loaded: &Loaded) -> Result<()> {
+    let server = &loaded.config.server;
+    if !server.dangerously_disable_auth {
+        return Ok(());
+    }
+    let mut keys = vec!["server.dangerously_disable_auth"];
+    if server.public_url.is_some() {
+        keys.push("server.public_url");
+    }
+    if !server.allowed_hosts.is_empty() {
+        keys.push("server.allowed_hosts");
+    }
+    if keys.len() == 1 {
+        return Ok(());
+    }
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|key| format!("{key} (in {})", loaded.source_of(key)))
+        .collect();
+    bail!(
+        "bad configuration: {} cannot be set together: the bearer check may be switched off \
+         only for a loopback-only server, never for one reached through a proxy or other host \
+         names; remove dangerously_disable_auth",
+        keys.join(" and ")
+    )
 }
 
 /// One line per figment error, each naming the key and where it was set.

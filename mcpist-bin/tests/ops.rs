@@ -231,6 +231,46 @@ fn doctor_reports_a_bad_config_and_an_inconsistent_public_url() {
     assert!(fix.contains("\"mcp.example.net\""), "{fix}");
 }
 
+#[test]
+fn disabling_auth_is_refused_with_a_public_url_or_extra_allowed_hosts() {
+    for extra in [
+        "public_url = \"https://mcp.example.net\"",
+        "allowed_hosts = [\"mcp.example.net\"]",
+    ] {
+        let home = Home::new();
+        home.run_ok(&["init"]);
+        home.write_config(&format!(
+            "[server]\nbind = \"127.0.0.1:0\"\ndangerously_disable_auth = true\n{extra}\n"
+        ));
+        let key = extra.split(' ').next().unwrap();
+        let path = home.config_path().display().to_string();
+        let (out, checks) = doctor(&home);
+        assert!(!out.status.success(), "{checks:?}");
+        let (status, message, _) = check(&checks, "config");
+        assert_eq!(status, "fail");
+        assert!(message.contains("dangerously_disable_auth") && message.contains(key));
+        // `serve` refuses to start (a bounded wait, in case it serves).
+        let mut serve = home
+            .cmd(&["serve"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while serve.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = serve.kill();
+        let served = serve.wait_with_output().unwrap();
+        assert!(!served.status.success(), "{extra}");
+        let said = stderr(&served);
+        for part in ["server.dangerously_disable_auth", key, &path] {
+            assert!(said.contains(part), "{part} missing in: {said}");
+        }
+    }
+}
+
 /// `mcpist bearer show`.
 fn bearer_token(home: &Home) -> String {
     String::from_utf8(home.run_ok(&["bearer", "show"]).stdout)
