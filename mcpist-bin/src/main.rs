@@ -556,6 +556,9 @@ async fn set_password(loaded: &Loaded) -> Result<()> {
     Ok(())
 }
 
+/// The shortest bearer `serve` takes from `MCPIST_BEARER`.
+const MIN_BEARER_CHARS: usize = 32;
+
 async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result<()> {
     let (stores, created) = wiring::open_store(loaded, true)?;
     if created.key {
@@ -606,15 +609,20 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     } else if loaded.config.store.kind == config::StoreKind::Memory {
         // A memory store forgets everything at exit, so `bearer show` could
         // never print its token: the caller supplies one instead.
-        let bearer = std::env::var("MCPIST_BEARER").map_err(|_| {
+        let bearer = SecretString::from(std::env::var("MCPIST_BEARER").map_err(|_| {
             anyhow::anyhow!(
                 "with [store] kind = \"memory\" nothing persists, not even the bearer token; \
                  set MCPIST_BEARER to the token HTTP clients will send"
             )
-        })?;
-        ClientAuth::Bearer(mcpist_core::http::BearerDigest::of(&SecretString::from(
-            bearer,
-        )))
+        })?);
+        let chars = bearer.expose_secret().chars().count();
+        if chars < MIN_BEARER_CHARS {
+            bail!(
+                "MCPIST_BEARER must be at least {MIN_BEARER_CHARS} characters, not {chars}: \
+                 a short bearer can be guessed; `openssl rand -hex 32` makes a good one"
+            );
+        }
+        ClientAuth::Bearer(mcpist_core::http::BearerDigest::of(&bearer))
     } else {
         let (bearer, bearer_created) = wiring::ensure_bearer(stores.tokens.as_ref()).await?;
         if bearer_created {

@@ -380,6 +380,40 @@ fn a_memory_store_serves_http_only_with_a_bearer_from_the_environment() {
     assert!(!home.data_dir().exists(), "a memory store writes nothing");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bearer_from_the_environment_needs_32_characters() {
+    let home = Home::new();
+    home.write_config("[store]\nkind = \"memory\"\n");
+    let short = "guessable-bearer-of-31-characte";
+    assert_eq!(short.len(), 31);
+    let out = output_within(
+        home.cmd_env(
+            &[("MCPIST_BEARER", short)],
+            &["serve", "--bind", "127.0.0.1:0"],
+        ),
+        std::time::Duration::from_secs(20),
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("MCPIST_BEARER") && said.contains("32 characters"),
+        "{said}"
+    );
+    assert!(!said.contains(short), "the value is never echoed: {said}");
+
+    let long = format!("{short}r");
+    let server = spawn_http_env(&home, &[("MCPIST_BEARER", &long)]);
+    let answer = reqwest::Client::new()
+        .post(&server.url)
+        .bearer_auth(&long)
+        .header("Accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(answer.status(), 401, "a 32-character bearer is accepted");
+}
+
 #[test]
 fn tools_shows_what_policy_hides_and_why() {
     let home = Home::new();

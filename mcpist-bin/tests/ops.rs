@@ -250,19 +250,7 @@ fn disabling_auth_is_refused_with_a_public_url_or_extra_allowed_hosts() {
         assert_eq!(status, "fail");
         assert!(message.contains("dangerously_disable_auth") && message.contains(key));
         // `serve` refuses to start (a bounded wait, in case it serves).
-        let mut serve = home
-            .cmd(&["serve"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while serve.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = serve.kill();
-        let served = serve.wait_with_output().unwrap();
+        let served = output_within(home.cmd(&["serve"]), Duration::from_secs(20));
         assert!(!served.status.success(), "{extra}");
         let said = stderr(&served);
         for part in ["server.dangerously_disable_auth", key, &path] {
