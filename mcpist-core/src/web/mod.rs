@@ -33,6 +33,7 @@ use axum::{
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{
     Error, Result,
@@ -252,12 +253,34 @@ struct Visit {
     flash: Option<String>,
 }
 
-/// A submitted form's fields, in order (a name may repeat).
-struct Form(Vec<(String, String)>);
+/// A submitted form's fields, in order (a name may repeat). Values may be
+/// secrets (passwords, pasted tokens): they are wiped when the form drops.
+struct Form(Vec<(String, Zeroizing<String>)>);
 
 impl Form {
     fn parse(body: &[u8]) -> Self {
-        Self(url::form_urlencoded::parse(body).into_owned().collect())
+        Self(
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), Zeroizing::new(v.into_owned())))
+                .collect(),
+        )
+    }
+
+    /// The form in `body`, which is wiped once parsed.
+    fn parse_wiping(body: &mut [u8]) -> Self {
+        let form = Self::parse(body);
+        body.zeroize();
+        form
+    }
+
+    /// The form of a request body that carries a password: the body's
+    /// buffer is wiped after parsing when this handler holds the only
+    /// reference to it (hyper may hold another, which it reuses).
+    fn parse_secret(body: Bytes) -> Self {
+        match body.try_into_mut() {
+            Ok(mut bytes) => Self::parse_wiping(&mut bytes),
+            Err(shared) => Self::parse(&shared),
+        }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -275,7 +298,7 @@ impl Form {
         self.0
             .iter()
             .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.to_string())
             .collect()
     }
 
@@ -353,12 +376,12 @@ impl Web {
     fn submission(
         &self,
         headers: &HeaderMap,
-        body: &[u8],
+        body: Bytes,
     ) -> std::result::Result<(Visit, Form), Box<Response>> {
+        let form = Form::parse_secret(body);
         let Some(visit) = self.visit(headers) else {
             return Err(Box::new(redirect("/login")));
         };
-        let form = Form::parse(body);
         if !form.get("csrf").is_some_and(|t| same(t, &visit.csrf)) {
             return Err(Box::new(html(
                 StatusCode::FORBIDDEN,
@@ -632,7 +655,7 @@ async fn login_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response
 }
 
 async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = Form::parse(&body);
+    let form = Form::parse_secret(body);
     let expected = cookie_value(&headers, web.options.login_cookie()).unwrap_or("");
     let retry = |status: StatusCode, message: &str| {
         let token = random_token();
@@ -697,7 +720,7 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
 }
 
 async fn logout(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (visit, _) = match web.submission(&headers, &body) {
+    let (visit, _) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -857,7 +880,7 @@ async fn add_token_page(
 }
 
 async fn add_token(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (visit, form) = match web.submission(&headers, &body) {
+    let (visit, form) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -922,7 +945,7 @@ async fn make_default(
     Path((service, account)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (visit, _) = match web.submission(&headers, &body) {
+    let (visit, _) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -959,7 +982,7 @@ async fn remove(
     Path((service, account)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (visit, _) = match web.submission(&headers, &body) {
+    let (visit, _) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -982,7 +1005,7 @@ async fn connect(
     Path(service): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (visit, form) = match web.submission(&headers, &body) {
+    let (visit, form) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -1052,7 +1075,7 @@ async fn set_app(
     Path(service): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (visit, form) = match web.submission(&headers, &body) {
+    let (visit, form) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -1171,7 +1194,7 @@ async fn set_policy(
     Path(service): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (visit, form) = match web.submission(&headers, &body) {
+    let (visit, form) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -1268,7 +1291,7 @@ async fn clients_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
 }
 
 async fn reveal_bearer(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (visit, _) = match web.submission(&headers, &body) {
+    let (visit, _) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -1350,6 +1373,17 @@ mod tests {
             public.redirect_uri("github"),
             "https://mcpist.example.net/oauth/callback/github"
         );
+    }
+
+    #[test]
+    fn password_forms_wipe_their_body() {
+        let mut body = b"csrf=ab&password=hunter2-hunter2".to_vec();
+        let form = Form::parse_wiping(&mut body);
+        assert_eq!(form.get("password"), Some("hunter2-hunter2"));
+        assert!(body.iter().all(|b| *b == 0), "{body:?}");
+        let shared = Bytes::from_static(b"password=p");
+        let again = Form::parse_secret(shared.clone());
+        assert_eq!(again.get("password"), Some("p"), "a shared body is parsed");
     }
 
     #[test]
