@@ -697,11 +697,6 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
             server.visible_tools()
         ),
     );
-    // No Nagle: a streamed reply's last small write must not wait for the
-    // client's delayed ACK (about 40 ms per call on Linux).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     // On SIGTERM: stop accepting at once; give the calls in flight the grace
     // period to finish, then cut off the rest with an error answer; only then
     // close the sessions' streams.
@@ -710,8 +705,12 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     let calls = server.clone();
     let hard_stop = CancellationToken::new();
     let stop = hard_stop.clone();
-    let serving = axum::serve(listener, mcpist_core::http::router(server, options))
-        .with_graceful_shutdown(async move {
+    let limits = server_config.connection_limits();
+    let serving = mcpist_core::http::serve(
+        listener,
+        mcpist_core::http::router(server, options),
+        limits,
+        async move {
             shutdown_signal().await;
             tracing::info!(
                 in_flight = in_flight.count(),
@@ -734,9 +733,10 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
                 tokio::time::sleep(flush).await;
                 stop.cancel();
             });
-        });
+        },
+    );
     tokio::select! {
-        served = std::future::IntoFuture::into_future(serving) => served?,
+        served = serving => served?,
         () = hard_stop.cancelled() => {
             tracing::warn!("connections still open after the grace period; exiting anyway");
         }

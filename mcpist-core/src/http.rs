@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::{
     Router,
@@ -13,13 +14,17 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::{
+    net::TcpListener,
+    sync::{Semaphore, mpsc, watch},
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -32,6 +37,128 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Default number of MCP requests handled at once; more wait their turn.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
+
+/// Limits on the connections [`serve`] holds open, so that slow or idle
+/// clients cannot tie up the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request's headers must arrive within this long after the server
+    /// starts reading them; else the connection is closed.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in progress is closed after this long
+    /// (an event stream or a call in progress is a request in progress).
+    pub idle_timeout: Duration,
+    /// Connections served at once; further ones wait, unserved, in the
+    /// listen backlog until one closes.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    /// 10 s for headers, 60 s idle, 256 connections.
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 256,
+        }
+    }
+}
+
+/// Serves `app` over HTTP/1.1 on `listener` within `limits` until `shutdown`
+/// resolves; then accepts no more connections, lets each finish the requests
+/// it has begun (an open event stream ends when the app ends it, for example
+/// through [`HttpOptions::cancel`]), and returns once all are closed.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    // Each connection holds a permit until it closes: all of them free
+    // means no connection is left.
+    let max_connections = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let permits = Arc::new(Semaphore::new(max_connections as usize));
+    let stop = CancellationToken::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before
+                    // it was accepted: wait a little rather than spin.
+                    tracing::debug!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // No Nagle: a streamed reply's last small write must not wait for
+        // the client's delayed ACK (about 40 ms per call on Linux).
+        let _ = tcp.set_nodelay(true);
+        let requests = InFlight::default();
+        let service = {
+            let requests = requests.clone();
+            let app = app.clone();
+            hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let guard = requests.enter();
+                let mut app = app.clone();
+                async move {
+                    let response = tower_service::Service::call(&mut app, req.map(Body::new)).await;
+                    response.map(|response| {
+                        response.map(|body| {
+                            Body::new(Tracked {
+                                body,
+                                _guard: guard,
+                            })
+                        })
+                    })
+                }
+            })
+        };
+        let conn = http1.serve_connection(TokioIo::new(tcp), service);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut conn = std::pin::pin!(conn);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    served = conn.as_mut() => {
+                        if let Err(e) = served {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = stop.cancelled(), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    () = requests.idle_for(limits.idle_timeout), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    stop.cancel();
+    let _all_closed = permits.acquire_many(max_connections).await;
+    Ok(())
+}
 
 /// How `/mcp` authenticates its callers.
 #[derive(Debug, Clone)]
@@ -108,6 +235,27 @@ impl InFlight {
     /// Resolves once no request is in flight (at once if none is).
     pub async fn idle(&self) {
         let _ = self.0.subscribe().wait_for(|n| *n == 0).await;
+    }
+
+    /// Resolves once no request has been in flight for `idle`: every
+    /// request that starts or ends starts the wait again.
+    async fn idle_for(&self, idle: Duration) {
+        let mut changes = self.0.subscribe();
+        loop {
+            let busy = *changes.borrow_and_update() > 0;
+            if busy {
+                if changes.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+                continue;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(idle) => return,
+                changed = changes.changed() => if changed.is_err() {
+                    return std::future::pending().await;
+                },
+            }
+        }
     }
 
     fn enter(&self) -> InFlightGuard {
