@@ -8,7 +8,10 @@
 //! - Every form carries a CSRF token bound to the session (the login form, a
 //!   double-submit cookie); a POST without it changes nothing.
 //! - Pages never contain a token: pasted tokens are shown as a masked hint,
-//!   app secrets as "set", and the MCP bearer only after an explicit POST.
+//!   app secrets as "set", and the MCP bearer only after an explicit POST
+//!   that gives the password again.
+//! - Over plain http (loopback), where the browser sends the cookie to every
+//!   port of the host, sessions are short: 30 idle minutes, 12 hours at most.
 
 mod pages;
 
@@ -56,10 +59,16 @@ pub const BEARER_SECRET: &str = "mcp_bearer";
 /// Shortest password `set_password` accepts.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
-/// A session ends after this long without a request.
+/// Over https, a session ends after this long without a request.
 const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
-/// A session ends this long after login, however busy.
+/// Over https, a session ends this long after login, however busy.
 const SESSION_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Over plain http, a session ends after this long without a request:
+/// browsers send a cookie of `127.0.0.1` to every web service on that host,
+/// whatever its port, so a session cookie there lives briefly.
+const PLAIN_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+/// Over plain http, a session (and its cookie) ends this long after login.
+const PLAIN_SESSION_MAX: Duration = Duration::from_secs(12 * 3600);
 /// Wrong passwords allowed per window before logins are refused.
 const LOGIN_FAILURES: usize = 5;
 /// The window wrong passwords are counted over.
@@ -95,6 +104,25 @@ impl WebOptions {
 
     fn secure(&self) -> bool {
         self.base_url.starts_with("https://")
+    }
+
+    /// How long a session may go without a request.
+    fn session_idle(&self) -> Duration {
+        if self.secure() {
+            SESSION_IDLE
+        } else {
+            PLAIN_SESSION_IDLE
+        }
+    }
+
+    /// How long a session lasts at most; over plain http the cookie says so
+    /// too, so the browser drops it as well.
+    fn session_max(&self) -> Duration {
+        if self.secure() {
+            SESSION_MAX
+        } else {
+            PLAIN_SESSION_MAX
+        }
     }
 
     fn session_cookie(&self) -> &'static str {
@@ -359,8 +387,9 @@ impl Web {
         let key: [u8; 32] = Sha256::digest(id.as_bytes()).into();
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
+        let (idle, max) = (self.options.session_idle(), self.options.session_max());
         sessions.retain(|_, s| {
-            now.duration_since(s.seen) < SESSION_IDLE && now.duration_since(s.created) < SESSION_MAX
+            now.duration_since(s.seen) < idle && now.duration_since(s.created) < max
         });
         let session = sessions.get_mut(&key)?;
         session.seen = now;
@@ -708,9 +737,10 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
         );
     let mut response = redirect("/");
     let headers = response.headers_mut();
+    let lifetime = (!web.options.secure()).then(|| web.options.session_max());
     headers.append(
         header::SET_COOKIE,
-        web.cookie(web.options.session_cookie(), &id, None),
+        web.cookie(web.options.session_cookie(), &id, lifetime),
     );
     headers.append(
         header::SET_COOKIE,
@@ -1287,31 +1317,55 @@ async fn clients_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
     let Some(visit) = web.visit(&headers) else {
         return redirect("/login");
     };
-    render_clients(&web, &visit, None).await
+    render_clients(&web, &visit, None, StatusCode::OK).await
 }
 
+/// Shows the bearer, to whoever gives the password again: a session
+/// cookie alone (which may have leaked) does not reveal it.
 async fn reveal_bearer(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (visit, _) = match web.submission(&headers, body) {
+    let (mut visit, form) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
-    match web.store().get_secret(BEARER_SECRET).await {
-        Ok(bearer) => render_clients(&web, &visit, bearer).await,
-        Err(e) => html(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            pages::message("Store error", &e.to_string()),
+    let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
+    let (status, message) = match web.check_password(password).await {
+        PasswordCheck::Right => {
+            return match web.store().get_secret(BEARER_SECRET).await {
+                Ok(bearer) => render_clients(&web, &visit, bearer, StatusCode::OK).await,
+                Err(e) => html(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    pages::message("Store error", &e.to_string()),
+                ),
+            };
+        }
+        PasswordCheck::Wrong => (
+            StatusCode::UNAUTHORIZED,
+            "Wrong password; the bearer token stays hidden.".to_owned(),
         ),
-    }
+        PasswordCheck::Locked(wait) => (StatusCode::TOO_MANY_REQUESTS, web.locked_message(wait)),
+        PasswordCheck::Unset => (
+            StatusCode::FORBIDDEN,
+            "No password is set, so the bearer token cannot be shown here.".to_owned(),
+        ),
+        PasswordCheck::Failed(status, message) => (status, message),
+    };
+    visit.flash = Some(message);
+    render_clients(&web, &visit, None, status).await
 }
 
-async fn render_clients(web: &Web, visit: &Visit, bearer: Option<SecretString>) -> Response {
+async fn render_clients(
+    web: &Web,
+    visit: &Visit,
+    bearer: Option<SecretString>,
+    status: StatusCode,
+) -> Response {
     let revealed = bearer.is_some();
     let http = ServerEntry::Http {
         url: format!("{}/mcp", web.options.base_url),
         bearer: bearer.unwrap_or_else(|| SecretString::from("<bearer token: press Show>")),
     };
     html(
-        StatusCode::OK,
+        status,
         pages::clients(
             &web.chrome(visit, "clients"),
             &http,
