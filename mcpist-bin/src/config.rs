@@ -112,7 +112,7 @@ pub(crate) struct ServerConfig {
     pub(crate) dangerously_disable_auth: bool,
     /// After SIGTERM or Ctrl-C, how long tool calls in flight may take to finish.
     pub(crate) shutdown_grace_secs: u64,
-    /// A request's headers must arrive within this many seconds.
+    /// A request's headers must arrive within this many seconds of its first byte.
     pub(crate) header_read_timeout_secs: u64,
     /// A connection with no request in progress is closed after this many seconds.
     pub(crate) idle_timeout_secs: u64,
@@ -407,7 +407,7 @@ pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is option
 # bind = "127.0.0.1:8765"
 # public_url = "https://mcpist.example.net"   # when behind a reverse proxy
 # shutdown_grace_secs = 10   # after SIGTERM, how long calls in flight may take to finish
-# header_read_timeout_secs = 10   # a request's headers must arrive within this long
+# header_read_timeout_secs = 10   # a request's headers must arrive within this long of its first byte
 # idle_timeout_secs = 60     # a connection with no request in progress is closed after this long
 # max_connections = 256      # connections served at once; more wait until one closes
 

@@ -42,11 +42,12 @@ pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
 /// clients cannot tie up the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
-    /// A request's headers must arrive within this long after the server
-    /// starts reading them; else the connection is closed.
+    /// A request's headers must all arrive within this long of its first
+    /// byte; else the connection is closed.
     pub header_read_timeout: Duration,
-    /// A connection with no request in progress is closed after this long
-    /// (an event stream or a call in progress is a request in progress).
+    /// A connection with no request in progress (an open event stream or a
+    /// running call is one) is closed when its next request has not begun
+    /// within this long.
     pub idle_timeout: Duration,
     /// Connections served at once; further ones wait, unserved, in the
     /// listen backlog until one closes.
@@ -80,9 +81,9 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(max_connections as usize));
     let stop = CancellationToken::new();
     let mut http1 = hyper::server::conn::http1::Builder::new();
-    http1
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+    // hyper's own header timer also runs while a kept-alive connection waits
+    // for its next request; `expired` tells the two waits apart instead.
+    http1.timer(TokioTimer::new()).header_read_timeout(None);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -128,7 +129,12 @@ pub async fn serve(
                 }
             })
         };
-        let conn = http1.serve_connection(TokioIo::new(tcp), service);
+        let reads = Arc::new(Reads::default());
+        let io = Watched {
+            io: tcp,
+            reads: reads.clone(),
+        };
+        let conn = http1.serve_connection(TokioIo::new(io), service);
         let stop = stop.clone();
         tokio::spawn(async move {
             let _permit = permit;
@@ -143,12 +149,17 @@ pub async fn serve(
                         break;
                     }
                     () = stop.cancelled(), if !closing => {
+                        if requests.count() == 0 {
+                            break;
+                        }
+                        // Lets the requests in progress finish, then closes.
                         conn.as_mut().graceful_shutdown();
                         closing = true;
                     }
-                    () = requests.idle_for(limits.idle_timeout), if !closing => {
-                        conn.as_mut().graceful_shutdown();
-                        closing = true;
+                    // No request is in progress: closing loses nothing.
+                    () = expired(&requests, &reads, limits) => {
+                        tracing::debug!("closed a connection that sent no request in time");
+                        break;
                     }
                 }
             }
@@ -237,30 +248,133 @@ impl InFlight {
         let _ = self.0.subscribe().wait_for(|n| *n == 0).await;
     }
 
-    /// Resolves once no request has been in flight for `idle`: every
-    /// request that starts or ends starts the wait again.
-    async fn idle_for(&self, idle: Duration) {
-        let mut changes = self.0.subscribe();
-        loop {
-            let busy = *changes.borrow_and_update() > 0;
-            if busy {
-                if changes.changed().await.is_err() {
-                    return std::future::pending().await;
-                }
-                continue;
-            }
-            tokio::select! {
-                () = tokio::time::sleep(idle) => return,
-                changed = changes.changed() => if changed.is_err() {
-                    return std::future::pending().await;
-                },
-            }
-        }
-    }
-
     fn enter(&self) -> InFlightGuard {
         self.0.send_modify(|n| *n += 1);
         InFlightGuard(self.0.clone())
+    }
+}
+
+/// Resolves when a connection with no request in progress has waited too
+/// long: `idle_timeout` for the next request to begin (its first byte), or
+/// `header_read_timeout` for its headers once it has begun.
+async fn expired(requests: &InFlight, reads: &Reads, limits: ConnectionLimits) {
+    let mut changes = requests.0.subscribe();
+    'idle: loop {
+        if *changes.borrow_and_update() > 0 {
+            if changes.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+            continue;
+        }
+        let before = reads.count();
+        let idle_until = tokio::time::Instant::now() + limits.idle_timeout;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(idle_until) => {
+                    if reads.count() == before {
+                        return;
+                    }
+                    break;
+                }
+                () = reads.notify.notified() => {
+                    // A wake-up left by bytes read during the last request
+                    // does not start the next one.
+                    if reads.count() != before {
+                        break;
+                    }
+                }
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return std::future::pending().await;
+                    }
+                    continue 'idle;
+                }
+            }
+        }
+        // The next request has begun: its headers must follow in time.
+        tokio::select! {
+            () = tokio::time::sleep(limits.header_read_timeout) => return,
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return std::future::pending().await;
+                }
+            }
+        }
+    }
+}
+
+/// How many times a connection's socket has read bytes, and a wake-up for
+/// each time.
+#[derive(Debug, Default)]
+struct Reads {
+    count: std::sync::atomic::AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl Reads {
+    fn count(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// A connection's socket that counts its reads in [`Reads`].
+struct Watched<T> {
+    io: T,
+    reads: Arc<Reads>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<T> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut this.io).poll_read(cx, buf);
+        if polled.is_ready() && buf.filled().len() > before {
+            this.reads
+                .count
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            this.reads.notify.notify_one();
+        }
+        polled
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<T> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 
