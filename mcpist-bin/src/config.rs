@@ -112,16 +112,37 @@ pub(crate) struct ServerConfig {
     pub(crate) dangerously_disable_auth: bool,
     /// After SIGTERM or Ctrl-C, how long tool calls in flight may take to finish.
     pub(crate) shutdown_grace_secs: u64,
+    /// A request's headers must arrive within this many seconds of its first byte.
+    pub(crate) header_read_timeout_secs: u64,
+    /// A connection with no request in progress is closed after this many seconds.
+    pub(crate) idle_timeout_secs: u64,
+    /// Connections served at once; further ones wait until one closes.
+    pub(crate) max_connections: usize,
+}
+
+impl ServerConfig {
+    /// The `[server]` limits on connections.
+    pub(crate) fn connection_limits(&self) -> mcpist_core::http::ConnectionLimits {
+        mcpist_core::http::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
+        let limits = mcpist_core::http::ConnectionLimits::default();
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8765)),
             public_url: None,
             allowed_hosts: Vec::new(),
             dangerously_disable_auth: false,
             shutdown_grace_secs: 10,
+            header_read_timeout_secs: limits.header_read_timeout.as_secs(),
+            idle_timeout_secs: limits.idle_timeout.as_secs(),
+            max_connections: limits.max_connections,
         }
     }
 }
@@ -292,13 +313,63 @@ pub(crate) fn load(path: Option<&Path>) -> Result<Loaded> {
             );
         }
     }
-    Ok(Loaded {
+    let loaded = Loaded {
         config,
         config_exists,
         data_dir: default_data_dir()?,
         config_path,
         figment,
-    })
+    };
+    refuse_open_auth_behind_a_proxy(&loaded)?;
+    for (key, value) in [
+        (
+            "header_read_timeout_secs",
+            loaded.config.server.header_read_timeout_secs,
+        ),
+        ("idle_timeout_secs", loaded.config.server.idle_timeout_secs),
+        (
+            "max_connections",
+            loaded.config.server.max_connections as u64,
+        ),
+    ] {
+        if value == 0 {
+            bail!(
+                "bad configuration in {}: server.{key} must be at least 1",
+                loaded.source_of(&format!("server.{key}"))
+            );
+        }
+    }
+    Ok(loaded)
+}
+
+/// Behind a proxy every request comes from loopback: with the bearer check
+/// off, whoever reaches the proxy could call every tool. So
+/// `dangerously_disable_auth` is refused with `public_url` or `allowed_hosts`.
+fn refuse_open_auth_behind_a_proxy(loaded: &Loaded) -> Result<()> {
+    let server = &loaded.config.server;
+    if !server.dangerously_disable_auth {
+        return Ok(());
+    }
+    let mut keys = vec!["server.dangerously_disable_auth"];
+    if server.public_url.is_some() {
+        keys.push("server.public_url");
+    }
+    if !server.allowed_hosts.is_empty() {
+        keys.push("server.allowed_hosts");
+    }
+    if keys.len() == 1 {
+        return Ok(());
+    }
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|key| format!("{key} (in {})", loaded.source_of(key)))
+        .collect();
+    bail!(
+        "bad configuration: {} cannot be set together: the bearer check may be switched off \
+         only for a loopback-only server, never for one reached through a proxy or other host \
+         names; remove dangerously_disable_auth",
+        keys.join(" and ")
+    )
 }
 
 /// One line per figment error, each naming the key and where it was set.
@@ -336,6 +407,9 @@ pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is option
 # bind = "127.0.0.1:8765"
 # public_url = "https://mcpist.example.net"   # when behind a reverse proxy
 # shutdown_grace_secs = 10   # after SIGTERM, how long calls in flight may take to finish
+# header_read_timeout_secs = 10   # a request's headers must arrive within this long of its first byte
+# idle_timeout_secs = 60     # a connection with no request in progress is closed after this long
+# max_connections = 256      # connections served at once; more wait until one closes
 
 [store]
 # kind = "sqlite"            # sqlite | memory | postgres

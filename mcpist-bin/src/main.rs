@@ -568,6 +568,9 @@ async fn set_password(loaded: &Loaded) -> Result<()> {
     Ok(())
 }
 
+/// The shortest bearer `serve` takes from `MCPIST_BEARER`.
+const MIN_BEARER_CHARS: usize = 32;
+
 async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result<()> {
     let (stores, created) = wiring::open_store(loaded, true)?;
     if created.key {
@@ -618,15 +621,20 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     } else if loaded.config.store.kind == config::StoreKind::Memory {
         // A memory store forgets everything at exit, so `bearer show` could
         // never print its token: the caller supplies one instead.
-        let bearer = std::env::var("MCPIST_BEARER").map_err(|_| {
+        let bearer = SecretString::from(std::env::var("MCPIST_BEARER").map_err(|_| {
             anyhow::anyhow!(
                 "with [store] kind = \"memory\" nothing persists, not even the bearer token; \
                  set MCPIST_BEARER to the token HTTP clients will send"
             )
-        })?;
-        ClientAuth::Bearer(mcpist_core::http::BearerDigest::of(&SecretString::from(
-            bearer,
-        )))
+        })?);
+        let chars = bearer.expose_secret().chars().count();
+        if chars < MIN_BEARER_CHARS {
+            bail!(
+                "MCPIST_BEARER must be at least {MIN_BEARER_CHARS} characters, not {chars}: \
+                 a short bearer can be guessed; `openssl rand -hex 32` makes a good one"
+            );
+        }
+        ClientAuth::Bearer(mcpist_core::http::BearerDigest::of(&bearer))
     } else {
         let (bearer, bearer_created) = wiring::ensure_bearer(stores.tokens.as_ref()).await?;
         if bearer_created {
@@ -684,6 +692,9 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
             .unwrap_or_else(|| format!("http://{bind}"));
         let mut web = mcpist_core::web::WebOptions::new(base);
         web.stdio_entry = stdio_entry(loaded).ok();
+        web.lockout_hint = "To get in at once, run `mcpist password set` where MCPist runs \
+                            (the same password will do), or restart `mcpist serve`."
+            .into();
         options.web = Some(web);
     }
     let listener = tokio::net::TcpListener::bind(bind)
@@ -698,11 +709,6 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
             server.visible_tools()
         ),
     );
-    // No Nagle: a streamed reply's last small write must not wait for the
-    // client's delayed ACK (about 40 ms per call on Linux).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     // On SIGTERM: stop accepting at once; give the calls in flight the grace
     // period to finish, then cut off the rest with an error answer; only then
     // close the sessions' streams.
@@ -711,8 +717,12 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     let calls = server.clone();
     let hard_stop = CancellationToken::new();
     let stop = hard_stop.clone();
-    let serving = axum::serve(listener, mcpist_core::http::router(server, options))
-        .with_graceful_shutdown(async move {
+    let limits = server_config.connection_limits();
+    let serving = mcpist_core::http::serve(
+        listener,
+        mcpist_core::http::router(server, options),
+        limits,
+        async move {
             shutdown_signal().await;
             tracing::info!(
                 in_flight = in_flight.count(),
@@ -735,9 +745,10 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
                 tokio::time::sleep(flush).await;
                 stop.cancel();
             });
-        });
+        },
+    );
     tokio::select! {
-        served = std::future::IntoFuture::into_future(serving) => served?,
+        served = serving => served?,
         () = hard_stop.cancelled() => {
             tracing::warn!("connections still open after the grace period; exiting anyway");
         }

@@ -380,6 +380,40 @@ fn a_memory_store_serves_http_only_with_a_bearer_from_the_environment() {
     assert!(!home.data_dir().exists(), "a memory store writes nothing");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bearer_from_the_environment_needs_32_characters() {
+    let home = Home::new();
+    home.write_config("[store]\nkind = \"memory\"\n");
+    let short = "guessable-bearer-of-31-characte";
+    assert_eq!(short.len(), 31);
+    let out = output_within(
+        home.cmd_env(
+            &[("MCPIST_BEARER", short)],
+            &["serve", "--bind", "127.0.0.1:0"],
+        ),
+        std::time::Duration::from_secs(20),
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("MCPIST_BEARER") && said.contains("32 characters"),
+        "{said}"
+    );
+    assert!(!said.contains(short), "the value is never echoed: {said}");
+
+    let long = format!("{short}r");
+    let server = spawn_http_env(&home, &[("MCPIST_BEARER", &long)]);
+    let answer = reqwest::Client::new()
+        .post(&server.url)
+        .bearer_auth(&long)
+        .header("Accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(answer.status(), 401, "a 32-character bearer is accepted");
+}
+
 #[test]
 fn tools_shows_what_policy_hides_and_why() {
     let home = Home::new();
@@ -1278,23 +1312,39 @@ fn set_password(home: &Home, password: &str) -> std::process::Output {
     home.run_input(&[], &["password", "set"], &format!("{password}\n"))
 }
 
-/// Logs in to the web UI at `base` and returns the session cookie, or the
-/// login's HTTP status when it fails.
-async fn ui_login(http: &reqwest::Client, base: &str, password: &str) -> Result<String, u16> {
+/// The login form's cookie and CSRF token, fetched like a browser would.
+async fn login_form(http: &reqwest::Client, base: &str) -> (String, String) {
     let page = http.get(format!("{base}/login")).send().await.unwrap();
     let cookie = page.headers()["set-cookie"].to_str().unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let body = page.text().await.unwrap();
     let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    (cookie, body[at..at + 64].to_owned())
+}
+
+/// The login form's POST with `password`.
+fn login_post(
+    http: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+    csrf: &str,
+    password: &str,
+) -> reqwest::RequestBuilder {
     let form = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("csrf", &body[at..at + 64])
+        .append_pair("csrf", csrf)
         .append_pair("password", password)
         .finish();
-    let answer = http
-        .post(format!("{base}/login"))
+    http.post(format!("{base}/login"))
         .header("Cookie", cookie)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(form)
+}
+
+/// Logs in to the web UI at `base` and returns the session cookie, or the
+/// login's HTTP status when it fails.
+async fn ui_login(http: &reqwest::Client, base: &str, password: &str) -> Result<String, u16> {
+    let (cookie, csrf) = login_form(http, base).await;
+    let answer = login_post(http, base, &cookie, &csrf, password)
         .send()
         .await
         .unwrap();
@@ -1398,4 +1448,47 @@ async fn the_ui_password_comes_from_init_or_password_set_and_policy_saved_in_the
             .iter()
             .all(|t| t["annotations"]["readOnlyHint"] == json!(true))
     );
+}
+
+/// The peak resident memory of process `pid` (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/PID/status");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_wrong_logins_verify_five_and_keep_the_server_under_100_mib() {
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    let server = spawn_http(&home);
+    let base = server.url.trim_end_matches("/mcp").to_owned();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (cookie, csrf) = login_form(&http, &base).await;
+    let mut attempts = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let request = login_post(&http, &base, &cookie, &csrf, &format!("guess-{i}"));
+        attempts.spawn(async move {
+            let answer = request.send().await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        });
+    }
+    let mut wrong = 0;
+    while let Some(answer) = attempts.join_next().await {
+        match answer.unwrap() {
+            (401, _) => wrong += 1,
+            (429, page) => assert!(page.contains("mcpist password set"), "{page}"),
+            (status, page) => panic!("{status}: {page}"),
+        }
+    }
+    let peak = peak_rss_kib(server.child.id());
+    eprintln!("peak RSS after 200 concurrent logins: {peak} KiB");
+    assert_eq!(wrong, 5, "only five passwords were verified");
+    assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
 }

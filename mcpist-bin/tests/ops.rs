@@ -297,6 +297,34 @@ fn doctor_reports_a_bad_config_and_an_inconsistent_public_url() {
     assert!(fix.contains("\"mcp.example.net\""), "{fix}");
 }
 
+#[test]
+fn disabling_auth_is_refused_with_a_public_url_or_extra_allowed_hosts() {
+    for extra in [
+        "public_url = \"https://mcp.example.net\"",
+        "allowed_hosts = [\"mcp.example.net\"]",
+    ] {
+        let home = Home::new();
+        home.run_ok(&["init"]);
+        home.write_config(&format!(
+            "[server]\nbind = \"127.0.0.1:0\"\ndangerously_disable_auth = true\n{extra}\n"
+        ));
+        let key = extra.split(' ').next().unwrap();
+        let path = home.config_path().display().to_string();
+        let (out, checks) = doctor(&home);
+        assert!(!out.status.success(), "{checks:?}");
+        let (status, message, _) = check(&checks, "config");
+        assert_eq!(status, "fail");
+        assert!(message.contains("dangerously_disable_auth") && message.contains(key));
+        // `serve` refuses to start (a bounded wait, in case it serves).
+        let served = output_within(home.cmd(&["serve"]), Duration::from_secs(20));
+        assert!(!served.status.success(), "{extra}");
+        let said = stderr(&served);
+        for part in ["server.dangerously_disable_auth", key, &path] {
+            assert!(said.contains(part), "{part} missing in: {said}");
+        }
+    }
+}
+
 /// `mcpist bearer show`.
 fn bearer_token(home: &Home) -> String {
     String::from_utf8(home.run_ok(&["bearer", "show"]).stdout)
@@ -939,4 +967,124 @@ fn write_private(path: &Path, bytes: &[u8]) {
         .unwrap()
         .write_all(bytes)
         .unwrap();
+}
+
+/// `mcpist serve` on an initialised home with `server` as its `[server]` table.
+fn serve_with_server_table(server: &str) -> (Home, HttpServer, String) {
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&format!("[server]\n{server}\n"));
+    let http = spawn_http(&home);
+    let addr = http
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    (home, http, addr)
+}
+
+/// Whether the server closes `stream` before `deadline` (whatever it sends first).
+fn closed_before(stream: &mut std::net::TcpStream, deadline: std::time::Instant) -> bool {
+    use std::io::Read;
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Sends `GET /healthz` on `stream` and reads until the answer arrives or
+/// `wait` passes; returns what was read.
+fn healthz(stream: &mut std::net::TcpStream, send: bool, wait: Duration) -> String {
+    use std::io::{Read, Write};
+    if send {
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + wait;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !contains(&seen, "ok mcpist") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[test]
+fn half_sent_requests_and_silent_connections_are_closed_after_the_configured_timeouts() {
+    let (_home, _server, addr) =
+        serve_with_server_table("header_read_timeout_secs = 1\nidle_timeout_secs = 1");
+    let mut open: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| {
+            use std::io::Write;
+            let mut half = std::net::TcpStream::connect(&addr).unwrap();
+            half.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: appl")
+                .unwrap();
+            half
+        })
+        .collect();
+    open.push(std::net::TcpStream::connect(&addr).unwrap());
+    // Generous: the timeouts are 1 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let still_open = open
+        .iter_mut()
+        .map(|stream| closed_before(stream, deadline))
+        .filter(|closed| !closed)
+        .count();
+    assert_eq!(still_open, 0, "of 51 slow connections");
+    // A prompt client is still served.
+    let mut prompt = std::net::TcpStream::connect(&addr).unwrap();
+    let answer = healthz(&mut prompt, true, Duration::from_secs(20));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
+fn connections_beyond_the_cap_wait_unserved_until_one_closes() {
+    // Kept-alive connections wait for their next request up to the idle
+    // timeout (60 s by default), not the header timeout.
+    let (_home, _server, addr) =
+        serve_with_server_table("max_connections = 2\nheader_read_timeout_secs = 1");
+    let mut holders: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let mut held = std::net::TcpStream::connect(&addr).unwrap();
+            let answer = healthz(&mut held, true, Duration::from_secs(20));
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            held
+        })
+        .collect();
+    // Both held connections stay open (kept alive); a third is not served.
+    let mut third = std::net::TcpStream::connect(&addr).unwrap();
+    let early = healthz(&mut third, true, Duration::from_secs(2));
+    assert_eq!(early, "", "served beyond the cap");
+    drop(holders.pop());
+    let answer = healthz(&mut third, false, Duration::from_secs(20));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The remaining holder, idle for over 2 s, still serves its next request.
+    let again = healthz(&mut holders[0], true, Duration::from_secs(20));
+    assert!(again.starts_with("HTTP/1.1 200"), "{again}");
 }

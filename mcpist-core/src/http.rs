@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::{
     Router,
@@ -13,13 +14,17 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::{
+    net::TcpListener,
+    sync::{Semaphore, mpsc, watch},
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -32,6 +37,139 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Default number of MCP requests handled at once; more wait their turn.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
+
+/// Limits on the connections [`serve`] holds open, so that slow or idle
+/// clients cannot tie up the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request's headers must all arrive within this long of its first
+    /// byte; else the connection is closed.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in progress (an open event stream or a
+    /// running call is one) is closed when its next request has not begun
+    /// within this long.
+    pub idle_timeout: Duration,
+    /// Connections served at once; further ones wait, unserved, in the
+    /// listen backlog until one closes.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    /// 10 s for headers, 60 s idle, 256 connections.
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 256,
+        }
+    }
+}
+
+/// Serves `app` over HTTP/1.1 on `listener` within `limits` until `shutdown`
+/// resolves; then accepts no more connections, lets each finish the requests
+/// it has begun (an open event stream ends when the app ends it, for example
+/// through [`HttpOptions::cancel`]), and returns once all are closed.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    // Each connection holds a permit until it closes: all of them free
+    // means no connection is left.
+    let max_connections = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let permits = Arc::new(Semaphore::new(max_connections as usize));
+    let stop = CancellationToken::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    // hyper's own header timer also runs while a kept-alive connection waits
+    // for its next request; `expired` tells the two waits apart instead.
+    http1.timer(TokioTimer::new()).header_read_timeout(None);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before
+                    // it was accepted: wait a little rather than spin.
+                    tracing::debug!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // No Nagle: a streamed reply's last small write must not wait for
+        // the client's delayed ACK (about 40 ms per call on Linux).
+        let _ = tcp.set_nodelay(true);
+        let requests = InFlight::default();
+        let service = {
+            let requests = requests.clone();
+            let app = app.clone();
+            hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let guard = requests.enter();
+                let mut app = app.clone();
+                async move {
+                    let response = tower_service::Service::call(&mut app, req.map(Body::new)).await;
+                    response.map(|response| {
+                        response.map(|body| {
+                            Body::new(Tracked {
+                                body,
+                                _guard: guard,
+                            })
+                        })
+                    })
+                }
+            })
+        };
+        let reads = Arc::new(Reads::default());
+        let io = Watched {
+            io: tcp,
+            reads: reads.clone(),
+        };
+        let conn = http1.serve_connection(TokioIo::new(io), service);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut conn = std::pin::pin!(conn);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    served = conn.as_mut() => {
+                        if let Err(e) = served {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = stop.cancelled(), if !closing => {
+                        if requests.count() == 0 {
+                            break;
+                        }
+                        // Lets the requests in progress finish, then closes.
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    // No request is in progress: closing loses nothing.
+                    () = expired(&requests, &reads, limits) => {
+                        tracing::debug!("closed a connection that sent no request in time");
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    stop.cancel();
+    let _all_closed = permits.acquire_many(max_connections).await;
+    Ok(())
+}
 
 /// How `/mcp` authenticates its callers.
 #[derive(Debug, Clone)]
@@ -113,6 +251,130 @@ impl InFlight {
     fn enter(&self) -> InFlightGuard {
         self.0.send_modify(|n| *n += 1);
         InFlightGuard(self.0.clone())
+    }
+}
+
+/// Resolves when a connection with no request in progress has waited too
+/// long: `idle_timeout` for the next request to begin (its first byte), or
+/// `header_read_timeout` for its headers once it has begun.
+async fn expired(requests: &InFlight, reads: &Reads, limits: ConnectionLimits) {
+    let mut changes = requests.0.subscribe();
+    'idle: loop {
+        if *changes.borrow_and_update() > 0 {
+            if changes.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+            continue;
+        }
+        let before = reads.count();
+        let idle_until = tokio::time::Instant::now() + limits.idle_timeout;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(idle_until) => {
+                    if reads.count() == before {
+                        return;
+                    }
+                    break;
+                }
+                () = reads.notify.notified() => {
+                    // A wake-up left by bytes read during the last request
+                    // does not start the next one.
+                    if reads.count() != before {
+                        break;
+                    }
+                }
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return std::future::pending().await;
+                    }
+                    continue 'idle;
+                }
+            }
+        }
+        // The next request has begun: its headers must follow in time.
+        tokio::select! {
+            () = tokio::time::sleep(limits.header_read_timeout) => return,
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return std::future::pending().await;
+                }
+            }
+        }
+    }
+}
+
+/// How many times a connection's socket has read bytes, and a wake-up for
+/// each time.
+#[derive(Debug, Default)]
+struct Reads {
+    count: std::sync::atomic::AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl Reads {
+    fn count(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// A connection's socket that counts its reads in [`Reads`].
+struct Watched<T> {
+    io: T,
+    reads: Arc<Reads>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<T> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut this.io).poll_read(cx, buf);
+        if polled.is_ready() && buf.filled().len() > before {
+            this.reads
+                .count
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            this.reads.notify.notify_one();
+        }
+        polled
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<T> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 

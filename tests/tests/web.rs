@@ -14,7 +14,7 @@ use std::{
 use fantoccini::{Client, ClientBuilder, Locator};
 use mcpist_core::{
     AuditSink, Exchanger, McpServer, Registration, ServicePolicy, SqliteStore, TokenStore,
-    audit::{AuditFilter, AuditKind},
+    audit::{AuditFilter, AuditKind, Outcome},
     http::{BearerDigest, ClientAuth, HttpOptions},
     seal::MasterKey,
     store::AccountKey,
@@ -458,6 +458,14 @@ async fn the_web_ui_manages_accounts_apps_and_policy_in_a_real_browser() {
         "the bearer waits for an explicit request"
     );
     screenshot(&browser, "07-clients").await;
+    // The session alone does not show the bearer: the password does.
+    browser
+        .find(Locator::Css("form[action='/clients'] input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
     submit(&browser, "form[action='/clients']").await;
     // Not kept in `seen`: this page shows the bearer on purpose.
     let revealed = browser.source().await.unwrap();
@@ -498,7 +506,10 @@ async fn the_web_ui_manages_accounts_apps_and_policy_in_a_real_browser() {
         .into_iter()
         .filter(|e| e.event.kind == AuditKind::UiLogin)
         .count();
-    assert_eq!(logins, 2, "one wrong and one right password");
+    assert_eq!(
+        logins, 3,
+        "one wrong and one right login, one password to show the bearer"
+    );
     browser.close().await.unwrap();
 }
 
@@ -643,4 +654,163 @@ async fn ui_responses_forbid_framing_caching_and_sniffing() {
         .await
         .unwrap();
     assert_eq!(foreign.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_concurrent_wrong_passwords_get_five_verdicts_and_a_new_password_ends_the_lockout() {
+    let ui = start_ui().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // One form serves every attempt: its token is a double-submit cookie.
+    let (cookie, token) = login_form(&http, &ui.base).await;
+    let mut attempts = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let request = http
+            .post(format!("{}/login", ui.base))
+            .header("Cookie", cookie.clone())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={token}&password=guess-{i}"));
+        attempts.spawn(async move {
+            let answer = request.send().await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(answer) = attempts.join_next().await {
+        let (status, page) = answer.unwrap();
+        if status == 429 {
+            assert!(page.contains("Setting a new password"), "{page}");
+        }
+        statuses.push(status);
+    }
+    let wrong = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(wrong, 5, "{statuses:?}");
+    assert_eq!(refused, 35, "{statuses:?}");
+    let checked = ui
+        .server
+        .audit()
+        .query(&AuditFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.kind == AuditKind::UiLogin)
+        .count();
+    assert_eq!(checked, 5, "only five passwords were verified");
+
+    // Locked out, even with the right password...
+    let (cookie, token) = login_form(&http, &ui.base).await;
+    let right = format!("csrf={token}&password={}", PASSWORD.replace(' ', "+"));
+    let locked = http
+        .post(format!("{}/login", ui.base))
+        .header("Cookie", cookie.clone())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(right)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 429);
+    assert!(locked_out_changes_nothing(&ui).await);
+    // ...until the owner sets a password where the server runs.
+    let new = "a brand new passphrase, long";
+    mcpist_core::web::set_password(ui.store.as_ref(), &SecretString::from(new))
+        .await
+        .unwrap();
+    let back_in = http
+        .post(format!("{}/login", ui.base))
+        .header("Cookie", cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&password={}", new.replace(' ', "+")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back_in.status(), 303, "the new password logs in at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_cookie_alone_cannot_reveal_the_bearer_and_plain_http_sessions_are_short() {
+    let ui = start_ui().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (cookie, token) = login_form(&http, &ui.base).await;
+    let logged_in = http
+        .post(format!("{}/login", ui.base))
+        .header("Cookie", cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={token}&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_in.status(), 303);
+    let set_cookie = logged_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("mcpist_session="))
+        .unwrap();
+    // On plain http the browser forgets the session after 12 hours at most.
+    assert!(set_cookie.contains("Max-Age=43200"), "{set_cookie}");
+    let session = set_cookie.split(';').next().unwrap().to_owned();
+
+    let page = http
+        .get(format!("{}/clients", ui.base))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"password\""), "the form asks for it");
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = page[at..at + 64].to_owned();
+    let reveal = |form: String| {
+        http.post(format!("{}/clients", ui.base))
+            .header("Cookie", &session)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+    };
+    for form in [
+        format!("csrf={csrf}"),
+        format!("csrf={csrf}&password=not+the+password"),
+    ] {
+        let refused = reveal(form.clone()).await.unwrap();
+        assert_eq!(refused.status(), 401, "{form}");
+        let page = refused.text().await.unwrap();
+        assert!(!page.contains(&ui.bearer), "{form} revealed the bearer");
+        assert!(page.contains("Wrong password"), "{page}");
+    }
+    let shown = reveal(format!(
+        "csrf={csrf}&password={}",
+        PASSWORD.replace(' ', "+")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(shown.status(), 200);
+    assert!(
+        shown
+            .text()
+            .await
+            .unwrap()
+            .contains(&format!("Bearer {}", ui.bearer))
+    );
+    let denied = ui
+        .server
+        .audit()
+        .query(&AuditFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.kind == AuditKind::UiLogin && e.outcome.outcome == Outcome::Denied)
+        .count();
+    assert_eq!(denied, 2, "each wrong password is counted and audited");
 }

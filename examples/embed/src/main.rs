@@ -13,6 +13,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "host app on http://{}/hello, MCP at /mcp",
         listener.local_addr()?
     );
-    axum::serve(listener, app).await?;
+    // MCPist's own loop: header-read and idle timeouts and a connection cap.
+    let limits = mcpist_core::http::ConnectionLimits::default();
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    mcpist_core::http::serve(listener, app, limits, shutdown).await?;
     Ok(())
 }

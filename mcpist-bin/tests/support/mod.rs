@@ -235,8 +235,13 @@ impl Drop for HttpServer {
 }
 
 pub(crate) fn spawn_http(home: &Home) -> HttpServer {
+    spawn_http_env(home, &[])
+}
+
+/// [`spawn_http`] with `env` set.
+pub(crate) fn spawn_http_env(home: &Home, env: &[(&str, &str)]) -> HttpServer {
     let mut child = home
-        .cmd(&["serve", "--bind", "127.0.0.1:0"])
+        .cmd_env(env, &["serve", "--bind", "127.0.0.1:0"])
         .env("MCPIST_LOG", "debug")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -264,6 +269,24 @@ pub(crate) fn spawn_http(home: &Home) -> HttpServer {
         }
     });
     HttpServer { child, url, stderr }
+}
+
+/// Runs `cmd` (standard input closed) and its output, killing it if it
+/// still runs after `limit`: for commands that must refuse to start, so
+/// that a regression fails instead of serving forever.
+pub(crate) fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
 }
 
 pub(crate) fn stderr(out: &Output) -> String {

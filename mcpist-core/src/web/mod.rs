@@ -8,7 +8,10 @@
 //! - Every form carries a CSRF token bound to the session (the login form, a
 //!   double-submit cookie); a POST without it changes nothing.
 //! - Pages never contain a token: pasted tokens are shown as a masked hint,
-//!   app secrets as "set", and the MCP bearer only after an explicit POST.
+//!   app secrets as "set", and the MCP bearer only after an explicit POST
+//!   that gives the password again.
+//! - Over plain http (loopback), where the browser sends the cookie to every
+//!   port of the host, sessions are short: 30 idle minutes, 12 hours at most.
 
 mod pages;
 
@@ -33,6 +36,7 @@ use axum::{
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{
     Error, Result,
@@ -55,14 +59,22 @@ pub const BEARER_SECRET: &str = "mcp_bearer";
 /// Shortest password `set_password` accepts.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
-/// A session ends after this long without a request.
+/// Over https, a session ends after this long without a request.
 const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
-/// A session ends this long after login, however busy.
+/// Over https, a session ends this long after login, however busy.
 const SESSION_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Over plain http, a session ends after this long without a request:
+/// browsers send a cookie of `127.0.0.1` to every web service on that host,
+/// whatever its port, so a session cookie there lives briefly.
+const PLAIN_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+/// Over plain http, a session (and its cookie) ends this long after login.
+const PLAIN_SESSION_MAX: Duration = Duration::from_secs(12 * 3600);
 /// Wrong passwords allowed per window before logins are refused.
 const LOGIN_FAILURES: usize = 5;
 /// The window wrong passwords are counted over.
 const LOGIN_WINDOW: Duration = Duration::from_secs(300);
+/// What the lockout page says by default about getting back in at once.
+const DEFAULT_LOCKOUT_HINT: &str = "Setting a new password where the server runs, or restarting the server, ends the wait at once.";
 
 /// What the web UI needs to know about where it is served.
 #[derive(Debug, Clone)]
@@ -73,6 +85,11 @@ pub struct WebOptions {
     /// The stdio entry for clients that start MCPist themselves (Claude
     /// Desktop), when known.
     pub stdio_entry: Option<ServerEntry>,
+    /// How the owner gets back in at once when wrong passwords have locked
+    /// the login, shown on the lockout page. Logins are counted for the
+    /// whole server (an attacker can spend them), so say how the owner ends
+    /// the wait: a new password in the store, or a restart, always does.
+    pub lockout_hint: String,
 }
 
 impl WebOptions {
@@ -81,11 +98,31 @@ impl WebOptions {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             stdio_entry: None,
+            lockout_hint: DEFAULT_LOCKOUT_HINT.to_owned(),
         }
     }
 
     fn secure(&self) -> bool {
         self.base_url.starts_with("https://")
+    }
+
+    /// How long a session may go without a request.
+    fn session_idle(&self) -> Duration {
+        if self.secure() {
+            SESSION_IDLE
+        } else {
+            PLAIN_SESSION_IDLE
+        }
+    }
+
+    /// How long a session lasts at most; over plain http the cookie says so
+    /// too, so the browser drops it as well.
+    fn session_max(&self) -> Duration {
+        if self.secure() {
+            SESSION_MAX
+        } else {
+            PLAIN_SESSION_MAX
+        }
     }
 
     fn session_cookie(&self) -> &'static str {
@@ -179,7 +216,61 @@ struct Web {
     flows: Arc<LoginFlows>,
     // Keyed by the SHA-256 of the cookie value: the map never holds a live cookie.
     sessions: Mutex<HashMap<[u8; 32], Session>>,
-    failures: Mutex<VecDeque<Instant>>,
+    attempts: Mutex<Attempts>,
+    verifier: Mutex<Option<Verifier>>,
+}
+
+/// A password to verify against a PHC hash, and where to send the verdict.
+type Verification = (
+    SecretString,
+    SecretString,
+    tokio::sync::oneshot::Sender<bool>,
+);
+
+/// Verifies passwords one at a time, on one thread of its own. An argon2
+/// verification takes about 19 MiB: one at a time bounds what a burst of
+/// logins can take, and one thread reuses that memory where each thread of
+/// the blocking pool would keep its own. The thread ends with the web UI.
+struct Verifier(std::sync::mpsc::Sender<Verification>);
+
+impl Verifier {
+    fn start() -> std::io::Result<Self> {
+        let (send, receive) = std::sync::mpsc::channel::<Verification>();
+        std::thread::Builder::new()
+            .name("mcpist-password".into())
+            .spawn(move || {
+                for (password, hash, verdict) in receive {
+                    let _ = verdict.send(verify_password(&password, hash.expose_secret()));
+                }
+            })?;
+        Ok(Self(send))
+    }
+}
+
+/// Password attempts in the current window: the wrong ones, and those being
+/// verified (each reserved before its verification starts, so concurrent
+/// attempts cannot all slip under the limit).
+#[derive(Default)]
+struct Attempts {
+    /// When each counted attempt started, oldest first.
+    started: VecDeque<Instant>,
+    /// The SHA-256 of the password hash they were made against: a new
+    /// password starts a new count.
+    against: Option<[u8; 32]>,
+}
+
+/// The verdict on a password given in a form.
+enum PasswordCheck {
+    /// It is the password.
+    Right,
+    /// It is not (and counted as such).
+    Wrong,
+    /// Too many wrong ones lately: not verified; seconds until the next try.
+    Locked(u64),
+    /// No password is set yet.
+    Unset,
+    /// The store or the audit log failed: not verified.
+    Failed(StatusCode, String),
 }
 
 /// A logged-in request: its session's key and CSRF token, and any message
@@ -190,12 +281,34 @@ struct Visit {
     flash: Option<String>,
 }
 
-/// A submitted form's fields, in order (a name may repeat).
-struct Form(Vec<(String, String)>);
+/// A submitted form's fields, in order (a name may repeat). Values may be
+/// secrets (passwords, pasted tokens): they are wiped when the form drops.
+struct Form(Vec<(String, Zeroizing<String>)>);
 
 impl Form {
     fn parse(body: &[u8]) -> Self {
-        Self(url::form_urlencoded::parse(body).into_owned().collect())
+        Self(
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), Zeroizing::new(v.into_owned())))
+                .collect(),
+        )
+    }
+
+    /// The form in `body`, which is wiped once parsed.
+    fn parse_wiping(body: &mut [u8]) -> Self {
+        let form = Self::parse(body);
+        body.zeroize();
+        form
+    }
+
+    /// The form of a request body that carries a password: the body's
+    /// buffer is wiped after parsing when this handler holds the only
+    /// reference to it (hyper may hold another, which it reuses).
+    fn parse_secret(body: Bytes) -> Self {
+        match body.try_into_mut() {
+            Ok(mut bytes) => Self::parse_wiping(&mut bytes),
+            Err(shared) => Self::parse(&shared),
+        }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -213,7 +326,7 @@ impl Form {
         self.0
             .iter()
             .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.to_string())
             .collect()
     }
 
@@ -274,8 +387,9 @@ impl Web {
         let key: [u8; 32] = Sha256::digest(id.as_bytes()).into();
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
+        let (idle, max) = (self.options.session_idle(), self.options.session_max());
         sessions.retain(|_, s| {
-            now.duration_since(s.seen) < SESSION_IDLE && now.duration_since(s.created) < SESSION_MAX
+            now.duration_since(s.seen) < idle && now.duration_since(s.created) < max
         });
         let session = sessions.get_mut(&key)?;
         session.seen = now;
@@ -291,12 +405,12 @@ impl Web {
     fn submission(
         &self,
         headers: &HeaderMap,
-        body: &[u8],
+        body: Bytes,
     ) -> std::result::Result<(Visit, Form), Box<Response>> {
+        let form = Form::parse_secret(body);
         let Some(visit) = self.visit(headers) else {
             return Err(Box::new(redirect("/login")));
         };
-        let form = Form::parse(body);
         if !form.get("csrf").is_some_and(|t| same(t, &visit.csrf)) {
             return Err(Box::new(html(
                 StatusCode::FORBIDDEN,
@@ -344,22 +458,121 @@ impl Web {
         }
     }
 
-    /// Seconds to wait before the next login attempt, if too many failed.
-    fn login_locked(&self) -> Option<u64> {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    /// Counts an attempt against the password hash `hash` before it is
+    /// verified; refused (with the seconds to wait) when too many failed in
+    /// the window. A hash other than the one counted so far (the owner set a
+    /// new password) starts the count again.
+    fn reserve_attempt(&self, hash: &str) -> std::result::Result<Instant, u64> {
+        let digest: [u8; 32] = Sha256::digest(hash.as_bytes()).into();
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if attempts.against != Some(digest) {
+            *attempts = Attempts {
+                started: VecDeque::new(),
+                against: Some(digest),
+            };
+        }
         let now = Instant::now();
-        while failures
+        while attempts
+            .started
             .front()
             .is_some_and(|t| now.duration_since(*t) >= LOGIN_WINDOW)
         {
-            failures.pop_front();
+            attempts.started.pop_front();
         }
-        if failures.len() >= LOGIN_FAILURES {
-            let oldest = *failures.front().expect("not empty");
-            Some((LOGIN_WINDOW - now.duration_since(oldest)).as_secs().max(1))
+        if let Some(oldest) = attempts.started.front()
+            && attempts.started.len() >= LOGIN_FAILURES
+        {
+            return Err((LOGIN_WINDOW - now.duration_since(*oldest))
+                .as_secs()
+                .max(1));
+        }
+        attempts.started.push_back(now);
+        Ok(now)
+    }
+
+    /// Takes back the attempt reserved at `at`: the password was right.
+    fn release_attempt(&self, at: Instant) {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = attempts.started.iter().position(|t| *t == at) {
+            attempts.started.remove(i);
+        }
+    }
+
+    /// Checks `password` against the stored hash: counted before it is
+    /// verified, verified a few at a time, audited as a [`AuditKind::UiLogin`].
+    async fn check_password(&self, password: SecretString) -> PasswordCheck {
+        let hash = match self.store().get_secret(PASSWORD_SECRET).await {
+            Ok(Some(hash)) => hash,
+            Ok(None) => return PasswordCheck::Unset,
+            Err(e) => {
+                return PasswordCheck::Failed(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+            }
+        };
+        let at = match self.reserve_attempt(hash.expose_secret()) {
+            Ok(at) => at,
+            Err(wait) => return PasswordCheck::Locked(wait),
+        };
+        let ok = match self.verify(password, hash) {
+            Ok(verdict) => verdict.await.unwrap_or(false),
+            Err(e) => {
+                self.release_attempt(at);
+                return PasswordCheck::Failed(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+            }
+        };
+        if ok {
+            self.release_attempt(at);
+        }
+        let outcome = if ok { Outcome::Ok } else { Outcome::Denied };
+        if let Err(e) = self
+            .server
+            .audit()
+            .record(
+                AuditEvent::now(AuditKind::UiLogin),
+                AuditOutcome::of(outcome),
+            )
+            .await
+        {
+            tracing::error!(error = %e, "could not audit a web UI password check");
+            return PasswordCheck::Failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The audit log cannot be written, so passwords are not accepted.".into(),
+            );
+        }
+        if ok {
+            PasswordCheck::Right
         } else {
-            None
+            tracing::warn!("web UI password check with a wrong password");
+            PasswordCheck::Wrong
         }
+    }
+
+    /// Queues `password` for the verifier thread (started on first use).
+    fn verify(
+        &self,
+        password: SecretString,
+        hash: SecretString,
+    ) -> std::io::Result<tokio::sync::oneshot::Receiver<bool>> {
+        let mut verifier = self.verifier.lock().unwrap_or_else(|e| e.into_inner());
+        if verifier.is_none() {
+            *verifier = Some(Verifier::start()?);
+        }
+        let (send, receive) = tokio::sync::oneshot::channel();
+        if let Some(running) = verifier.as_ref()
+            && running.0.send((password, hash, send)).is_ok()
+        {
+            return Ok(receive);
+        }
+        // The thread is gone: the next check starts another.
+        *verifier = None;
+        Err(std::io::Error::other("the password verifier stopped"))
+    }
+
+    /// The lockout message: how long to wait, and how to get in at once.
+    fn locked_message(&self, wait: u64) -> String {
+        format!(
+            "Too many wrong passwords. Try again in {wait} s. {}",
+            self.options.lockout_hint
+        )
     }
 
     fn chrome<'a>(&'a self, visit: &'a Visit, active: &'a str) -> pages::Chrome<'a> {
@@ -398,7 +611,8 @@ pub fn routes(server: McpServer, options: WebOptions) -> Router {
         options,
         flows,
         sessions: Mutex::new(HashMap::new()),
-        failures: Mutex::new(VecDeque::new()),
+        attempts: Mutex::new(Attempts::default()),
+        verifier: Mutex::new(None),
     });
     Router::new()
         .route("/", get(services_page))
@@ -470,7 +684,7 @@ async fn login_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response
 }
 
 async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = Form::parse(&body);
+    let form = Form::parse_secret(body);
     let expected = cookie_value(&headers, web.options.login_cookie()).unwrap_or("");
     let retry = |status: StatusCode, message: &str| {
         let token = random_token();
@@ -491,50 +705,20 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
             "The login form expired or did not come from this page; try again.",
         );
     }
-    if let Some(wait) = web.login_locked() {
-        return retry(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many wrong passwords. Try again in {wait} s."),
-        );
-    }
-    let hash = match web.store().get_secret(PASSWORD_SECRET).await {
-        Ok(Some(hash)) => hash,
-        Ok(None) => {
+    let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
+    match web.check_password(password).await {
+        PasswordCheck::Right => {}
+        PasswordCheck::Wrong => return retry(StatusCode::UNAUTHORIZED, "Wrong password."),
+        PasswordCheck::Locked(wait) => {
+            return retry(StatusCode::TOO_MANY_REQUESTS, &web.locked_message(wait));
+        }
+        PasswordCheck::Unset => {
             return retry(
                 StatusCode::FORBIDDEN,
                 "No password is set yet: run `mcpist password set` on the server.",
             );
         }
-        Err(e) => return retry(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
-    let hash = hash.expose_secret().to_owned();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
-    let outcome = if ok { Outcome::Ok } else { Outcome::Denied };
-    if let Err(e) = web
-        .server
-        .audit()
-        .record(
-            AuditEvent::now(AuditKind::UiLogin),
-            AuditOutcome::of(outcome),
-        )
-        .await
-    {
-        tracing::error!(error = %e, "could not audit a web UI login");
-        return retry(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The audit log cannot be written, so logins are refused.",
-        );
-    }
-    if !ok {
-        web.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_back(Instant::now());
-        tracing::warn!("web UI login with a wrong password");
-        return retry(StatusCode::UNAUTHORIZED, "Wrong password.");
+        PasswordCheck::Failed(status, message) => return retry(status, &message),
     }
     let id = random_token();
     let key: [u8; 32] = Sha256::digest(id.as_bytes()).into();
@@ -553,9 +737,10 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
         );
     let mut response = redirect("/");
     let headers = response.headers_mut();
+    let lifetime = (!web.options.secure()).then(|| web.options.session_max());
     headers.append(
         header::SET_COOKIE,
-        web.cookie(web.options.session_cookie(), &id, None),
+        web.cookie(web.options.session_cookie(), &id, lifetime),
     );
     headers.append(
         header::SET_COOKIE,
@@ -565,7 +750,7 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
 }
 
 async fn logout(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (visit, _) = match web.submission(&headers, &body) {
+    let (visit, _) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -725,7 +910,7 @@ async fn add_token_page(
 }
 
 async fn add_token(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (visit, form) = match web.submission(&headers, &body) {
+    let (visit, form) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -790,7 +975,7 @@ async fn make_default(
     Path((service, account)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (visit, _) = match web.submission(&headers, &body) {
+    let (visit, _) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -827,7 +1012,7 @@ async fn remove(
     Path((service, account)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (visit, _) = match web.submission(&headers, &body) {
+    let (visit, _) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -850,7 +1035,7 @@ async fn connect(
     Path(service): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (visit, form) = match web.submission(&headers, &body) {
+    let (visit, form) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -920,7 +1105,7 @@ async fn set_app(
     Path(service): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (visit, form) = match web.submission(&headers, &body) {
+    let (visit, form) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -1039,7 +1224,7 @@ async fn set_policy(
     Path(service): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (visit, form) = match web.submission(&headers, &body) {
+    let (visit, form) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
@@ -1132,31 +1317,55 @@ async fn clients_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
     let Some(visit) = web.visit(&headers) else {
         return redirect("/login");
     };
-    render_clients(&web, &visit, None).await
+    render_clients(&web, &visit, None, StatusCode::OK).await
 }
 
+/// Shows the bearer, to whoever gives the password again: a session
+/// cookie alone (which may have leaked) does not reveal it.
 async fn reveal_bearer(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (visit, _) = match web.submission(&headers, &body) {
+    let (mut visit, form) = match web.submission(&headers, body) {
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
-    match web.store().get_secret(BEARER_SECRET).await {
-        Ok(bearer) => render_clients(&web, &visit, bearer).await,
-        Err(e) => html(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            pages::message("Store error", &e.to_string()),
+    let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
+    let (status, message) = match web.check_password(password).await {
+        PasswordCheck::Right => {
+            return match web.store().get_secret(BEARER_SECRET).await {
+                Ok(bearer) => render_clients(&web, &visit, bearer, StatusCode::OK).await,
+                Err(e) => html(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    pages::message("Store error", &e.to_string()),
+                ),
+            };
+        }
+        PasswordCheck::Wrong => (
+            StatusCode::UNAUTHORIZED,
+            "Wrong password; the bearer token stays hidden.".to_owned(),
         ),
-    }
+        PasswordCheck::Locked(wait) => (StatusCode::TOO_MANY_REQUESTS, web.locked_message(wait)),
+        PasswordCheck::Unset => (
+            StatusCode::FORBIDDEN,
+            "No password is set, so the bearer token cannot be shown here.".to_owned(),
+        ),
+        PasswordCheck::Failed(status, message) => (status, message),
+    };
+    visit.flash = Some(message);
+    render_clients(&web, &visit, None, status).await
 }
 
-async fn render_clients(web: &Web, visit: &Visit, bearer: Option<SecretString>) -> Response {
+async fn render_clients(
+    web: &Web,
+    visit: &Visit,
+    bearer: Option<SecretString>,
+    status: StatusCode,
+) -> Response {
     let revealed = bearer.is_some();
     let http = ServerEntry::Http {
         url: format!("{}/mcp", web.options.base_url),
         bearer: bearer.unwrap_or_else(|| SecretString::from("<bearer token: press Show>")),
     };
     html(
-        StatusCode::OK,
+        status,
         pages::clients(
             &web.chrome(visit, "clients"),
             &http,
@@ -1218,6 +1427,17 @@ mod tests {
             public.redirect_uri("github"),
             "https://mcpist.example.net/oauth/callback/github"
         );
+    }
+
+    #[test]
+    fn password_forms_wipe_their_body() {
+        let mut body = b"csrf=ab&password=hunter2-hunter2".to_vec();
+        let form = Form::parse_wiping(&mut body);
+        assert_eq!(form.get("password"), Some("hunter2-hunter2"));
+        assert!(body.iter().all(|b| *b == 0), "{body:?}");
+        let shared = Bytes::from_static(b"password=p");
+        let again = Form::parse_secret(shared.clone());
+        assert_eq!(again.get("password"), Some("p"), "a shared body is parsed");
     }
 
     #[test]

@@ -604,7 +604,10 @@ pub(super) fn clients(
     if !revealed {
         let _ = write!(
             body,
-            "<form method=\"post\" action=\"/clients\">{}<div class=\"actions\">\
+            "<form method=\"post\" action=\"/clients\">{}\
+             <label for=\"password\">Your web UI password (the bearer is shown only to it)</label>\
+             <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
+             <div class=\"actions\">\
              <button type=\"submit\">Show the configs with the bearer token</button></div></form>",
             csrf_field(chrome)
         );
