@@ -265,18 +265,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr (stdout may be the MCP transport), as text or JSON lines.
+/// Logs go to stderr (stdout may be the MCP transport), as text or JSON lines,
+/// coloured only when stderr is a terminal: MCP clients write a server's
+/// stderr to log files, where escape codes are noise.
 fn init_logging(command: &Command, format: config::LogFormat) {
     let default_level = match command {
         Command::Serve { .. } => "info",
         _ => "warn",
     };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MCPIST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MCPIST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        );
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter);
     match format {
         config::LogFormat::Text => logs.init(),
         config::LogFormat::Json => logs.json().flatten_event(true).init(),

@@ -1,0 +1,60 @@
+//! What the real `mcpist` process writes about tool calls and its config:
+//! its logs on a pipe, at `debug`, and its config errors, carry no escape
+//! codes, argument values or secrets.
+
+use std::process::Stdio;
+
+use mcpist_tests::canary;
+use rmcp::{ServiceExt as _, model::CallToolRequestParams, transport::TokioChildProcess};
+use serde_json::json;
+use tokio::io::AsyncReadExt as _;
+
+mod support;
+use support::*;
+
+/// Runs `calls` over stdio with `MCPIST_LOG=log` and stderr on a pipe;
+/// returns everything the server wrote to stderr.
+async fn stderr_of_calls(home: &Home, log: &str, calls: &[(&str, serde_json::Value)]) -> Vec<u8> {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .env("MCPIST_LOG", log)
+        .args(["serve", "--stdio"]);
+    let (transport, stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = stderr.expect("stderr is piped");
+    let reader = tokio::spawn(async move {
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all).await;
+        all
+    });
+    let client = ().serve(transport).await.unwrap();
+    for (tool, args) in calls {
+        client
+            .call_tool(
+                CallToolRequestParams::new(tool.to_string())
+                    .with_arguments(args.as_object().unwrap().clone()),
+            )
+            .await
+            .unwrap();
+    }
+    client.cancel().await.unwrap();
+    reader.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_on_a_pipe_carry_no_colour_codes() {
+    let token = canary("ansi");
+    let (home, _fake) = github_home(&token).await;
+    let logs = stderr_of_calls(&home, "info", &[("github_get_me", json!({}))]).await;
+    let text = String::from_utf8_lossy(&logs);
+    assert!(text.contains("tool call"), "the call was logged: {text}");
+    assert!(
+        !logs.contains(&0x1b),
+        "an escape byte in piped logs: {text:?}"
+    );
+}
