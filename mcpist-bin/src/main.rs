@@ -273,8 +273,10 @@ fn init_logging(command: &Command, format: config::LogFormat) {
         Command::Serve { .. } => "info",
         _ => "warn",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MCPIST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let filter = std::env::var("MCPIST_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(log_filter(&f)).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default_level));
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -282,6 +284,19 @@ fn init_logging(command: &Command, format: config::LogFormat) {
     match format {
         config::LogFormat::Text => logs.init(),
         config::LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+}
+
+/// The filter for `MCPIST_LOG=filter`: rmcp stays at `info` unless the
+/// filter names it, since at `debug` it logs every message in full, tool
+/// arguments and results included.
+fn log_filter(filter: &str) -> String {
+    let lower = filter.to_ascii_lowercase();
+    let verbose = lower.contains("debug") || lower.contains("trace");
+    if lower.contains("rmcp") || !verbose {
+        filter.to_owned()
+    } else {
+        format!("{filter},rmcp=info")
     }
 }
 

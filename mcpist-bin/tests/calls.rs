@@ -58,3 +58,30 @@ async fn logs_on_a_pipe_carry_no_colour_codes() {
         "an escape byte in piped logs: {text:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_logs_carry_no_tool_argument_but_rmcp_debug_is_honoured_when_named() {
+    let token = canary("debuglog");
+    let (home, _fake) = github_home(&token).await;
+    let argument = canary("argument");
+    let calls = [(
+        "github_list_issues",
+        json!({"owner": "octocat", "repo": argument}),
+    )];
+    let logs = String::from_utf8_lossy(&stderr_of_calls(&home, "debug", &calls).await).into_owned();
+    assert!(logs.contains("DEBUG"), "debug logs were captured: {logs}");
+    assert!(logs.contains("tool call"), "{logs}");
+    assert!(
+        !logs.contains(&argument),
+        "a tool argument in debug logs: {logs}"
+    );
+    assert!(!logs.contains(&token), "the token in debug logs");
+
+    // Naming rmcp is asking for its messages: they are written.
+    let logs = String::from_utf8_lossy(&stderr_of_calls(&home, "info,rmcp=debug", &calls).await)
+        .into_owned();
+    assert!(
+        logs.contains(&argument),
+        "rmcp=debug was not honoured: {logs}"
+    );
+}
