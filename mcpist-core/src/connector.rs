@@ -727,6 +727,28 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
     message
 }
 
+/// Runs `future` of `service`'s connector, turning a panic into the message
+/// "internal error in connector `service`"; the panic's own message (which
+/// may quote an argument) goes to the log alone.
+pub(crate) async fn catch_panic<T>(
+    service: &'static str,
+    future: impl std::future::Future<Output = T>,
+) -> std::result::Result<T, String> {
+    use futures_util::FutureExt as _;
+    std::panic::AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .map_err(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(service, panic = message, "a connector panicked");
+            format!("internal error in connector {service}")
+        })
+}
+
 /// What a tool call gets besides its arguments.
 #[derive(Debug, Clone)]
 pub struct CallContext {

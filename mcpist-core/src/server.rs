@@ -409,10 +409,17 @@ impl McpServer {
             let level = *self.log_level.lock().unwrap_or_else(|e| e.into_inner());
             ctx = ctx.with_peer(peer, token, level);
         }
-        let (mut result, outcome) = match connector.call(&ctx, &route.spec.name, args).await {
-            Ok(result) if result.is_error == Some(true) => (result, Outcome::ToolError),
-            Ok(result) => (result, Outcome::Ok),
-            Err(e) => (tool_error(e.to_string()), outcome_of(&e)),
+        // A panic in a connector fails this call, not the session: the
+        // client gets an answer and the audit record an outcome.
+        let call = crate::connector::catch_panic(
+            connector.service(),
+            connector.call(&ctx, &route.spec.name, args),
+        );
+        let (mut result, outcome) = match call.await {
+            Ok(Ok(result)) if result.is_error == Some(true) => (result, Outcome::ToolError),
+            Ok(Ok(result)) => (result, Outcome::Ok),
+            Ok(Err(e)) => (tool_error(e.to_string()), outcome_of(&e)),
+            Err(message) => (tool_error(message), Outcome::Failed),
         };
         // Last line of defence: an upstream error body that echoes the token
         // (the one first sent, or one obtained by a refresh) must not carry

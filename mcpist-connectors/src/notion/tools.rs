@@ -252,11 +252,12 @@ pub(super) fn notion_id(input: &str) -> Result<String> {
             .unwrap_or_default(),
         Err(_) => trimmed.to_owned(),
     };
-    let hex: String = candidate.chars().filter(|c| *c != '-').collect();
-    let tail = if hex.len() > 32 && candidate.contains('-') {
-        hex[hex.len() - 32..].to_owned()
+    // Characters, not bytes: a byte index could fall inside a multi-byte one.
+    let hex: Vec<char> = candidate.chars().filter(|c| *c != '-').collect();
+    let tail: String = if hex.len() > 32 && candidate.contains('-') {
+        hex[hex.len() - 32..].iter().collect()
     } else {
-        hex
+        hex.into_iter().collect()
     };
     if tail.len() != 32 || !tail.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(Error::InvalidArguments(format!(
@@ -798,6 +799,8 @@ mod tests {
             "",
             "a/b",
             "https://evil.example/x",
+            "-€€€€€€€€€€€",
+            "€-1429989fe8ac4effbc8f57f56486db54€",
         ] {
             assert!(notion_id(bad).is_err(), "{bad} accepted");
         }

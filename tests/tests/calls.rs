@@ -1,0 +1,179 @@
+//! Tool calls that go wrong inside MCPist, through the real MCP server and
+//! client: a connector that panics, and what the audit log keeps of a call's
+//! arguments.
+
+use std::sync::Arc;
+
+use mcpist_core::{
+    AuditSink, Connector, Exchanger, McpServer, MemoryStore, Registration, Result, ServicePolicy,
+    TokenStore,
+    audit::{AuditEntry, AuditFilter, Outcome},
+    connector::{Auth, CallContext, ToolHints, ToolSpec},
+    mcp::{CallToolResult, ContentBlock, JsonObject},
+    store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
+};
+use mcpist_tests::{canary, fake_notion::FakeNotion};
+use rmcp::{RoleClient, model::CallToolRequestParams, service::RunningService};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+/// A connector whose `boom` tool panics when asked to, and answers otherwise.
+#[derive(Debug)]
+struct Panicky(url::Url);
+
+#[async_trait::async_trait]
+impl Connector for Panicky {
+    fn service(&self) -> &'static str {
+        "panicky"
+    }
+    fn auth(&self) -> Auth {
+        Auth::None
+    }
+    fn base_url(&self) -> &url::Url {
+        &self.0
+    }
+    fn tools(&self) -> Vec<ToolSpec> {
+        vec![ToolSpec::new(
+            "boom",
+            "Panics when `panic` is true.",
+            json!({"type": "object", "properties": {"panic": {"type": "boolean"}}}),
+            ToolHints::READ,
+            "test",
+        )]
+    }
+    async fn call(&self, _: &CallContext, _: &str, args: JsonObject) -> Result<CallToolResult> {
+        if args.get("panic") == Some(&Value::Bool(true)) {
+            panic!("connector bug with a secret-looking detail: ghp_PANICDETAIL");
+        }
+        Ok(CallToolResult::success(vec![ContentBlock::text("fine")]))
+    }
+}
+
+async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+    client
+        .call_tool(
+            CallToolRequestParams::new(tool.to_owned())
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap()
+}
+
+fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
+}
+
+/// Every audit record, oldest first.
+async fn records(store: &MemoryStore) -> Vec<AuditEntry> {
+    let mut all = store.query(&AuditFilter::default()).await.unwrap();
+    all.reverse();
+    all
+}
+
+#[tokio::test]
+async fn a_panicking_connector_fails_its_call_with_a_finished_record_and_the_server_serves_on() {
+    let store = Arc::new(MemoryStore::new());
+    let connector = Arc::new(Panicky("http://127.0.0.1:9/".parse().unwrap()));
+    let server = McpServer::builder(
+        Exchanger::new(store.clone(), store.clone()).unwrap(),
+        store.clone(),
+    )
+    .connector(connector, ServicePolicy::default())
+    .build()
+    .unwrap();
+    let client = mcpist_tests::connect(server).await;
+
+    let failed = call(&client, "panicky_boom", json!({"panic": true})).await;
+    assert_eq!(failed.is_error, Some(true));
+    assert_eq!(text(&failed), "internal error in connector panicky");
+    let served = call(&client, "panicky_boom", json!({})).await;
+    assert_eq!(text(&served), "fine");
+
+    let records = records(&store).await;
+    let outcomes: Vec<_> = records.iter().map(|r| r.outcome.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Failed, Outcome::Ok]);
+    assert_eq!(records[0].outcome.is_error, Some(true));
+    let all =
+        serde_json::to_string(&records.iter().map(|r| &r.outcome).collect::<Vec<_>>()).unwrap();
+    assert!(
+        !all.contains("PANICDETAIL"),
+        "the panic message is in the audit log: {all}"
+    );
+}
+
+struct Notion {
+    _fake: FakeNotion,
+    store: Arc<MemoryStore>,
+    client: RunningService<RoleClient, ()>,
+}
+
+async fn notion() -> Notion {
+    let fake = FakeNotion::start().await;
+    let token = canary("notion");
+    fake.accept_token(&token);
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put(
+            &AccountKey::new("notion", "acme").unwrap(),
+            AccountWrite {
+                credential: Credential::static_token(SecretString::from(token)).unwrap(),
+                identity: None,
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    assert!(mcpist_connectors::builtin().contains(&"notion"));
+    let table = json!({"base_url": fake.base_url(), "requests_per_second": 1000.0});
+    let connector = (Registration::find("notion").unwrap().build)(table).unwrap();
+    let server = McpServer::builder(
+        Exchanger::new(store.clone(), store.clone()).unwrap(),
+        store.clone(),
+    )
+    .connector(connector, ServicePolicy::default())
+    .build()
+    .unwrap();
+    Notion {
+        _fake: fake,
+        client: mcpist_tests::connect(server).await,
+        store,
+    }
+}
+
+#[tokio::test]
+async fn a_notion_id_of_multibyte_characters_is_refused_and_the_call_answered() {
+    let n = notion().await;
+    for id in ["-€€€€€€€€€€€", "€-1429989fe8ac4effbc8f57f56486db54€"] {
+        let refused = call(&n.client, "notion_get_page", json!({"page_id": id})).await;
+        assert_eq!(refused.is_error, Some(true));
+        assert!(
+            text(&refused).contains("not a Notion id"),
+            "{}",
+            text(&refused)
+        );
+    }
+    let page = call(
+        &n.client,
+        "notion_get_page",
+        json!({"page_id": mcpist_tests::fake_notion::PAGE}),
+    )
+    .await;
+    assert_eq!(page.is_error, Some(false), "{}", text(&page));
+    let outcomes: Vec<_> = records(&n.store)
+        .await
+        .iter()
+        .map(|r| r.outcome.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::InvalidArguments,
+            Outcome::InvalidArguments,
+            Outcome::Ok
+        ]
+    );
+}
