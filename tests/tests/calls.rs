@@ -177,3 +177,47 @@ async fn a_notion_id_of_multibyte_characters_is_refused_and_the_call_answered() 
         ]
     );
 }
+
+#[tokio::test]
+async fn argument_values_reach_the_client_but_never_the_audit_log() {
+    let n = notion().await;
+    let value = canary("argvalue");
+    // The validator quotes the value of a field of the wrong type.
+    let invalid = call(
+        &n.client,
+        "notion_search",
+        json!({"query": "x", "page_size": value}),
+    )
+    .await;
+    // The connector's own error echoes the id it was given, also escaped.
+    let echoed = call(&n.client, "notion_get_page", json!({"page_id": value})).await;
+    let quoted = format!("{value}\"quote\\");
+    let escaped = call(&n.client, "notion_get_page", json!({"page_id": quoted})).await;
+    for result in [&invalid, &echoed, &escaped] {
+        assert_eq!(result.is_error, Some(true));
+        assert!(
+            text(result).contains(&value),
+            "the client is told what it sent"
+        );
+    }
+    let records = records(&n.store).await;
+    assert_eq!(records.len(), 3);
+    let all = serde_json::to_string(&records).unwrap();
+    assert!(
+        !all.contains(&value),
+        "an argument value in the audit log: {all}"
+    );
+    assert_eq!(
+        records[0].outcome.message.as_deref(),
+        Some("invalid arguments: /page_size: type")
+    );
+    assert!(
+        records[1]
+            .outcome
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("[argument]") && m.contains("not a Notion id")),
+        "{:?}",
+        records[1].outcome.message
+    );
+}
