@@ -105,7 +105,7 @@ async fn a_panicking_connector_fails_its_call_with_a_finished_record_and_the_ser
 }
 
 struct Notion {
-    _fake: FakeNotion,
+    fake: FakeNotion,
     store: Arc<MemoryStore>,
     client: RunningService<RoleClient, ()>,
 }
@@ -138,7 +138,7 @@ async fn notion() -> Notion {
     .build()
     .unwrap();
     Notion {
-        _fake: fake,
+        fake,
         client: mcpist_tests::connect(server).await,
         store,
     }
@@ -220,4 +220,31 @@ async fn argument_values_reach_the_client_but_never_the_audit_log() {
         "{:?}",
         records[1].outcome.message
     );
+}
+
+#[tokio::test]
+async fn the_longest_markdown_of_brackets_a_tool_takes_is_appended_whole() {
+    let n = notion().await;
+    let page = mcpist_tests::fake_notion::PAGE;
+    let before = n.fake.children(page).len();
+    // The schema's maxLength: quadratic, it took billions of steps on a worker thread.
+    let markdown = "[".repeat(200_000);
+    let result = call(
+        &n.client,
+        "notion_append_blocks",
+        json!({"block_id": page, "markdown": markdown}),
+    )
+    .await;
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    let children = n.fake.children(page);
+    assert_eq!(children.len(), before + 1);
+    let appended: usize = children[before]["paragraph"]["rich_text"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["text"]["content"].as_str().unwrap().len())
+        .sum();
+    assert_eq!(appended, 200_000);
+    let next = call(&n.client, "notion_get_page", json!({"page_id": page})).await;
+    assert_eq!(next.is_error, Some(false), "{}", text(&next));
 }
