@@ -248,3 +248,88 @@ async fn the_longest_markdown_of_brackets_a_tool_takes_is_appended_whole() {
     let next = call(&n.client, "notion_get_page", json!({"page_id": page})).await;
     assert_eq!(next.is_error, Some(false), "{}", text(&next));
 }
+
+/// A GitHub API that answers `repos/sized/..` with a body of `len` bytes
+/// (with its `Content-Length`) and `repos/endless/..` with a chunked body
+/// that never ends, counting what it produced.
+async fn oversized_upstream(len: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let produced = Arc::new(AtomicUsize::new(0));
+    let counter = produced.clone();
+    let app = axum::Router::new().route(
+        "/api/v3/repos/{owner}/{repo}/issues",
+        axum::routing::get(
+            move |axum::extract::Path((owner, _)): axum::extract::Path<(String, String)>| {
+                let counter = counter.clone();
+                async move {
+                    if owner == "sized" {
+                        return axum::body::Body::from(vec![b' '; len]);
+                    }
+                    let chunk = axum::body::Bytes::from(vec![b'['; 64 * 1024]);
+                    axum::body::Body::from_stream(futures_util::stream::repeat_with(move || {
+                        counter.fetch_add(chunk.len(), Ordering::Relaxed);
+                        Ok::<_, std::io::Error>(chunk.clone())
+                    }))
+                }
+            },
+        ),
+    );
+    let addr = mcpist_tests::serve(app).await;
+    (format!("http://{addr}/api/v3"), produced)
+}
+
+#[tokio::test]
+async fn an_upstream_body_over_the_cap_is_an_error_naming_it_and_is_not_read_on() {
+    use std::sync::atomic::Ordering;
+    let cap = 1 << 20;
+    let (base_url, produced) = oversized_upstream(cap + 1).await;
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put(
+            &AccountKey::new("github", "work").unwrap(),
+            AccountWrite {
+                credential: Credential::static_token(SecretString::from(canary("cap"))).unwrap(),
+                identity: None,
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    let service = mcpist_core::Service::from_config(
+        Registration::find("github").unwrap(),
+        json!({"base_url": base_url, "max_response_bytes": cap, "timeout_secs": 600}),
+    )
+    .unwrap();
+    let exchanger = Exchanger::new(store.clone(), store.clone())
+        .unwrap()
+        .with_service(&service);
+    let server = McpServer::builder(exchanger, store.clone())
+        .connector(service.connector.clone(), ServicePolicy::default())
+        .build()
+        .unwrap();
+    let client = mcpist_tests::connect(server).await;
+    for owner in ["sized", "endless"] {
+        let result = call(
+            &client,
+            "github_list_issues",
+            json!({"owner": owner, "repo": "x"}),
+        )
+        .await;
+        assert_eq!(result.is_error, Some(true), "{owner}");
+        assert!(
+            text(&result).contains(&format!("larger than max_response_bytes ({cap} bytes)")),
+            "{owner}: {}",
+            text(&result)
+        );
+    }
+    // The endless body was read up to the cap and dropped, not buffered
+    // on: what was produced is the cap plus what socket buffers hold.
+    let produced = produced.load(Ordering::Relaxed);
+    assert!(produced < 64 * cap, "{produced} bytes were produced");
+    let bad = mcpist_core::Service::from_config(
+        Registration::find("github").unwrap(),
+        json!({"max_response_bytes": 10}),
+    );
+    assert!(bad.unwrap_err().to_string().contains("max_response_bytes"));
+}
