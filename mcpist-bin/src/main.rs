@@ -21,6 +21,7 @@ use mcpist_core::{
     clients::{McpClient, ServerEntry},
     http::{ClientAuth, HttpOptions},
     oauth::AppCredentials,
+    output::terminal_safe,
     policy::Verdict,
     store::{AccountKey, AccountStatus, now_unix},
 };
@@ -431,15 +432,15 @@ async fn audit(loaded: &Loaded, json: bool, filter: AuditFilter, verify: bool) -
             format_time(e.time_ms),
             entry.seq,
             e.kind.as_str(),
-            e.service.as_deref().unwrap_or("-"),
-            e.account.as_deref().unwrap_or("-"),
-            e.tool.as_deref().unwrap_or("-"),
+            terminal_safe(e.service.as_deref().unwrap_or("-")),
+            terminal_safe(e.account.as_deref().unwrap_or("-")),
+            terminal_safe(e.tool.as_deref().unwrap_or("-")),
             o.outcome.as_str(),
             o.upstream_status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "-".into()),
             o.latency_ms,
-            o.message.as_deref().unwrap_or(""),
+            terminal_safe(o.message.as_deref().unwrap_or("")),
         )?;
     }
     Ok(())
@@ -853,7 +854,7 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                 if added.replaced { "replaced" } else { "added" },
                 added
                     .identity
-                    .map(|i| format!(", signed in as {i}"))
+                    .map(|i| format!(", signed in as {}", terminal_safe(&i)))
                     .unwrap_or_default(),
                 store.location()
             );
@@ -913,7 +914,7 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     status,
                     a.kind.as_str(),
                     expiry,
-                    a.identity.as_deref().unwrap_or("-"),
+                    terminal_safe(a.identity.as_deref().unwrap_or("-")),
                 )?;
             }
             if !broken.is_empty() {
@@ -1176,7 +1177,7 @@ async fn login(
             let record = stores.tokens.get(&key).await?;
             let who = record
                 .and_then(|r| r.identity)
-                .map(|i| format!(" as {i}"))
+                .map(|i| format!(" as {}", terminal_safe(&i)))
                 .unwrap_or_default();
             eprintln!(
                 "Connected account '{}' of {}{who}.",

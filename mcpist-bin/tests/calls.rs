@@ -111,3 +111,37 @@ fn a_config_that_does_not_parse_names_the_file_and_line_but_not_the_password() {
         assert!(!stderr.contains(&password), "the password leaked: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_an_upstream_or_client_chose_reach_the_terminal_without_escape_sequences() {
+    let token = canary("escapes");
+    let fake = mcpist_tests::fake_github::FakeGithub::start().await;
+    let evil = "octo\u{1b}]0;owned\u{7}\u{1b}[2Jcat";
+    fake.accept_token(&token, evil);
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\n",
+        fake.base_url()
+    ));
+    let added = home.add_token("work", &token);
+    // A client picks the account label of a call, and it is audited.
+    stdio_calls(&home, &[("github_get_me", json!({"account": evil}))]).await;
+    let listed = home.run_ok(&["accounts", "list"]);
+    let audit = home.run_ok(&["audit"]);
+    for (what, bytes) in [
+        ("accounts add", &added.stderr),
+        ("accounts list", &listed.stdout),
+        ("audit", &audit.stdout),
+    ] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !bytes.contains(&0x1b) && !bytes.contains(&0x07),
+            "{what}: {text:?}"
+        );
+        assert!(
+            text.contains("\\u{1b}]0;owned"),
+            "{what} shows the name escaped: {text}"
+        );
+    }
+}
