@@ -915,10 +915,16 @@ impl CallContext {
             if rank(level) < rank(self.min_log_level) {
                 return;
             }
+            // The same last line of defence as for results: a message that
+            // quotes the credential (an echoed request) must not carry it.
+            let mut message = message.to_owned();
+            if let Some(token) = self.upstream.credential() {
+                crate::redact::secret(&mut message, token.expose_secret());
+            }
             let _ = peer
                 .notify_logging_message(LoggingMessageNotificationParam::new(
                     level,
-                    Value::String(message.to_owned()),
+                    Value::String(message),
                 ))
                 .await;
         }

@@ -52,6 +52,27 @@ pub fn secret(text: &mut String, secret: &str) -> bool {
     changed
 }
 
+/// [`secret`] on every string (and key) in `value`, at any depth.
+pub fn secret_in_json(value: &mut Value, secret_text: &str) -> bool {
+    match value {
+        Value::String(s) => secret(s, secret_text),
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, v| secret_in_json(v, secret_text) | changed),
+        Value::Object(map) => {
+            let mut changed = false;
+            for (key, mut v) in std::mem::take(map) {
+                let mut key = key;
+                changed |= secret(&mut key, secret_text);
+                changed |= secret_in_json(&mut v, secret_text);
+                map.insert(key, v);
+            }
+            changed
+        }
+        _ => false,
+    }
+}
+
 /// `text` with every string value in `args` (at any depth) replaced by
 /// [`ARGUMENT`], in any of its [`forms`]. A value of fewer than four
 /// characters is replaced only where it stands alone (not inside a word),

@@ -593,24 +593,19 @@ fn validate(
     }
 }
 
-/// Replaces every occurrence of `secret` in the result's text with `[REDACTED]`.
+/// Replaces every occurrence of `secret` in the result's text, as is,
+/// JSON-escaped or percent-encoded, with `[REDACTED]`.
 fn redact(result: &mut CallToolResult, secret: &str) {
-    if secret.len() < 8 {
-        return;
-    }
     for block in &mut result.content {
-        if let Some(text) = block.as_text()
-            && text.text.contains(secret)
-        {
-            *block = ContentBlock::text(text.text.replace(secret, "[REDACTED]"));
+        if let Some(text) = block.as_text() {
+            let mut text = text.text.clone();
+            if crate::redact::secret(&mut text, secret) {
+                *block = ContentBlock::text(text);
+            }
         }
     }
-    if let Some(structured) = &result.structured_content {
-        let text = structured.to_string();
-        if text.contains(secret) {
-            result.structured_content =
-                serde_json::from_str(&text.replace(secret, "[REDACTED]")).ok();
-        }
+    if let Some(structured) = &mut result.structured_content {
+        crate::redact::secret_in_json(structured, secret);
     }
 }
 
@@ -906,5 +901,23 @@ mod tests {
         redact(&mut r, "s3cret-token-value");
         let all = serde_json::to_string(&r).unwrap();
         assert!(!all.contains("s3cret-token-value"), "{all}");
+    }
+
+    #[test]
+    fn redaction_removes_percent_encoded_and_escaped_forms() {
+        let secret = "s3cret/token+\"value\"";
+        let echo = format!(
+            "url: https://x/?t={} body: {}",
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC),
+            json!({ "token": secret })
+        );
+        let mut r = CallToolResult::success(vec![ContentBlock::text(echo.clone())]);
+        r.structured_content = Some(json!({ "echo": echo }));
+        redact(&mut r, secret);
+        let all = serde_json::to_string(&r).unwrap();
+        for leaked in ["s3cret", "s3cret%2Ftoken"] {
+            assert!(!all.contains(leaked), "{leaked} in {all}");
+        }
+        assert!(r.structured_content.is_some());
     }
 }

@@ -2,6 +2,10 @@
 //! client: a connector that panics, and what the audit log keeps of a call's
 //! arguments.
 
+// MCP logging is deprecated from protocol 2026-07-28 (SEP-2577) but still
+// part of 2025-11-25, which clients speak; the server sends it.
+#![allow(deprecated)]
+
 use std::sync::Arc;
 
 use mcpist_core::{
@@ -332,4 +336,128 @@ async fn an_upstream_body_over_the_cap_is_an_error_naming_it_and_is_not_read_on(
         json!({"max_response_bytes": 10}),
     );
     assert!(bad.unwrap_err().to_string().contains("max_response_bytes"));
+}
+
+/// A connector whose `echo` tool fetches `/echo` (which quotes the request's
+/// credential, percent-encoded and JSON-escaped), logs the answer to the
+/// client and returns it.
+#[derive(Debug)]
+struct Echoer(url::Url);
+
+#[async_trait::async_trait]
+impl Connector for Echoer {
+    fn service(&self) -> &'static str {
+        "echoer"
+    }
+    fn base_url(&self) -> &url::Url {
+        &self.0
+    }
+    fn tools(&self) -> Vec<ToolSpec> {
+        vec![ToolSpec::new(
+            "echo",
+            "Echoes the request.",
+            json!({"type": "object"}),
+            ToolHints::READ,
+            "test",
+        )]
+    }
+    async fn call(&self, ctx: &CallContext, _: &str, _: JsonObject) -> Result<CallToolResult> {
+        let upstream = ctx.upstream();
+        let response = upstream.send(upstream.get(&["echo"])?).await?;
+        let body = upstream.text(response).await?;
+        ctx.log(mcpist_core::connector::LogLevel::Warning, &body)
+            .await;
+        Ok(CallToolResult::success(vec![ContentBlock::text(body)]))
+    }
+}
+
+/// An MCP client that keeps the log messages the server sends it.
+#[derive(Clone, Default)]
+struct LogCollector(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl rmcp::ClientHandler for LogCollector {
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.0.lock().unwrap().push(params.data.to_string());
+    }
+}
+
+#[tokio::test]
+async fn a_token_echoed_encoded_or_escaped_reaches_neither_the_result_nor_a_log_message() {
+    let app = axum::Router::new().route(
+        "/echo",
+        axum::routing::get(|headers: axum::http::HeaderMap| async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let encoded =
+                percent_encoding::utf8_percent_encode(&auth, percent_encoding::NON_ALPHANUMERIC);
+            format!("seen={encoded} json={}", json!({ "auth": auth }))
+        }),
+    );
+    let addr = mcpist_tests::serve(app).await;
+    let token = format!("{}/a+b\"c", canary("echoed"));
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put(
+            &AccountKey::new("echoer", "main").unwrap(),
+            AccountWrite {
+                credential: Credential::static_token(SecretString::from(token.clone())).unwrap(),
+                identity: None,
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    let connector = Arc::new(Echoer(format!("http://{addr}/").parse().unwrap()));
+    let server = McpServer::builder(
+        Exchanger::new(store.clone(), store.clone()).unwrap(),
+        store.clone(),
+    )
+    .connector(connector, ServicePolicy::default())
+    .build()
+    .unwrap();
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = rmcp::ServiceExt::serve(server, server_io).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    let logs = LogCollector::default();
+    let client = rmcp::ServiceExt::serve(logs.clone(), client_io)
+        .await
+        .unwrap();
+    let result = client
+        .call_tool(CallToolRequestParams::new("echoer_echo"))
+        .await
+        .unwrap();
+    let result = serde_json::to_string(&result).unwrap();
+    assert!(
+        result.contains("seen=Bearer%20[REDACTED]"),
+        "the echo came back: {result}"
+    );
+    // The notification was sent before the result; give the client's
+    // handler its turn (a count of turns, not a time).
+    for _ in 0..1000 {
+        if !logs.0.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let logged = logs.0.lock().unwrap().join("\n");
+    assert!(
+        logged.contains("[REDACTED]"),
+        "a log message came: {logged}"
+    );
+    for channel in [&result, &logged] {
+        assert!(
+            !channel.contains("CANARYechoed"),
+            "the token leaked: {channel}"
+        );
+    }
 }

@@ -190,8 +190,19 @@ struct Visit {
     flash: Option<String>,
 }
 
-/// A submitted form's fields, in order (a name may repeat).
+/// A submitted form's fields, in order (a name may repeat). Zeroed when
+/// dropped: fields carry pasted tokens and passwords.
 struct Form(Vec<(String, String)>);
+
+impl Drop for Form {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        for (name, value) in &mut self.0 {
+            name.zeroize();
+            value.zeroize();
+        }
+    }
+}
 
 impl Form {
     fn parse(body: &[u8]) -> Self {
