@@ -461,3 +461,53 @@ async fn a_token_echoed_encoded_or_escaped_reaches_neither_the_result_nor_a_log_
         );
     }
 }
+
+#[tokio::test]
+async fn a_token_endpoint_answer_over_the_cap_is_not_read_on() {
+    use mcpist_core::oauth::{
+        AppCredentials, ClientAuthMethod, MAX_TOKEN_RESPONSE_BYTES, OAuthClient, OAuthSpec,
+    };
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let produced = Arc::new(AtomicUsize::new(0));
+    let counter = produced.clone();
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                let chunk = axum::body::Bytes::from(vec![b' '; 64 * 1024]);
+                axum::body::Body::from_stream(futures_util::stream::repeat_with(move || {
+                    counter.fetch_add(chunk.len(), Ordering::Relaxed);
+                    Ok::<_, std::io::Error>(chunk.clone())
+                }))
+            }
+        }),
+    );
+    let addr = mcpist_tests::serve(app).await;
+    let spec = OAuthSpec {
+        authorize_url: format!("http://{addr}/authorize"),
+        token_url: format!("http://{addr}/token"),
+        scopes: Vec::new(),
+        extra_authorize_params: Vec::new(),
+        client_auth: ClientAuthMethod::Body,
+    };
+    let app_credentials = AppCredentials {
+        client_id: "id".into(),
+        client_secret: Some(SecretString::from("secret-of-the-app")),
+    };
+    let client = OAuthClient::new(spec, &app_credentials, reqwest::Client::new()).unwrap();
+    let err = client
+        .refresh(&SecretString::from(canary("refresh")))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("larger than {MAX_TOKEN_RESPONSE_BYTES} bytes")),
+        "{err}"
+    );
+    let produced = produced.load(Ordering::Relaxed);
+    assert!(
+        produced < 64 * MAX_TOKEN_RESPONSE_BYTES,
+        "{produced} bytes were produced"
+    );
+}
