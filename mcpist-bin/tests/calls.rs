@@ -90,24 +90,44 @@ async fn debug_logs_carry_no_tool_argument_but_rmcp_debug_is_honoured_when_named
 fn a_config_that_does_not_parse_names_the_file_and_line_but_not_the_password() {
     let home = Home::new();
     let password = canary("dbpassword");
-    for config in [
-        // An unterminated string: the TOML parser's error quotes the line.
-        format!("[store]\nkind = \"postgres\"\nurl = \"postgres://mcpist:{password}@db/mcpist\n"),
-        // A value of the wrong type: serde's error quotes the value.
-        format!("[server]\nbind = \"postgres://mcpist:{password}@db/mcpist\"\n"),
-        format!(
-            "[store]\nkind = \"postgres\"\nurl = \"postgres://mcpist:{password}@db/mcpist\" x\n"
+    for (config, needle) in [
+        // An unterminated string: the TOML parser's error quoted the line.
+        (
+            format!(
+                "[store]\nkind = \"postgres\"\nurl = \"postgres://mcpist:{password}@db/mcpist\n"
+            ),
+            "line 3",
+        ),
+        // A value of the wrong type: serde's error quoted the value.
+        (
+            format!("[server]\nbind = \"postgres://mcpist:{password}@db/mcpist\"\n"),
+            "server.bind",
+        ),
+        (
+            format!(
+                "[store]\nkind = \"postgres\"\nurl = \"postgres://mcpist:{password}@db/mcpist\" x\n"
+            ),
+            "line 3",
+        ),
+        // A connector's own keys, parsed by the connector.
+        (
+            format!("[connectors.notion]\nrequests_per_second = \"{password}\"\n"),
+            "notion",
+        ),
+        (
+            format!("[connectors.github]\nbase_url = \"https://me:{password}@ghe.example.com\"\n"),
+            "base_url",
         ),
     ] {
         home.write_config(&config);
         let out = home.run(&["tools"]);
         assert!(!out.status.success(), "{config}");
         let stderr = stderr(&out);
-        assert!(stderr.contains("mcpist.toml"), "no file in {stderr}");
         assert!(
-            stderr.contains("line 3") || stderr.contains("server.bind"),
-            "no line or key in {stderr}"
+            stderr.contains("mcpist.toml") || stderr.contains("connectors"),
+            "no file in {stderr}"
         );
+        assert!(stderr.contains(needle), "no {needle:?} in {stderr}");
         assert!(!stderr.contains(&password), "the password leaked: {stderr}");
     }
 }

@@ -239,14 +239,49 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(
     } else {
         raw
     };
-    serde_json::from_value(raw).map_err(|e| Error::config(service, e.to_string()))
+    serde_json::from_value(raw).map_err(|e| Error::config(service, without_quoted(&e.to_string())))
+}
+
+/// `message` with every `"quoted"` part cut to `"…"`: serde quotes the
+/// string value it could not use, and a config value can be a secret. Key
+/// names, which serde writes in backticks, stay.
+fn without_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let rest: Vec<&str> = parts.collect();
+    for (i, part) in rest.iter().enumerate() {
+        if i % 2 == 0 {
+            // Inside quotes (an unclosed quote runs to the end).
+            out.push_str("\"…");
+            if i + 1 == rest.len() {
+                break;
+            }
+            out.push('"');
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// Parses a connector's `base_url`: `https`, or plain `http` only on a loopback
 /// host. The port is kept; a trailing slash is added so paths append under it.
 pub fn parse_base_url(service: &'static str, text: &str) -> Result<Url> {
     let mut url = Url::parse(text)
-        .map_err(|e| Error::config(service, format!("base_url {text:?} is not a URL: {e}")))?;
+        .map_err(|e| Error::config(service, format!("base_url is not a URL: {e}")))?;
+    // What errors show: never the credentials or query the URL may carry.
+    let text = &{
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        if shown.query().is_some() {
+            shown.set_query(Some("…"));
+        }
+        shown.to_string()
+    };
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -975,6 +1010,19 @@ mod tests {
         ] {
             assert!(parse_base_url("t", bad).is_err(), "{bad} accepted");
         }
+        for secret in [
+            "https://user:s3cret@api.github.com",
+            "https://api.github.com/?token=s3cret",
+            "s3cret",
+        ] {
+            let err = parse_base_url("t", secret).unwrap_err().to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+        assert_eq!(
+            without_quoted(r#"invalid type: string "s3cret", expected f64 at `x`"#),
+            r#"invalid type: string "…", expected f64 at `x`"#
+        );
+        assert_eq!(without_quoted(r#"a "b"#), r#"a "…"#);
     }
 
     #[test]
