@@ -392,10 +392,48 @@ fn describe(error: &figment::Error, config_path: &Path) -> String {
             } else {
                 format!("key `{key}`: ")
             };
-            format!("{source}: {key}{}", e.kind)
+            format!("{source}: {key}{}", describe_kind(&e.kind))
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// What is wrong, never the value: a value can be a secret (a database
+/// password in `store.url`, a token in the wrong key), and the TOML parser
+/// quotes the whole offending line. Its "line N, column M" stays.
+fn describe_kind(kind: &figment::error::Kind) -> String {
+    use figment::error::{Actual, Kind};
+    let actual = |a: &Actual| match a {
+        Actual::Str(_) => "a string".to_owned(),
+        Actual::Char(_) => "a character".to_owned(),
+        Actual::Bytes(_) => "bytes".to_owned(),
+        Actual::Other(_) => "a value".to_owned(),
+        other => other.to_string(),
+    };
+    match kind {
+        Kind::Message(message) => message
+            .lines()
+            .filter(|line| !is_quoted_source(line))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Kind::InvalidType(a, expected) => {
+            format!("invalid type: found {}, expected {expected}", actual(a))
+        }
+        Kind::InvalidValue(a, expected) => {
+            format!("invalid value: found {}, expected {expected}", actual(a))
+        }
+        Kind::Unsupported(a) => format!("unsupported type {}", actual(a)),
+        Kind::UnsupportedKey(a, need) => format!("unsupported key type {}, need {need}", actual(a)),
+        other => other.to_string(),
+    }
+}
+
+/// A line of a parser's error that shows the source: `  |`, `3 | text`.
+fn is_quoted_source(line: &str) -> bool {
+    let rest = line
+        .trim_start()
+        .trim_start_matches(|c: char| c.is_ascii_digit());
+    rest.trim_start().starts_with('|')
 }
 
 /// The file `mcpist init` writes.

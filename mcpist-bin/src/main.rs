@@ -21,6 +21,7 @@ use mcpist_core::{
     clients::{McpClient, ServerEntry},
     http::{ClientAuth, HttpOptions},
     oauth::AppCredentials,
+    output::terminal_safe,
     policy::Verdict,
     store::{AccountKey, AccountStatus, now_unix},
 };
@@ -272,21 +273,38 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr (stdout may be the MCP transport), as text or JSON lines.
+/// Logs go to stderr (stdout may be the MCP transport), as text or JSON lines,
+/// coloured only when stderr is a terminal: MCP clients write a server's
+/// stderr to log files, where escape codes are noise.
 fn init_logging(command: &Command, format: config::LogFormat) {
     let default_level = match command {
         Command::Serve { .. } => "info",
         _ => "warn",
     };
+    let filter = std::env::var("MCPIST_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(log_filter(&f)).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default_level));
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MCPIST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        );
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter);
     match format {
         config::LogFormat::Text => logs.init(),
         config::LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+}
+
+/// The filter for `MCPIST_LOG=filter`: rmcp stays at `info` unless the
+/// filter names it, since at `debug` it logs every message in full, tool
+/// arguments and results included.
+fn log_filter(filter: &str) -> String {
+    let lower = filter.to_ascii_lowercase();
+    let verbose = lower.contains("debug") || lower.contains("trace");
+    if lower.contains("rmcp") || !verbose {
+        filter.to_owned()
+    } else {
+        format!("{filter},rmcp=info")
     }
 }
 
@@ -426,15 +444,15 @@ async fn audit(loaded: &Loaded, json: bool, filter: AuditFilter, verify: bool) -
             format_time(e.time_ms),
             entry.seq,
             e.kind.as_str(),
-            e.service.as_deref().unwrap_or("-"),
-            e.account.as_deref().unwrap_or("-"),
-            e.tool.as_deref().unwrap_or("-"),
+            terminal_safe(e.service.as_deref().unwrap_or("-")),
+            terminal_safe(e.account.as_deref().unwrap_or("-")),
+            terminal_safe(e.tool.as_deref().unwrap_or("-")),
             o.outcome.as_str(),
             o.upstream_status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "-".into()),
             o.latency_ms,
-            o.message.as_deref().unwrap_or(""),
+            terminal_safe(o.message.as_deref().unwrap_or("")),
         )?;
     }
     Ok(())
@@ -859,7 +877,7 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                 if added.replaced { "replaced" } else { "added" },
                 added
                     .identity
-                    .map(|i| format!(", signed in as {i}"))
+                    .map(|i| format!(", signed in as {}", terminal_safe(&i)))
                     .unwrap_or_default(),
                 store.location()
             );
@@ -919,7 +937,7 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     status,
                     a.kind.as_str(),
                     expiry,
-                    a.identity.as_deref().unwrap_or("-"),
+                    terminal_safe(a.identity.as_deref().unwrap_or("-")),
                 )?;
             }
             if !broken.is_empty() {
@@ -1182,7 +1200,7 @@ async fn login(
             let record = stores.tokens.get(&key).await?;
             let who = record
                 .and_then(|r| r.identity)
-                .map(|i| format!(" as {i}"))
+                .map(|i| format!(" as {}", terminal_safe(&i)))
                 .unwrap_or_default();
             eprintln!(
                 "Connected account '{}' of {}{who}.",

@@ -331,7 +331,12 @@ impl Connector for DeclarativeConnector {
         }
         let response = upstream.send(request).await?;
         let status = response.status();
-        let raw = response.text().await.unwrap_or_default();
+        let raw = match upstream.text(response).await {
+            Ok(raw) => raw,
+            // Over the size cap.
+            Err(e @ Error::Upstream { .. }) => return Err(e),
+            Err(_) => String::new(),
+        };
         let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
         if !status.is_success() {
             let mut message = ["message", "error", "detail", "error_description"]

@@ -239,14 +239,49 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(
     } else {
         raw
     };
-    serde_json::from_value(raw).map_err(|e| Error::config(service, e.to_string()))
+    serde_json::from_value(raw).map_err(|e| Error::config(service, without_quoted(&e.to_string())))
+}
+
+/// `message` with every `"quoted"` part cut to `"…"`: serde quotes the
+/// string value it could not use, and a config value can be a secret. Key
+/// names, which serde writes in backticks, stay.
+fn without_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let rest: Vec<&str> = parts.collect();
+    for (i, part) in rest.iter().enumerate() {
+        if i % 2 == 0 {
+            // Inside quotes (an unclosed quote runs to the end).
+            out.push_str("\"…");
+            if i + 1 == rest.len() {
+                break;
+            }
+            out.push('"');
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// Parses a connector's `base_url`: `https`, or plain `http` only on a loopback
 /// host. The port is kept; a trailing slash is added so paths append under it.
 pub fn parse_base_url(service: &'static str, text: &str) -> Result<Url> {
     let mut url = Url::parse(text)
-        .map_err(|e| Error::config(service, format!("base_url {text:?} is not a URL: {e}")))?;
+        .map_err(|e| Error::config(service, format!("base_url is not a URL: {e}")))?;
+    // What errors show: never the credentials or query the URL may carry.
+    let text = &{
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        if shown.query().is_some() {
+            shown.set_query(Some("…"));
+        }
+        shown.to_string()
+    };
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -290,9 +325,12 @@ pub fn parse_base_url(service: &'static str, text: &str) -> Result<Url> {
     Ok(url)
 }
 
-/// Timeouts and retries of a connector's upstream requests, from the
-/// `timeout_secs`, `max_retry_wait_secs` and `max_retries` keys of its
-/// config table.
+/// Default cap on one upstream response body: 8 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 << 20;
+
+/// Timeouts, retries and the response size cap of a connector's upstream
+/// requests, from the `timeout_secs`, `max_retry_wait_secs`, `max_retries`
+/// and `max_response_bytes` keys of its config table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpstreamSettings {
     /// Longest a single request may take.
@@ -301,6 +339,9 @@ pub struct UpstreamSettings {
     pub max_retry_wait: Duration,
     /// Most retries of one request (rate limits, 5xx, failed connections).
     pub max_retries: u32,
+    /// Largest response body read (see [`Upstream::body`]); a larger one is
+    /// an error, not read further.
+    pub max_response_bytes: usize,
 }
 
 impl Default for UpstreamSettings {
@@ -309,13 +350,19 @@ impl Default for UpstreamSettings {
             timeout: Duration::from_secs(30),
             max_retry_wait: Duration::from_secs(10),
             max_retries: 2,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
 
 impl UpstreamSettings {
     /// The config keys these settings take out of a connector's table.
-    pub const KEYS: [&'static str; 3] = ["timeout_secs", "max_retry_wait_secs", "max_retries"];
+    pub const KEYS: [&'static str; 4] = [
+        "timeout_secs",
+        "max_retry_wait_secs",
+        "max_retries",
+        "max_response_bytes",
+    ];
 
     /// Takes the settings' keys out of a connector's config table.
     pub fn take_from(service: &str, table: &mut Value) -> Result<Self> {
@@ -325,6 +372,7 @@ impl UpstreamSettings {
             timeout_secs: Option<f64>,
             max_retry_wait_secs: Option<f64>,
             max_retries: Option<u32>,
+            max_response_bytes: Option<u64>,
         }
         let mut raw = serde_json::Map::new();
         if let Value::Object(map) = table {
@@ -357,6 +405,16 @@ impl UpstreamSettings {
                 default.max_retry_wait,
             )?,
             max_retries: raw.max_retries.unwrap_or(default.max_retries).min(10),
+            max_response_bytes: match raw.max_response_bytes {
+                None => default.max_response_bytes,
+                Some(n) if (1024..=1 << 30).contains(&n) => n as usize,
+                Some(_) => {
+                    return Err(Error::config(
+                        service.to_owned(),
+                        "max_response_bytes must be between 1024 and 1073741824 (1 GiB)",
+                    ));
+                }
+            },
         })
     }
 }
@@ -583,6 +641,45 @@ impl Upstream {
         }
     }
 
+    /// The body of `response`, read up to [`UpstreamSettings::max_response_bytes`].
+    /// A larger body (by its `Content-Length`, or as it arrives when it has
+    /// none) is an error naming the cap, and is not read further.
+    pub async fn body(&self, response: Response) -> Result<Vec<u8>> {
+        let status = response.status().as_u16();
+        let cap = self.settings.max_response_bytes;
+        read_capped(response, cap).await.map_err(|e| match e {
+            BodyError::TooLarge => Error::Upstream {
+                service: self.service.into(),
+                status,
+                message: format!(
+                    "the response is larger than max_response_bytes ({cap} bytes) and was not \
+                     read; narrow the request, or raise max_response_bytes in [connectors.{}]",
+                    self.service
+                ),
+            },
+            BodyError::Read(e) => Error::Transport {
+                service: self.service.into(),
+                message: describe_transport_error(&e),
+            },
+        })
+    }
+
+    /// The body of `response` as text (invalid UTF-8 replaced), read as [`Self::body`] does.
+    pub async fn text(&self, response: Response) -> Result<String> {
+        let bytes = self.body(response).await?;
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+
+    /// The body of `response` as JSON, read as [`Self::body`] does.
+    pub async fn json<T: serde::de::DeserializeOwned>(&self, response: Response) -> Result<T> {
+        let bytes = self.body(response).await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Transport {
+            service: self.service.into(),
+            message: format!("the response is not the JSON expected: {e}"),
+        })
+    }
+
     fn authorize(
         &self,
         mut request: reqwest::Request,
@@ -645,6 +742,35 @@ impl Upstream {
             })
         }
     }
+}
+
+/// Why a response body was not read whole.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// It is larger than the cap.
+    TooLarge,
+    /// Reading it failed.
+    Read(reqwest::Error),
+}
+
+/// The body of `response`, at most `cap` bytes: a `Content-Length` over the
+/// cap is refused before reading, and a body without one is read chunk by
+/// chunk until it ends or passes the cap.
+pub(crate) async fn read_capped(
+    mut response: Response,
+    cap: usize,
+) -> std::result::Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// How long to wait before retry number `n` (from 1): 250 ms doubling, plus
@@ -727,6 +853,28 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
     message
 }
 
+/// Runs `future` of `service`'s connector, turning a panic into the message
+/// "internal error in connector `service`"; the panic's own message (which
+/// may quote an argument) goes to the log alone.
+pub(crate) async fn catch_panic<T>(
+    service: &'static str,
+    future: impl std::future::Future<Output = T>,
+) -> std::result::Result<T, String> {
+    use futures_util::FutureExt as _;
+    std::panic::AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .map_err(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(service, panic = message, "a connector panicked");
+            format!("internal error in connector {service}")
+        })
+}
+
 /// What a tool call gets besides its arguments.
 #[derive(Debug, Clone)]
 pub struct CallContext {
@@ -802,10 +950,16 @@ impl CallContext {
             if rank(level) < rank(self.min_log_level) {
                 return;
             }
+            // The same last line of defence as for results: a message that
+            // quotes the credential (an echoed request) must not carry it.
+            let mut message = message.to_owned();
+            if let Some(token) = self.upstream.credential() {
+                crate::redact::secret(&mut message, token.expose_secret());
+            }
             let _ = peer
                 .notify_logging_message(LoggingMessageNotificationParam::new(
                     level,
-                    Value::String(message.to_owned()),
+                    Value::String(message),
                 ))
                 .await;
         }
@@ -856,6 +1010,19 @@ mod tests {
         ] {
             assert!(parse_base_url("t", bad).is_err(), "{bad} accepted");
         }
+        for secret in [
+            "https://user:s3cret@api.github.com",
+            "https://api.github.com/?token=s3cret",
+            "s3cret",
+        ] {
+            let err = parse_base_url("t", secret).unwrap_err().to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+        assert_eq!(
+            without_quoted(r#"invalid type: string "s3cret", expected f64 at `x`"#),
+            r#"invalid type: string "…", expected f64 at `x`"#
+        );
+        assert_eq!(without_quoted(r#"a "b"#), r#"a "…"#);
     }
 
     #[test]

@@ -750,7 +750,11 @@ impl Exchanger {
             connector.auth(),
             Some(Arc::new(StaticToken(token.clone()))),
         );
-        match connector.identity(&CallContext::new(upstream)).await {
+        let ctx = CallContext::new(upstream);
+        match crate::connector::catch_panic(connector.service(), connector.identity(&ctx))
+            .await
+            .unwrap_or_else(|message| Err(Error::other("identity", message)))
+        {
             Ok(identity) => identity,
             Err(e) => {
                 tracing::warn!(account = %key, error = %e, "could not tell who the account is upstream");

@@ -46,6 +46,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod output;
 pub mod policy;
+pub mod redact;
 pub mod seal;
 pub mod server;
 pub mod service;

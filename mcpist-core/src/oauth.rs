@@ -341,6 +341,9 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Http<'_> {
     }
 }
 
+/// Largest token endpoint response read: a grant is a few hundred bytes.
+pub const MAX_TOKEN_RESPONSE_BYTES: usize = 1 << 20;
+
 /// oauth2's HTTP requests, sent with our reqwest client.
 async fn send(
     http: &reqwest::Client,
@@ -361,12 +364,17 @@ async fn send(
     for (name, value) in response.headers() {
         out = out.header(name, value);
     }
-    let body = response
-        .bytes()
+    let body = crate::connector::read_capped(response, MAX_TOKEN_RESPONSE_BYTES)
         .await
-        .map_err(|e| SendError(e.without_url().to_string()))?;
-    out.body(body.to_vec())
-        .map_err(|e| SendError(e.to_string()))
+        .map_err(|e| {
+            SendError(match e {
+                crate::connector::BodyError::TooLarge => format!(
+                    "the token endpoint's response is larger than {MAX_TOKEN_RESPONSE_BYTES} bytes and was not read"
+                ),
+                crate::connector::BodyError::Read(e) => e.without_url().to_string(),
+            })
+        })?;
+    out.body(body).map_err(|e| SendError(e.to_string()))
 }
 
 /// Error codes that mean the grant itself is gone. GitHub answers

@@ -17,6 +17,27 @@ pub fn cut(text: &mut String, max: usize, marker: &str) -> bool {
     true
 }
 
+/// `text` safe to print to a terminal: control characters (escape sequences
+/// that could retitle the window, move the cursor or hide text) and Unicode
+/// direction overrides are written as `\u{1b}`-style escapes. For strings
+/// an upstream or a client chose, such as an account's identity.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The `fields` of `source`: `name` copies that field, `name=a/b` takes the
 /// value at JSON pointer `/a/b`. Missing and null values are left out.
 pub fn project<S: AsRef<str>>(source: &Value, fields: &[S]) -> Value {
@@ -48,6 +69,15 @@ mod tests {
         let mut short = "ok".to_owned();
         assert!(!cut(&mut short, 2, "…"));
         assert_eq!(short, "ok");
+    }
+
+    #[test]
+    fn terminal_safe_escapes_control_and_direction_characters_only() {
+        assert_eq!(terminal_safe("octocat é"), "octocat é");
+        assert_eq!(
+            terminal_safe("a\u{1b}]0;x\u{7}b\u{202e}c\n"),
+            "a\\u{1b}]0;x\\u{7}b\\u{202e}c\\u{a}"
+        );
     }
 
     #[test]

@@ -376,20 +376,21 @@ impl McpServer {
         mut args: JsonObject,
         account: Option<String>,
         peer: Option<Peer>,
-    ) -> (CallToolResult, Outcome, Option<u16>) {
+    ) -> Ran {
         let validator = match route.validator() {
             Ok(validator) => validator,
             Err(message) => {
                 tracing::error!(tool = %route.def.name, error = message, "a tool's input schema does not compile");
-                return (tool_error(message.to_owned()), Outcome::Failed, None);
+                return Ran::new(tool_error(message.to_owned()), Outcome::Failed, None);
             }
         };
-        if let Err(message) = validate(validator, &args) {
-            return (
-                tool_error(format!("invalid arguments: {message}")),
-                Outcome::InvalidArguments,
-                None,
-            );
+        if let Err(invalid) = validate(validator, &args) {
+            return Ran {
+                result: tool_error(format!("invalid arguments: {}", invalid.message)),
+                outcome: Outcome::InvalidArguments,
+                upstream_status: None,
+                audit_message: Some(format!("invalid arguments: {}", invalid.rules)),
+            };
         }
         args.remove("account");
         let connector = route.connector.as_ref();
@@ -400,7 +401,7 @@ impl McpServer {
             .await
         {
             Ok(upstream) => upstream,
-            Err(e) => return (tool_error(e.to_string()), outcome_of(&e), None),
+            Err(e) => return Ran::new(tool_error(e.to_string()), outcome_of(&e), None),
         };
         let sent = upstream.credential();
         let status_of = upstream.clone();
@@ -409,10 +410,17 @@ impl McpServer {
             let level = *self.log_level.lock().unwrap_or_else(|e| e.into_inner());
             ctx = ctx.with_peer(peer, token, level);
         }
-        let (mut result, outcome) = match connector.call(&ctx, &route.spec.name, args).await {
-            Ok(result) if result.is_error == Some(true) => (result, Outcome::ToolError),
-            Ok(result) => (result, Outcome::Ok),
-            Err(e) => (tool_error(e.to_string()), outcome_of(&e)),
+        // A panic in a connector fails this call, not the session: the
+        // client gets an answer and the audit record an outcome.
+        let call = crate::connector::catch_panic(
+            connector.service(),
+            connector.call(&ctx, &route.spec.name, args),
+        );
+        let (mut result, outcome) = match call.await {
+            Ok(Ok(result)) if result.is_error == Some(true) => (result, Outcome::ToolError),
+            Ok(Ok(result)) => (result, Outcome::Ok),
+            Ok(Err(e)) => (tool_error(e.to_string()), outcome_of(&e)),
+            Err(message) => (tool_error(message), Outcome::Failed),
         };
         // Last line of defence: an upstream error body that echoes the token
         // (the one first sent, or one obtained by a refresh) must not carry
@@ -420,7 +428,28 @@ impl McpServer {
         for secret in [sent, status_of.credential()].into_iter().flatten() {
             redact(&mut result, secret.expose_secret());
         }
-        (result, outcome, status_of.last_status())
+        Ran::new(result, outcome, status_of.last_status())
+    }
+}
+
+/// How a call ran, for the client and for its audit record.
+#[derive(Debug)]
+struct Ran {
+    result: CallToolResult,
+    outcome: Outcome,
+    upstream_status: Option<u16>,
+    /// The audit record's message when the result's text must not be it.
+    audit_message: Option<String>,
+}
+
+impl Ran {
+    fn new(result: CallToolResult, outcome: Outcome, upstream_status: Option<u16>) -> Self {
+        Self {
+            result,
+            outcome,
+            upstream_status,
+            audit_message: None,
+        }
     }
 }
 
@@ -514,13 +543,24 @@ fn annotations(hints: crate::connector::ToolHints) -> ToolAnnotations {
     annotations
 }
 
+/// Why arguments do not match a tool's schema.
+#[derive(Debug)]
+struct Invalid {
+    /// For the client, which sent the values: each bad field and what is
+    /// wrong, quoting the value as the validator does.
+    message: String,
+    /// For the audit log: each bad field's path and the rule it breaks
+    /// (`/page_size: maximum`), never a value.
+    rules: String,
+}
+
 /// Checks `args` against the tool's schema; the message names each bad field.
 fn validate(
     validator: &jsonschema::Validator,
     args: &JsonObject,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Invalid> {
     let instance = Value::Object(args.clone());
-    let problems: Vec<String> = validator
+    let (problems, rules): (Vec<String>, Vec<String>) = validator
         .iter_errors(&instance)
         .take(5)
         .map(|e| {
@@ -532,34 +572,40 @@ fn validate(
             };
             let mut message = e.to_string();
             crate::output::cut(&mut message, 200, "…");
-            format!("{at}: {message}")
+            // A required property's name comes from the schema, not the client.
+            let rule = match e.kind() {
+                jsonschema::error::ValidationErrorKind::Required { property } => {
+                    format!("required {property}")
+                }
+                kind => kind.keyword().to_owned(),
+            };
+            let path = if path.is_empty() { "/" } else { &path };
+            (format!("{at}: {message}"), format!("{path}: {rule}"))
         })
-        .collect();
+        .unzip();
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(problems.join("; "))
+        Err(Invalid {
+            message: problems.join("; "),
+            rules: rules.join("; "),
+        })
     }
 }
 
-/// Replaces every occurrence of `secret` in the result's text with `[REDACTED]`.
+/// Replaces every occurrence of `secret` in the result's text, as is,
+/// JSON-escaped or percent-encoded, with `[REDACTED]`.
 fn redact(result: &mut CallToolResult, secret: &str) {
-    if secret.len() < 8 {
-        return;
-    }
     for block in &mut result.content {
-        if let Some(text) = block.as_text()
-            && text.text.contains(secret)
-        {
-            *block = ContentBlock::text(text.text.replace(secret, "[REDACTED]"));
+        if let Some(text) = block.as_text() {
+            let mut text = text.text.clone();
+            if crate::redact::secret(&mut text, secret) {
+                *block = ContentBlock::text(text);
+            }
         }
     }
-    if let Some(structured) = &result.structured_content {
-        let text = structured.to_string();
-        if text.contains(secret) {
-            result.structured_content =
-                serde_json::from_str(&text.replace(secret, "[REDACTED]")).ok();
-        }
+    if let Some(structured) = &mut result.structured_content {
+        crate::redact::secret_in_json(structured, secret);
     }
 }
 
@@ -679,9 +725,19 @@ impl ServerHandler for McpServer {
         };
         let token = context.meta.get_progress_token();
         let label = account.clone();
-        let (result, outcome, upstream_status) = tokio::select! {
+        // Kept to take the values out of the audit message (an upstream or
+        // connector error may echo them).
+        let mut sent_args = args.clone();
+        // The label is the record's `account` field.
+        sent_args.remove("account");
+        let Ran {
+            result,
+            outcome,
+            upstream_status,
+            audit_message,
+        } = tokio::select! {
             ran = self.run(route, args, account, Some((context.peer, token))) => ran,
-            () = self.inner.cut.cancelled() => (
+            () = self.inner.cut.cancelled() => Ran::new(
                 tool_error(
                     "cut off: MCPist is shutting down; the call may or may not have reached the service"
                         .into(),
@@ -697,13 +753,15 @@ impl ServerHandler for McpServer {
         record.upstream_status = upstream_status;
         record.latency_ms = latency_ms;
         if is_error {
-            record = record.message(
-                result
+            let message = audit_message.unwrap_or_else(|| {
+                let text: String = result
                     .content
                     .iter()
                     .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
-                    .collect::<String>(),
-            );
+                    .collect();
+                crate::redact::arguments(&text, &sent_args)
+            });
+            record = record.message(message);
         }
         self.inner.exchanger.metrics().tool_call(
             route.connector.service(),
@@ -790,11 +848,11 @@ mod tests {
         let route = &server.inner.routes["bad_t"];
         for _ in 0..2 {
             let args = json!({"n": 3}).as_object().unwrap().clone();
-            let (result, outcome, status) = server.run(route, args, None, None).await;
-            assert_eq!(result.is_error, Some(true));
-            assert_eq!(outcome, Outcome::Failed);
-            assert_eq!(status, None);
-            let text = result.content[0].as_text().unwrap().text.clone();
+            let ran = server.run(route, args, None, None).await;
+            assert_eq!(ran.result.is_error, Some(true));
+            assert_eq!(ran.outcome, Outcome::Failed);
+            assert_eq!(ran.upstream_status, None);
+            let text = ran.result.content[0].as_text().unwrap().text.clone();
             assert!(text.contains("tool bad_t: bad input schema"), "{text}");
         }
     }
@@ -832,8 +890,9 @@ mod tests {
         let v = jsonschema::validator_for(&schema).unwrap();
         let args = json!({"n": "x"}).as_object().unwrap().clone();
         let err = validate(&v, &args).unwrap_err();
-        assert!(err.contains("`n`"), "{err}");
-        assert!(err.contains("\"m\""), "{err}");
+        assert!(err.message.contains("`n`"), "{err:?}");
+        assert!(err.message.contains("\"m\""), "{err:?}");
+        assert_eq!(err.rules, "/n: type; /: required \"m\"");
     }
 
     #[test]
@@ -842,5 +901,23 @@ mod tests {
         redact(&mut r, "s3cret-token-value");
         let all = serde_json::to_string(&r).unwrap();
         assert!(!all.contains("s3cret-token-value"), "{all}");
+    }
+
+    #[test]
+    fn redaction_removes_percent_encoded_and_escaped_forms() {
+        let secret = "s3cret/token+\"value\"";
+        let echo = format!(
+            "url: https://x/?t={} body: {}",
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC),
+            json!({ "token": secret })
+        );
+        let mut r = CallToolResult::success(vec![ContentBlock::text(echo.clone())]);
+        r.structured_content = Some(json!({ "echo": echo }));
+        redact(&mut r, secret);
+        let all = serde_json::to_string(&r).unwrap();
+        for leaked in ["s3cret", "s3cret%2Ftoken"] {
+            assert!(!all.contains(leaked), "{leaked} in {all}");
+        }
+        assert!(r.structured_content.is_some());
     }
 }

@@ -117,7 +117,7 @@ impl Connector for Xkcd {
                 message: "no such comic".into(),
             });
         }
-        let comic: Value = response.json().await.map_err(|e| Error::other(NAME, e))?;
+        let comic: Value = upstream.json(response).await?;
         let summary = json!({"num": comic["num"], "title": comic["safe_title"],
             "alt": comic["alt"], "image": comic["img"]});
         Ok(CallToolResult::success(vec![ContentBlock::text(

@@ -40,10 +40,7 @@ pub(super) async fn get_text(
         classify(upstream, response).await?;
         unreachable!("classify fails on every unsuccessful status");
     }
-    response.text().await.map_err(|_| Error::Transport {
-        service: NAME.into(),
-        message: "GitHub's answer could not be read".into(),
-    })
+    upstream.text(response).await
 }
 
 /// `POST` of `body` to `segments`.
@@ -86,13 +83,15 @@ async fn classify(upstream: &Upstream, response: Response) -> Result<Page> {
             .get("link")
             .and_then(|l| l.to_str().ok())
             .is_some_and(|l| l.contains("rel=\"next\""));
-        let body = response.json().await.map_err(|_| Error::Transport {
-            service: NAME.into(),
-            message: "GitHub answered with a body that is not JSON".into(),
+        let body = serde_json::from_slice(&upstream.body(response).await?).map_err(|_| {
+            Error::Transport {
+                service: NAME.into(),
+                message: "GitHub answered with a body that is not JSON".into(),
+            }
         })?;
         return Ok(Page { body, has_next });
     }
-    let message = error_message(response).await;
+    let message = error_message(upstream, response).await?;
     match status {
         StatusCode::UNAUTHORIZED => Err(Error::Unauthorized {
             service: NAME.into(),
@@ -150,10 +149,15 @@ fn retry_at(headers: &HeaderMap) -> Option<SystemTime> {
     number("x-ratelimit-reset").map(|reset| UNIX_EPOCH + Duration::from_secs(reset))
 }
 
-/// GitHub's `{"message": ..., "errors": [...]}` as one short line.
-async fn error_message(response: Response) -> String {
+/// GitHub's `{"message": ..., "errors": [...]}` as one short line; an error
+/// only when the body is over the size cap.
+async fn error_message(upstream: &Upstream, response: Response) -> Result<String> {
     let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let body: Value = match upstream.body(response).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Err(e @ Error::Upstream { .. }) => return Err(e),
+        Err(_) => Value::Null,
+    };
     let mut message = body
         .get("message")
         .and_then(Value::as_str)
@@ -179,7 +183,7 @@ async fn error_message(response: Response) -> String {
         }
     }
     truncate(&mut message, 500);
-    message
+    Ok(message)
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.

@@ -92,7 +92,12 @@ async fn classify(ctx: &CallContext, response: Response) -> Result<Value> {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let body: Value = match ctx.upstream().body(response).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        // Over the size cap.
+        Err(e @ Error::Upstream { .. }) => return Err(e),
+        Err(_) => Value::Null,
+    };
     if status.is_success() {
         return Ok(body);
     }

@@ -129,8 +129,50 @@ pub(super) fn block_to_md(block: &Value, children: &[Value], depth: usize, out: 
     }
 }
 
+/// Inputs longer than this are converted on a blocking thread, off the
+/// runtime's workers (a conversion is linear, but a megabyte is milliseconds).
+const OFF_THREAD_BYTES: usize = 64 * 1024;
+
+/// Runs `convert` on `text`: inline when it is short, on a blocking thread
+/// when it is longer than [`OFF_THREAD_BYTES`].
+pub(super) async fn convert<T: Send + 'static>(
+    text: String,
+    convert: fn(&str) -> T,
+) -> mcpist_core::Result<T> {
+    if text.len() <= OFF_THREAD_BYTES {
+        return Ok(convert(&text));
+    }
+    tokio::task::spawn_blocking(move || convert(&text))
+        .await
+        .map_err(|e| mcpist_core::Error::other("notion markdown", e))
+}
+
 /// Splits inline Markdown into Notion rich-text objects.
 pub(super) fn md_to_rich_text(text: &str) -> Vec<Value> {
+    md_to_rich_text_counted(text).0
+}
+
+/// The next link's `](` and `)` from some position on, found once and reused
+/// by every `[` before them, so that text of many `[` is read once, not once
+/// per `[` (which was quadratic).
+#[derive(Clone, Copy)]
+enum NextLink {
+    /// Not looked for beyond this byte yet.
+    Unknown,
+    /// `](` at `close`, then `)` at `end` (absolute byte offsets), and
+    /// whether the URL between them has no whitespace.
+    At {
+        close: usize,
+        end: usize,
+        url_ok: bool,
+    },
+    /// No `](` followed by `)` from here to the end.
+    None,
+}
+
+/// [`md_to_rich_text`], and how many bytes its link lookahead read (for tests
+/// that it stays linear).
+fn md_to_rich_text_counted(text: &str) -> (Vec<Value>, usize) {
     #[derive(Default, Clone, Copy)]
     struct Style {
         bold: bool,
@@ -163,7 +205,10 @@ pub(super) fn md_to_rich_text(text: &str) -> Vec<Value> {
     let mut style = Style::default();
     let mut buf = String::new();
     let mut rest = text;
+    let mut next_link = NextLink::Unknown;
+    let mut scanned = 0;
     while let Some(c) = rest.chars().next() {
+        let at = text.len() - rest.len();
         if style.code {
             if c == '`' {
                 push(&mut parts, &buf, style, None);
@@ -177,17 +222,43 @@ pub(super) fn md_to_rich_text(text: &str) -> Vec<Value> {
             continue;
         }
         // [label](url)
-        if c == '['
-            && let Some(close) = rest.find("](")
-            && let Some(end) = rest[close + 2..].find(')')
-        {
-            let label = &rest[1..close];
-            let url = &rest[close + 2..close + 2 + end];
-            if !label.is_empty() && !url.contains(char::is_whitespace) {
+        if c == '[' {
+            if matches!(next_link, NextLink::At { close, .. } if close < at) {
+                next_link = NextLink::Unknown;
+            }
+            if let NextLink::Unknown = next_link {
+                next_link = match rest.find("](") {
+                    Some(close) => match rest[close + 2..].find(')') {
+                        Some(end) => {
+                            scanned += close + 2 + end + 1;
+                            let (close, end) = (at + close, at + close + 2 + end);
+                            NextLink::At {
+                                close,
+                                end,
+                                url_ok: !text[close + 2..end].contains(char::is_whitespace),
+                            }
+                        }
+                        None => {
+                            scanned += rest.len();
+                            NextLink::None
+                        }
+                    },
+                    None => {
+                        scanned += rest.len();
+                        NextLink::None
+                    }
+                };
+            }
+            if let NextLink::At { close, end, url_ok } = next_link
+                && url_ok
+                && close > at + 1
+            {
+                let label = &text[at + 1..close];
+                let url = &text[close + 2..end];
                 push(&mut parts, &buf, style, None);
                 buf.clear();
                 push(&mut parts, label, style, Some(url));
-                rest = &rest[close + 3 + end..];
+                rest = &text[end + 1..];
                 continue;
             }
         }
@@ -224,7 +295,7 @@ pub(super) fn md_to_rich_text(text: &str) -> Vec<Value> {
         }
     }
     push(&mut parts, &buf, style, None);
-    parts
+    (parts, scanned)
 }
 
 fn text_block(kind: &str, text: &str) -> Value {
@@ -367,6 +438,45 @@ mod tests {
         let parts = md_to_rich_text(&long);
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[0]["text"]["content"].as_str().unwrap().len(), 2000);
+    }
+
+    #[test]
+    fn links_are_found_as_before() {
+        let parts = md_to_rich_text("[a] [b](x y) [c](https://c.example) [d](e");
+        let links: Vec<_> = parts
+            .iter()
+            .filter_map(|p| {
+                let url = p.pointer("/text/link/url")?.as_str()?;
+                Some((p["text"]["content"].as_str()?.to_owned(), url.to_owned()))
+            })
+            .collect();
+        assert_eq!(links, [("c".to_owned(), "https://c.example".to_owned())]);
+        let text: String = parts
+            .iter()
+            .map(|p| p["text"]["content"].as_str().unwrap())
+            .collect();
+        assert_eq!(text, "[a] [b](x y) c [d](e");
+    }
+
+    #[test]
+    fn a_megabyte_of_brackets_converts_and_the_lookahead_reads_each_byte_once() {
+        let brackets = "[".repeat(1 << 20);
+        let (parts, scanned) = md_to_rich_text_counted(&brackets);
+        let content: usize = parts
+            .iter()
+            .map(|p| p["text"]["content"].as_str().unwrap().len())
+            .sum();
+        assert_eq!(content, 1 << 20);
+        assert!(scanned <= brackets.len(), "{scanned} bytes read");
+        // Linear in the input: ten times the text, at most ten times the work.
+        for unit in ["[", "[x](", "[a](b c) [", "]( [ "] {
+            let work = |n: usize| md_to_rich_text_counted(&unit.repeat(n)).1;
+            let (small, large) = (work(2_000), work(20_000));
+            assert!(
+                large <= 10 * small.max(unit.len() * 2_000),
+                "{unit:?}: {small} then {large} bytes read"
+            );
+        }
     }
 
     #[test]

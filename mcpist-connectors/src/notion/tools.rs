@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     client::Notion,
-    markdown::{block_to_md, md_to_blocks, md_to_rich_text, rich_text_to_md},
+    markdown::{block_to_md, convert, md_to_blocks, md_to_rich_text, rich_text_to_md},
 };
 
 /// Longest text a tool returns; more is cut with a visible marker.
@@ -205,8 +205,8 @@ pub(super) async fn call(
         "add_comment" => {
             let args: AddComment = parse(args)?;
             let page = notion_id(&args.page_id)?;
-            let body =
-                json!({"parent": {"page_id": page}, "rich_text": md_to_rich_text(&args.text)});
+            let rich_text = convert(args.text, md_to_rich_text).await?;
+            let body = json!({"parent": {"page_id": page}, "rich_text": rich_text});
             let comment = notion.post(&["v1", "comments"], body).await?;
             json_result(&json!({"id": comment["id"], "created_time": comment["created_time"]}))
         }
@@ -252,11 +252,12 @@ pub(super) fn notion_id(input: &str) -> Result<String> {
             .unwrap_or_default(),
         Err(_) => trimmed.to_owned(),
     };
-    let hex: String = candidate.chars().filter(|c| *c != '-').collect();
-    let tail = if hex.len() > 32 && candidate.contains('-') {
-        hex[hex.len() - 32..].to_owned()
+    // Characters, not bytes: a byte index could fall inside a multi-byte one.
+    let hex: Vec<char> = candidate.chars().filter(|c| *c != '-').collect();
+    let tail: String = if hex.len() > 32 && candidate.contains('-') {
+        hex[hex.len() - 32..].iter().collect()
     } else {
-        hex
+        hex.into_iter().collect()
     };
     if tail.len() != 32 || !tail.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(Error::InvalidArguments(format!(
@@ -588,11 +589,10 @@ async fn create_page(notion: &Notion<'_>, args: CreatePage) -> Result<CallToolRe
     };
     let mut properties = args.properties.unwrap_or_default();
     properties.insert(title_key, title_property(&args.title));
-    let blocks = args
-        .markdown
-        .as_deref()
-        .map(md_to_blocks)
-        .unwrap_or_default();
+    let blocks = match args.markdown {
+        Some(markdown) => convert(markdown, md_to_blocks).await?,
+        None => Vec::new(),
+    };
     let (first, rest) = blocks.split_at(blocks.len().min(APPEND_CHUNK));
     let body = json!({"parent": parent, "properties": properties, "children": first});
     let page = notion.post(&["v1", "pages"], body).await?;
@@ -653,7 +653,7 @@ struct Append {
 
 async fn append_blocks(notion: &Notion<'_>, args: Append) -> Result<CallToolResult> {
     let id = notion_id(&args.block_id)?;
-    let blocks = md_to_blocks(&args.markdown);
+    let blocks = convert(args.markdown, md_to_blocks).await?;
     if blocks.is_empty() {
         return Err(Error::InvalidArguments(
             "the Markdown has no content".into(),
@@ -798,6 +798,8 @@ mod tests {
             "",
             "a/b",
             "https://evil.example/x",
+            "-€€€€€€€€€€€",
+            "€-1429989fe8ac4effbc8f57f56486db54€",
         ] {
             assert!(notion_id(bad).is_err(), "{bad} accepted");
         }
