@@ -20,6 +20,7 @@ pub mod declarative;
 pub mod github;
 #[cfg(feature = "notion")]
 pub mod notion;
+mod rest;
 
 /// The services this build of the crate registers, sorted. Calling it also
 /// keeps the crate (and so its registrations) linked in.

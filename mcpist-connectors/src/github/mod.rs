@@ -10,6 +10,7 @@
 
 mod client;
 mod reads;
+mod results;
 mod tools;
 
 use std::sync::Arc;

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::{
     client::{self, Page, truncate},
     reads::{READS, REPO_FIELDS},
+    results::{json_result, paged_items},
 };
 
 /// Longest issue body returned, in bytes.
@@ -177,19 +178,6 @@ pub(super) async fn call(
 
 fn parse<T: serde::de::DeserializeOwned>(args: JsonObject) -> Result<T> {
     serde_json::from_value(Value::Object(args)).map_err(|e| Error::InvalidArguments(e.to_string()))
-}
-
-pub(super) fn json_result(value: Value) -> CallToolResult {
-    CallToolResult::success(vec![ContentBlock::text(value.to_string())])
-}
-
-/// The listing and, when GitHub has more, the page to ask for next.
-pub(super) fn paged_items(items: Vec<Value>, page: &Page, current: u32) -> Value {
-    let mut out = json!({ "items": items });
-    if page.has_next {
-        out["next_page"] = json!(current + 1);
-    }
-    out
 }
 
 fn paged(items: Vec<Value>, page: &Page, current: u32) -> CallToolResult {

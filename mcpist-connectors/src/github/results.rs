@@ -1,0 +1,21 @@
+//! How GitHub answers become tool results, for the hand-written tools and
+//! the `READS` table alike.
+
+use mcpist_core::mcp::{CallToolResult, ContentBlock};
+use serde_json::{Value, json};
+
+use super::client::Page;
+
+/// `value` as the tool's JSON text.
+pub(super) fn json_result(value: Value) -> CallToolResult {
+    CallToolResult::success(vec![ContentBlock::text(value.to_string())])
+}
+
+/// The listing and, when GitHub has more, the page to ask for next.
+pub(super) fn paged_items(items: Vec<Value>, page: &Page, current: u32) -> Value {
+    let mut out = json!({ "items": items });
+    if page.has_next {
+        out["next_page"] = json!(current + 1);
+    }
+    out
+}
