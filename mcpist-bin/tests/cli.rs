@@ -7,7 +7,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use mcpist_tests::{canary, fake_github::FakeGithub};
+use mcpist_connectors::github::fake::FakeGithub;
+use mcpist_tests::canary;
 use rmcp::{
     ServiceExt,
     model::CallToolRequestParams,

@@ -16,6 +16,8 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod declarative;
+#[cfg(feature = "fake")]
+pub mod fake;
 #[cfg(feature = "github")]
 pub mod github;
 #[cfg(feature = "notion")]

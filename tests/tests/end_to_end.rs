@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
+use mcpist_connectors::github::fake::FakeGithub;
 use mcpist_core::{
     AuditSink, Exchanger, McpServer, MemoryStore, Registration, Service, ServicePolicy, TokenStore,
     audit::{AuditFilter, AuditKind, Outcome},
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
-use mcpist_tests::{canary, fake_github::FakeGithub};
+use mcpist_tests::canary;
 use rmcp::{
     RoleClient,
     model::{CallToolRequestParams, CallToolResult},

@@ -3,14 +3,12 @@
 
 use std::{sync::Arc, time::Duration};
 
+use mcpist_connectors::notion::fake::{BOT, DATABASE, FakeNotion, PAGE, USER};
 use mcpist_core::{
     Exchanger, McpServer, MemoryStore, Registration, ServicePolicy, TokenStore,
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
-use mcpist_tests::{
-    canary,
-    fake_notion::{BOT, DATABASE, FakeNotion, PAGE, USER},
-};
+use mcpist_tests::canary;
 use rmcp::{
     RoleClient,
     model::{CallToolRequestParams, CallToolResult},

@@ -9,6 +9,8 @@
 //! ```
 
 mod client;
+#[cfg(feature = "fake")]
+pub mod fake;
 mod reads;
 mod results;
 mod tools;
