@@ -24,17 +24,13 @@ pub mod github;
 pub mod notion;
 mod rest;
 
-/// The services this build of the crate registers, sorted. Calling it also
-/// keeps the crate (and so its registrations) linked in.
+/// The services registered in this program, sorted, read from the
+/// registry: this crate's (as its features select) and those of any other
+/// linked crate that registers one. Calling it also keeps the crate (and so
+/// its registrations) linked in.
 pub fn builtin() -> Vec<&'static str> {
-    let mut names = vec![
-        #[cfg(feature = "github")]
-        github::NAME,
-        #[cfg(feature = "notion")]
-        notion::NAME,
-    ];
-    #[cfg(feature = "conformance")]
-    names.extend(conformance::NAMES);
-    names.sort_unstable();
-    names
+    mcpist_core::Registration::all()
+        .into_iter()
+        .map(|r| r.service)
+        .collect()
 }
