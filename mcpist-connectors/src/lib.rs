@@ -4,14 +4,20 @@
 //! through [`mcpist_core::Registration`], so a program that links this crate
 //! serves them without further wiring.
 //!
-//! | service | feature | tools |
-//! |---|---|---|
-//! | `github` | `github` (default) | user, repositories, issues (read and write) |
-//! | `notion` | `notion` (default) | search, pages as Markdown, databases, comments, users |
+//! Each connector is one module (below: `github`, `notion`, each behind a
+//! default feature of its name) holding its registration, its fake upstream
+//! (feature `fake`) and its `snapshot.json`; adding one is a folder and its
+//! `mod` line here. Nothing else lists them: [`builtin`], the binary and the
+//! snapshot test read the registry. See `docs/writing-a-connector.md`.
 //!
 //! **Linking.** The linker drops a crate that the final program never names,
 //! and its registrations with it. Name this crate somewhere, for example by
 //! calling [`builtin`] or with `use mcpist_connectors as _;`.
+
+// The guide's worked connector compiles as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/writing-a-connector.md")]
+struct WritingAConnector;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
