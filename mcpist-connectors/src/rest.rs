@@ -1,6 +1,6 @@
 //! The REST engine that connectors described as data share: GitHub's plain
-//! reads (`github::reads`) and the config-defined connectors
-//! ([`declarative`](crate::declarative)).
+//! reads (`github/reads.rs`) and the config-defined connectors
+//! (`declarative.rs`).
 //!
 //! A tool there is a path template (`repos/{owner}/{repo}`: literal segments
 //! and whole `{arg}` segments), the arguments that go in the query or the

@@ -2,14 +2,12 @@
 //! arguments that fill it or go in the query, and the fields a model gets back.
 //! One handler serves them all, on the shared [`rest`](crate::rest) engine.
 
-use mcpist_core::{
-    CallContext, Error, Result, ToolHints, ToolSpec, mcp::CallToolResult, output::project,
-};
+use mcpist_core::{CallContext, Result, ToolHints, ToolSpec, mcp::CallToolResult, output::project};
 use serde_json::{Map, Value, json};
 
 use super::{
     client,
-    results::{json_result, paged_items},
+    results::{json_result, list, paged_items},
 };
 use crate::rest;
 
@@ -455,16 +453,10 @@ impl Read {
         if !self.list {
             return Ok(json_result(project(&page.body, self.fields)));
         }
-        let list = match self.items_key {
-            Some(key) => page.body.get(key),
-            None => Some(&page.body),
-        }
-        .and_then(Value::as_array)
-        .ok_or_else(|| Error::Transport {
-            service: super::NAME.into(),
-            message: "GitHub answered with an unexpected shape (expected a list)".into(),
-        })?;
-        let items = list.iter().map(|i| project(i, self.fields)).collect();
+        let items = list(&page.body, self.items_key)?
+            .iter()
+            .map(|i| project(i, self.fields))
+            .collect();
         let mut result = paged_items(items, &page, page_number);
         if let Some(total) = page.body.get("total_count") {
             result["total_count"] = total.clone();

@@ -1,7 +1,10 @@
 //! How GitHub answers become tool results, for the hand-written tools and
 //! the `READS` table alike.
 
-use mcpist_core::mcp::{CallToolResult, ContentBlock};
+use mcpist_core::{
+    Error, Result,
+    mcp::{CallToolResult, ContentBlock},
+};
 use serde_json::{Value, json};
 
 use super::client::Page;
@@ -9,6 +12,19 @@ use super::client::Page;
 /// `value` as the tool's JSON text.
 pub(super) fn json_result(value: Value) -> CallToolResult {
     CallToolResult::success(vec![ContentBlock::text(value.to_string())])
+}
+
+/// The list in `body`, or under its `key` (search results: `items`).
+pub(super) fn list<'a>(body: &'a Value, key: Option<&str>) -> Result<&'a Vec<Value>> {
+    match key {
+        Some(key) => body.get(key),
+        None => Some(body),
+    }
+    .and_then(Value::as_array)
+    .ok_or_else(|| Error::Transport {
+        service: super::NAME.into(),
+        message: "GitHub answered with an unexpected shape (expected a list)".into(),
+    })
 }
 
 /// The listing and, when GitHub has more, the page to ask for next.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{
     client::{self, Page, truncate},
     reads::{READS, REPO_FIELDS},
-    results::{json_result, paged_items},
+    results::{json_result, list, paged_items},
 };
 
 /// Longest issue body returned, in bytes.
@@ -207,10 +207,7 @@ fn label_names(issue: &Value) -> Value {
 }
 
 fn items(page: &Page) -> Result<&Vec<Value>> {
-    page.body.as_array().ok_or_else(|| Error::Transport {
-        service: super::NAME.into(),
-        message: "GitHub answered with an unexpected shape (expected a list)".into(),
-    })
+    list(&page.body, None)
 }
 
 async fn get_me(ctx: &CallContext) -> Result<CallToolResult> {
