@@ -52,8 +52,10 @@ fn tools_list_matches_the_golden_snapshot_of_each_connector() {
             path.display()
         );
     }
+    // The default features register GitHub: nothing checked means the linker
+    // dropped the registrations, not that there is nothing to check.
     assert!(
-        checked > 0,
+        checked > 0 || !cfg!(feature = "github"),
         "no connector is registered: is the crate linked?"
     );
 }
