@@ -27,7 +27,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use mcpist_tests::{fake_github::FakeGithub, fake_notion::FakeNotion};
+use mcpist_connectors::{github::fake::FakeGithub, notion::fake::FakeNotion};
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -643,7 +643,7 @@ fn variants(
             &["serve", "--stdio"],
             Transport::Stdio,
             "notion_get_page",
-            &json!({"page_id": mcpist_tests::fake_notion::PAGE}),
+            &json!({"page_id": mcpist_connectors::notion::fake::PAGE}),
         ))),
     ];
     let go = peers.join("github/github-mcp-server");
@@ -686,7 +686,7 @@ fn variants(
             &[&notion.display().to_string()],
             Transport::Stdio,
             "retrieve-a-page",
-            &json!({"page_id": mcpist_tests::fake_notion::PAGE}),
+            &json!({"page_id": mcpist_connectors::notion::fake::PAGE}),
         );
         v.env = vec![
             ("NOTION_TOKEN".into(), fakes.notion_token.clone()),

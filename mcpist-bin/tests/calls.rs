@@ -135,7 +135,7 @@ fn a_config_that_does_not_parse_names_the_file_and_line_but_not_the_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_an_upstream_or_client_chose_reach_the_terminal_without_escape_sequences() {
     let token = canary("escapes");
-    let fake = mcpist_tests::fake_github::FakeGithub::start().await;
+    let fake = mcpist_connectors::github::fake::FakeGithub::start().await;
     let evil = "octo\u{1b}]0;owned\u{7}\u{1b}[2Jcat";
     fake.accept_token(&token, evil);
     let home = Home::new();

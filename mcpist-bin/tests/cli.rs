@@ -7,7 +7,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use mcpist_tests::{canary, fake_github::FakeGithub};
+use mcpist_connectors::github::fake::FakeGithub;
+use mcpist_tests::canary;
 use rmcp::{
     ServiceExt,
     model::CallToolRequestParams,
@@ -240,7 +241,11 @@ async fn stdio_serves_a_github_tool_and_the_token_appears_nowhere() {
     let me: Value = serde_json::from_str(&text(&result)).unwrap();
     assert_eq!(me["login"], "octocat");
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 42, "28 GitHub and 14 Notion tools");
+    assert_eq!(
+        tools.len(),
+        mcpist_tests::default_tool_count(),
+        "every GitHub and Notion tool"
+    );
     client.cancel().await.unwrap();
 
     let stderr_text = stderr_reader.await.unwrap();

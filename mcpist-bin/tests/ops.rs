@@ -11,7 +11,8 @@ use std::{
     time::Duration,
 };
 
-use mcpist_tests::{canary, fake_github::FakeGithub};
+use mcpist_connectors::github::fake::FakeGithub;
+use mcpist_tests::canary;
 use rmcp::{
     RoleClient, ServiceExt,
     model::{CallToolRequestParams, CallToolResult},

@@ -2,6 +2,7 @@
 //! accounts, and an expired OAuth token is refreshed once between them.
 #![cfg(feature = "postgres")]
 
+use mcpist_connectors::github::fake::FakeGithub;
 use mcpist_core::{
     PostgresStore, TokenStore,
     seal::MasterKey,
@@ -10,7 +11,6 @@ use mcpist_core::{
     },
     testkit::postgres::TempDatabase,
 };
-use mcpist_tests::fake_github::FakeGithub;
 use rmcp::{
     ServiceExt,
     model::CallToolRequestParams,

@@ -2,6 +2,7 @@
 //! client starts its own): an expired OAuth grant with a rotating refresh
 //! token is refreshed once between them, and none of them loses it.
 
+use mcpist_connectors::github::fake::FakeGithub;
 use mcpist_core::{
     SqliteStore, TokenStore,
     seal::MasterKey,
@@ -9,7 +10,6 @@ use mcpist_core::{
         AccountKey, AccountStatus, AccountWrite, Credential, CredentialKind, Expect, now_unix,
     },
 };
-use mcpist_tests::fake_github::FakeGithub;
 use rmcp::model::CallToolRequestParams;
 use secrecy::SecretString;
 

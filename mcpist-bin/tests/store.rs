@@ -236,7 +236,7 @@ fn type_at_prompt(home: &Home, passphrase: &str, pause_ms: u64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_record_breaks_its_account_only() {
-    let fake = mcpist_tests::fake_github::FakeGithub::start().await;
+    let fake = mcpist_connectors::github::fake::FakeGithub::start().await;
     let (good, damaged) = (canary("good"), canary("damaged"));
     fake.accept_token(&good, "octocat");
     fake.accept_token(&damaged, "hubot");

@@ -31,12 +31,13 @@ use mcpist_core::{
     Auth, CallContext, Connector, Error, Result, ToolHints, ToolSpec,
     connector::parse_base_url,
     mcp::{CallToolResult, ContentBlock, JsonObject},
-    output::project,
 };
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
+
+use crate::rest;
 
 /// The `kind` value that selects this connector.
 pub const KIND: &str = "http";
@@ -99,7 +100,8 @@ pub struct DeclarativeConnector {
 struct Tool {
     spec: ToolSpec,
     method: Method,
-    path: Vec<String>,
+    /// The path template, checked at build time.
+    path: String,
     query: Vec<String>,
     body: Vec<String>,
     result: Vec<String>,
@@ -193,12 +195,6 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
                 "must be an object schema (type = \"object\")".into(),
             ));
         }
-        let path: Vec<String> = tool
-            .path
-            .split('/')
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect();
         let mut required: Vec<String> = tool
             .input_schema
             .get("required")
@@ -209,24 +205,16 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
                     .collect()
             })
             .unwrap_or_default();
-        for part in &path {
-            if let Some(arg) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                if !properties.contains_key(arg) {
-                    return Err(bad(
-                        "path",
-                        format!("{{{arg}}} is not a property of input_schema"),
-                    ));
-                }
-                if !required.iter().any(|r| r == arg) {
-                    required.push(arg.to_owned());
-                }
-            } else if part.contains(['{', '}']) || part == "." || part == ".." {
-                return Err(bad(
-                    "path",
-                    format!("{part:?} must be a literal segment or a whole {{arg}}"),
-                ));
+        rest::check(&tool.path, |arg| {
+            if !properties.contains_key(arg) {
+                return Err(format!("{{{arg}}} is not a property of input_schema"));
             }
-        }
+            if !required.iter().any(|r| r == arg) {
+                required.push(arg.to_owned());
+            }
+            Ok(())
+        })
+        .map_err(|message| bad("path", message))?;
         for (key, args) in [("query", &tool.query), ("body", &tool.body)] {
             if let Some(unknown) = args.iter().find(|a| !properties.contains_key(a.as_str())) {
                 return Err(bad(
@@ -255,7 +243,7 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
                 leak(&tool.toolset),
             ),
             method,
-            path,
+            path: tool.path,
             query: tool.query,
             body: tool.body,
             result: tool.result,
@@ -299,27 +287,10 @@ impl Connector for DeclarativeConnector {
                 self.service
             )));
         };
-        let text = |v: &Value| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let segments: Vec<String> = tool
-            .path
-            .iter()
-            .map(
-                |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                    Some(arg) => args.get(arg).map(text).unwrap_or_default(),
-                    None => part.clone(),
-                },
-            )
-            .collect();
+        let segments = rest::fill(&tool.path, &args)?;
         let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
         let upstream = ctx.upstream();
-        let query: Vec<(&str, String)> = tool
-            .query
-            .iter()
-            .filter_map(|q| args.get(q).map(|v| (q.as_str(), text(v))))
-            .collect();
+        let query = rest::query(tool.query.iter().map(String::as_str), &args);
         let mut request = upstream.request(tool.method.clone(), &refs)?.query(&query);
         if !tool.body.is_empty() {
             let body: Map<String, Value> = tool
@@ -369,10 +340,8 @@ impl Connector for DeclarativeConnector {
             } else {
                 body
             }
-        } else if let Some(items) = body.as_array() {
-            Value::Array(items.iter().map(|i| project(i, &tool.result)).collect())
         } else {
-            project(&body, &tool.result)
+            rest::pick(&body, &tool.result)
         };
         let mut text = out.to_string();
         mcpist_core::output::cut(&mut text, 60_000, "… [truncated]");

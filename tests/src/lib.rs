@@ -1,33 +1,29 @@
-//! Test support for MCPist: fake upstream APIs served on `127.0.0.1:0`.
-//!
-//! The fakes answer like the real services do, with their documented JSON,
-//! status codes and headers, including their errors; they also record every
-//! request they see so tests can assert what reached the upstream.
+//! Test support for MCPist: canaries, an in-process rmcp client, and the
+//! loopback helpers of the fake upstream APIs. The fakes themselves live
+//! beside their connectors, behind `mcpist-connectors`' `fake` feature
+//! (`mcpist_connectors::github::fake`, `mcpist_connectors::notion::fake`).
 
-pub mod fake_github;
-pub mod fake_notion;
-
-use std::collections::HashMap;
-
-use axum::Router;
-use mcpist_core::McpServer;
+pub use mcpist_connectors::fake::{parse_query, serve, serve_on};
+use mcpist_core::{McpServer, Registration, ToolSpec};
 use rmcp::{RoleClient, ServiceExt, service::RunningService};
 
-/// Serves `app` on an ephemeral loopback port and returns its address.
-pub async fn serve(app: Router) -> std::net::SocketAddr {
-    serve_on(app, "127.0.0.1:0".parse().expect("an address")).await
+/// The tools the registered connector `service` lists with its default
+/// config, so that tests derive tool counts instead of writing them down.
+pub fn tools_of(service: &str) -> Vec<ToolSpec> {
+    let registration =
+        Registration::find(service).unwrap_or_else(|| panic!("{service} is not registered"));
+    (registration.build)(serde_json::Value::Null)
+        .unwrap_or_else(|e| panic!("{service} with its default config: {e}"))
+        .tools()
 }
 
-/// Serves `app` on `addr` (port 0: an ephemeral one) and returns its address.
-pub async fn serve_on(app: Router, addr: std::net::SocketAddr) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("fake upstream");
-    });
-    addr
+/// Every tool the connectors on by default list, as a server with no config serves them.
+pub fn default_tool_count() -> usize {
+    Registration::all()
+        .into_iter()
+        .filter(|r| r.enabled_by_default)
+        .map(|r| tools_of(r.service).len())
+        .sum()
 }
 
 /// A token no code would produce by accident, to search outputs for.
@@ -48,21 +44,4 @@ pub async fn connect(server: McpServer) -> RunningService<RoleClient, ()> {
         let _ = running.waiting().await;
     });
     ().serve(client_io).await.expect("client connects")
-}
-
-/// A URL query as a map, values percent-decoded.
-pub fn parse_query(query: Option<&str>) -> HashMap<String, String> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_owned(),
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            )
-        })
-        .collect()
 }

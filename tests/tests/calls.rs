@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use mcpist_connectors::notion::fake::FakeNotion;
 use mcpist_core::{
     AuditSink, Connector, Exchanger, McpServer, MemoryStore, Registration, Result, ServicePolicy,
     TokenStore,
@@ -16,7 +17,7 @@ use mcpist_core::{
     mcp::{CallToolResult, ContentBlock, JsonObject},
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
-use mcpist_tests::{canary, fake_notion::FakeNotion};
+use mcpist_tests::canary;
 use rmcp::{RoleClient, model::CallToolRequestParams, service::RunningService};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -163,7 +164,7 @@ async fn a_notion_id_of_multibyte_characters_is_refused_and_the_call_answered() 
     let page = call(
         &n.client,
         "notion_get_page",
-        json!({"page_id": mcpist_tests::fake_notion::PAGE}),
+        json!({"page_id": mcpist_connectors::notion::fake::PAGE}),
     )
     .await;
     assert_eq!(page.is_error, Some(false), "{}", text(&page));
@@ -229,7 +230,7 @@ async fn argument_values_reach_the_client_but_never_the_audit_log() {
 #[tokio::test]
 async fn the_longest_markdown_of_brackets_a_tool_takes_is_appended_whole() {
     let n = notion().await;
-    let page = mcpist_tests::fake_notion::PAGE;
+    let page = mcpist_connectors::notion::fake::PAGE;
     let before = n.fake.children(page).len();
     // The schema's maxLength: quadratic, it took billions of steps on a worker thread.
     let markdown = "[".repeat(200_000);

@@ -24,7 +24,7 @@ use mcpist_core::{
 };
 // Naming the crate keeps its `inventory` registrations linked in.
 use mcpist_connectors as _;
-use mcpist_tests::fake_github::FakeGithub;
+use mcpist_connectors::github::fake::FakeGithub;
 use rmcp::{
     RoleClient,
     model::{CallToolRequestParams, CallToolResult},

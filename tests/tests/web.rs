@@ -22,7 +22,8 @@ use mcpist_core::{
 };
 // Naming the crate keeps its `inventory` registrations linked in.
 use mcpist_connectors as _;
-use mcpist_tests::{canary, fake_github::FakeGithub};
+use mcpist_connectors::github::fake::FakeGithub;
+use mcpist_tests::canary;
 use secrecy::SecretString;
 use serde_json::json;
 

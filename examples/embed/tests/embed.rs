@@ -1,8 +1,8 @@
 //! The host application keeps its route, and MCPist answers beside it with
 //! the host's tokens, behind the bearer.
 
+use mcpist_connectors::github::fake::FakeGithub;
 use mcpist_example_embed::{HostTokens, app};
-use mcpist_tests::fake_github::FakeGithub;
 use rmcp::{
     ServiceExt,
     model::CallToolRequestParams,

@@ -10,7 +10,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use mcpist_tests::fake_github::FakeGithub;
+use mcpist_connectors::github::fake::FakeGithub;
 use rmcp::model::CallToolResult;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_mcpist");

@@ -9,7 +9,10 @@
 //! ```
 
 mod client;
+#[cfg(feature = "fake")]
+pub mod fake;
 mod reads;
+mod results;
 mod tools;
 
 use std::sync::Arc;

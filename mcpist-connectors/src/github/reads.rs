@@ -1,16 +1,15 @@
 //! GitHub's plain read tools, described as data: a path template, the
 //! arguments that fill it or go in the query, and the fields a model gets back.
-//! One handler serves them all.
+//! One handler serves them all, on the shared [`rest`](crate::rest) engine.
 
-use mcpist_core::{
-    CallContext, Error, Result, ToolHints, ToolSpec, mcp::CallToolResult, output::project,
-};
+use mcpist_core::{CallContext, Result, ToolHints, ToolSpec, mcp::CallToolResult, output::project};
 use serde_json::{Map, Value, json};
 
 use super::{
     client,
-    tools::{json_result, paged_items},
+    results::{json_result, list, paged_items},
 };
+use crate::rest;
 
 /// How an argument is typed in the schema.
 #[derive(Debug, Clone, Copy)]
@@ -434,30 +433,15 @@ impl Read {
         ctx: &CallContext,
         args: &Map<String, Value>,
     ) -> Result<CallToolResult> {
-        let text_of = |v: &Value| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let mut segments = Vec::new();
-        let mut used = Vec::new();
-        for part in self.path.split('/') {
-            match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some(name) => {
-                    let value = args
-                        .get(name)
-                        .ok_or_else(|| Error::InvalidArguments(format!("`{name}` is required")))?;
-                    segments.push(text_of(value));
-                    used.push(name);
-                }
-                None => segments.push(part.to_owned()),
-            }
-        }
-        let mut query: Vec<(&str, String)> = self
-            .params
-            .iter()
-            .filter(|p| !used.contains(&p.name))
-            .filter_map(|p| args.get(p.name).map(|v| (p.name, text_of(v))))
-            .collect();
+        let segments = rest::fill(self.path, args)?;
+        let used: Vec<&str> = rest::path_args(self.path).collect();
+        let mut query = rest::query(
+            self.params
+                .iter()
+                .map(|p| p.name)
+                .filter(|name| !used.contains(name)),
+            args,
+        );
         let page_number = args.get("page").and_then(Value::as_u64).unwrap_or(1) as u32;
         if self.list {
             let per_page = args.get("per_page").and_then(Value::as_u64).unwrap_or(30);
@@ -469,16 +453,10 @@ impl Read {
         if !self.list {
             return Ok(json_result(project(&page.body, self.fields)));
         }
-        let list = match self.items_key {
-            Some(key) => page.body.get(key),
-            None => Some(&page.body),
-        }
-        .and_then(Value::as_array)
-        .ok_or_else(|| Error::Transport {
-            service: super::NAME.into(),
-            message: "GitHub answered with an unexpected shape (expected a list)".into(),
-        })?;
-        let items = list.iter().map(|i| project(i, self.fields)).collect();
+        let items = list(&page.body, self.items_key)?
+            .iter()
+            .map(|i| project(i, self.fields))
+            .collect();
         let mut result = paged_items(items, &page, page_number);
         if let Some(total) = page.body.get("total_count") {
             result["total_count"] = total.clone();

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::{
     client::{self, Page, truncate},
     reads::{READS, REPO_FIELDS},
+    results::{json_result, list, paged_items},
 };
 
 /// Longest issue body returned, in bytes.
@@ -179,19 +180,6 @@ fn parse<T: serde::de::DeserializeOwned>(args: JsonObject) -> Result<T> {
     serde_json::from_value(Value::Object(args)).map_err(|e| Error::InvalidArguments(e.to_string()))
 }
 
-pub(super) fn json_result(value: Value) -> CallToolResult {
-    CallToolResult::success(vec![ContentBlock::text(value.to_string())])
-}
-
-/// The listing and, when GitHub has more, the page to ask for next.
-pub(super) fn paged_items(items: Vec<Value>, page: &Page, current: u32) -> Value {
-    let mut out = json!({ "items": items });
-    if page.has_next {
-        out["next_page"] = json!(current + 1);
-    }
-    out
-}
-
 fn paged(items: Vec<Value>, page: &Page, current: u32) -> CallToolResult {
     json_result(paged_items(items, page, current))
 }
@@ -219,10 +207,7 @@ fn label_names(issue: &Value) -> Value {
 }
 
 fn items(page: &Page) -> Result<&Vec<Value>> {
-    page.body.as_array().ok_or_else(|| Error::Transport {
-        service: super::NAME.into(),
-        message: "GitHub answered with an unexpected shape (expected a list)".into(),
-    })
+    list(&page.body, None)
 }
 
 async fn get_me(ctx: &CallContext) -> Result<CallToolResult> {

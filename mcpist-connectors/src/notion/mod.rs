@@ -12,6 +12,8 @@
 //! ```
 
 mod client;
+#[cfg(feature = "fake")]
+pub mod fake;
 mod markdown;
 mod tools;
 

@@ -104,7 +104,7 @@ impl FakeNotion {
     pub async fn start() -> Self {
         let state = Arc::new(Mutex::new(seed()));
         let app = Router::new().fallback(handle).with_state(state.clone());
-        let addr = crate::serve(app).await;
+        let addr = crate::fake::serve(app).await;
         Self { addr, state }
     }
 
@@ -354,7 +354,7 @@ async fn handle(
         })
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let query = crate::parse_query(uri.query());
+    let query = crate::fake::parse_query(uri.query());
     let size = |q: &HashMap<String, String>| {
         q.get("page_size")
             .and_then(|s| s.parse().ok())

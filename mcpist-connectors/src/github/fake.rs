@@ -132,7 +132,7 @@ impl FakeGithub {
     pub async fn start_on(addr: SocketAddr) -> Self {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let addr = crate::serve_on(app, addr).await;
+        let addr = crate::fake::serve_on(app, addr).await;
         Self { addr, shared }
     }
 
@@ -315,7 +315,7 @@ async fn handle(
                 .into_owned()
         })
         .collect();
-    let query = crate::parse_query(uri.query());
+    let query = crate::fake::parse_query(uri.query());
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let owner = match segments.as_slice() {
         ["users", owner, ..] | ["repos", owner, ..] => Some(*owner),
@@ -514,7 +514,7 @@ fn redirect(to: &str) -> Response {
 /// `GET /login/oauth/authorize`: the user approves at once (or denies, per
 /// the behaviour) and the browser is sent back with a code.
 fn authorize(shared: &Mutex<Shared>, query: Option<&str>) -> Response {
-    let query = crate::parse_query(query);
+    let query = crate::fake::parse_query(query);
     let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
     let (Some(client_id), Some(redirect_uri), Some(state)) = (
         query.get("client_id"),
@@ -576,7 +576,7 @@ fn token_error(code: &str, description: &str) -> Response {
 
 /// `POST /login/oauth/access_token`: code exchange (with PKCE) and refresh.
 async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) -> Response {
-    let form: HashMap<String, String> = crate::parse_query(std::str::from_utf8(body).ok());
+    let form: HashMap<String, String> = crate::fake::parse_query(std::str::from_utf8(body).ok());
     let delay = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.token_requests += 1;

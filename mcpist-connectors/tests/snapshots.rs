@@ -1,21 +1,28 @@
-//! Golden `tools/list` output per built-in connector, so that every change
-//! to a name, description or schema (each byte is paid in the model's
-//! context) is deliberate. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test -p
-//! mcpist-tests --test snapshots` and review the diff.
+//! Golden `tools/list` output of every registered connector that is on by
+//! default, in `src/<service>/snapshot.json` beside the connector, so that
+//! every change to a name, description or schema (each byte is paid in the
+//! model's context) is deliberate. The list comes from the registry: a new
+//! connector is checked without naming it here. Regenerate with
+//! `UPDATE_SNAPSHOTS=1 cargo test -p mcpist-connectors --test snapshots` and
+//! review the diff.
 
 use std::sync::Arc;
 
 use mcpist_core::{Exchanger, McpServer, MemoryStore, Registration, Service};
+// Names the crate, or the linker drops its registrations.
+use mcpist_connectors as _;
 
 #[test]
 fn tools_list_matches_the_golden_snapshot_of_each_connector() {
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
-    for name in mcpist_connectors::builtin() {
-        let registration = Registration::find(name).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut checked = 0;
+    for registration in Registration::all() {
+        let name = registration.service;
         if !registration.enabled_by_default {
             continue;
         }
+        checked += 1;
         let service = Service::from_config(registration, serde_json::Value::Null).unwrap();
         let store = Arc::new(MemoryStore::new());
         let server =
@@ -32,7 +39,7 @@ fn tools_list_matches_the_golden_snapshot_of_each_connector() {
             compact.len() / count
         );
         let pretty = serde_json::to_string_pretty(&tools).unwrap() + "\n";
-        let path = dir.join(format!("{name}_tools.json"));
+        let path = dir.join(name).join("snapshot.json");
         if update {
             std::fs::write(&path, &pretty).unwrap();
             continue;
@@ -41,8 +48,14 @@ fn tools_list_matches_the_golden_snapshot_of_each_connector() {
         assert!(
             golden == pretty,
             "tools/list of {name} differs from {}; if the change is deliberate, run \
-             `UPDATE_SNAPSHOTS=1 cargo test -p mcpist-tests --test snapshots` and commit the file",
+             `UPDATE_SNAPSHOTS=1 cargo test -p mcpist-connectors --test snapshots` and commit the file",
             path.display()
         );
     }
+    // The default features register GitHub: nothing checked means the linker
+    // dropped the registrations, not that there is nothing to check.
+    assert!(
+        checked > 0 || !cfg!(feature = "github"),
+        "no connector is registered: is the crate linked?"
+    );
 }

@@ -1,0 +1,45 @@
+//! What the connectors' fake upstream APIs share (feature `fake`): serving a
+//! router on loopback and reading a query. Each fake lives beside its
+//! connector (`github::fake`, `notion::fake`).
+//!
+//! The fakes answer like the real services do, with their documented JSON,
+//! status codes and headers, including their errors; they also record every
+//! request they see so tests can assert what reached the upstream.
+
+use std::collections::HashMap;
+
+use axum::Router;
+
+/// Serves `app` on an ephemeral loopback port and returns its address.
+pub async fn serve(app: Router) -> std::net::SocketAddr {
+    serve_on(app, "127.0.0.1:0".parse().expect("an address")).await
+}
+
+/// Serves `app` on `addr` (port 0: an ephemeral one) and returns its address.
+pub async fn serve_on(app: Router, addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("fake upstream");
+    });
+    addr
+}
+
+/// A URL query as a map, values percent-decoded.
+pub fn parse_query(query: Option<&str>) -> HashMap<String, String> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
+        })
+        .collect()
+}
