@@ -4,10 +4,9 @@ use std::fmt::Write;
 
 use secrecy::ExposeSecret;
 
-use crate::{
+use mcpist_core::{
     audit::{AuditEntry, AuditFilter, Outcome, format_time},
     clients::{McpClient, ServerEntry},
-    http::escape_html as e,
     policy::{ServicePolicy, Verdict},
     server::ListedTool,
     store::AccountInfo,
@@ -235,7 +234,7 @@ pub(super) fn services(chrome: &Chrome<'_>, services: &[ServiceView<'_>]) -> Str
                 };
                 // An OAuth account whose grant stopped working is connected again
                 // under the same label.
-                let reconnect = if a.kind == crate::store::CredentialKind::Oauth && s.app {
+                let reconnect = if a.kind == mcpist_core::store::CredentialKind::Oauth && s.app {
                     format!(
                         "<form class=\"inline\" method=\"post\" action=\"/connect/{name}\">{}\
                          <input type=\"hidden\" name=\"account\" value=\"{account}\">\
@@ -251,7 +250,7 @@ pub(super) fn services(chrome: &Chrome<'_>, services: &[ServiceView<'_>]) -> Str
                      <td><span class=\"status status-{status}\">{status}</span></td><td>{identity}</td>\
                      <td><code>{hint}</code></td><td>{scopes}</td><td>{expires}</td><td>{last}</td>\
                      <td class=\"actions\">{make_default}{reconnect}<a href=\"/accounts/{name}/{account}/remove\" aria-label=\"Remove {account}\">Remove</a></td></tr>",
-                    kind = if a.kind == crate::store::CredentialKind::Oauth {
+                    kind = if a.kind == mcpist_core::store::CredentialKind::Oauth {
                         "OAuth"
                     } else {
                         "pasted token"
@@ -655,4 +654,20 @@ pub(super) fn clients(
         );
     }
     layout(chrome, "Connect a client", &body)
+}
+
+/// `text` with HTML's special characters escaped.
+fn e(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

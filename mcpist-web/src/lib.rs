@@ -13,7 +13,10 @@
 //! - Over plain http (loopback), where the browser sends the cookie to every
 //!   port of the host, sessions are short: 30 idle minutes, 12 hours at most.
 
+pub mod callback;
 mod pages;
+
+pub use callback::{LoginCallback, login_callback_routes};
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -38,12 +41,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::{
+use mcpist_core::{
     Error, Result,
     accounts::audited,
     audit::{AuditEvent, AuditFilter, AuditKind, AuditOutcome, Outcome},
     clients::ServerEntry,
-    http::{LoginCallback, login_callback_routes},
+    http::BEARER_SECRET,
     oauth::{AppCredentials, LoginFlows},
     policy::ServicePolicy,
     server::McpServer,
@@ -52,9 +55,6 @@ use crate::{
 
 /// The store secret holding the web UI password's argon2id hash (a PHC string).
 pub const PASSWORD_SECRET: &str = "ui_password";
-
-/// The store secret holding the MCP bearer token.
-pub const BEARER_SECRET: &str = "mcp_bearer";
 
 /// Shortest password `set_password` accepts.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -442,7 +442,7 @@ impl Web {
         self.server
             .connectors()
             .iter()
-            .filter(|(_, c)| c.auth() != crate::connector::Auth::None)
+            .filter(|(_, c)| c.auth() != mcpist_core::connector::Auth::None)
             .map(|(name, _)| *name)
             .collect()
     }
@@ -589,8 +589,8 @@ impl Web {
 }
 
 /// The web UI's routes, with the OAuth callback for logins started in it.
-/// Mount them behind the Host / Origin guard ([`crate::http::router`] does
-/// when given [`crate::http::HttpOptions::web`]).
+/// Mount them behind the Host / Origin guard: pass them to
+/// [`mcpist_core::http::router_with`].
 pub fn routes(server: McpServer, options: WebOptions) -> Router {
     let flows = Arc::new(LoginFlows::new());
     let callback = LoginCallback {
@@ -767,8 +767,8 @@ async fn logout(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) ->
 }
 
 /// The status a listed account shows: `ok`, `expiring`, `expired` or the stored one.
-fn account_status(info: &crate::store::AccountInfo, now: u64) -> &'static str {
-    use crate::store::AccountStatus;
+fn account_status(info: &mcpist_core::store::AccountInfo, now: u64) -> &'static str {
+    use mcpist_core::store::AccountStatus;
     match (info.status, info.expires_at) {
         (AccountStatus::Ok, Some(t)) if t <= now => "expired",
         (AccountStatus::Ok, Some(t)) if t <= now + 3600 => "expiring",
@@ -814,7 +814,7 @@ async fn services_page(
     {
         visit.flash = Some(format!("Connected account '{account}' of {service}."));
     }
-    let now = crate::store::now_unix();
+    let now = mcpist_core::store::now_unix();
     let catalog = web.server.catalog();
     let mut services = Vec::new();
     for (name, connector) in web.server.connectors() {
@@ -860,7 +860,7 @@ async fn services_page(
         let (total, visible) = tools.fold((0, 0), |(total, visible), t| {
             (
                 total + 1,
-                visible + usize::from(t.verdict == crate::policy::Verdict::Allowed),
+                visible + usize::from(t.verdict == mcpist_core::policy::Verdict::Allowed),
             )
         });
         let oauth = web.server.exchanger().oauth_spec(name).is_some();
@@ -875,7 +875,7 @@ async fn services_page(
         };
         services.push(pages::ServiceView {
             name,
-            needs_credentials: connector.auth() != crate::connector::Auth::None,
+            needs_credentials: connector.auth() != mcpist_core::connector::Auth::None,
             oauth,
             app,
             rows,
@@ -1180,7 +1180,7 @@ async fn policy_page(
 }
 
 /// The policy a submitted policy form describes.
-fn policy_from(form: &Form, tools: &[crate::server::ListedTool]) -> ServicePolicy {
+fn policy_from(form: &Form, tools: &[mcpist_core::server::ListedTool]) -> ServicePolicy {
     let lines = |name: &str| -> Vec<String> {
         form.text(name)
             .lines()
@@ -1247,7 +1247,7 @@ async fn set_policy(
     let mut event = AuditEvent::now(AuditKind::PolicySet).service(&service);
     event.args = serde_json::to_value(&policy).ok();
     let result = audited(web.server.audit().as_ref(), event, async {
-        crate::policy::save(web.store().as_ref(), &service, &policy).await?;
+        mcpist_core::policy::save(web.store().as_ref(), &service, &policy).await?;
         web.server.set_policy(&service, policy.clone()).await
     })
     .await;
@@ -1260,7 +1260,7 @@ async fn set_policy(
                     .catalog()
                     .iter()
                     .filter(|t| t.service == service
-                        && t.verdict == crate::policy::Verdict::Allowed)
+                        && t.verdict == mcpist_core::policy::Verdict::Allowed)
                     .count()
             ),
             Err(e) => format!("Could not save the policy: {e}"),
