@@ -354,11 +354,11 @@ fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+fn html(status: StatusCode, page: maud::Markup) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
+        page.into_string(),
     )
         .into_response()
 }

@@ -1,7 +1,8 @@
-//! The web UI's HTML. Every value from outside goes through [`e`].
+//! The web UI's HTML, written with `maud`: its templates are checked at
+//! compile time and escape every value spliced into them, so no page can
+//! forget to.
 
-use std::fmt::Write;
-
+use maud::{DOCTYPE, Markup, html};
 use secrecy::ExposeSecret;
 
 use mcpist_core::{
@@ -69,89 +70,105 @@ pub(super) struct Chrome<'a> {
     pub(super) flash: Option<&'a str>,
 }
 
-fn head(title: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · MCPist</title><link rel=\"stylesheet\" href=\"/ui.css\"></head>",
-        e(title)
-    )
+/// A whole page: the document head with `title`, then `body`.
+fn document(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · MCPist" }
+                link rel="stylesheet" href="/ui.css";
+            }
+            body { (body) }
+        }
+    }
 }
 
-fn csrf_field(chrome: &Chrome<'_>) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        e(chrome.csrf)
-    )
+fn csrf_field(chrome: &Chrome<'_>) -> Markup {
+    html! { input type="hidden" name="csrf" value=(chrome.csrf); }
 }
 
 /// A whole logged-in page.
-fn layout(chrome: &Chrome<'_>, title: &str, body: &str) -> String {
-    let mut nav = String::new();
-    for (id, href, label) in [
+fn layout(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
+    const NAV: [(&str, &str, &str); 5] = [
         ("services", "/", "Services"),
         ("add", "/accounts/new", "Add a token"),
         ("apps", "/apps", "OAuth apps"),
         ("audit", "/audit", "Audit log"),
         ("clients", "/clients", "Connect a client"),
-    ] {
-        let current = if chrome.active == id {
-            " aria-current=\"page\""
-        } else {
-            ""
-        };
-        let _ = write!(nav, "<li><a href=\"{href}\"{current}>{label}</a></li>");
-    }
-    let flash = chrome
-        .flash
-        .map(|f| format!("<p class=\"flash\" role=\"status\">{}</p>", e(f)))
-        .unwrap_or_default();
-    format!(
-        "{head}<body><a class=\"skip\" href=\"#main\">Skip to content</a>\
-         <header><div class=\"bar\"><a class=\"brand\" href=\"/\">MCPist</a>\
-         <nav aria-label=\"Main\"><ul>{nav}</ul></nav>\
-         <form class=\"inline\" method=\"post\" action=\"/logout\">{csrf}\
-         <button class=\"secondary\" type=\"submit\">Log out</button></form></div></header>\
-         <main id=\"main\"><h1>{title}</h1>{flash}{body}</main></body></html>",
-        head = head(title),
-        csrf = csrf_field(chrome),
-        title = e(title),
+    ];
+    document(
+        title,
+        html! {
+            a.skip href="#main" { "Skip to content" }
+            header {
+                div.bar {
+                    a.brand href="/" { "MCPist" }
+                    nav aria-label="Main" {
+                        ul {
+                            @for (id, href, label) in NAV {
+                                li { a href=(href) aria-current=[(chrome.active == id).then_some("page")] { (label) } }
+                            }
+                        }
+                    }
+                    form.inline method="post" action="/logout" {
+                        (csrf_field(chrome))
+                        button.secondary type="submit" { "Log out" }
+                    }
+                }
+            }
+            main id="main" {
+                h1 { (title) }
+                @if let Some(flash) = chrome.flash {
+                    p.flash role="status" { (flash) }
+                }
+                (body)
+            }
+        },
     )
 }
 
 /// A page with only a title and a message (errors, refusals).
-pub(super) fn message(title: &str, text: &str) -> String {
-    format!(
-        "{}<body><main id=\"main\"><h1>{}</h1><p class=\"error\" role=\"alert\">{}</p>\
-         <p><a href=\"/\">Back to MCPist</a></p></main></body></html>",
-        head(title),
-        e(title),
-        e(text)
+pub(super) fn message(title: &str, text: &str) -> Markup {
+    document(
+        title,
+        html! {
+            main id="main" {
+                h1 { (title) }
+                p.error role="alert" { (text) }
+                p { a href="/" { "Back to MCPist" } }
+            }
+        },
     )
 }
 
 /// The login page; `token` is the form's CSRF token (also in a cookie).
-pub(super) fn login(token: &str, error: Option<&str>, has_password: bool) -> String {
-    let error = error
-        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", e(m)))
-        .unwrap_or_default();
-    let first = if has_password {
-        String::new()
-    } else {
-        "<p class=\"hint\">No password is set yet: run <code>mcpist password set</code> on the \
-         machine MCPist runs on.</p>"
-            .to_owned()
-    };
-    format!(
-        "{}<body><main id=\"main\"><h1>Log in to MCPist</h1>{error}{first}\
-         <form method=\"post\" action=\"/login\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <label for=\"password\">Password</label>\
-         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required autofocus>\
-         <p class=\"hint\">Set by <code>mcpist init</code> or <code>mcpist password set</code>.</p>\
-         <div class=\"actions\"><button type=\"submit\">Log in</button></div></form></main></body></html>",
-        head("Log in"),
-        e(token)
+pub(super) fn login(token: &str, error: Option<&str>, has_password: bool) -> Markup {
+    document(
+        "Log in",
+        html! {
+            main id="main" {
+                h1 { "Log in to MCPist" }
+                @if let Some(error) = error {
+                    p.error role="alert" { (error) }
+                }
+                @if !has_password {
+                    p.hint {
+                        "No password is set yet: run " code { "mcpist password set" }
+                        " on the machine MCPist runs on."
+                    }
+                }
+                form method="post" action="/login" {
+                    input type="hidden" name="csrf" value=(token);
+                    label for="password" { "Password" }
+                    input type="password" id="password" name="password" autocomplete="current-password" required autofocus;
+                    p.hint { "Set by " code { "mcpist init" } " or " code { "mcpist password set" } "." }
+                    div.actions { button type="submit" { "Log in" } }
+                }
+            }
+        },
     )
 }
 
@@ -188,109 +205,115 @@ fn time_or(ms: Option<u64>, none: &str) -> String {
     ms.map(short_time).unwrap_or_else(|| none.to_owned())
 }
 
-/// The services page: each connector with its accounts.
-pub(super) fn services(chrome: &Chrome<'_>, services: &[ServiceView<'_>]) -> String {
-    let mut body = String::from(
-        "<p class=\"muted\">Each service MCPist serves, the accounts it holds tokens for, and \
-         what clients can do with them.</p>",
-    );
-    for s in services {
-        let name = e(s.name);
-        let _ = write!(
-            body,
-            "<section class=\"card\" aria-labelledby=\"svc-{name}\"><h2 id=\"svc-{name}\">{name}</h2>\
-             <p class=\"muted\">{} of {} tools visible to clients · <a href=\"/policy/{name}\">Policy</a></p>",
-            s.visible, s.total
-        );
-        if !s.needs_credentials {
-            body.push_str("<p>This service needs no credential.</p></section>");
-            continue;
-        }
-        if s.rows.is_empty() {
-            body.push_str("<p>No account yet.</p>");
-        } else {
-            body.push_str(
-                "<div class=\"table\"><table><caption class=\"skip\">Accounts</caption><thead><tr>\
-                 <th scope=\"col\">Account</th><th scope=\"col\">Status</th><th scope=\"col\">Upstream identity</th>\
-                 <th scope=\"col\">Token</th><th scope=\"col\">Scopes</th><th scope=\"col\">Expires</th>\
-                 <th scope=\"col\">Last activity</th><th scope=\"col\">Actions</th></tr></thead><tbody>",
-            );
-            for row in &s.rows {
-                let a = row.info;
-                let account = e(&a.account);
-                let default = if a.is_default {
-                    " <strong>(default)</strong>"
-                } else {
-                    ""
-                };
-                let make_default = if a.is_default {
-                    String::new()
-                } else {
-                    format!(
-                        "<form class=\"inline\" method=\"post\" action=\"/accounts/{name}/{account}/default\">{}\
-                         <button class=\"secondary\" type=\"submit\" aria-label=\"Make {account} the default\">Make default</button></form> ",
-                        csrf_field(chrome)
-                    )
-                };
-                // An OAuth account whose grant stopped working is connected again
-                // under the same label.
-                let reconnect = if a.kind == mcpist_core::store::CredentialKind::Oauth && s.app {
-                    format!(
-                        "<form class=\"inline\" method=\"post\" action=\"/connect/{name}\">{}\
-                         <input type=\"hidden\" name=\"account\" value=\"{account}\">\
-                         <button class=\"secondary\" type=\"submit\" aria-label=\"Reconnect {account}\">Reconnect</button></form> ",
-                        csrf_field(chrome)
-                    )
-                } else {
-                    String::new()
-                };
-                let _ = write!(
-                    body,
-                    "<tr><th scope=\"row\">{account}{default}<br><span class=\"muted\">{kind}</span></th>\
-                     <td><span class=\"status status-{status}\">{status}</span></td><td>{identity}</td>\
-                     <td><code>{hint}</code></td><td>{scopes}</td><td>{expires}</td><td>{last}</td>\
-                     <td class=\"actions\">{make_default}{reconnect}<a href=\"/accounts/{name}/{account}/remove\" aria-label=\"Remove {account}\">Remove</a></td></tr>",
-                    kind = if a.kind == mcpist_core::store::CredentialKind::Oauth {
-                        "OAuth"
-                    } else {
-                        "pasted token"
-                    },
-                    status = row.status,
-                    identity = e(a.identity.as_deref().unwrap_or("unknown")),
-                    hint = e(&row.hint),
-                    scopes = if a.scopes.is_empty() {
-                        "—".to_owned()
-                    } else {
-                        e(&a.scopes.join(" "))
-                    },
-                    expires = time_or(a.expires_at.map(|t| t * 1000), "never"),
-                    last = time_or(row.last_used_ms, "never"),
-                );
+/// One account's row on the services page.
+fn account_row(chrome: &Chrome<'_>, s: &ServiceView<'_>, row: &AccountRow<'_>) -> Markup {
+    let a = row.info;
+    let name = s.name;
+    let account = a.account.as_str();
+    let oauth = a.kind == mcpist_core::store::CredentialKind::Oauth;
+    html! {
+        tr {
+            th scope="row" {
+                (account)
+                @if a.is_default { " " strong { "(default)" } }
+                br;
+                span.muted { @if oauth { "OAuth" } @else { "pasted token" } }
             }
-            body.push_str("</tbody></table></div>");
+            td { span class={ "status status-" (row.status) } { (row.status) } }
+            td { (a.identity.as_deref().unwrap_or("unknown")) }
+            td { code { (row.hint) } }
+            td { @if a.scopes.is_empty() { "—" } @else { (a.scopes.join(" ")) } }
+            td { (time_or(a.expires_at.map(|t| t * 1000), "never")) }
+            td { (time_or(row.last_used_ms, "never")) }
+            td.actions {
+                @if !a.is_default {
+                    form.inline method="post" action={ "/accounts/" (name) "/" (account) "/default" } {
+                        (csrf_field(chrome))
+                        button.secondary type="submit" aria-label={ "Make " (account) " the default" } { "Make default" }
+                    }
+                    " "
+                }
+                // An OAuth account whose grant stopped working is connected
+                // again under the same label.
+                @if oauth && s.app {
+                    form.inline method="post" action={ "/connect/" (name) } {
+                        (csrf_field(chrome))
+                        input type="hidden" name="account" value=(account);
+                        button.secondary type="submit" aria-label={ "Reconnect " (account) } { "Reconnect" }
+                    }
+                    " "
+                }
+                a href={ "/accounts/" (name) "/" (account) "/remove" } aria-label={ "Remove " (account) } { "Remove" }
+            }
         }
-        let _ = write!(
-            body,
-            "<div class=\"actions\"><a class=\"button secondary\" href=\"/accounts/new?service={name}\">Add a token</a>"
-        );
-        if s.oauth && s.app {
-            let _ = write!(
-                body,
-                "<form class=\"inline\" method=\"post\" action=\"/connect/{name}\">{}\
-                 <label class=\"check\" for=\"connect-{name}\">Account label \
-                 <input type=\"text\" id=\"connect-{name}\" name=\"account\" value=\"default\" required \
-                 pattern=\"[A-Za-z0-9_.\\-]+\" style=\"width:10rem\"></label> \
-                 <button type=\"submit\">Connect with OAuth</button></form>",
-                csrf_field(chrome)
-            );
-        } else if s.oauth {
-            body.push_str(
-                "<span class=\"muted\">To connect with OAuth, first <a href=\"/apps\">register an OAuth app</a>.</span>",
-            );
-        }
-        body.push_str("</div></section>");
     }
-    layout(chrome, "Services", &body)
+}
+
+/// The services page: each connector with its accounts.
+pub(super) fn services(chrome: &Chrome<'_>, services: &[ServiceView<'_>]) -> Markup {
+    let body = html! {
+        p.muted {
+            "Each service MCPist serves, the accounts it holds tokens for, and what clients can do with them."
+        }
+        @for s in services {
+            @let name = s.name;
+            section.card aria-labelledby={ "svc-" (name) } {
+                h2 id={ "svc-" (name) } { (name) }
+                p.muted {
+                    (s.visible) " of " (s.total) " tools visible to clients · "
+                    a href={ "/policy/" (name) } { "Policy" }
+                }
+                @if !s.needs_credentials {
+                    p { "This service needs no credential." }
+                } @else {
+                    @if s.rows.is_empty() {
+                        p { "No account yet." }
+                    } @else {
+                        div.table {
+                            table {
+                                caption.skip { "Accounts" }
+                                thead {
+                                    tr {
+                                        th scope="col" { "Account" }
+                                        th scope="col" { "Status" }
+                                        th scope="col" { "Upstream identity" }
+                                        th scope="col" { "Token" }
+                                        th scope="col" { "Scopes" }
+                                        th scope="col" { "Expires" }
+                                        th scope="col" { "Last activity" }
+                                        th scope="col" { "Actions" }
+                                    }
+                                }
+                                tbody {
+                                    @for row in &s.rows { (account_row(chrome, s, row)) }
+                                }
+                            }
+                        }
+                    }
+                    div.actions {
+                        a.button.secondary href={ "/accounts/new?service=" (name) } { "Add a token" }
+                        @if s.oauth && s.app {
+                            form.inline method="post" action={ "/connect/" (name) } {
+                                (csrf_field(chrome))
+                                label.check for={ "connect-" (name) } {
+                                    "Account label "
+                                    input type="text" id={ "connect-" (name) } name="account" value="default" required
+                                        pattern="[A-Za-z0-9_.\\-]+" style="width:10rem";
+                                }
+                                " "
+                                button type="submit" { "Connect with OAuth" }
+                            }
+                        } @else if s.oauth {
+                            span.muted {
+                                "To connect with OAuth, first " a href="/apps" { "register an OAuth app" } "."
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(chrome, "Services", body)
 }
 
 /// The form that stores a pasted token.
@@ -299,56 +322,57 @@ pub(super) fn add_token(
     services: &[&str],
     selected: Option<&str>,
     error: Option<(&str, &str)>,
-) -> String {
-    let mut options = String::new();
-    for s in services {
-        let chosen = if Some(*s) == selected {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(options, "<option{chosen}>{}</option>", e(s));
-    }
-    let (account, error) = match error {
-        Some((account, message)) => (
-            account,
-            format!("<p class=\"error\" role=\"alert\">{}</p>", e(message)),
-        ),
-        None => ("default", String::new()),
+) -> Markup {
+    let account = error.map_or("default", |(account, _)| account);
+    let body = html! {
+        @if let Some((_, message)) = error {
+            p.error role="alert" { (message) }
+        }
+        p {
+            "Paste a personal access token or integration secret. MCPist seals it in its store and \
+             never shows it again: pages show only a masked hint."
+        }
+        form method="post" action="/accounts" autocomplete="off" {
+            (csrf_field(chrome))
+            label for="service" { "Service" }
+            select id="service" name="service" {
+                @for s in services {
+                    option selected[Some(*s) == selected] { (s) }
+                }
+            }
+            label for="account" { "Account label" }
+            input type="text" id="account" name="account" value=(account) required pattern="[A-Za-z0-9_.\\-]+" aria-describedby="account-hint";
+            p.hint id="account-hint" {
+                "Letters, digits, " code { "_" } ", " code { "-" } " and " code { "." } "; for example "
+                code { "work" } " or " code { "personal" } ". An existing label's token is replaced."
+            }
+            label for="token" { "Token" }
+            input type="password" id="token" name="token" required autocomplete="off" spellcheck="false";
+            label.check { input type="checkbox" name="make_default"; " Make it the service's default account" }
+            div.actions { button type="submit" { "Add the token" } }
+        }
     };
-    let body = format!(
-        "{error}<p>Paste a personal access token or integration secret. MCPist seals it in its \
-         store and never shows it again: pages show only a masked hint.</p>\
-         <form method=\"post\" action=\"/accounts\" autocomplete=\"off\">{csrf}\
-         <label for=\"service\">Service</label><select id=\"service\" name=\"service\">{options}</select>\
-         <label for=\"account\">Account label</label>\
-         <input type=\"text\" id=\"account\" name=\"account\" value=\"{account}\" required pattern=\"[A-Za-z0-9_.\\-]+\" aria-describedby=\"account-hint\">\
-         <p class=\"hint\" id=\"account-hint\">Letters, digits, <code>_</code>, <code>-</code> and <code>.</code>; for example <code>work</code> or <code>personal</code>. \
-         An existing label's token is replaced.</p>\
-         <label for=\"token\">Token</label>\
-         <input type=\"password\" id=\"token\" name=\"token\" required autocomplete=\"off\" spellcheck=\"false\">\
-         <label class=\"check\"><input type=\"checkbox\" name=\"make_default\"> Make it the service's default account</label>\
-         <div class=\"actions\"><button type=\"submit\">Add the token</button></div></form>",
-        csrf = csrf_field(chrome),
-        account = e(account),
-    );
-    layout(chrome, "Add a token", &body)
+    layout(chrome, "Add a token", body)
 }
 
 /// Asks before removing an account.
-pub(super) fn confirm_remove(chrome: &Chrome<'_>, service: &str, account: &str) -> String {
-    let body = format!(
-        "<p>Remove account <strong>{a}</strong> of <strong>{s}</strong>? Its token is deleted from \
-         the store; tools called with this account will fail until you add it again. The provider \
-         still knows the token: revoke it there too if you no longer need it.</p>\
-         <form method=\"post\" action=\"/accounts/{s}/{a}/remove\">{csrf}\
-         <div class=\"actions\"><button class=\"danger\" type=\"submit\">Remove {a}</button>\
-         <a class=\"button secondary\" href=\"/\">Cancel</a></div></form>",
-        s = e(service),
-        a = e(account),
-        csrf = csrf_field(chrome),
-    );
-    layout(chrome, "Remove an account", &body)
+pub(super) fn confirm_remove(chrome: &Chrome<'_>, service: &str, account: &str) -> Markup {
+    let body = html! {
+        p {
+            "Remove account " strong { (account) } " of " strong { (service) }
+            "? Its token is deleted from the store; tools called with this account will fail until \
+             you add it again. The provider still knows the token: revoke it there too if you no \
+             longer need it."
+        }
+        form method="post" action={ "/accounts/" (service) "/" (account) "/remove" } {
+            (csrf_field(chrome))
+            div.actions {
+                button.danger type="submit" { "Remove " (account) }
+                a.button.secondary href="/" { "Cancel" }
+            }
+        }
+    };
+    layout(chrome, "Remove an account", body)
 }
 
 /// One service's OAuth app as the apps page shows it.
@@ -360,47 +384,47 @@ pub(super) struct AppView<'a> {
 }
 
 /// The OAuth apps page.
-pub(super) fn apps(chrome: &Chrome<'_>, apps: &[AppView<'_>]) -> String {
-    let mut body = String::from(
-        "<p>MCPist logs in with <em>your</em> OAuth app. Register one with the provider, give it the \
-         redirect URI shown, and paste its client ID and secret here.</p>",
-    );
-    if apps.is_empty() {
-        body.push_str("<p>No served service supports OAuth login.</p>");
-    }
-    for app in apps {
-        let s = e(app.service);
-        let status = match &app.client_id {
-            Some(id) => format!(
-                "Client ID <code>{}</code>; client secret {}.",
-                e(id),
-                if app.has_secret {
-                    "set (never shown)"
-                } else {
-                    "not set (public client)"
+pub(super) fn apps(chrome: &Chrome<'_>, apps: &[AppView<'_>]) -> Markup {
+    let body = html! {
+        p {
+            "MCPist logs in with " em { "your" } " OAuth app. Register one with the provider, give it \
+             the redirect URI shown, and paste its client ID and secret here."
+        }
+        @if apps.is_empty() {
+            p { "No served service supports OAuth login." }
+        }
+        @for app in apps {
+            @let s = app.service;
+            section.card aria-labelledby={ "app-" (s) } {
+                h2 id={ "app-" (s) } { (s) }
+                p {
+                    @match &app.client_id {
+                        Some(id) => {
+                            "Client ID " code { (id) } "; client secret "
+                            @if app.has_secret { "set (never shown)" } @else { "not set (public client)" }
+                            "."
+                        }
+                        None => "No app yet.",
+                    }
                 }
-            ),
-            None => "No app yet.".into(),
-        };
-        let _ = write!(
-            body,
-            "<section class=\"card\" aria-labelledby=\"app-{s}\"><h2 id=\"app-{s}\">{s}</h2><p>{status}</p>\
-             <p>Redirect URI to register: <code>{uri}</code></p>\
-             <p class=\"hint\">For <code>mcpist login</code> on this machine, also register \
-             <code>http://127.0.0.1/oauth/callback/{s}</code>.</p>\
-             <form method=\"post\" action=\"/apps/{s}\" autocomplete=\"off\">{csrf}\
-             <label for=\"id-{s}\">Client ID</label>\
-             <input type=\"text\" id=\"id-{s}\" name=\"client_id\" value=\"{id}\" required>\
-             <label for=\"secret-{s}\">Client secret</label>\
-             <input type=\"password\" id=\"secret-{s}\" name=\"client_secret\" autocomplete=\"off\" aria-describedby=\"secret-hint-{s}\">\
-             <p class=\"hint\" id=\"secret-hint-{s}\">Leave empty to keep the stored secret.</p>\
-             <div class=\"actions\"><button type=\"submit\">Save the {s} app</button></div></form></section>",
-            uri = e(&app.redirect_uri),
-            csrf = csrf_field(chrome),
-            id = e(app.client_id.as_deref().unwrap_or("")),
-        );
-    }
-    layout(chrome, "OAuth apps", &body)
+                p { "Redirect URI to register: " code { (app.redirect_uri) } }
+                p.hint {
+                    "For " code { "mcpist login" } " on this machine, also register "
+                    code { "http://127.0.0.1/oauth/callback/" (s) } "."
+                }
+                form method="post" action={ "/apps/" (s) } autocomplete="off" {
+                    (csrf_field(chrome))
+                    label for={ "id-" (s) } { "Client ID" }
+                    input type="text" id={ "id-" (s) } name="client_id" value=(app.client_id.as_deref().unwrap_or("")) required;
+                    label for={ "secret-" (s) } { "Client secret" }
+                    input type="password" id={ "secret-" (s) } name="client_secret" autocomplete="off" aria-describedby={ "secret-hint-" (s) };
+                    p.hint id={ "secret-hint-" (s) } { "Leave empty to keep the stored secret." }
+                    div.actions { button type="submit" { "Save the " (s) " app" } }
+                }
+            }
+        }
+    };
+    layout(chrome, "OAuth apps", body)
 }
 
 /// The policy page of one service.
@@ -409,79 +433,94 @@ pub(super) fn policy(
     service: &str,
     policy: &ServicePolicy,
     tools: &[ListedTool],
-) -> String {
-    let s = e(service);
-    let checked = |on: bool| if on { " checked" } else { "" };
+) -> Markup {
+    let s = service;
     let mut toolsets: Vec<&str> = tools.iter().map(|t| t.toolset).collect();
     toolsets.sort_unstable();
     toolsets.dedup();
-    let mut toolset_boxes = String::new();
-    for t in &toolsets {
-        let on = policy
-            .toolsets
-            .as_ref()
-            .is_none_or(|chosen| chosen.iter().any(|c| c == t));
-        let _ = write!(
-            toolset_boxes,
-            "<label class=\"check\"><input type=\"checkbox\" name=\"toolset\" value=\"{t}\"{}> {t}</label>",
-            checked(on),
-            t = e(t)
-        );
-    }
     let names: Vec<String> = tools.iter().map(|t| t.tool.name.to_string()).collect();
-    let patterns = |list: &[String]| {
-        e(&list
-            .iter()
-            .filter(|p| !names.contains(p))
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n"))
+    // The deny patterns that are not a tool's name: those are the switches.
+    let patterns = policy
+        .deny
+        .iter()
+        .filter(|p| !names.contains(p))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let body = html! {
+        p {
+            "What MCP clients may do with " (s) ". Saved policies are kept in MCPist's store and \
+             replace the policy keys of " code { "[connectors." (s) "]" } " in " code { "mcpist.toml" }
+            "; " code { "mcpist tools" } " and the running server both apply them at once."
+        }
+        form method="post" action={ "/policy/" (s) } {
+            (csrf_field(chrome))
+            fieldset {
+                legend { "Service" }
+                label.check { input type="checkbox" name="enabled" checked[policy.is_enabled()]; " Serve " (s) "'s tools" }
+                label.check { input type="checkbox" name="read_only" checked[policy.read_only]; " Read-only: only tools that do not write" }
+            }
+            fieldset {
+                legend { "Toolsets" }
+                @for t in &toolsets {
+                    @let on = policy.toolsets.as_ref().is_none_or(|chosen| chosen.iter().any(|c| c == t));
+                    label.check { input type="checkbox" name="toolset" value=(t) checked[on]; " " (t) }
+                }
+            }
+            h2 { "Tools" }
+            p.hint { "Switch a tool off to deny it by name." }
+            div.table {
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { "Tool" }
+                            th scope="col" { "Toolset" }
+                            th scope="col" { "Kind" }
+                            th scope="col" { "Now" }
+                        }
+                    }
+                    tbody {
+                        @for t in tools {
+                            @let name = t.tool.name.to_string();
+                            @let writes = t.tool.annotations.as_ref().and_then(|a| a.read_only_hint) != Some(true);
+                            tr {
+                                td { label.check { input type="checkbox" name="tool" value=(name) checked[!policy.deny.contains(&name)]; " " code { (name) } } }
+                                td { (t.toolset) }
+                                td { @if writes { "writes" } @else { "reads" } }
+                                td {
+                                    @match &t.verdict {
+                                        Verdict::Allowed => span.status.status-ok { "visible" },
+                                        Verdict::Hidden(why) => span.muted { "hidden: " (why) },
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "More rules" }
+            label for="allow" { "Allow only tools matching (globs, one per line; empty allows all)" }
+            textarea id="allow" name="allow" rows="3" { (policy.allow.join("\n")) }
+            label for="deny" { "Deny tools matching (globs, one per line)" }
+            textarea id="deny" name="deny" rows="3" { (patterns) }
+            div.actions { button type="submit" { "Save the policy" } }
+        }
     };
-    let mut rows = String::new();
-    for t in tools {
-        let name = t.tool.name.to_string();
-        let on = !policy.deny.contains(&name);
-        let writes = t.tool.annotations.as_ref().and_then(|a| a.read_only_hint) != Some(true);
-        let state = match &t.verdict {
-            Verdict::Allowed => "<span class=\"status status-ok\">visible</span>".to_owned(),
-            Verdict::Hidden(why) => format!("<span class=\"muted\">hidden: {}</span>", e(why)),
-        };
-        let _ = write!(
-            rows,
-            "<tr><td><label class=\"check\"><input type=\"checkbox\" name=\"tool\" value=\"{n}\"{}> <code>{n}</code></label></td>\
-             <td>{}</td><td>{}</td><td>{state}</td></tr>",
-            checked(on),
-            e(t.toolset),
-            if writes { "writes" } else { "reads" },
-            n = e(&name),
-        );
-    }
-    let body = format!(
-        "<p>What MCP clients may do with {s}. Saved policies are kept in MCPist's store and replace \
-         the policy keys of <code>[connectors.{s}]</code> in <code>mcpist.toml</code>; \
-         <code>mcpist tools</code> and the running server both apply them at once.</p>\
-         <form method=\"post\" action=\"/policy/{s}\">{csrf}\
-         <fieldset><legend>Service</legend>\
-         <label class=\"check\"><input type=\"checkbox\" name=\"enabled\"{enabled}> Serve {s}'s tools</label>\
-         <label class=\"check\"><input type=\"checkbox\" name=\"read_only\"{read_only}> Read-only: only tools that do not write</label></fieldset>\
-         <fieldset><legend>Toolsets</legend>{toolset_boxes}</fieldset>\
-         <h2>Tools</h2><p class=\"hint\">Switch a tool off to deny it by name.</p>\
-         <div class=\"table\"><table><thead><tr><th scope=\"col\">Tool</th><th scope=\"col\">Toolset</th>\
-         <th scope=\"col\">Kind</th><th scope=\"col\">Now</th></tr></thead><tbody>{rows}</tbody></table></div>\
-         <h2>More rules</h2>\
-         <label for=\"allow\">Allow only tools matching (globs, one per line; empty allows all)</label>\
-         <textarea id=\"allow\" name=\"allow\" rows=\"3\">{allow}</textarea>\
-         <label for=\"deny\">Deny tools matching (globs, one per line)</label>\
-         <textarea id=\"deny\" name=\"deny\" rows=\"3\">{deny}</textarea>\
-         <div class=\"actions\"><button type=\"submit\">Save the policy</button></div></form>",
-        csrf = csrf_field(chrome),
-        enabled = checked(policy.is_enabled()),
-        read_only = checked(policy.read_only),
-        allow = e(&policy.allow.join("\n")),
-        deny = patterns(&policy.deny),
-    );
-    layout(chrome, &format!("Policy: {service}"), &body)
+    layout(chrome, &format!("Policy: {service}"), body)
 }
+
+/// The outcomes the audit page can filter on, in the order it lists them.
+const OUTCOMES: [Outcome; 9] = [
+    Outcome::Ok,
+    Outcome::ToolError,
+    Outcome::TransportError,
+    Outcome::InvalidArguments,
+    Outcome::NoAccount,
+    Outcome::Denied,
+    Outcome::UnknownTool,
+    Outcome::Failed,
+    Outcome::Pending,
+];
 
 /// The audit log page: filters, newest first, paged by sequence number.
 pub(super) fn audit(
@@ -490,60 +529,8 @@ pub(super) fn audit(
     filter: &AuditFilter,
     entries: &[AuditEntry],
     more: bool,
-) -> String {
-    let mut service_options = String::from("<option value=\"\">all</option>");
-    for s in services {
-        let chosen = if filter.service.as_deref() == Some(*s) {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(service_options, "<option{chosen}>{}</option>", e(s));
-    }
-    let mut outcome_options = String::from("<option value=\"\">all</option>");
-    for o in [
-        Outcome::Ok,
-        Outcome::ToolError,
-        Outcome::TransportError,
-        Outcome::InvalidArguments,
-        Outcome::NoAccount,
-        Outcome::Denied,
-        Outcome::UnknownTool,
-        Outcome::Failed,
-        Outcome::Pending,
-    ] {
-        let chosen = if filter.outcome == Some(o) {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(outcome_options, "<option{chosen}>{}</option>", o.as_str());
-    }
-    let mut rows = String::new();
-    for entry in entries {
-        let ev = &entry.event;
-        let out = &entry.outcome;
-        let _ = write!(
-            rows,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td></tr>",
-            entry.seq,
-            short_time(ev.time_ms),
-            ev.kind.as_str(),
-            e(ev.service.as_deref().unwrap_or("")),
-            e(ev.account.as_deref().unwrap_or("")),
-            e(ev.tool.as_deref().unwrap_or("")),
-            out.outcome.as_str(),
-            out.upstream_status
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-            out.latency_ms,
-            e(out.message.as_deref().unwrap_or("")),
-        );
-    }
-    if entries.is_empty() {
-        rows.push_str("<tr><td colspan=\"10\">No records match.</td></tr>");
-    }
+) -> Markup {
+    // The filter's query string, from `before` on when given.
     let query = |before: Option<u64>| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         if let Some(s) = &filter.service {
@@ -558,34 +545,88 @@ pub(super) fn audit(
         if let Some(b) = before {
             q.append_pair("before", &b.to_string());
         }
-        e(&q.finish())
+        q.finish()
     };
-    let mut paging = String::new();
-    if filter.before_seq.is_some() {
-        let _ = write!(paging, "<a href=\"/audit?{}\">Newest</a> ", query(None));
-    }
-    if more && let Some(last) = entries.last() {
-        let _ = write!(
-            paging,
-            "<a href=\"/audit?{}\">Older records</a>",
-            query(Some(last.seq))
-        );
-    }
-    let body = format!(
-        "<p>Every tool call, token operation and setting change, newest first. Records are \
-         hash-chained: <code>mcpist audit --verify</code> checks that none was changed or removed.</p>\
-         <form method=\"get\" action=\"/audit\" class=\"filters\">\
-         <div><label for=\"f-service\">Service</label><select id=\"f-service\" name=\"service\">{service_options}</select></div>\
-         <div><label for=\"f-account\">Account</label><input type=\"text\" id=\"f-account\" name=\"account\" value=\"{account}\"></div>\
-         <div><label for=\"f-outcome\">Outcome</label><select id=\"f-outcome\" name=\"outcome\">{outcome_options}</select></div>\
-         <div><button type=\"submit\">Filter</button></div></form>\
-         <div class=\"table\"><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Time (UTC)</th>\
-         <th scope=\"col\">Kind</th><th scope=\"col\">Service</th><th scope=\"col\">Account</th><th scope=\"col\">Tool</th>\
-         <th scope=\"col\">Outcome</th><th scope=\"col\">HTTP</th><th scope=\"col\">ms</th><th scope=\"col\">Message</th></tr></thead>\
-         <tbody>{rows}</tbody></table></div><p>{paging}</p>",
-        account = e(filter.account.as_deref().unwrap_or("")),
-    );
-    layout(chrome, "Audit log", &body)
+    let older = entries.last().filter(|_| more);
+    let body = html! {
+        p {
+            "Every tool call, token operation and setting change, newest first. Records are \
+             hash-chained: " code { "mcpist audit --verify" } " checks that none was changed or removed."
+        }
+        form method="get" action="/audit" class="filters" {
+            div {
+                label for="f-service" { "Service" }
+                select id="f-service" name="service" {
+                    option value="" { "all" }
+                    @for s in services {
+                        option selected[filter.service.as_deref() == Some(*s)] { (s) }
+                    }
+                }
+            }
+            div {
+                label for="f-account" { "Account" }
+                input type="text" id="f-account" name="account" value=(filter.account.as_deref().unwrap_or(""));
+            }
+            div {
+                label for="f-outcome" { "Outcome" }
+                select id="f-outcome" name="outcome" {
+                    option value="" { "all" }
+                    @for o in OUTCOMES {
+                        option selected[filter.outcome == Some(o)] { (o.as_str()) }
+                    }
+                }
+            }
+            div { button type="submit" { "Filter" } }
+        }
+        div.table {
+            table {
+                thead {
+                    tr {
+                        th scope="col" { "#" }
+                        th scope="col" { "Time (UTC)" }
+                        th scope="col" { "Kind" }
+                        th scope="col" { "Service" }
+                        th scope="col" { "Account" }
+                        th scope="col" { "Tool" }
+                        th scope="col" { "Outcome" }
+                        th scope="col" { "HTTP" }
+                        th scope="col" { "ms" }
+                        th scope="col" { "Message" }
+                    }
+                }
+                tbody {
+                    @for entry in entries {
+                        @let ev = &entry.event;
+                        @let out = &entry.outcome;
+                        tr {
+                            td { (entry.seq) }
+                            td { (short_time(ev.time_ms)) }
+                            td { (ev.kind.as_str()) }
+                            td { (ev.service.as_deref().unwrap_or("")) }
+                            td { (ev.account.as_deref().unwrap_or("")) }
+                            td { (ev.tool.as_deref().unwrap_or("")) }
+                            td { (out.outcome.as_str()) }
+                            td { @if let Some(status) = out.upstream_status { (status) } }
+                            td { (out.latency_ms) }
+                            td { (out.message.as_deref().unwrap_or("")) }
+                        }
+                    }
+                    @if entries.is_empty() {
+                        tr { td colspan="10" { "No records match." } }
+                    }
+                }
+            }
+        }
+        p {
+            @if filter.before_seq.is_some() {
+                a href={ "/audit?" (query(None)) } { "Newest" } " "
+            }
+            @if let Some(last) = older {
+                a href={ "/audit?" (query(Some(last.seq))) } { "Older records" }
+            }
+        }
+    };
+    layout(chrome, "Audit log", body)
 }
 
 /// The client configuration page. The bearer is in `http` only when `revealed`.
@@ -594,80 +635,70 @@ pub(super) fn clients(
     http: &ServerEntry,
     stdio: Option<&ServerEntry>,
     revealed: bool,
-) -> String {
-    let mut body = String::from(
-        "<p>Paste one of these into your MCP client. Over HTTP, the client sends MCPist's bearer \
-         token; anyone with it can call every tool this server allows, so keep it like a password \
-         (<code>mcpist bearer rotate</code> replaces it).</p>",
-    );
-    if !revealed {
-        let _ = write!(
-            body,
-            "<form method=\"post\" action=\"/clients\">{}\
-             <label for=\"password\">Your web UI password (the bearer is shown only to it)</label>\
-             <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-             <div class=\"actions\">\
-             <button type=\"submit\">Show the configs with the bearer token</button></div></form>",
-            csrf_field(chrome)
-        );
-    }
-    for client in McpClient::ALL {
-        let entry = if client.speaks_http() {
-            Some(http)
-        } else {
-            stdio
-        };
-        let id = client.name().to_lowercase().replace(' ', "-");
-        let _ = write!(
-            body,
-            "<section class=\"card\" aria-labelledby=\"c-{id}\"><h2 id=\"c-{id}\">{}</h2><p class=\"hint\">In {}</p>",
-            e(client.name()),
-            e(client.file())
-        );
-        match entry {
-            Some(entry) => {
-                let text =
-                    serde_json::to_string_pretty(&client.document(entry)).unwrap_or_default();
-                let _ = write!(
-                    body,
-                    "<label for=\"cfg-{id}\">Configuration</label>\
-                     <textarea id=\"cfg-{id}\" rows=\"{}\" readonly spellcheck=\"false\">{}</textarea>",
-                    text.lines().count().max(3),
-                    e(&text)
-                );
-            }
-            None => body.push_str(
-                "<p>This client starts MCPist itself over stdio: run <code>mcpist client-config claude-desktop</code> \
-                 on this machine for its entry.</p>",
-            ),
+) -> Markup {
+    let body = html! {
+        p {
+            "Paste one of these into your MCP client. Over HTTP, the client sends MCPist's bearer \
+             token; anyone with it can call every tool this server allows, so keep it like a \
+             password (" code { "mcpist bearer rotate" } " replaces it)."
         }
-        body.push_str("</section>");
-    }
-    if let ServerEntry::Http { url, bearer } = http
-        && revealed
-    {
-        let _ = write!(
-            body,
-            "<section class=\"card\"><h2>Claude Code, from a terminal</h2><pre>claude mcp add --transport http mcpist {} --header \"Authorization: Bearer {}\"</pre></section>",
-            e(url),
-            e(bearer.expose_secret())
-        );
-    }
-    layout(chrome, "Connect a client", &body)
+        @if !revealed {
+            form method="post" action="/clients" {
+                (csrf_field(chrome))
+                label for="password" { "Your web UI password (the bearer is shown only to it)" }
+                input type="password" id="password" name="password" autocomplete="current-password" required;
+                div.actions { button type="submit" { "Show the configs with the bearer token" } }
+            }
+        }
+        @for client in McpClient::ALL {
+            @let entry = if client.speaks_http() { Some(http) } else { stdio };
+            @let id = client.name().to_lowercase().replace(' ', "-");
+            section.card aria-labelledby={ "c-" (id) } {
+                h2 id={ "c-" (id) } { (client.name()) }
+                p.hint { "In " (client.file()) }
+                @match entry {
+                    Some(entry) => {
+                        @let text = serde_json::to_string_pretty(&client.document(entry)).unwrap_or_default();
+                        label for={ "cfg-" (id) } { "Configuration" }
+                        textarea id={ "cfg-" (id) } rows=(text.lines().count().max(3)) readonly spellcheck="false" { (text) }
+                    }
+                    None => p {
+                        "This client starts MCPist itself over stdio: run "
+                        code { "mcpist client-config claude-desktop" } " on this machine for its entry."
+                    },
+                }
+            }
+        }
+        @if let (ServerEntry::Http { url, bearer }, true) = (http, revealed) {
+            section.card {
+                h2 { "Claude Code, from a terminal" }
+                pre {
+                    "claude mcp add --transport http mcpist " (url)
+                    " --header \"Authorization: Bearer " (bearer.expose_secret()) "\""
+                }
+            }
+        }
+    };
+    layout(chrome, "Connect a client", body)
 }
 
-/// `text` with HTML's special characters escaped.
-fn e(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_in_text_and_attributes() {
+        let chrome = Chrome {
+            active: "services",
+            csrf: "\"><script>csrf</script>",
+            flash: Some("<img src=x onerror=alert(1)>"),
+        };
+        let page = confirm_remove(&chrome, "git<hub", "a\"b&c").into_string();
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(!page.contains("<img"), "{page}");
+        assert!(page.contains("value=\"&quot;&gt;&lt;script&gt;csrf&lt;/script&gt;\""));
+        assert!(page.contains("/accounts/git&lt;hub/a&quot;b&amp;c/remove"));
+        let plain = message("Oops <b>", "a < b").into_string();
+        assert!(plain.contains("<h1>Oops &lt;b&gt;</h1>"), "{plain}");
     }
-    out
 }
