@@ -638,6 +638,34 @@ mod tests {
         assert!(!format!("{d:?}").contains("token"));
     }
 
+    #[tokio::test]
+    async fn routes_merged_with_router_with_are_behind_the_host_and_origin_guard() {
+        let store = Arc::new(crate::MemoryStore::new());
+        let exchanger = crate::Exchanger::new(store.clone(), store.clone()).unwrap();
+        let server = McpServer::builder(exchanger, store).build().unwrap();
+        let extra = Router::new().route("/extra", get(|| async { "extra" }));
+        let mut app = router_with(
+            server,
+            HttpOptions::loopback(ClientAuth::DangerouslyNone),
+            extra,
+        );
+        let mut status = |host: &'static str, origin: Option<&'static str>| {
+            let mut request = Request::builder().uri("/extra").header(header::HOST, host);
+            if let Some(origin) = origin {
+                request = request.header(header::ORIGIN, origin);
+            }
+            let request = request.body(Body::empty()).unwrap();
+            let response = tower_service::Service::call(&mut app, request);
+            async move { response.await.unwrap().status() }
+        };
+        assert_eq!(status("127.0.0.1:1", None).await, StatusCode::OK);
+        assert_eq!(status("evil.example", None).await, StatusCode::FORBIDDEN);
+        assert_eq!(
+            status("127.0.0.1:1", Some("http://evil.example")).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+
     #[test]
     fn origins_match_scheme_and_host() {
         let allowed = vec![
