@@ -12,6 +12,28 @@
 //!   that gives the password again.
 //! - Over plain http (loopback), where the browser sends the cookie to every
 //!   port of the host, sessions are short: 30 idle minutes, 12 hours at most.
+//!
+//! The UI uses only `mcpist-core`'s public API. Mount [`routes`] beside
+//! `/mcp` with [`mcpist_core::http::router_with`], which puts them behind the
+//! same Host / Origin guard:
+//!
+//! ```no_run
+//! # async fn run(server: mcpist_core::McpServer) -> std::io::Result<()> {
+//! use mcpist_core::http::{self, BearerDigest, ClientAuth, HttpOptions};
+//! use secrecy::SecretString;
+//!
+//! let bearer = SecretString::from("a long random token".to_owned());
+//! let options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(&bearer)));
+//! let ui = mcpist_web::routes(server.clone(), mcpist_web::WebOptions::new("http://127.0.0.1:8765"));
+//! let app = http::router_with(server, options, ui);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8765").await?;
+//! http::serve(listener, app, Default::default(), std::future::pending()).await
+//! # }
+//! ```
+//!
+//! Modules: [`callback`] (the OAuth redirect target, also used by
+//! `mcpist login`), `ui` (the handlers), `pages` (the HTML, in `maud`),
+//! `session`, `form`, `password`, `throttle` and `options`.
 
 pub mod callback;
 mod form;
