@@ -228,11 +228,7 @@ async fn check_all(report: &mut Report, config_path: Option<&Path>) {
             "replace it with `mcpist bearer rotate`",
         ),
     }
-    match stores
-        .tokens
-        .get_secret(mcpist_core::web::PASSWORD_SECRET)
-        .await
-    {
+    match stores.tokens.get_secret(mcpist_web::PASSWORD_SECRET).await {
         Ok(Some(_)) => report.pass("web UI", "the web UI password is set"),
         Ok(None) => report.problem(
             Status::Warn,

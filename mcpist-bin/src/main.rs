@@ -581,7 +581,7 @@ async fn set_password(loaded: &Loaded) -> Result<()> {
                 .to_owned(),
         )
     };
-    mcpist_core::web::set_password(stores.tokens.as_ref(), &password).await?;
+    mcpist_web::set_password(stores.tokens.as_ref(), &password).await?;
     eprintln!("web UI password set; sessions already open stay open until `mcpist serve` restarts");
     Ok(())
 }
@@ -665,7 +665,7 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
         // serve's output may be a service log: it never prints a password.
         if stores
             .tokens
-            .get_secret(mcpist_core::web::PASSWORD_SECRET)
+            .get_secret(mcpist_web::PASSWORD_SECRET)
             .await?
             .is_none()
         {
@@ -703,17 +703,19 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     }
     let cancel = CancellationToken::new();
     options.cancel = cancel.clone();
+    // The web UI, beside `/mcp` behind the same Host / Origin guard.
+    let mut web_routes = axum::Router::new();
     if loaded.config.store.kind != config::StoreKind::Memory {
         let base = server_config
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bind}"));
-        let mut web = mcpist_core::web::WebOptions::new(base);
+        let mut web = mcpist_web::WebOptions::new(base);
         web.stdio_entry = stdio_entry(loaded).ok();
         web.lockout_hint = "To get in at once, run `mcpist password set` where MCPist runs \
                             (the same password will do), or restart `mcpist serve`."
             .into();
-        options.web = Some(web);
+        web_routes = mcpist_web::routes(server.clone(), web);
     }
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -738,7 +740,7 @@ async fn serve(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) -> Result
     let limits = server_config.connection_limits();
     let serving = mcpist_core::http::serve(
         listener,
-        mcpist_core::http::router(server, options),
+        mcpist_core::http::router_with(server, options, web_routes),
         limits,
         async move {
             shutdown_signal().await;
@@ -1159,7 +1161,7 @@ async fn login(
     let flows = std::sync::Arc::new(mcpist_core::oauth::LoginFlows::new());
     let url = flows.start(&client, service, account, &redirect_uri, &scopes)?;
     let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
-    let callback = mcpist_core::http::LoginCallback {
+    let callback = mcpist_web::LoginCallback {
         exchanger,
         flows,
         connectors: std::sync::Arc::new(
@@ -1171,7 +1173,7 @@ async fn login(
         done: Some(done),
         back_to: None,
     };
-    let app = mcpist_core::http::login_callback_routes(callback);
+    let app = mcpist_web::login_callback_routes(callback);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     eprintln!(
         "Open this URL in a browser to connect account '{account}' of {service}:

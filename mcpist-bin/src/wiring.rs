@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use crate::config::{KeySource, Loaded, StoreKind};
 
 /// The name under which the MCP bearer token is stored.
-pub(crate) use mcpist_core::web::BEARER_SECRET;
+pub(crate) use mcpist_core::http::BEARER_SECRET;
 
 /// What `open_store` had to create, so commands can say where.
 #[derive(Debug, Default)]
@@ -490,14 +490,14 @@ pub(crate) async fn ensure_bearer(store: &dyn TokenStore) -> Result<(SecretStrin
 /// can show it, once.
 pub(crate) async fn ensure_ui_password(store: &dyn TokenStore) -> Result<Option<SecretString>> {
     if store
-        .get_secret(mcpist_core::web::PASSWORD_SECRET)
+        .get_secret(mcpist_web::PASSWORD_SECRET)
         .await?
         .is_some()
     {
         return Ok(None);
     }
-    let password = mcpist_core::web::generate_password()?;
-    mcpist_core::web::set_password(store, &password).await?;
+    let password = mcpist_web::generate_password()?;
+    mcpist_web::set_password(store, &password).await?;
     Ok(Some(password))
 }
 

@@ -1,14 +1,13 @@
 //! The HTTP app: MCP over Streamable HTTP at `/mcp`, behind a bearer token and
 //! Host / Origin validation, plus `/healthz`.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{
     Router,
     body::{Body, HttpBody},
-    extract::{Path, Query, Request},
+    extract::Request,
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -23,14 +22,15 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::{
     net::TcpListener,
-    sync::{Semaphore, mpsc, watch},
+    sync::{Semaphore, watch},
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    connector::Connector, exchanger::Exchanger, oauth::LoginFlows, server::McpServer,
-    store::AccountKey,
-};
+use crate::server::McpServer;
+
+/// The store secret holding the MCP bearer token, which `/mcp` callers send
+/// (see [`ClientAuth::Bearer`]).
+pub const BEARER_SECRET: &str = "mcp_bearer";
 
 /// Default largest accepted request body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -221,8 +221,6 @@ pub struct HttpOptions {
     pub max_concurrent_requests: usize,
     /// Cancelled on shutdown, so open SSE streams end.
     pub cancel: CancellationToken,
-    /// The web UI, served at `/` when set.
-    pub web: Option<crate::web::WebOptions>,
     /// Counts MCP requests until their response is sent; a shutdown waits
     /// for it to reach zero before it cancels [`Self::cancel`].
     pub in_flight: InFlight,
@@ -429,7 +427,6 @@ impl HttpOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             cancel: CancellationToken::new(),
-            web: None,
             in_flight: InFlight::default(),
         }
     }
@@ -438,6 +435,13 @@ impl HttpOptions {
 /// The axum app: `/mcp` (Streamable HTTP) and `/metrics` (Prometheus text),
 /// both behind the bearer, and `/healthz` (no auth; says only "ok" and the version).
 pub fn router(server: McpServer, options: HttpOptions) -> Router {
+    router_with(server, options, Router::new())
+}
+
+/// [`router`] with `routes` merged in (the web UI's, say), behind the same
+/// Host / Origin guard but not the bearer. Routes merged into [`router`]'s
+/// result afterwards would miss the guard: merge them here.
+pub fn router_with(server: McpServer, options: HttpOptions, routes: Router) -> Router {
     let rmcp_origins: Vec<String> = options
         .allowed_origins
         .iter()
@@ -455,10 +459,6 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_cancellation_token(options.cancel.clone());
     let metrics_source = server.clone();
-    let web = options
-        .web
-        .clone()
-        .map(|web| crate::web::routes(server.clone(), web));
     let mcp = StreamableHttpService::new(
         move || Ok(server.for_session()),
         Arc::new(LocalSessionManager::default()),
@@ -514,7 +514,7 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
     let guard = Arc::new(options);
     Router::new()
         .merge(mcp_routes)
-        .merge(web.unwrap_or_default())
+        .merge(routes)
         .route(
             "/healthz",
             get(|| async { concat!("ok mcpist ", env!("CARGO_PKG_VERSION")) }),
@@ -523,185 +523,6 @@ pub fn router(server: McpServer, options: HttpOptions) -> Router {
             let guard = guard.clone();
             async move { check_host_and_origin(&guard, req, next).await }
         }))
-}
-
-/// What the OAuth callback route needs.
-#[derive(Clone)]
-pub struct LoginCallback {
-    /// Exchanges codes and stores grants.
-    pub exchanger: Exchanger,
-    /// The logins in progress.
-    pub flows: Arc<LoginFlows>,
-    /// The connectors, by service, to ask who a new grant belongs to.
-    pub connectors: Arc<BTreeMap<String, Arc<dyn Connector>>>,
-    /// Told how each login that reached the callback ended.
-    pub done: Option<mpsc::UnboundedSender<crate::Result<AccountKey>>>,
-    /// Where the browser goes after a login (the web UI's page), if anywhere.
-    pub back_to: Option<String>,
-}
-
-impl std::fmt::Debug for LoginCallback {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginCallback").finish_non_exhaustive()
-    }
-}
-
-/// `GET /oauth/callback/{service}`: where the provider sends the browser
-/// back. Checks the one-time `state` (and that it was issued for this
-/// service's path, against mix-ups), exchanges the code, stores the grant.
-/// A provider error, a missing code, or an unknown, reused or expired state
-/// stores nothing.
-pub fn login_callback_routes(callback: LoginCallback) -> Router {
-    Router::new().route(
-        "/oauth/callback/{service}",
-        get(
-            move |Path(service): Path<String>, Query(query): Query<HashMap<String, String>>| {
-                let callback = callback.clone();
-                async move { finish_login(&callback, &service, &query).await }
-            },
-        ),
-    )
-}
-
-async fn finish_login(
-    callback: &LoginCallback,
-    service: &str,
-    query: &HashMap<String, String>,
-) -> Response {
-    // The provider's redirect is a cross-site navigation, which carries no
-    // SameSite=Strict cookie: the page sends the browser on from our own
-    // origin, where the web UI's session cookie is sent again.
-    let page = |status: StatusCode, title: &str, text: &str, next: Option<String>| {
-        let (refresh, link) = match &next {
-            Some(next) => (
-                format!(
-                    "<meta http-equiv=\"refresh\" content=\"0;url={}\">",
-                    escape_html(next)
-                ),
-                format!(
-                    "<p><a href=\"{}\">Back to MCPist</a></p>",
-                    escape_html(next)
-                ),
-            ),
-            None => (String::new(), String::new()),
-        };
-        let html = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>MCPist: {title}</title>\
-             <meta name=\"viewport\" content=\"width=device-width\">{refresh}</head>\
-             <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem\">\
-             <h1>{title}</h1><p>{}</p>{link}</body></html>",
-            escape_html(text)
-        );
-        (
-            status,
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-store"),
-                (header::REFERRER_POLICY, "no-referrer"),
-            ],
-            [(
-                "content-security-policy",
-                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-            )],
-            html,
-        )
-            .into_response()
-    };
-    let Some(state) = query.get("state") else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Login failed",
-            "The provider sent no state.",
-            callback.back_to.clone(),
-        );
-    };
-    let login = match callback.flows.take(state) {
-        Ok(login) => login,
-        // Not ours (or already used): leave any waiting login alone.
-        Err(e) => {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "Login failed",
-                &e.to_string(),
-                callback.back_to.clone(),
-            );
-        }
-    };
-    let result = if login.service != service {
-        Err(crate::Error::InvalidArguments(format!(
-            "this login was started for {}, not {service}; start it again",
-            login.service
-        )))
-    } else if let Some(error) = query.get("error") {
-        let detail = query
-            .get("error_description")
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        Err(crate::Error::Account {
-            service: service.to_owned(),
-            message: format!("the provider refused the login: {error}{detail}; nothing was stored"),
-        })
-    } else if let Some(code) = query.get("code") {
-        match callback.connectors.get(service) {
-            Some(connector) => {
-                callback
-                    .exchanger
-                    .complete_login(login, code, connector.as_ref())
-                    .await
-            }
-            None => Err(crate::Error::InvalidArguments(format!(
-                "unknown service {service}"
-            ))),
-        }
-    } else {
-        Err(crate::Error::InvalidArguments(
-            "the provider sent no authorization code".into(),
-        ))
-    };
-    let response = match &result {
-        Ok(key) => page(
-            StatusCode::OK,
-            "Connected",
-            &format!(
-                "Account '{}' of {} is connected. You can close this tab.",
-                key.account(),
-                key.service()
-            ),
-            callback.back_to.as_ref().map(|to| {
-                let connected = format!("{}/{}", key.service(), key.account());
-                let query: String = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("connected", &connected)
-                    .finish();
-                format!("{to}?{query}")
-            }),
-        ),
-        Err(e) => page(
-            StatusCode::BAD_REQUEST,
-            "Login failed",
-            &e.to_string(),
-            callback.back_to.clone(),
-        ),
-    };
-    if let Some(done) = &callback.done {
-        let _ = done.send(result);
-    }
-    response
-}
-
-/// `text` with HTML's special characters escaped.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn has_port(origin: &str) -> bool {
@@ -815,6 +636,34 @@ mod tests {
         assert!(!d.matches("token-"));
         assert!(!d.matches("token-1 "));
         assert!(!format!("{d:?}").contains("token"));
+    }
+
+    #[tokio::test]
+    async fn routes_merged_with_router_with_are_behind_the_host_and_origin_guard() {
+        let store = Arc::new(crate::MemoryStore::new());
+        let exchanger = crate::Exchanger::new(store.clone(), store.clone()).unwrap();
+        let server = McpServer::builder(exchanger, store).build().unwrap();
+        let extra = Router::new().route("/extra", get(|| async { "extra" }));
+        let mut app = router_with(
+            server,
+            HttpOptions::loopback(ClientAuth::DangerouslyNone),
+            extra,
+        );
+        let mut status = |host: &'static str, origin: Option<&'static str>| {
+            let mut request = Request::builder().uri("/extra").header(header::HOST, host);
+            if let Some(origin) = origin {
+                request = request.header(header::ORIGIN, origin);
+            }
+            let request = request.body(Body::empty()).unwrap();
+            let response = tower_service::Service::call(&mut app, request);
+            async move { response.await.unwrap().status() }
+        };
+        assert_eq!(status("127.0.0.1:1", None).await, StatusCode::OK);
+        assert_eq!(status("evil.example", None).await, StatusCode::FORBIDDEN);
+        assert_eq!(
+            status("127.0.0.1:1", Some("http://evil.example")).await,
+            StatusCode::FORBIDDEN
+        );
     }
 
     #[test]

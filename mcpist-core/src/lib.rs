@@ -13,7 +13,8 @@
 //! - [`exchanger`]: account resolution, credential injection, OAuth refresh.
 //! - [`oauth`]: the user's OAuth apps, login with PKCE, the token endpoint.
 //! - [`server`]: the rmcp server ([`McpServer`]), over stdio or HTTP.
-//! - [`http`]: the axum app with bearer, Host and Origin checks.
+//! - [`http`]: the axum app with bearer, Host and Origin checks; the web UI
+//!   (crate `mcpist-web`) is merged in with [`http::router_with`].
 //! - [`policy`]: which tools exist (read-only, toolsets, allow and deny globs).
 //! - [`audit`]: the append-only, hash-chained audit log ([`AuditSink`]).
 //! - [`seal`]: the master key and the sealed-value envelope.
@@ -53,7 +54,6 @@ pub mod service;
 pub mod store;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
-pub mod web;
 
 pub use audit::AuditSink;
 pub use connector::{Auth, CallContext, Connector, Registration, ToolHints, ToolSpec, Upstream};

@@ -15,15 +15,15 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use mcpist_core::{
     AuditSink, Exchanger, McpServer, Registration, ServicePolicy, SqliteStore, TokenStore,
     audit::{AuditFilter, AuditKind, Outcome},
-    http::{BearerDigest, ClientAuth, HttpOptions},
+    http::{BEARER_SECRET, BearerDigest, ClientAuth, HttpOptions},
     seal::MasterKey,
     store::AccountKey,
-    web::{BEARER_SECRET, WebOptions},
 };
 // Naming the crate keeps its `inventory` registrations linked in.
 use mcpist_connectors as _;
 use mcpist_connectors::github::fake::FakeGithub;
 use mcpist_tests::canary;
+use mcpist_web::WebOptions;
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -62,7 +62,7 @@ async fn start_ui() -> Ui {
         .connector(github, ServicePolicy::default())
         .build()
         .unwrap();
-    mcpist_core::web::set_password(store.as_ref(), &SecretString::from(PASSWORD))
+    mcpist_web::set_password(store.as_ref(), &SecretString::from(PASSWORD))
         .await
         .unwrap();
     let bearer_text = canary("bearer");
@@ -71,9 +71,9 @@ async fn start_ui() -> Ui {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let mut options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(&bearer)));
-    options.web = Some(WebOptions::new(base.clone()));
-    let app = mcpist_core::http::router(server.clone(), options);
+    let options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(&bearer)));
+    let web = mcpist_web::routes(server.clone(), WebOptions::new(base.clone()));
+    let app = mcpist_core::http::router_with(server.clone(), options, web);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Ui {
         base,
@@ -716,7 +716,7 @@ async fn forty_concurrent_wrong_passwords_get_five_verdicts_and_a_new_password_e
     assert!(locked_out_changes_nothing(&ui).await);
     // ...until the owner sets a password where the server runs.
     let new = "a brand new passphrase, long";
-    mcpist_core::web::set_password(ui.store.as_ref(), &SecretString::from(new))
+    mcpist_web::set_password(ui.store.as_ref(), &SecretString::from(new))
         .await
         .unwrap();
     let back_in = http

@@ -1,30 +1,11 @@
-//! The web UI: where the one user hands MCPist their tokens and sees what it
-//! does with them. Server-rendered HTML at `/`, on the same port as `/mcp`.
-//!
-//! - One password (argon2id hash, sealed in the store as [`PASSWORD_SECRET`]),
-//!   a rate limit on wrong ones, sessions in memory (a restart logs out).
-//! - The session cookie is `HttpOnly`, `SameSite=Strict`, and `Secure` (with
-//!   the `__Host-` prefix) when the public URL is https.
-//! - Every form carries a CSRF token bound to the session (the login form, a
-//!   double-submit cookie); a POST without it changes nothing.
-//! - Pages never contain a token: pasted tokens are shown as a masked hint,
-//!   app secrets as "set", and the MCP bearer only after an explicit POST
-//!   that gives the password again.
-//! - Over plain http (loopback), where the browser sends the cookie to every
-//!   port of the host, sessions are short: 30 idle minutes, 12 hours at most.
-
-mod pages;
+//! The web UI's handlers and the state they share.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
-    password_hash::{SaltString, rand_core::OsRng},
-};
 use axum::{
     Router,
     body::Bytes,
@@ -33,181 +14,29 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, Zeroizing};
-
-use crate::{
+use mcpist_core::{
     Error, Result,
     accounts::audited,
     audit::{AuditEvent, AuditFilter, AuditKind, AuditOutcome, Outcome},
     clients::ServerEntry,
-    http::{LoginCallback, login_callback_routes},
+    http::BEARER_SECRET,
     oauth::{AppCredentials, LoginFlows},
     policy::ServicePolicy,
     server::McpServer,
     store::{AccountKey, TokenStore},
 };
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 
-/// The store secret holding the web UI password's argon2id hash (a PHC string).
-pub const PASSWORD_SECRET: &str = "ui_password";
-
-/// The store secret holding the MCP bearer token.
-pub const BEARER_SECRET: &str = "mcp_bearer";
-
-/// Shortest password `set_password` accepts.
-pub const MIN_PASSWORD_CHARS: usize = 12;
-
-/// Over https, a session ends after this long without a request.
-const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
-/// Over https, a session ends this long after login, however busy.
-const SESSION_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Over plain http, a session ends after this long without a request:
-/// browsers send a cookie of `127.0.0.1` to every web service on that host,
-/// whatever its port, so a session cookie there lives briefly.
-const PLAIN_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
-/// Over plain http, a session (and its cookie) ends this long after login.
-const PLAIN_SESSION_MAX: Duration = Duration::from_secs(12 * 3600);
-/// Wrong passwords allowed per window before logins are refused.
-const LOGIN_FAILURES: usize = 5;
-/// The window wrong passwords are counted over.
-const LOGIN_WINDOW: Duration = Duration::from_secs(300);
-/// What the lockout page says by default about getting back in at once.
-const DEFAULT_LOCKOUT_HINT: &str = "Setting a new password where the server runs, or restarting the server, ends the wait at once.";
-
-/// What the web UI needs to know about where it is served.
-#[derive(Debug, Clone)]
-pub struct WebOptions {
-    /// The URL browsers and clients use, without a trailing slash
-    /// (`http://127.0.0.1:8765`, or the public URL behind a proxy).
-    pub base_url: String,
-    /// The stdio entry for clients that start MCPist themselves (Claude
-    /// Desktop), when known.
-    pub stdio_entry: Option<ServerEntry>,
-    /// How the owner gets back in at once when wrong passwords have locked
-    /// the login, shown on the lockout page. Logins are counted for the
-    /// whole server (an attacker can spend them), so say how the owner ends
-    /// the wait: a new password in the store, or a restart, always does.
-    pub lockout_hint: String,
-}
-
-impl WebOptions {
-    /// Options for a UI reached at `base_url`.
-    pub fn new(base_url: impl Into<String>) -> Self {
-        Self {
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-            stdio_entry: None,
-            lockout_hint: DEFAULT_LOCKOUT_HINT.to_owned(),
-        }
-    }
-
-    fn secure(&self) -> bool {
-        self.base_url.starts_with("https://")
-    }
-
-    /// How long a session may go without a request.
-    fn session_idle(&self) -> Duration {
-        if self.secure() {
-            SESSION_IDLE
-        } else {
-            PLAIN_SESSION_IDLE
-        }
-    }
-
-    /// How long a session lasts at most; over plain http the cookie says so
-    /// too, so the browser drops it as well.
-    fn session_max(&self) -> Duration {
-        if self.secure() {
-            SESSION_MAX
-        } else {
-            PLAIN_SESSION_MAX
-        }
-    }
-
-    fn session_cookie(&self) -> &'static str {
-        if self.secure() {
-            "__Host-mcpist_session"
-        } else {
-            "mcpist_session"
-        }
-    }
-
-    fn login_cookie(&self) -> &'static str {
-        if self.secure() {
-            "__Host-mcpist_login"
-        } else {
-            "mcpist_login"
-        }
-    }
-
-    /// The redirect URI to register with `service`'s provider for logins
-    /// started in the web UI.
-    pub fn redirect_uri(&self, service: &str) -> String {
-        format!("{}/oauth/callback/{service}", self.base_url)
-    }
-}
-
-/// Hashes `password` with argon2id and a random salt (a PHC string).
-pub fn hash_password(password: &SecretString) -> Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.expose_secret().as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| Error::other("password hashing", std::io::Error::other(e.to_string())))
-}
-
-/// Whether `password` matches the PHC string `hash`.
-pub fn verify_password(password: &SecretString, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.expose_secret().as_bytes(), &parsed)
-            .is_ok()
-    })
-}
-
-/// Sets the web UI password: at least [`MIN_PASSWORD_CHARS`] characters.
-pub async fn set_password(store: &dyn TokenStore, password: &SecretString) -> Result<()> {
-    if password.expose_secret().chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Error::InvalidArguments(format!(
-            "the password must have at least {MIN_PASSWORD_CHARS} characters"
-        )));
-    }
-    let hash = hash_password(password)?;
-    store
-        .put_secret(PASSWORD_SECRET, &SecretString::from(hash))
-        .await
-}
-
-/// A new random password: five groups of four letters and digits, with no
-/// look-alike characters (about 119 bits).
-pub fn generate_password() -> Result<SecretString> {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).map_err(|e| Error::other("password", e))?;
-    let mut out = String::with_capacity(24);
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            out.push('-');
-        }
-        out.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
-    }
-    Ok(SecretString::from(out))
-}
-
-/// A random token for cookies and forms: 256 bits, hex.
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source works");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-struct Session {
-    csrf: String,
-    created: Instant,
-    seen: Instant,
-    flash: Option<String>,
-}
+use crate::{
+    WebOptions,
+    callback::{LoginCallback, login_callback_routes},
+    form::Form,
+    pages,
+    password::{PASSWORD_SECRET, Verifier},
+    session::{Session, Visit, cookie, cookie_value, random_token, same},
+    throttle::LoginThrottle,
+};
 
 /// The web UI's state, shared by its handlers.
 struct Web {
@@ -216,47 +45,8 @@ struct Web {
     flows: Arc<LoginFlows>,
     // Keyed by the SHA-256 of the cookie value: the map never holds a live cookie.
     sessions: Mutex<HashMap<[u8; 32], Session>>,
-    attempts: Mutex<Attempts>,
+    throttle: LoginThrottle,
     verifier: Mutex<Option<Verifier>>,
-}
-
-/// A password to verify against a PHC hash, and where to send the verdict.
-type Verification = (
-    SecretString,
-    SecretString,
-    tokio::sync::oneshot::Sender<bool>,
-);
-
-/// Verifies passwords one at a time, on one thread of its own. An argon2
-/// verification takes about 19 MiB: one at a time bounds what a burst of
-/// logins can take, and one thread reuses that memory where each thread of
-/// the blocking pool would keep its own. The thread ends with the web UI.
-struct Verifier(std::sync::mpsc::Sender<Verification>);
-
-impl Verifier {
-    fn start() -> std::io::Result<Self> {
-        let (send, receive) = std::sync::mpsc::channel::<Verification>();
-        std::thread::Builder::new()
-            .name("mcpist-password".into())
-            .spawn(move || {
-                for (password, hash, verdict) in receive {
-                    let _ = verdict.send(verify_password(&password, hash.expose_secret()));
-                }
-            })?;
-        Ok(Self(send))
-    }
-}
-
-/// Password attempts in the current window: the wrong ones, and those being
-/// verified (each reserved before its verification starts, so concurrent
-/// attempts cannot all slip under the limit).
-#[derive(Default)]
-struct Attempts {
-    /// When each counted attempt started, oldest first.
-    started: VecDeque<Instant>,
-    /// The SHA-256 of the password hash they were made against: a new
-    /// password starts a new count.
-    against: Option<[u8; 32]>,
 }
 
 /// The verdict on a password given in a form.
@@ -273,107 +63,17 @@ enum PasswordCheck {
     Failed(StatusCode, String),
 }
 
-/// A logged-in request: its session's key and CSRF token, and any message
-/// left for this page by the previous POST.
-struct Visit {
-    key: [u8; 32],
-    csrf: String,
-    flash: Option<String>,
-}
-
-/// A submitted form's fields, in order (a name may repeat). Values may be
-/// secrets (passwords, pasted tokens): they are wiped when the form drops.
-struct Form(Vec<(String, Zeroizing<String>)>);
-
-impl Form {
-    fn parse(body: &[u8]) -> Self {
-        Self(
-            url::form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), Zeroizing::new(v.into_owned())))
-                .collect(),
-        )
-    }
-
-    /// The form in `body`, which is wiped once parsed.
-    fn parse_wiping(body: &mut [u8]) -> Self {
-        let form = Self::parse(body);
-        body.zeroize();
-        form
-    }
-
-    /// The form of a request body that carries a password: the body's
-    /// buffer is wiped after parsing when this handler holds the only
-    /// reference to it (hyper may hold another, which it reuses).
-    fn parse_secret(body: Bytes) -> Self {
-        match body.try_into_mut() {
-            Ok(mut bytes) => Self::parse_wiping(&mut bytes),
-            Err(shared) => Self::parse(&shared),
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self, name: &str) -> String {
-        self.get(name).unwrap_or("").trim().to_owned()
-    }
-
-    fn all(&self, name: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.to_string())
-            .collect()
-    }
-
-    fn checked(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-}
-
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
 fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+fn html(status: StatusCode, page: maud::Markup) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
+        page.into_string(),
     )
         .into_response()
-}
-
-/// A `Set-Cookie` value: never readable by scripts, never sent cross-site,
-/// `Secure` when the UI is served over https.
-fn cookie(options: &WebOptions, name: &str, value: &str, max_age: Option<Duration>) -> HeaderValue {
-    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
-    if let Some(age) = max_age {
-        cookie.push_str(&format!("; Max-Age={}", age.as_secs()));
-    }
-    if options.secure() {
-        cookie.push_str("; Secure");
-    }
-    HeaderValue::from_str(&cookie).expect("cookie values are hex")
 }
 
 impl Web {
@@ -442,7 +142,7 @@ impl Web {
         self.server
             .connectors()
             .iter()
-            .filter(|(_, c)| c.auth() != crate::connector::Auth::None)
+            .filter(|(_, c)| c.auth() != mcpist_core::connector::Auth::None)
             .map(|(name, _)| *name)
             .collect()
     }
@@ -458,46 +158,6 @@ impl Web {
         }
     }
 
-    /// Counts an attempt against the password hash `hash` before it is
-    /// verified; refused (with the seconds to wait) when too many failed in
-    /// the window. A hash other than the one counted so far (the owner set a
-    /// new password) starts the count again.
-    fn reserve_attempt(&self, hash: &str) -> std::result::Result<Instant, u64> {
-        let digest: [u8; 32] = Sha256::digest(hash.as_bytes()).into();
-        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        if attempts.against != Some(digest) {
-            *attempts = Attempts {
-                started: VecDeque::new(),
-                against: Some(digest),
-            };
-        }
-        let now = Instant::now();
-        while attempts
-            .started
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= LOGIN_WINDOW)
-        {
-            attempts.started.pop_front();
-        }
-        if let Some(oldest) = attempts.started.front()
-            && attempts.started.len() >= LOGIN_FAILURES
-        {
-            return Err((LOGIN_WINDOW - now.duration_since(*oldest))
-                .as_secs()
-                .max(1));
-        }
-        attempts.started.push_back(now);
-        Ok(now)
-    }
-
-    /// Takes back the attempt reserved at `at`: the password was right.
-    fn release_attempt(&self, at: Instant) {
-        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = attempts.started.iter().position(|t| *t == at) {
-            attempts.started.remove(i);
-        }
-    }
-
     /// Checks `password` against the stored hash: counted before it is
     /// verified, verified a few at a time, audited as a [`AuditKind::UiLogin`].
     async fn check_password(&self, password: SecretString) -> PasswordCheck {
@@ -508,19 +168,19 @@ impl Web {
                 return PasswordCheck::Failed(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
             }
         };
-        let at = match self.reserve_attempt(hash.expose_secret()) {
+        let at = match self.throttle.reserve(hash.expose_secret()) {
             Ok(at) => at,
             Err(wait) => return PasswordCheck::Locked(wait),
         };
         let ok = match self.verify(password, hash) {
             Ok(verdict) => verdict.await.unwrap_or(false),
             Err(e) => {
-                self.release_attempt(at);
+                self.throttle.release(at);
                 return PasswordCheck::Failed(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
             }
         };
         if ok {
-            self.release_attempt(at);
+            self.throttle.release(at);
         }
         let outcome = if ok { Outcome::Ok } else { Outcome::Denied };
         if let Err(e) = self
@@ -589,8 +249,8 @@ impl Web {
 }
 
 /// The web UI's routes, with the OAuth callback for logins started in it.
-/// Mount them behind the Host / Origin guard ([`crate::http::router`] does
-/// when given [`crate::http::HttpOptions::web`]).
+/// Mount them behind the Host / Origin guard: pass them to
+/// [`mcpist_core::http::router_with`].
 pub fn routes(server: McpServer, options: WebOptions) -> Router {
     let flows = Arc::new(LoginFlows::new());
     let callback = LoginCallback {
@@ -611,7 +271,7 @@ pub fn routes(server: McpServer, options: WebOptions) -> Router {
         options,
         flows,
         sessions: Mutex::new(HashMap::new()),
-        attempts: Mutex::new(Attempts::default()),
+        throttle: LoginThrottle::default(),
         verifier: Mutex::new(None),
     });
     Router::new()
@@ -767,8 +427,8 @@ async fn logout(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) ->
 }
 
 /// The status a listed account shows: `ok`, `expiring`, `expired` or the stored one.
-fn account_status(info: &crate::store::AccountInfo, now: u64) -> &'static str {
-    use crate::store::AccountStatus;
+fn account_status(info: &mcpist_core::store::AccountInfo, now: u64) -> &'static str {
+    use mcpist_core::store::AccountStatus;
     match (info.status, info.expires_at) {
         (AccountStatus::Ok, Some(t)) if t <= now => "expired",
         (AccountStatus::Ok, Some(t)) if t <= now + 3600 => "expiring",
@@ -814,7 +474,7 @@ async fn services_page(
     {
         visit.flash = Some(format!("Connected account '{account}' of {service}."));
     }
-    let now = crate::store::now_unix();
+    let now = mcpist_core::store::now_unix();
     let catalog = web.server.catalog();
     let mut services = Vec::new();
     for (name, connector) in web.server.connectors() {
@@ -860,7 +520,7 @@ async fn services_page(
         let (total, visible) = tools.fold((0, 0), |(total, visible), t| {
             (
                 total + 1,
-                visible + usize::from(t.verdict == crate::policy::Verdict::Allowed),
+                visible + usize::from(t.verdict == mcpist_core::policy::Verdict::Allowed),
             )
         });
         let oauth = web.server.exchanger().oauth_spec(name).is_some();
@@ -875,7 +535,7 @@ async fn services_page(
         };
         services.push(pages::ServiceView {
             name,
-            needs_credentials: connector.auth() != crate::connector::Auth::None,
+            needs_credentials: connector.auth() != mcpist_core::connector::Auth::None,
             oauth,
             app,
             rows,
@@ -1180,7 +840,7 @@ async fn policy_page(
 }
 
 /// The policy a submitted policy form describes.
-fn policy_from(form: &Form, tools: &[crate::server::ListedTool]) -> ServicePolicy {
+fn policy_from(form: &Form, tools: &[mcpist_core::server::ListedTool]) -> ServicePolicy {
     let lines = |name: &str| -> Vec<String> {
         form.text(name)
             .lines()
@@ -1247,7 +907,7 @@ async fn set_policy(
     let mut event = AuditEvent::now(AuditKind::PolicySet).service(&service);
     event.args = serde_json::to_value(&policy).ok();
     let result = audited(web.server.audit().as_ref(), event, async {
-        crate::policy::save(web.store().as_ref(), &service, &policy).await?;
+        mcpist_core::policy::save(web.store().as_ref(), &service, &policy).await?;
         web.server.set_policy(&service, policy.clone()).await
     })
     .await;
@@ -1260,7 +920,7 @@ async fn set_policy(
                     .catalog()
                     .iter()
                     .filter(|t| t.service == service
-                        && t.verdict == crate::policy::Verdict::Allowed)
+                        && t.verdict == mcpist_core::policy::Verdict::Allowed)
                     .count()
             ),
             Err(e) => format!("Could not save the policy: {e}"),
@@ -1380,72 +1040,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_hash_and_verify() {
-        let password = SecretString::from("correct horse battery".to_owned());
-        let hash = hash_password(&password).unwrap();
-        assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(verify_password(&password, &hash));
-        assert!(!verify_password(
-            &SecretString::from("wrong".to_owned()),
-            &hash
-        ));
-        assert!(!verify_password(&password, "not a hash"));
-    }
-
-    #[test]
-    fn generated_passwords_are_long_and_differ() {
-        let a = generate_password().unwrap();
-        let b = generate_password().unwrap();
-        assert_eq!(a.expose_secret().len(), 24);
-        assert_ne!(a.expose_secret(), b.expose_secret());
-    }
-
-    #[test]
     fn hints_hide_all_but_eight_characters_of_long_tokens() {
         assert_eq!(token_hint("ghp_0123456789abcdefghijWXYZ"), "ghp_…WXYZ");
         assert_eq!(token_hint("short-token"), "••••");
-    }
-
-    #[test]
-    fn cookies_are_secure_with_a_host_prefix_behind_https() {
-        let local = WebOptions::new("http://127.0.0.1:8765/");
-        assert_eq!(local.base_url, "http://127.0.0.1:8765");
-        let plain = cookie(&local, local.session_cookie(), "ab", None);
-        assert_eq!(
-            plain,
-            "mcpist_session=ab; Path=/; HttpOnly; SameSite=Strict"
-        );
-        let public = WebOptions::new("https://mcpist.example.net");
-        let name = public.session_cookie();
-        assert_eq!(name, "__Host-mcpist_session");
-        let secure = cookie(&public, name, "ab", Some(Duration::ZERO));
-        assert_eq!(
-            secure,
-            "__Host-mcpist_session=ab; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
-        );
-        assert_eq!(
-            public.redirect_uri("github"),
-            "https://mcpist.example.net/oauth/callback/github"
-        );
-    }
-
-    #[test]
-    fn password_forms_wipe_their_body() {
-        let mut body = b"csrf=ab&password=hunter2-hunter2".to_vec();
-        let form = Form::parse_wiping(&mut body);
-        assert_eq!(form.get("password"), Some("hunter2-hunter2"));
-        assert!(body.iter().all(|b| *b == 0), "{body:?}");
-        let shared = Bytes::from_static(b"password=p");
-        let again = Form::parse_secret(shared.clone());
-        assert_eq!(again.get("password"), Some("p"), "a shared body is parsed");
-    }
-
-    #[test]
-    fn forms_keep_repeated_fields() {
-        let form = Form::parse(b"tool=a&tool=b&csrf=x%20y&empty=");
-        assert_eq!(form.all("tool"), ["a", "b"]);
-        assert_eq!(form.get("csrf"), Some("x y"));
-        assert!(form.checked("empty"));
-        assert!(!form.checked("missing"));
     }
 }
