@@ -119,7 +119,7 @@ pub fn is_declarative(table: &Value) -> bool {
 /// Builds the connector `name` from its config table (policy and other core
 /// keys already taken out). Errors name the connector, the tool and the key.
 pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
-    mcpist_core::store::validate_label("connector name", name)
+    mcpist_core::names::check_label("connector name", name)
         .map_err(|e| Error::config(name.to_owned(), e.to_string()))?;
     let bad = |message: String| Error::config(name.to_owned(), message);
     let config: Config = serde_json::from_value(table).map_err(|e| bad(e.to_string()))?;
@@ -131,11 +131,7 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
         config
             .auth_name
             .as_deref()
-            .filter(|n| {
-                !n.is_empty()
-                    && n.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            })
+            .filter(|n| mcpist_core::names::is_token_name(n))
             .map(leak)
             .ok_or_else(|| {
                 bad(format!(
@@ -166,7 +162,7 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
         let bad = |key: &str, message: String| {
             Error::config(name.to_owned(), format!("{at}: {key}: {message}"))
         };
-        mcpist_core::store::validate_label("tool name", &tool.name)
+        mcpist_core::names::check_tool_part("tool name", &tool.name)
             .map_err(|e| bad("name", e.to_string()))?;
         let method = match tool.method.to_ascii_uppercase().as_str() {
             "GET" => Method::GET,

@@ -75,7 +75,7 @@ impl Routing {
         })?;
         for accounts in routing.0.values() {
             for account in accounts.values() {
-                crate::store::validate_label("route account", account)
+                crate::names::check_label("route account", account)
                     .map_err(|e| Error::config(service.to_owned(), format!("route: {e}")))?;
             }
         }

@@ -43,6 +43,7 @@ pub mod error;
 pub mod exchanger;
 pub mod http;
 pub mod metrics;
+pub mod names;
 pub mod oauth;
 pub mod output;
 pub mod policy;

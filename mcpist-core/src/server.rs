@@ -189,7 +189,7 @@ impl McpServer {
             }
             policies.insert(service, policy);
             for spec in connector.tools() {
-                let name = format!("{service}_{}", spec.name);
+                let name = crate::names::tool_name(service, &spec.name);
                 let def = tool_definition(&name, &spec, connector.auth() != Auth::None)?;
                 let route = Route {
                     connector: connector.clone(),
@@ -471,16 +471,7 @@ fn tool_error(message: String) -> CallToolResult {
 /// The MCP definition of `spec` under `name`, with the `account` argument added
 /// when the service uses accounts.
 fn tool_definition(name: &str, spec: &ToolSpec, uses_accounts: bool) -> Result<Tool> {
-    let valid_name = (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !valid_name {
-        return Err(Error::config(
-            "server",
-            format!("tool name {name:?} must match ^[a-zA-Z0-9_-]{{1,64}}$"),
-        ));
-    }
+    crate::names::check_tool_name(name).map_err(|e| Error::config("server", e.to_string()))?;
     let Value::Object(mut schema) = spec.input_schema.clone() else {
         return Err(Error::config(
             "server",
