@@ -33,15 +33,14 @@ use serde_json::{Map, Value};
 use crate::{
     Error, Result,
     audit::{AuditEvent, AuditKind, AuditOutcome, AuditSink, Outcome},
-    connector::{
-        Auth, CallContext, Connector, StaticToken, TokenSource, Upstream, UpstreamSettings,
-    },
+    connector::{CallContext, Connector},
     metrics::Metrics,
     oauth::{AppCredentials, Grant, OAuthClient, OAuthSpec, PendingLogin, TokenError},
     store::{
         AccountKey, AccountRecord, AccountStatus, AccountWrite, Credential, CredentialKind, Expect,
         TokenStore, now_unix,
     },
+    upstream::{Auth, StaticToken, TokenSource, Upstream, UpstreamSettings},
 };
 
 /// Default timeout of one upstream request.

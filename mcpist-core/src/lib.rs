@@ -8,8 +8,11 @@
 //! - [`store`]: the [`TokenStore`] trait, [`MemoryStore`] and the encrypted
 //!   [`SqliteStore`] (feature `sqlite`, on by default); `PostgresStore`
 //!   (feature `postgres`) for several replicas on one database.
-//! - [`connector`]: the [`Connector`] trait, tool specs, and the host-bound
-//!   [`Upstream`] client a connector gets for each call.
+//! - [`connector`]: the [`Connector`] trait (the contract), tool specs and
+//!   the link-time registry.
+//! - [`upstream`]: the host-bound [`Upstream`] client a connector gets for
+//!   each call, with its retries, body caps and status-to-error mapping.
+//! - [`names`]: every name rule (tool names, service names, account labels).
 //! - [`exchanger`]: account resolution, credential injection, OAuth refresh.
 //! - [`oauth`]: the user's OAuth apps, login with PKCE, the token endpoint.
 //! - [`server`]: the rmcp server ([`McpServer`]), over stdio or HTTP.
@@ -54,6 +57,7 @@ pub mod service;
 pub mod store;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod upstream;
 pub mod web;
 
 pub use audit::AuditSink;

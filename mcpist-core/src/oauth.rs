@@ -101,7 +101,7 @@ impl OAuthOverrides {
             spec.client_auth = method;
         }
         for url in [&spec.authorize_url, &spec.token_url] {
-            crate::connector::parse_base_url(service, url)
+            crate::upstream::parse_base_url(service, url)
                 .map_err(|e| Error::config(service, format!("oauth: {e}")))?;
         }
         Ok(spec)
@@ -364,14 +364,14 @@ async fn send(
     for (name, value) in response.headers() {
         out = out.header(name, value);
     }
-    let body = crate::connector::read_capped(response, MAX_TOKEN_RESPONSE_BYTES)
+    let body = crate::upstream::read_capped(response, MAX_TOKEN_RESPONSE_BYTES)
         .await
         .map_err(|e| {
             SendError(match e {
-                crate::connector::BodyError::TooLarge => format!(
+                crate::upstream::BodyError::TooLarge => format!(
                     "the token endpoint's response is larger than {MAX_TOKEN_RESPONSE_BYTES} bytes and was not read"
                 ),
-                crate::connector::BodyError::Read(e) => e.without_url().to_string(),
+                crate::upstream::BodyError::Read(e) => e.without_url().to_string(),
             })
         })?;
     out.body(body).map_err(|e| SendError(e.to_string()))
