@@ -33,7 +33,7 @@ use mcpist_core::{
     mcp::{CallToolResult, ContentBlock, JsonObject},
     output::project,
 };
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -327,6 +327,7 @@ impl Connector for DeclarativeConnector {
         }
         let response = upstream.send(request).await?;
         let status = response.status();
+        let headers = response.headers().clone();
         let raw = match upstream.text(response).await {
             Ok(raw) => raw,
             // Over the size cap.
@@ -342,22 +343,12 @@ impl Connector for DeclarativeConnector {
             if message.is_empty() {
                 message = status.canonical_reason().unwrap_or("error").to_owned();
             }
-            return Err(match status {
-                StatusCode::UNAUTHORIZED => Error::Unauthorized {
-                    service: self.service.into(),
-                    account: upstream.account().unwrap_or_default().into(),
-                    message: format!("{message}; {}", upstream.reconnect_hint()),
-                },
-                StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
-                    service: self.service.into(),
-                    until: None,
-                },
-                s => Error::Upstream {
-                    service: self.service.into(),
-                    status: s.as_u16(),
-                    message,
-                },
-            });
+            return Err(mcpist_core::upstream::status_error(
+                upstream,
+                status,
+                &headers,
+                mcpist_core::upstream::Failure::new(message),
+            ));
         }
         let out = if tool.result.is_empty() || body.is_null() {
             if body.is_null() {

@@ -17,7 +17,10 @@ use std::{
 };
 
 use async_trait::async_trait;
-use reqwest::{Method, RequestBuilder, Response, header::HeaderValue};
+use reqwest::{
+    Method, RequestBuilder, Response,
+    header::{HeaderMap, HeaderValue},
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use url::Url;
@@ -588,22 +591,16 @@ fn backoff(n: u32) -> Duration {
 /// and negative values are ignored; a time in the past means no wait.
 pub fn rate_limit_wait(response: &Response) -> Option<Duration> {
     let headers = response.headers();
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
     let limited = match response.status().as_u16() {
         429 => true,
-        403 => header("x-ratelimit-remaining") == Some("0") || header("retry-after").is_some(),
+        403 => shows_rate_limit(headers),
         _ => false,
     };
     if !limited {
         return None;
     }
     let now = std::time::SystemTime::now();
-    let after = header("retry-after").and_then(|v| {
+    let after = header(headers, "retry-after").and_then(|v| {
         v.parse::<u64>().ok().map(Duration::from_secs).or_else(|| {
             httpdate::parse_http_date(v)
                 .ok()
@@ -611,7 +608,7 @@ pub fn rate_limit_wait(response: &Response) -> Option<Duration> {
         })
     });
     let reset = || {
-        header("x-ratelimit-reset")
+        header(headers, "x-ratelimit-reset")
             .and_then(|v| v.parse::<u64>().ok())
             .map(|reset| {
                 (std::time::UNIX_EPOCH + Duration::from_secs(reset))
@@ -620,6 +617,105 @@ pub fn rate_limit_wait(response: &Response) -> Option<Duration> {
             })
     };
     Some(after.or_else(reset).unwrap_or(Duration::from_secs(1)))
+}
+
+/// The trimmed text of header `name`, if present and text.
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Whether the headers of a 403 say it is a rate limit: `Retry-After`, or
+/// `x-ratelimit-remaining: 0` (GitHub's secondary and primary limits).
+fn shows_rate_limit(headers: &HeaderMap) -> bool {
+    header(headers, "x-ratelimit-remaining") == Some("0") || headers.contains_key("retry-after")
+}
+
+/// When a rate-limited answer says a retry may succeed: `Retry-After`
+/// seconds from now, else `x-ratelimit-reset` (Unix seconds), else unknown.
+fn retry_at(headers: &HeaderMap) -> Option<std::time::SystemTime> {
+    let number = |name: &str| header(headers, name).and_then(|v| v.parse::<u64>().ok());
+    if let Some(secs) = number("retry-after") {
+        return Some(std::time::SystemTime::now() + Duration::from_secs(secs));
+    }
+    number("x-ratelimit-reset").map(|reset| std::time::UNIX_EPOCH + Duration::from_secs(reset))
+}
+
+/// What a connector read out of an unsuccessful answer, for [`status_error`]:
+/// each vendor's wording, where the mapping itself is the same for all.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The vendor's message, used for every status without its own below.
+    pub message: String,
+    /// The message of a 401, to which [`Upstream::reconnect_hint`] is
+    /// appended after `"; "` (such as `GitHub says "Bad credentials"`).
+    pub unauthorized: String,
+    /// The message of a 404 when it differs from `message` (GitHub answers
+    /// 404 for private resources the token cannot see, and says so).
+    pub not_found: Option<String>,
+    /// Whether a 403 whose headers show a rate limit (`Retry-After`, or
+    /// `x-ratelimit-remaining: 0`) is a rate limit (GitHub), or a plain 403.
+    pub forbidden_may_be_rate_limit: bool,
+}
+
+impl Failure {
+    /// `message` for every status, with no vendor differences.
+    pub fn new(message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            unauthorized: message.clone(),
+            message,
+            not_found: None,
+            forbidden_may_be_rate_limit: false,
+        }
+    }
+}
+
+/// The one mapping of an unsuccessful upstream answer onto [`Error`], used by
+/// every connector:
+///
+/// - 401 is [`Error::Unauthorized`] for the call's account, with
+///   `failure.unauthorized` and the reconnect hint;
+/// - 429, and a 403 with rate-limit headers where the vendor says so, is
+///   [`Error::RateLimited`] until `Retry-After` or `x-ratelimit-reset`;
+/// - 404 is [`Error::Upstream`] with `failure.not_found` when given;
+/// - every other status is [`Error::Upstream`] with `failure.message`.
+pub fn status_error(
+    upstream: &Upstream,
+    status: reqwest::StatusCode,
+    headers: &HeaderMap,
+    failure: Failure,
+) -> Error {
+    let service = upstream.service().to_owned();
+    match status.as_u16() {
+        401 => Error::Unauthorized {
+            service,
+            account: upstream.account().unwrap_or_default().to_owned(),
+            message: format!("{}; {}", failure.unauthorized, upstream.reconnect_hint()),
+        },
+        429 => Error::RateLimited {
+            service,
+            until: retry_at(headers),
+        },
+        403 if failure.forbidden_may_be_rate_limit && shows_rate_limit(headers) => {
+            Error::RateLimited {
+                service,
+                until: retry_at(headers),
+            }
+        }
+        404 => Error::Upstream {
+            service,
+            status: 404,
+            message: failure.not_found.unwrap_or(failure.message),
+        },
+        s => Error::Upstream {
+            service,
+            status: s,
+            message: failure.message,
+        },
+    }
 }
 
 /// `.` and `..`, also percent-encoded (WHATWG URL parsing treats `%2e` as a dot).
@@ -729,5 +825,80 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::HostNotAllowed { .. }), "{err}");
+    }
+
+    #[test]
+    fn statuses_map_onto_errors_with_each_vendors_wording() {
+        let up =
+            upstream("http://127.0.0.1:1/api").with_reconnect_hint("add the token again".into());
+        let none = HeaderMap::new();
+        let map = |status: u16, headers: &HeaderMap, failure: Failure| {
+            status_error(
+                &up,
+                reqwest::StatusCode::from_u16(status).unwrap(),
+                headers,
+                failure,
+            )
+        };
+        let github = || Failure {
+            message: "Not Found".into(),
+            unauthorized: "GitHub says \"Bad credentials\"".into(),
+            not_found: Some("Not Found (or hidden)".into()),
+            forbidden_may_be_rate_limit: true,
+        };
+        match map(401, &none, github()) {
+            Error::Unauthorized {
+                service, message, ..
+            } => {
+                assert_eq!(service, "test");
+                assert_eq!(
+                    message,
+                    "GitHub says \"Bad credentials\"; add the token again"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut limited = HeaderMap::new();
+        limited.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        limited.insert("x-ratelimit-reset", "2000000000".parse().unwrap());
+        let reset = std::time::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        assert!(matches!(
+            map(403, &limited, github()),
+            Error::RateLimited { until: Some(t), .. } if t == reset
+        ));
+        // Without the vendor's say-so a 403 stays a 403, headers or not.
+        assert!(matches!(
+            map(403, &limited, Failure::new("Forbidden")),
+            Error::Upstream { status: 403, .. }
+        ));
+        assert!(matches!(
+            map(403, &none, github()),
+            Error::Upstream { status: 403, .. }
+        ));
+        let mut after = HeaderMap::new();
+        after.insert("retry-after", "30".parse().unwrap());
+        match map(429, &after, Failure::new("slow down")) {
+            Error::RateLimited { until: Some(t), .. } => {
+                let wait = t.duration_since(std::time::SystemTime::now()).unwrap();
+                assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            map(429, &none, github()),
+            Error::RateLimited { until: None, .. }
+        ));
+        assert!(matches!(
+            map(404, &none, github()),
+            Error::Upstream { status: 404, message, .. } if message == "Not Found (or hidden)"
+        ));
+        assert!(matches!(
+            map(404, &none, Failure::new("gone")),
+            Error::Upstream { status: 404, message, .. } if message == "gone"
+        ));
+        assert!(matches!(
+            map(422, &none, github()),
+            Error::Upstream { status: 422, message, .. } if message == "Not Found"
+        ));
     }
 }
