@@ -20,6 +20,7 @@ use rmcp::{
     },
 };
 use secrecy::ExposeSecret;
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
@@ -106,14 +107,82 @@ impl ToolSpec {
     }
 }
 
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with client id and secret (Notion).
+    Basic,
+    /// `client_id` and `client_secret` as form fields (GitHub).
+    Body,
+}
+
+/// A provider's OAuth endpoints and defaults, as a connector declares them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSpec {
+    /// The authorization endpoint the browser visits.
+    pub authorize_url: String,
+    /// The token endpoint.
+    pub token_url: String,
+    /// Scopes requested when the user names none.
+    pub scopes: Vec<String>,
+    /// Extra query parameters on the authorization URL (for example
+    /// Google's `access_type=offline`).
+    pub extra_authorize_params: Vec<(String, String)>,
+    /// How the client authenticates at the token endpoint.
+    pub client_auth: ClientAuthMethod,
+}
+
 /// One upstream service exposed as a set of MCP tools.
+///
+/// Servers hold connectors as `Arc<dyn Connector>`, shared by every session
+/// and call; a connector is built once, from its config table, by its
+/// [`Registration`].
+///
+/// # Contract
+///
+/// - **Declarations are fixed.** [`service`](Self::service), [`auth`](Self::auth),
+///   [`base_url`](Self::base_url), [`tools`](Self::tools) and
+///   [`oauth`](Self::oauth) return the same answer every time; the server
+///   reads them when it is built. `service` is a label
+///   ([`crate::names::check_label`]) and every `{service}_{tool}` a tool
+///   name ([`crate::names::check_tool_name`]); a tool name appears once.
+/// - **No token store, no credentials.** A connector never sees the store or
+///   a token: it reaches the upstream only through
+///   [`CallContext::upstream`], an [`Upstream`] bound to `base_url` that
+///   attaches the account's credential. A request outside `base_url` is
+///   refused before it is sent ([`Error::HostNotAllowed`]).
+/// - **Arguments arrive validated.** `call` gets arguments that match the
+///   tool's input schema, with `account` removed; it must still treat them
+///   as untrusted text (build URLs with [`Upstream::url`] or
+///   [`Upstream::request`], which encode each path segment and refuse `..`).
+///   An unknown tool name is [`Error::InvalidArguments`].
+/// - **Retries are MCPist's.** [`Upstream::send`] renews an OAuth token on a
+///   401, waits out short rate limits and retries idempotent requests on
+///   5xx and failed connections; a connector does not retry on its own.
+/// - **Bodies are capped.** Read responses with [`Upstream::body`],
+///   [`Upstream::text`] or [`Upstream::json`], which stop at
+///   `max_response_bytes`; not with reqwest's own readers.
+/// - **State is the connector's to guard.** `call` runs concurrently for
+///   many calls and accounts; shared state (a pacer, a cache) needs its own
+///   synchronisation and must not mix one account's data into another's.
+/// - **Cancellation.** A call's future may be dropped at any `.await`: when
+///   the client cancels it, or when the server cuts calls off at shutdown
+///   ([`crate::McpServer::cut_calls`]). A write may or may not have reached the
+///   upstream by then, so a connector must not rely on running to the end.
+/// - **Panics are caught.** A panic in `call` or `identity` fails that call
+///   with "internal error in connector …" (the panic message goes to the log
+///   only), not the session or the server. Still, do not panic on upstream
+///   input.
 ///
 /// # Errors
 ///
 /// `call` returns `Ok(CallToolResult)` for what the tool produced, including
-/// tool-level errors it chose to build itself. It returns `Err` for failures;
-/// the server turns every `Err` into an `isError` result with the error's
-/// message (which never contains a secret), so the model can read it.
+/// tool-level errors it chose to build itself. It returns `Err` for failures:
+/// map unsuccessful upstream answers with [`crate::upstream::status_error`].
+/// The server turns every `Err` into an `isError` result with the error's
+/// message, so the model can read it; messages must never contain a secret
+/// (the server also scrubs the call's token from results and messages).
 #[async_trait]
 pub trait Connector: Send + Sync + fmt::Debug + 'static {
     /// Stable lowercase service name such as `github`: the config table name,
@@ -131,8 +200,8 @@ pub trait Connector: Send + Sync + fmt::Debug + 'static {
     /// The tools. Called once, when the server starts.
     fn tools(&self) -> Vec<ToolSpec>;
 
-    /// The provider's OAuth endpoints, if the service supports `mcpist login`.
-    fn oauth(&self) -> Option<crate::oauth::OAuthSpec> {
+    /// The provider's OAuth endpoints, if the service supports logging in with OAuth.
+    fn oauth(&self) -> Option<OAuthSpec> {
         None
     }
 
