@@ -18,7 +18,7 @@
 //!   token endpoint never does.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicBool, Ordering},
@@ -49,50 +49,8 @@ pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time before expiry at which an access token is refreshed.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
-/// Routing rules of one service: argument name → argument value → account.
-///
-/// ```toml
-/// [connectors.github.route.owner]
-/// acme = "work"          # github_* tools with owner = "acme" use account "work"
-/// my-login = "personal"
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Routing(BTreeMap<String, BTreeMap<String, String>>);
-
-impl Routing {
-    /// Takes the `route` table out of a connector's config table.
-    pub fn take_from(service: &str, table: &mut Value) -> Result<Self> {
-        let Some(raw) = table.as_object_mut().and_then(|t| t.remove("route")) else {
-            return Ok(Self::default());
-        };
-        let routing: Self = serde_json::from_value(raw).map_err(|e| {
-            Error::config(
-                service.to_owned(),
-                format!("route: {e}; expected tables like [connectors.{service}.route.owner] with value = \"account\""),
-            )
-        })?;
-        for accounts in routing.0.values() {
-            for account in accounts.values() {
-                crate::names::check_label("route account", account)
-                    .map_err(|e| Error::config(service.to_owned(), format!("route: {e}")))?;
-            }
-        }
-        Ok(routing)
-    }
-
-    /// The account a rule assigns to these arguments (values compared
-    /// case-insensitively), if any.
-    pub fn account_for(&self, args: &Map<String, Value>) -> Option<&str> {
-        self.0.iter().find_map(|(arg, rules)| {
-            let value = args.get(arg)?.as_str()?;
-            rules
-                .iter()
-                .find(|(v, _)| v.eq_ignore_ascii_case(value))
-                .map(|(_, account)| account.as_str())
-        })
-    }
-}
+// Routing rules are part of a configured service and live with it.
+pub use crate::service::Routing;
 
 /// Resolves accounts, refreshes OAuth grants, and builds credential-carrying
 /// upstream clients. Cheap to clone; clones share the refresh locks.
