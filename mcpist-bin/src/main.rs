@@ -17,13 +17,14 @@ use std::{
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mcpist_core::{
+    accounts::ShownStatus,
     audit::{AuditEvent, AuditFilter, AuditKind, AuditOutcome, Outcome, format_time},
     clients::{McpClient, ServerEntry},
     http::{ClientAuth, HttpOptions},
     oauth::AppCredentials,
     output::terminal_safe,
     policy::Verdict,
-    store::{AccountKey, AccountStatus, now_unix},
+    store::{AccountKey, now_unix},
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
@@ -923,10 +924,10 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     Some(t) if t <= now => "expired".to_owned(),
                     Some(t) => format!("in {} min", (t - now) / 60),
                 };
-                let status = match (a.status, a.expires_at) {
-                    _ if is_broken(&a) => "broken: cannot be decrypted",
-                    (AccountStatus::Ok, Some(t)) if t <= now + margin => "expiring",
-                    (status, _) => status.as_str(),
+                let status = if is_broken(&a) {
+                    "broken: cannot be decrypted"
+                } else {
+                    ShownStatus::of(&a, now, margin).as_str()
                 };
                 writeln!(
                     out,

@@ -173,6 +173,12 @@ impl Exchanger {
         self
     }
 
+    /// How long before expiry access tokens are refreshed: the margin of
+    /// [`crate::accounts::ShownStatus::of`] for accounts this exchanger serves.
+    pub fn refresh_margin(&self) -> Duration {
+        self.refresh_margin
+    }
+
     /// The counters this exchanger and its server update.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
