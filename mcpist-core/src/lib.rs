@@ -14,6 +14,8 @@
 //!   each call, with its retries, body caps and status-to-error mapping.
 //! - [`names`]: every name rule (tool names, service names, account labels).
 //! - [`exchanger`]: account resolution, credential injection, OAuth refresh.
+//! - [`accounts`]: account changes (audited) and the one status an account shows;
+//!   [`guide`]: how the embedding program words what the user can do.
 //! - [`oauth`]: the user's OAuth apps, login with PKCE, the token endpoint.
 //! - [`server`]: the rmcp server ([`McpServer`]), over stdio or HTTP.
 //! - [`http`]: the axum app with bearer, Host and Origin checks.
@@ -44,6 +46,7 @@ pub mod clients;
 pub mod connector;
 pub mod error;
 pub mod exchanger;
+pub mod guide;
 pub mod http;
 pub mod metrics;
 pub mod names;

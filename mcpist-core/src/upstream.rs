@@ -290,9 +290,9 @@ impl Upstream {
         self
     }
 
-    /// What the user should run when the upstream keeps rejecting the
-    /// credential (the exact `mcpist` command for this account and its kind),
-    /// for connectors' 401 messages.
+    /// What the user should do when the upstream keeps rejecting the
+    /// credential (for this account and its kind, worded by the exchanger's
+    /// [`crate::guide::Guide`]), for connectors' 401 messages.
     pub fn reconnect_hint(&self) -> String {
         self.reconnect_hint.clone().unwrap_or_else(|| {
             format!(

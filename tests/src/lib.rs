@@ -10,7 +10,10 @@ pub mod fake_notion;
 use std::collections::HashMap;
 
 use axum::Router;
-use mcpist_core::McpServer;
+use mcpist_core::{
+    McpServer,
+    guide::{Guide, PlainGuide, Remedy},
+};
 use rmcp::{RoleClient, ServiceExt, service::RunningService};
 
 /// Serves `app` on an ephemeral loopback port and returns its address.
@@ -65,4 +68,36 @@ pub fn parse_query(query: Option<&str>) -> HashMap<String, String> {
             )
         })
         .collect()
+}
+
+/// The `mcpist` binary's wording of account remedies (its `CliGuide` in
+/// `mcpist-bin/src/wiring.rs`, whose unit test checks this copy), for
+/// tests that build servers from core and assert the texts clients see.
+#[derive(Debug, Clone, Copy)]
+pub struct CliGuide;
+
+impl Guide for CliGuide {
+    fn means(&self, remedy: Remedy<'_>) -> String {
+        match remedy {
+            Remedy::AddToken {
+                service,
+                account: Some(account),
+            } => format!("`mcpist accounts add {service} --account {account} --token-stdin`"),
+            Remedy::AddToken { service, .. } => {
+                format!("`mcpist accounts add {service} --token-stdin`")
+            }
+            Remedy::Login {
+                service,
+                account: Some(account),
+            } => format!("`mcpist login {service} --account {account}`"),
+            Remedy::Login { service, .. } => format!("`mcpist login {service}`"),
+            Remedy::SetDefault { service } => {
+                format!("`mcpist accounts default {service} LABEL`")
+            }
+            Remedy::SetApp { service } => {
+                format!("`mcpist apps set {service} --client-id ID --client-secret-stdin`")
+            }
+            other => PlainGuide.means(other),
+        }
+    }
 }
