@@ -268,10 +268,38 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("mcpist: {err:#}");
+            eprintln!("mcpist: {}", cli_words(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `err` as the CLI user reads it: core's errors that call for a command
+/// name this program's (core's own text names none).
+fn cli_words(err: &anyhow::Error) -> String {
+    let text = format!("{err:#}");
+    let Some(core) = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<mcpist_core::Error>())
+    else {
+        return text;
+    };
+    let cli = match core {
+        mcpist_core::Error::StoreInUse { location } => format!(
+            "token store failed: {location} is in use by another process: stop `mcpist serve` and \
+             every MCP client that starts `mcpist serve --stdio` (and any other `mcpist` \
+             command), then try again; nothing was changed"
+        ),
+        mcpist_core::Error::BrokenRecords { records } => format!(
+            "token store failed: {} record(s) do not open with the current key, so they cannot \
+             be re-sealed: {}; nothing was changed. `mcpist key rotate --skip-broken` re-seals \
+             the rest and leaves these as they are (no key opens them); or remove them first",
+            records.len(),
+            records.join(", ")
+        ),
+        _ => return text,
+    };
+    text.replace(&core.to_string(), &cli)
 }
 
 /// Logs go to stderr (stdout may be the MCP transport), as text or JSON lines,
