@@ -607,12 +607,10 @@ pub(crate) fn build_exchanger(
 /// The MCP server over `stores` with the configured services.
 pub(crate) fn build_server(loaded: &Loaded, stores: &Stores) -> Result<McpServer> {
     let services = build_services(loaded)?;
-    let mut server = McpServer::builder(
-        build_exchanger(loaded, stores, &services)?,
-        stores.audit.clone(),
-    );
+    let mut server =
+        McpServer::builder(build_exchanger(loaded, stores, &[])?, stores.audit.clone());
     for service in services {
-        server = server.connector(service.connector, service.policy);
+        server = server.service(service);
     }
     Ok(server.build()?)
 }

@@ -156,6 +156,16 @@ impl McpServerBuilder {
         self
     }
 
+    /// Serves a configured `service`: its connector under its policy, with
+    /// its OAuth spec, routing and upstream settings applied to the
+    /// exchanger ([`Exchanger::with_service`]). The one call for a service
+    /// built by [`crate::Service::from_config`].
+    #[must_use]
+    pub fn service(mut self, service: crate::Service) -> Self {
+        self.exchanger = self.exchanger.with_service(&service);
+        self.connector(service.connector, service.policy)
+    }
+
     /// Builds the server. Fails if a tool name is invalid or taken twice, or
     /// if a tool's input schema is not a valid object schema.
     pub fn build(self) -> Result<McpServer> {
