@@ -1,6 +1,7 @@
 //! The MCP server: every connector's tools behind one rmcp [`ServerHandler`].
 //!
-//! All rmcp handler types stay in this file and in [`crate::http`].
+//! All rmcp handler types stay in this file and in the `http` module (which
+//! serves this server; this file does not depend on it).
 
 // MCP logging (`notifications/message`, `logging/setLevel`) is deprecated from
 // protocol 2026-07-28 (SEP-2577) but still part of 2025-11-25, which clients speak.
