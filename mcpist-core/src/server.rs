@@ -335,11 +335,9 @@ impl McpServer {
     pub async fn render_metrics(&self) -> Result<String> {
         let mut accounts = BTreeMap::new();
         let now = crate::store::now_unix();
+        let margin = self.inner.exchanger.refresh_margin().as_secs();
         for account in self.inner.exchanger.store().list().await? {
-            let status = match (account.status, account.expires_at) {
-                (crate::store::AccountStatus::Ok, Some(t)) if t <= now => "expired",
-                (status, _) => status.as_str(),
-            };
+            let status = crate::accounts::ShownStatus::of(&account, now, margin).as_str();
             *accounts
                 .entry((account.service, status.to_owned()))
                 .or_default() += 1;
