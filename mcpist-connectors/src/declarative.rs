@@ -119,7 +119,7 @@ pub fn is_declarative(table: &Value) -> bool {
 /// Builds the connector `name` from its config table (policy and other core
 /// keys already taken out). Errors name the connector, the tool and the key.
 pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
-    mcpist_core::names::check_label("connector name", name)
+    mcpist_core::names::check_service("connector name", name)
         .map_err(|e| Error::config(name.to_owned(), e.to_string()))?;
     let bad = |message: String| Error::config(name.to_owned(), message);
     let config: Config = serde_json::from_value(table).map_err(|e| bad(e.to_string()))?;

@@ -144,8 +144,8 @@ pub struct OAuthSpec {
 /// - **Declarations are fixed.** [`service`](Self::service), [`auth`](Self::auth),
 ///   [`base_url`](Self::base_url), [`tools`](Self::tools) and
 ///   [`oauth`](Self::oauth) return the same answer every time; the server
-///   reads them when it is built. `service` is a label
-///   ([`crate::names::check_label`]) and every `{service}_{tool}` a tool
+///   reads them when it is built. `service` passes
+///   [`crate::names::check_service`] and every `{service}_{tool}` a tool
 ///   name ([`crate::names::check_tool_name`]); a tool name appears once.
 /// - **No token store, no credentials.** A connector never sees the store or
 ///   a token: it reaches the upstream only through

@@ -1,14 +1,17 @@
 //! Every name rule in one place: tool names, service names, account labels
 //! and the header or query names a connector sends its credential under.
 //!
-//! Two character sets exist, and each name uses exactly one:
+//! Two character sets exist:
 //!
 //! - **Tool names** (MCP's `^[a-zA-Z0-9_-]{1,64}$`): a tool is exposed as
 //!   `{service}_{tool}`, and the whole name must match. The part a connector
 //!   declares ([`check_tool_part`]) uses the same characters.
 //! - **Labels** (`[A-Za-z0-9_.-]{1,64}`, starting with a letter or digit):
-//!   service names and account labels, the two halves of an account key,
-//!   safe in file names, URLs, headers and log lines ([`check_label`]).
+//!   the two halves of an account key (service and account label), safe in
+//!   file names, URLs, headers and log lines ([`check_label`]).
+//!
+//! A connector's service name is both: a label without `.`
+//! ([`check_service`]), so that it can prefix tool names.
 //!
 //! Errors never echo a value that could hold control characters, except
 //! tool names, which only come from code or the config file.
@@ -84,6 +87,19 @@ pub fn check_label(what: &str, value: &str) -> Result<()> {
     }
 }
 
+/// Checks the name of a service a connector serves: a label
+/// ([`check_label`]) that is also safe as a tool-name prefix, so no `.`
+/// (`{service}_{tool}` must pass [`check_tool_name`]).
+pub fn check_service(what: &str, name: &str) -> Result<()> {
+    check_label(what, name)?;
+    if name.contains('.') {
+        return Err(Error::InvalidArguments(format!(
+            "{what} must be 1-64 characters of letters, digits, '_' or '-', starting with a letter or digit"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +120,14 @@ mod tests {
         }
         assert!(check_tool_name(&"x".repeat(64)).is_ok());
         assert!(check_tool_name(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn a_service_name_is_a_label_that_can_prefix_a_tool() {
+        assert!(check_label("connector name", "to.do").is_ok());
+        assert!(check_service("connector name", "to.do").is_err());
+        assert!(check_service("connector name", "-todo").is_err());
+        assert!(check_service("connector name", "my-todo_2").is_ok());
     }
 
     #[test]

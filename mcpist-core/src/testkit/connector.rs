@@ -20,7 +20,7 @@ pub async fn run_all(connector: &dyn Connector) {
 /// tool says whether it only reads.
 pub fn tools_are_well_formed(connector: &dyn Connector) {
     let service = connector.service();
-    crate::names::check_label("service", service).expect("service name");
+    crate::names::check_service("service", service).expect("service name");
     let tools = connector.tools();
     assert!(!tools.is_empty(), "{service} has no tools");
     let mut names = BTreeSet::new();
