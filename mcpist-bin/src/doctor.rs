@@ -14,7 +14,8 @@ use std::{
 use anyhow::{Result, bail};
 use mcpist_core::{
     Auth, Service,
-    store::{AccountKey, AccountStatus, now_unix},
+    accounts::ShownStatus,
+    store::{AccountKey, now_unix},
 };
 use serde::Serialize;
 
@@ -534,14 +535,16 @@ async fn check_accounts(
                 .map(|i| format!(" as {i}"))
                 .unwrap_or_default();
             let refreshable = record.credential.refresh_token.is_some();
-            match (record.status, info.expires_at) {
-                (AccountStatus::NeedsReauth, _) => report.problem(
+            // The one status rule; `t` is only read for expiring and expired accounts.
+            let t = info.expires_at.unwrap_or(now);
+            match ShownStatus::of(info, now, margin) {
+                ShownStatus::NeedsReauth => report.problem(
                     Status::Fail,
                     check,
                     "needs_reauth: the provider no longer accepts its grant",
                     format!("connect it again: {}", reconnect(&info.account)),
                 ),
-                (AccountStatus::Ok, Some(t)) if t <= now && refreshable => report.problem(
+                ShownStatus::Expired if refreshable => report.problem(
                     Status::Warn,
                     check,
                     format!(
@@ -553,7 +556,7 @@ async fn check_accounts(
                         reconnect(&info.account)
                     ),
                 ),
-                (AccountStatus::Ok, Some(t)) if t <= now => report.problem(
+                ShownStatus::Expired => report.problem(
                     Status::Fail,
                     check,
                     format!(
@@ -562,24 +565,23 @@ async fn check_accounts(
                     ),
                     format!("connect it again: {}", reconnect(&info.account)),
                 ),
-                (AccountStatus::Ok, Some(t)) if t <= now + margin && !refreshable => report
-                    .problem(
-                        Status::Warn,
-                        check,
-                        format!(
-                            "expiring in {} min and has no refresh token",
-                            (t - now) / 60
-                        ),
-                        format!("replace it soon: {}", reconnect(&info.account)),
+                ShownStatus::Expiring if !refreshable => report.problem(
+                    Status::Warn,
+                    check,
+                    format!(
+                        "expiring in {} min and has no refresh token",
+                        (t - now) / 60
                     ),
-                (AccountStatus::Ok, Some(t)) if t <= now + margin => report.pass(
+                    format!("replace it soon: {}", reconnect(&info.account)),
+                ),
+                ShownStatus::Expiring => report.pass(
                     check,
                     format!(
                         "expiring in {} min, refreshed automatically{who}",
                         (t - now) / 60
                     ),
                 ),
-                (AccountStatus::Ok, _) => {
+                ShownStatus::Ok => {
                     report.pass(check, format!("valid ({} token{who})", info.kind.as_str()))
                 }
             }

@@ -17,13 +17,14 @@ use std::{
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mcpist_core::{
+    accounts::ShownStatus,
     audit::{AuditEvent, AuditFilter, AuditKind, AuditOutcome, Outcome, format_time},
     clients::{McpClient, ServerEntry},
     http::{ClientAuth, HttpOptions},
     oauth::AppCredentials,
     output::terminal_safe,
     policy::Verdict,
-    store::{AccountKey, AccountStatus, now_unix},
+    store::{AccountKey, now_unix},
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
@@ -267,10 +268,38 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("mcpist: {err:#}");
+            eprintln!("mcpist: {}", cli_words(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `err` as the CLI user reads it: core's errors that call for a command
+/// name this program's (core's own text names none).
+fn cli_words(err: &anyhow::Error) -> String {
+    let text = format!("{err:#}");
+    let Some(core) = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<mcpist_core::Error>())
+    else {
+        return text;
+    };
+    let cli = match core {
+        mcpist_core::Error::StoreInUse { location } => format!(
+            "token store failed: {location} is in use by another process: stop `mcpist serve` and \
+             every MCP client that starts `mcpist serve --stdio` (and any other `mcpist` \
+             command), then try again; nothing was changed"
+        ),
+        mcpist_core::Error::BrokenRecords { records } => format!(
+            "token store failed: {} record(s) do not open with the current key, so they cannot \
+             be re-sealed: {}; nothing was changed. `mcpist key rotate --skip-broken` re-seals \
+             the rest and leaves these as they are (no key opens them); or remove them first",
+            records.len(),
+            records.join(", ")
+        ),
+        _ => return text,
+    };
+    text.replace(&core.to_string(), &cli)
 }
 
 /// Logs go to stderr (stdout may be the MCP transport), as text or JSON lines,
@@ -925,10 +954,10 @@ async fn accounts(loaded: &Loaded, cmd: AccountsCommand) -> Result<()> {
                     Some(t) if t <= now => "expired".to_owned(),
                     Some(t) => format!("in {} min", (t - now) / 60),
                 };
-                let status = match (a.status, a.expires_at) {
-                    _ if is_broken(&a) => "broken: cannot be decrypted",
-                    (AccountStatus::Ok, Some(t)) if t <= now + margin => "expiring",
-                    (status, _) => status.as_str(),
+                let status = if is_broken(&a) {
+                    "broken: cannot be decrypted"
+                } else {
+                    ShownStatus::of(&a, now, margin).as_str()
                 };
                 writeln!(
                     out,

@@ -6,6 +6,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use mcpist_core::{
     AuditSink, Exchanger, McpServer, MemoryStore, Registration, Service, SqliteStore, TokenStore,
+    guide::{Guide, PlainGuide, Remedy},
     seal::{MasterKey, create_private_dir},
 };
 use secrecy::SecretString;
@@ -557,6 +558,37 @@ pub(crate) fn build_services(loaded: &Loaded) -> Result<Vec<Service>> {
     Ok(services)
 }
 
+/// Core's account remedies as `mcpist` commands, for the messages the CLI
+/// user and MCP clients see.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CliGuide;
+
+impl Guide for CliGuide {
+    fn means(&self, remedy: Remedy<'_>) -> String {
+        match remedy {
+            Remedy::AddToken {
+                service,
+                account: Some(account),
+            } => format!("`mcpist accounts add {service} --account {account} --token-stdin`"),
+            Remedy::AddToken { service, .. } => {
+                format!("`mcpist accounts add {service} --token-stdin`")
+            }
+            Remedy::Login {
+                service,
+                account: Some(account),
+            } => format!("`mcpist login {service} --account {account}`"),
+            Remedy::Login { service, .. } => format!("`mcpist login {service}`"),
+            Remedy::SetDefault { service } => {
+                format!("`mcpist accounts default {service} LABEL`")
+            }
+            Remedy::SetApp { service } => {
+                format!("`mcpist apps set {service} --client-id ID --client-secret-stdin`")
+            }
+            other => PlainGuide.means(other),
+        }
+    }
+}
+
 /// The exchanger over `stores` for `services`.
 pub(crate) fn build_exchanger(
     loaded: &Loaded,
@@ -564,7 +596,8 @@ pub(crate) fn build_exchanger(
     services: &[Service],
 ) -> Result<Exchanger> {
     let mut exchanger = Exchanger::new(stores.tokens.clone(), stores.audit.clone())?
-        .with_refresh_margin(Duration::from_secs(loaded.config.oauth.refresh_margin_secs));
+        .with_refresh_margin(Duration::from_secs(loaded.config.oauth.refresh_margin_secs))
+        .with_guide(Arc::new(CliGuide));
     for service in services {
         exchanger = exchanger.with_service(service);
     }
@@ -574,12 +607,45 @@ pub(crate) fn build_exchanger(
 /// The MCP server over `stores` with the configured services.
 pub(crate) fn build_server(loaded: &Loaded, stores: &Stores) -> Result<McpServer> {
     let services = build_services(loaded)?;
-    let mut server = McpServer::builder(
-        build_exchanger(loaded, stores, &services)?,
-        stores.audit.clone(),
-    );
+    let mut server =
+        McpServer::builder(build_exchanger(loaded, stores, &[])?, stores.audit.clone());
     for service in services {
-        server = server.connector(service.connector, service.policy);
+        server = server.service(service);
     }
     Ok(server.build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cross-crate tests word remedies with a copy of this guide; the
+    /// copy must say what the binary says.
+    #[test]
+    fn the_test_guide_words_every_remedy_as_the_binary_does() {
+        let account = Some("work");
+        for remedy in [
+            Remedy::AddToken {
+                service: "github",
+                account,
+            },
+            Remedy::AddToken {
+                service: "github",
+                account: None,
+            },
+            Remedy::Login {
+                service: "github",
+                account,
+            },
+            Remedy::Login {
+                service: "github",
+                account: None,
+            },
+            Remedy::SetDefault { service: "github" },
+            Remedy::SetApp { service: "github" },
+        ] {
+            assert_eq!(CliGuide.means(remedy), mcpist_tests::CliGuide.means(remedy));
+            assert!(CliGuide.means(remedy).contains("`mcpist "), "{remedy:?}");
+        }
+    }
 }

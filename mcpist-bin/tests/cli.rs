@@ -1245,6 +1245,16 @@ fn a_bad_config_defined_service_names_the_connector_the_tool_and_the_key() {
             && stderr.contains("{task}"),
         "{stderr}"
     );
+    // `get.task` is a valid label but no tool name: the config check says so,
+    // naming the tool, instead of the server refusing `todo_get.task` later.
+    let config = todo_config("http://127.0.0.1:9/rest/v2", "")
+        .replace("name = \"get_task\"", "name = \"get.task\"");
+    home.write_config(&config);
+    let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
+    assert!(
+        stderr.contains("[connectors.todo]") && stderr.contains("tools[1] (get.task): name"),
+        "{stderr}"
+    );
     home.write_config(&todo_config("http://example.com/api", ""));
     let stderr = String::from_utf8_lossy(&home.run(&["tools"]).stderr).into_owned();
     assert!(stderr.contains("only https"), "{stderr}");

@@ -32,7 +32,7 @@ use mcpist_core::{
     connector::parse_base_url,
     mcp::{CallToolResult, ContentBlock, JsonObject},
 };
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -121,7 +121,7 @@ pub fn is_declarative(table: &Value) -> bool {
 /// Builds the connector `name` from its config table (policy and other core
 /// keys already taken out). Errors name the connector, the tool and the key.
 pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
-    mcpist_core::store::validate_label("connector name", name)
+    mcpist_core::names::check_service("connector name", name)
         .map_err(|e| Error::config(name.to_owned(), e.to_string()))?;
     let bad = |message: String| Error::config(name.to_owned(), message);
     let config: Config = serde_json::from_value(table).map_err(|e| bad(e.to_string()))?;
@@ -133,11 +133,7 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
         config
             .auth_name
             .as_deref()
-            .filter(|n| {
-                !n.is_empty()
-                    && n.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            })
+            .filter(|n| mcpist_core::names::is_token_name(n))
             .map(leak)
             .ok_or_else(|| {
                 bad(format!(
@@ -168,7 +164,7 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
         let bad = |key: &str, message: String| {
             Error::config(name.to_owned(), format!("{at}: {key}: {message}"))
         };
-        mcpist_core::store::validate_label("tool name", &tool.name)
+        mcpist_core::names::check_tool_part("tool name", &tool.name)
             .map_err(|e| bad("name", e.to_string()))?;
         let method = match tool.method.to_ascii_uppercase().as_str() {
             "GET" => Method::GET,
@@ -302,6 +298,7 @@ impl Connector for DeclarativeConnector {
         }
         let response = upstream.send(request).await?;
         let status = response.status();
+        let headers = response.headers().clone();
         let raw = match upstream.text(response).await {
             Ok(raw) => raw,
             // Over the size cap.
@@ -317,22 +314,12 @@ impl Connector for DeclarativeConnector {
             if message.is_empty() {
                 message = status.canonical_reason().unwrap_or("error").to_owned();
             }
-            return Err(match status {
-                StatusCode::UNAUTHORIZED => Error::Unauthorized {
-                    service: self.service.into(),
-                    account: upstream.account().unwrap_or_default().into(),
-                    message: format!("{message}; {}", upstream.reconnect_hint()),
-                },
-                StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
-                    service: self.service.into(),
-                    until: None,
-                },
-                s => Error::Upstream {
-                    service: self.service.into(),
-                    status: s.as_u16(),
-                    message,
-                },
-            });
+            return Err(mcpist_core::upstream::status_error(
+                upstream,
+                status,
+                &headers,
+                mcpist_core::upstream::Failure::new(message),
+            ));
         }
         let out = if tool.result.is_empty() || body.is_null() {
             if body.is_null() {

@@ -10,8 +10,47 @@ use crate::{
     audit::{AuditEvent, AuditKind, AuditOutcome, AuditSink, Outcome},
     connector::{Auth, Connector},
     exchanger::Exchanger,
-    store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
+    store::{AccountInfo, AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
+
+/// The status an account shows in listings, the web UI and diagnostics:
+/// its stored [`AccountStatus`] with the access token's expiry applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShownStatus {
+    /// Usable, and not about to expire.
+    Ok,
+    /// Usable, but the access token expires within the margin.
+    Expiring,
+    /// The access token has expired (an OAuth grant is refreshed on the next call).
+    Expired,
+    /// The provider no longer accepts the grant: the user must log in again.
+    NeedsReauth,
+}
+
+impl ShownStatus {
+    /// The one rule: an [`AccountStatus::Ok`] account whose access token
+    /// expired at or before `now` is expired, one that expires within
+    /// `margin` seconds (the refresh margin) is expiring; any other status
+    /// shows as stored.
+    pub fn of(info: &AccountInfo, now: u64, margin: u64) -> Self {
+        match (info.status, info.expires_at) {
+            (AccountStatus::NeedsReauth, _) => Self::NeedsReauth,
+            (AccountStatus::Ok, Some(t)) if t <= now => Self::Expired,
+            (AccountStatus::Ok, Some(t)) if t <= now.saturating_add(margin) => Self::Expiring,
+            (AccountStatus::Ok, _) => Self::Ok,
+        }
+    }
+
+    /// The lowercase name shown: `ok`, `expiring`, `expired` or `needs_reauth`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => AccountStatus::Ok.as_str(),
+            Self::Expiring => "expiring",
+            Self::Expired => "expired",
+            Self::NeedsReauth => AccountStatus::NeedsReauth.as_str(),
+        }
+    }
+}
 
 /// Runs `op` inside the audit record `event`: the record is written first
 /// (if it cannot be, `op` does not run), then completed with how `op` ended.
@@ -119,5 +158,57 @@ impl Exchanger {
             self.store().set_default(key),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::CredentialKind;
+
+    fn info(status: AccountStatus, expires_at: Option<u64>) -> AccountInfo {
+        AccountInfo {
+            service: "github".into(),
+            account: "work".into(),
+            kind: CredentialKind::Oauth,
+            identity: None,
+            status,
+            expires_at,
+            scopes: Vec::new(),
+            is_default: false,
+            version: 1,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn an_account_shows_one_status_whatever_lists_it() {
+        let (now, margin) = (1_000_000, 300);
+        let shown = |status, expires_at| ShownStatus::of(&info(status, expires_at), now, margin);
+        assert_eq!(shown(AccountStatus::Ok, None), ShownStatus::Ok);
+        assert_eq!(shown(AccountStatus::Ok, Some(now + 301)), ShownStatus::Ok);
+        assert_eq!(
+            shown(AccountStatus::Ok, Some(now + 300)),
+            ShownStatus::Expiring
+        );
+        assert_eq!(
+            shown(AccountStatus::Ok, Some(now + 1)),
+            ShownStatus::Expiring
+        );
+        assert_eq!(shown(AccountStatus::Ok, Some(now)), ShownStatus::Expired);
+        assert_eq!(
+            shown(AccountStatus::Ok, Some(now - 60)),
+            ShownStatus::Expired
+        );
+        assert_eq!(
+            shown(AccountStatus::NeedsReauth, Some(now + 3600)),
+            ShownStatus::NeedsReauth
+        );
+        assert_eq!(
+            shown(AccountStatus::NeedsReauth, Some(now - 1)).as_str(),
+            "needs_reauth"
+        );
+        assert_eq!(ShownStatus::Expiring.as_str(), "expiring");
+        assert_eq!(ShownStatus::Ok.as_str(), "ok");
     }
 }

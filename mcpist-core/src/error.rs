@@ -127,6 +127,32 @@ pub enum Error {
     #[error("token store failed: {0}")]
     Store(String),
 
+    /// Work that needs the store to itself (key rotation, restore, a
+    /// stdio server's exclusive lock) found another process using it.
+    /// Nothing was changed.
+    #[error(
+        "token store failed: {location} is in use by another process: stop every process that \
+         has it open, then try again; nothing was changed"
+    )]
+    StoreInUse {
+        /// Where the store is.
+        location: String,
+    },
+
+    /// A key rotation found records that do not open with the current key
+    /// and was not told to skip them. Nothing was changed.
+    #[error(
+        "token store failed: {} record(s) do not open with the current key, so they cannot be \
+         re-sealed: {}; nothing was changed. Rotate again skipping them to re-seal the rest and \
+         leave these as they are (no key opens them); or remove them first",
+        records.len(),
+        records.join(", ")
+    )]
+    BrokenRecords {
+        /// The records, as `service/account` or secret names.
+        records: Vec<String>,
+    },
+
     /// Anything else, tagged with where it came from.
     #[error("{component} failed: {message}")]
     Other {

@@ -18,7 +18,7 @@
 //!   token endpoint never does.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicBool, Ordering},
@@ -33,15 +33,15 @@ use serde_json::{Map, Value};
 use crate::{
     Error, Result,
     audit::{AuditEvent, AuditKind, AuditOutcome, AuditSink, Outcome},
-    connector::{
-        Auth, CallContext, Connector, StaticToken, TokenSource, Upstream, UpstreamSettings,
-    },
+    connector::{CallContext, Connector},
+    guide::{Guide, PlainGuide, Remedy},
     metrics::Metrics,
     oauth::{AppCredentials, Grant, OAuthClient, OAuthSpec, PendingLogin, TokenError},
     store::{
         AccountKey, AccountRecord, AccountStatus, AccountWrite, Credential, CredentialKind, Expect,
         TokenStore, now_unix,
     },
+    upstream::{Auth, StaticToken, TokenSource, Upstream, UpstreamSettings},
 };
 
 /// Default timeout of one upstream request.
@@ -50,50 +50,8 @@ pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time before expiry at which an access token is refreshed.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
-/// Routing rules of one service: argument name → argument value → account.
-///
-/// ```toml
-/// [connectors.github.route.owner]
-/// acme = "work"          # github_* tools with owner = "acme" use account "work"
-/// my-login = "personal"
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Routing(BTreeMap<String, BTreeMap<String, String>>);
-
-impl Routing {
-    /// Takes the `route` table out of a connector's config table.
-    pub fn take_from(service: &str, table: &mut Value) -> Result<Self> {
-        let Some(raw) = table.as_object_mut().and_then(|t| t.remove("route")) else {
-            return Ok(Self::default());
-        };
-        let routing: Self = serde_json::from_value(raw).map_err(|e| {
-            Error::config(
-                service.to_owned(),
-                format!("route: {e}; expected tables like [connectors.{service}.route.owner] with value = \"account\""),
-            )
-        })?;
-        for accounts in routing.0.values() {
-            for account in accounts.values() {
-                crate::store::validate_label("route account", account)
-                    .map_err(|e| Error::config(service.to_owned(), format!("route: {e}")))?;
-            }
-        }
-        Ok(routing)
-    }
-
-    /// The account a rule assigns to these arguments (values compared
-    /// case-insensitively), if any.
-    pub fn account_for(&self, args: &Map<String, Value>) -> Option<&str> {
-        self.0.iter().find_map(|(arg, rules)| {
-            let value = args.get(arg)?.as_str()?;
-            rules
-                .iter()
-                .find(|(v, _)| v.eq_ignore_ascii_case(value))
-                .map(|(_, account)| account.as_str())
-        })
-    }
-}
+// Routing rules are part of a configured service and live with it.
+pub use crate::service::Routing;
 
 /// Resolves accounts, refreshes OAuth grants, and builds credential-carrying
 /// upstream clients. Cheap to clone; clones share the refresh locks.
@@ -106,6 +64,7 @@ pub struct Exchanger {
     routing: Arc<HashMap<String, Routing>>,
     settings: Arc<HashMap<String, UpstreamSettings>>,
     refresh_margin: Duration,
+    guide: Arc<dyn Guide>,
     shared: Arc<Shared>,
     metrics: Arc<Metrics>,
 }
@@ -153,6 +112,7 @@ impl Exchanger {
             routing: Arc::default(),
             settings: Arc::default(),
             refresh_margin: DEFAULT_REFRESH_MARGIN,
+            guide: Arc::new(PlainGuide),
             shared: Arc::default(),
             metrics: Arc::default(),
         })
@@ -216,6 +176,43 @@ impl Exchanger {
         self
     }
 
+    /// Words the remedies in account errors (what to run to add an account,
+    /// log in, set a default, store an OAuth app). Defaults to
+    /// [`PlainGuide`], which names no program.
+    #[must_use]
+    pub fn with_guide(mut self, guide: Arc<dyn Guide>) -> Self {
+        self.guide = guide;
+        self
+    }
+
+    fn means(&self, remedy: Remedy<'_>) -> String {
+        self.guide.means(remedy)
+    }
+
+    /// What gives `key` a working credential again, after "account … {what}".
+    fn reconnect_hint(&self, key: &AccountKey, kind: CredentialKind, what: &str) -> String {
+        let (service, account) = (key.service(), key.account());
+        let account = Some(account);
+        match kind {
+            CredentialKind::Static => format!(
+                "account '{}' of {service} {what}; replace its token with {}",
+                key.account(),
+                self.means(Remedy::AddToken { service, account })
+            ),
+            CredentialKind::Oauth => format!(
+                "account '{}' of {service} {what}; reconnect it with {}",
+                key.account(),
+                self.means(Remedy::Login { service, account })
+            ),
+        }
+    }
+
+    /// How long before expiry access tokens are refreshed: the margin of
+    /// [`crate::accounts::ShownStatus::of`] for accounts this exchanger serves.
+    pub fn refresh_margin(&self) -> Duration {
+        self.refresh_margin
+    }
+
     /// The counters this exchanger and its server update.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
@@ -277,7 +274,11 @@ impl Exchanger {
             };
             return Err(account_error(if accounts.is_empty() {
                 format!(
-                    "no {service} account '{label}'{why}; add it with `mcpist accounts add {service} --account {label} --token-stdin`"
+                    "no {service} account '{label}'{why}; add it with {}",
+                    self.means(Remedy::AddToken {
+                        service,
+                        account: Some(label)
+                    })
                 )
             } else {
                 format!(
@@ -291,9 +292,19 @@ impl Exchanger {
         }
         match accounts.as_slice() {
             [] => Err(account_error(format!(
-                "no {service} account yet; add one with `mcpist accounts add {service} --token-stdin`{}",
+                "no {service} account yet; add one with {}{}",
+                self.means(Remedy::AddToken {
+                    service,
+                    account: None
+                }),
                 if self.oauth.contains_key(service) {
-                    format!(" or `mcpist login {service}`")
+                    format!(
+                        " or {}",
+                        self.means(Remedy::Login {
+                            service,
+                            account: None
+                        })
+                    )
                 } else {
                     String::new()
                 }
@@ -301,8 +312,9 @@ impl Exchanger {
             [only] => AccountKey::new(service, &only.account),
             _ => Err(account_error(format!(
                 "{service} has several accounts and no default; pass `account` as one of: {}; \
-                 or set a default with `mcpist accounts default {service} LABEL`",
-                labels()
+                 or set a default with {}",
+                labels(),
+                self.means(Remedy::SetDefault { service })
             ))),
         }
     }
@@ -336,7 +348,11 @@ impl Exchanger {
         if record.status == AccountStatus::NeedsReauth {
             return Err(Error::Account {
                 service: service.to_owned(),
-                message: reconnect_hint(&key, record.credential.kind, "needs to be reconnected"),
+                message: self.reconnect_hint(
+                    &key,
+                    record.credential.kind,
+                    "needs to be reconnected",
+                ),
             });
         }
         let kind = record.credential.kind;
@@ -369,7 +385,7 @@ impl Exchanger {
             connector.auth(),
             Some(source),
         )
-        .with_reconnect_hint(reconnect_hint(&key, kind, "was rejected"))
+        .with_reconnect_hint(self.reconnect_hint(&key, kind, "was rejected"))
         .with_settings(settings))
     }
 
@@ -431,7 +447,11 @@ impl Exchanger {
         if record.status == AccountStatus::NeedsReauth {
             return Err(Error::Account {
                 service: service.to_owned(),
-                message: reconnect_hint(key, record.credential.kind, "needs to be reconnected"),
+                message: self.reconnect_hint(
+                    key,
+                    record.credential.kind,
+                    "needs to be reconnected",
+                ),
             });
         }
         let current = &record.credential.access_token;
@@ -445,7 +465,7 @@ impl Exchanger {
             return Err(Error::Unauthorized {
                 service: service.to_owned(),
                 account: key.account().to_owned(),
-                message: reconnect_hint(key, CredentialKind::Static, "was rejected"),
+                message: self.reconnect_hint(key, CredentialKind::Static, "was rejected"),
             });
         }
         let Some(refresh_token) = record.credential.refresh_token.clone() else {
@@ -653,7 +673,7 @@ impl Exchanger {
             service: key.service().to_owned(),
             message: format!(
                 "{} ({why})",
-                reconnect_hint(key, record.credential.kind, "needs to be reconnected")
+                self.reconnect_hint(key, record.credential.kind, "needs to be reconnected")
             ),
         }
     }
@@ -675,8 +695,8 @@ impl Exchanger {
             .ok_or_else(|| Error::Account {
                 service: service.to_owned(),
                 message: format!(
-                    "no OAuth app for {service}; register one with the provider, then run \
-                     `mcpist apps set {service} --client-id ID --client-secret-stdin`"
+                    "no OAuth app for {service}; register one with the provider, then store it with {}",
+                    self.means(Remedy::SetApp { service })
                 ),
             })?;
         OAuthClient::new(spec.clone(), &app, self.http.get()?)
@@ -818,20 +838,5 @@ impl TokenSource for Lease {
         let fresh = self.exchanger.refresh(&self.key, Some(rejected)).await?;
         *self.token.lock().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
         Ok(Some(fresh))
-    }
-}
-
-/// What the user runs to give `key` a working credential again.
-pub fn reconnect_hint(key: &AccountKey, kind: CredentialKind, what: &str) -> String {
-    let (service, account) = (key.service(), key.account());
-    match kind {
-        CredentialKind::Static => format!(
-            "account '{account}' of {service} {what}; replace its token with \
-             `mcpist accounts add {service} --account {account} --token-stdin`"
-        ),
-        CredentialKind::Oauth => format!(
-            "account '{account}' of {service} {what}; reconnect it with \
-             `mcpist login {service} --account {account}`"
-        ),
     }
 }

@@ -542,7 +542,7 @@ async fn require_bearer(auth: &ClientAuth, req: Request, next: Next) -> Response
             (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
-                "a valid `Authorization: Bearer <token>` header is required; see `mcpist bearer show`\n",
+                "a valid `Authorization: Bearer <token>` header with this server's MCP bearer token is required\n",
             )
                 .into_response()
         }

@@ -8,9 +8,14 @@
 //! - [`store`]: the [`TokenStore`] trait, [`MemoryStore`] and the encrypted
 //!   [`SqliteStore`] (feature `sqlite`, on by default); `PostgresStore`
 //!   (feature `postgres`) for several replicas on one database.
-//! - [`connector`]: the [`Connector`] trait, tool specs, and the host-bound
-//!   [`Upstream`] client a connector gets for each call.
+//! - [`connector`]: the [`Connector`] trait (the contract), tool specs and
+//!   the link-time registry.
+//! - [`upstream`]: the host-bound [`Upstream`] client a connector gets for
+//!   each call, with its retries, body caps and status-to-error mapping.
+//! - [`names`]: every name rule (tool names, service names, account labels).
 //! - [`exchanger`]: account resolution, credential injection, OAuth refresh.
+//! - [`accounts`]: account changes (audited) and the one status an account shows;
+//!   [`guide`]: how the embedding program words what the user can do.
 //! - [`oauth`]: the user's OAuth apps, login with PKCE, the token endpoint.
 //! - [`server`]: the rmcp server ([`McpServer`]), over stdio or HTTP.
 //! - [`http`]: the axum app with bearer, Host and Origin checks; the web UI
@@ -42,8 +47,10 @@ pub mod clients;
 pub mod connector;
 pub mod error;
 pub mod exchanger;
+pub mod guide;
 pub mod http;
 pub mod metrics;
+pub mod names;
 pub mod oauth;
 pub mod output;
 pub mod policy;
@@ -54,6 +61,7 @@ pub mod service;
 pub mod store;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod upstream;
 
 pub use audit::AuditSink;
 pub use connector::{Auth, CallContext, Connector, Registration, ToolHints, ToolSpec, Upstream};

@@ -31,31 +31,9 @@ use crate::{Error, Result, store::TokenStore, store::now_unix};
 /// How long a started login may wait for its callback.
 pub const LOGIN_TTL: Duration = Duration::from_secs(600);
 
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuthMethod {
-    /// HTTP Basic with client id and secret (Notion).
-    Basic,
-    /// `client_id` and `client_secret` as form fields (GitHub).
-    Body,
-}
-
-/// A provider's OAuth endpoints and defaults, as a connector declares them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthSpec {
-    /// The authorization endpoint the browser visits.
-    pub authorize_url: String,
-    /// The token endpoint.
-    pub token_url: String,
-    /// Scopes requested when the user names none.
-    pub scopes: Vec<String>,
-    /// Extra query parameters on the authorization URL (for example
-    /// Google's `access_type=offline`).
-    pub extra_authorize_params: Vec<(String, String)>,
-    /// How the client authenticates at the token endpoint.
-    pub client_auth: ClientAuthMethod,
-}
+// What a connector declares about its OAuth provider is part of the
+// connector contract and lives beside the `Connector` trait.
+pub use crate::connector::{ClientAuthMethod, OAuthSpec};
 
 /// The `[connectors.NAME.oauth]` table: overrides of a connector's [`OAuthSpec`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -101,7 +79,7 @@ impl OAuthOverrides {
             spec.client_auth = method;
         }
         for url in [&spec.authorize_url, &spec.token_url] {
-            crate::connector::parse_base_url(service, url)
+            crate::upstream::parse_base_url(service, url)
                 .map_err(|e| Error::config(service, format!("oauth: {e}")))?;
         }
         Ok(spec)
@@ -364,14 +342,14 @@ async fn send(
     for (name, value) in response.headers() {
         out = out.header(name, value);
     }
-    let body = crate::connector::read_capped(response, MAX_TOKEN_RESPONSE_BYTES)
+    let body = crate::upstream::read_capped(response, MAX_TOKEN_RESPONSE_BYTES)
         .await
         .map_err(|e| {
             SendError(match e {
-                crate::connector::BodyError::TooLarge => format!(
+                crate::upstream::BodyError::TooLarge => format!(
                     "the token endpoint's response is larger than {MAX_TOKEN_RESPONSE_BYTES} bytes and was not read"
                 ),
-                crate::connector::BodyError::Read(e) => e.without_url().to_string(),
+                crate::upstream::BodyError::Read(e) => e.without_url().to_string(),
             })
         })?;
     out.body(body).map_err(|e| SendError(e.to_string()))

@@ -157,6 +157,16 @@ impl McpServerBuilder {
         self
     }
 
+    /// Serves a configured `service`: its connector under its policy, with
+    /// its OAuth spec, routing and upstream settings applied to the
+    /// exchanger ([`Exchanger::with_service`]). The one call for a service
+    /// built by [`crate::Service::from_config`].
+    #[must_use]
+    pub fn service(mut self, service: crate::Service) -> Self {
+        self.exchanger = self.exchanger.with_service(&service);
+        self.connector(service.connector, service.policy)
+    }
+
     /// Builds the server. Fails if a tool name is invalid or taken twice, or
     /// if a tool's input schema is not a valid object schema.
     pub fn build(self) -> Result<McpServer> {
@@ -190,7 +200,7 @@ impl McpServer {
             }
             policies.insert(service, policy);
             for spec in connector.tools() {
-                let name = format!("{service}_{}", spec.name);
+                let name = crate::names::tool_name(service, &spec.name);
                 let def = tool_definition(&name, &spec, connector.auth() != Auth::None)?;
                 let route = Route {
                     connector: connector.clone(),
@@ -325,11 +335,9 @@ impl McpServer {
     pub async fn render_metrics(&self) -> Result<String> {
         let mut accounts = BTreeMap::new();
         let now = crate::store::now_unix();
+        let margin = self.inner.exchanger.refresh_margin().as_secs();
         for account in self.inner.exchanger.store().list().await? {
-            let status = match (account.status, account.expires_at) {
-                (crate::store::AccountStatus::Ok, Some(t)) if t <= now => "expired",
-                (status, _) => status.as_str(),
-            };
+            let status = crate::accounts::ShownStatus::of(&account, now, margin).as_str();
             *accounts
                 .entry((account.service, status.to_owned()))
                 .or_default() += 1;
@@ -472,16 +480,7 @@ fn tool_error(message: String) -> CallToolResult {
 /// The MCP definition of `spec` under `name`, with the `account` argument added
 /// when the service uses accounts.
 fn tool_definition(name: &str, spec: &ToolSpec, uses_accounts: bool) -> Result<Tool> {
-    let valid_name = (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !valid_name {
-        return Err(Error::config(
-            "server",
-            format!("tool name {name:?} must match ^[a-zA-Z0-9_-]{{1,64}}$"),
-        ));
-    }
+    crate::names::check_tool_name(name).map_err(|e| Error::config("server", e.to_string()))?;
     let Value::Object(mut schema) = spec.input_schema.clone() else {
         return Err(Error::config(
             "server",

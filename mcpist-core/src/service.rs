@@ -2,17 +2,62 @@
 //! keys every connector shares (policy, `oauth`, `route`, timeouts) taken out
 //! first and applied by core.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::{
-    Result,
-    connector::{Connector, Registration, UpstreamSettings},
-    exchanger::Routing,
+    Error, Result,
+    connector::{Connector, Registration},
     oauth::{ClientAuthMethod, OAuthOverrides, OAuthSpec},
     policy::ServicePolicy,
+    upstream::UpstreamSettings,
 };
+
+/// Routing rules of one service: argument name → argument value → account.
+///
+/// ```toml
+/// [connectors.github.route.owner]
+/// acme = "work"          # github_* tools with owner = "acme" use account "work"
+/// my-login = "personal"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Routing(BTreeMap<String, BTreeMap<String, String>>);
+
+impl Routing {
+    /// Takes the `route` table out of a connector's config table.
+    pub fn take_from(service: &str, table: &mut Value) -> Result<Self> {
+        let Some(raw) = table.as_object_mut().and_then(|t| t.remove("route")) else {
+            return Ok(Self::default());
+        };
+        let routing: Self = serde_json::from_value(raw).map_err(|e| {
+            Error::config(
+                service.to_owned(),
+                format!("route: {e}; expected tables like [connectors.{service}.route.owner] with value = \"account\""),
+            )
+        })?;
+        for accounts in routing.0.values() {
+            for account in accounts.values() {
+                crate::names::check_label("route account", account)
+                    .map_err(|e| Error::config(service.to_owned(), format!("route: {e}")))?;
+            }
+        }
+        Ok(routing)
+    }
+
+    /// The account a rule assigns to these arguments (values compared
+    /// case-insensitively), if any.
+    pub fn account_for(&self, args: &Map<String, Value>) -> Option<&str> {
+        self.0.iter().find_map(|(arg, rules)| {
+            let value = args.get(arg)?.as_str()?;
+            rules
+                .iter()
+                .find(|(v, _)| v.eq_ignore_ascii_case(value))
+                .map(|(_, account)| account.as_str())
+        })
+    }
+}
 
 /// One connector and what its config table says around it.
 #[derive(Debug, Clone)]
@@ -68,7 +113,7 @@ impl Service {
                 Some(oauth.apply(service, blank)?)
             }
             None if oauth != OAuthOverrides::default() => {
-                return Err(crate::Error::config(
+                return Err(Error::config(
                     service,
                     "oauth: this connector has no OAuth defaults; give authorize_url and token_url",
                 ));

@@ -16,7 +16,7 @@ use axum::{
 };
 use mcpist_core::{
     Error, Result,
-    accounts::audited,
+    accounts::{ShownStatus, audited},
     audit::{AuditEvent, AuditFilter, AuditKind, AuditOutcome, Outcome},
     clients::ServerEntry,
     http::BEARER_SECRET,
@@ -426,16 +426,6 @@ async fn logout(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) ->
     response
 }
 
-/// The status a listed account shows: `ok`, `expiring`, `expired` or the stored one.
-fn account_status(info: &mcpist_core::store::AccountInfo, now: u64) -> &'static str {
-    use mcpist_core::store::AccountStatus;
-    match (info.status, info.expires_at) {
-        (AccountStatus::Ok, Some(t)) if t <= now => "expired",
-        (AccountStatus::Ok, Some(t)) if t <= now + 3600 => "expiring",
-        (status, _) => status.as_str(),
-    }
-}
-
 /// A hint of a token that cannot be used to recover it: its first four
 /// characters (usually a type prefix such as `ghp_`) and last four, for
 /// tokens long enough that eight characters leave most of it hidden.
@@ -475,6 +465,7 @@ async fn services_page(
         visit.flash = Some(format!("Connected account '{account}' of {service}."));
     }
     let now = mcpist_core::store::now_unix();
+    let margin = web.server.exchanger().refresh_margin().as_secs();
     let catalog = web.server.catalog();
     let mut services = Vec::new();
     for (name, connector) in web.server.connectors() {
@@ -509,7 +500,7 @@ async fn services_page(
                 status: if broken {
                     "broken"
                 } else {
-                    account_status(info, now)
+                    ShownStatus::of(info, now, margin).as_str()
                 },
                 info,
                 hint,

@@ -83,6 +83,7 @@ async fn setup_full(
     let audit = audit.unwrap_or_else(|| store.clone());
     let exchanger = Exchanger::new(store.clone(), audit.clone())
         .unwrap()
+        .with_guide(Arc::new(mcpist_tests::CliGuide))
         .with_service(&github);
     let server = McpServer::builder(exchanger, audit)
         .connector(github.connector, policy)

@@ -47,7 +47,10 @@ async fn setup_with(config: Value) -> Setup {
     // Naming the crate keeps its `inventory` registrations linked in.
     assert!(mcpist_connectors::builtin().contains(&"notion"));
     let notion = (Registration::find("notion").unwrap().build)(table).unwrap();
-    let server = McpServer::builder(Exchanger::new(store.clone(), store.clone()).unwrap(), store)
+    let exchanger = Exchanger::new(store.clone(), store.clone())
+        .unwrap()
+        .with_guide(Arc::new(mcpist_tests::CliGuide));
+    let server = McpServer::builder(exchanger, store)
         .connector(notion, ServicePolicy::default())
         .build()
         .unwrap();

@@ -11,7 +11,7 @@ async fn main() -> mcpist_core::Result<()> {
         Registration::find(NAME).expect("linked"),
         serde_json::Value::Null,
     )?;
-    let exchanger = Exchanger::new(store.clone(), store.clone())?.with_service(&xkcd);
-    let server = McpServer::builder(exchanger, store).connector(xkcd.connector, xkcd.policy);
+    let server =
+        McpServer::builder(Exchanger::new(store.clone(), store.clone())?, store).service(xkcd);
     server.build()?.serve_stdio().await
 }

@@ -130,9 +130,8 @@ pub fn app(
         Registration::find("github").expect("linked"),
         serde_json::json!({ "base_url": github_base_url, "read_only": true }),
     )?;
-    let exchanger = Exchanger::new(store, audit.clone())?.with_service(&github);
-    let server = McpServer::builder(exchanger, audit)
-        .connector(github.connector, github.policy)
+    let server = McpServer::builder(Exchanger::new(store, audit.clone())?, audit)
+        .service(github)
         .build()?;
     let mcp = mcpist_core::http::router(
         server,

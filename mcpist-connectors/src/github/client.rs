@@ -1,9 +1,10 @@
 //! HTTP calls to the GitHub REST API and the one status-to-error mapping.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use mcpist_core::{CallContext, Error, Result, Upstream};
-use reqwest::{Method, Response, StatusCode, header::HeaderMap};
+use mcpist_core::{
+    CallContext, Error, Result, Upstream,
+    upstream::{Failure, status_error},
+};
+use reqwest::{Method, Response};
 use serde_json::Value;
 
 use super::NAME;
@@ -92,61 +93,24 @@ async fn classify(upstream: &Upstream, response: Response) -> Result<Page> {
         return Ok(Page { body, has_next });
     }
     let message = error_message(upstream, response).await?;
-    match status {
-        StatusCode::UNAUTHORIZED => Err(Error::Unauthorized {
-            service: NAME.into(),
-            account: account.into(),
-            message: format!(
-                "GitHub says \"{message}\": the token is invalid, expired or revoked; {}",
-                upstream.reconnect_hint()
+    Err(status_error(
+        upstream,
+        status,
+        &headers,
+        Failure {
+            unauthorized: format!(
+                "GitHub says \"{message}\": the token is invalid, expired or revoked"
             ),
-        }),
-        // Primary rate limit: 403 or 429 with x-ratelimit-remaining: 0 and a reset time.
-        // Secondary rate limit: 403 or 429 with Retry-After.
-        StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS if rate_limited(&headers) => {
-            Err(Error::RateLimited {
-                service: NAME.into(),
-                until: retry_at(&headers),
-            })
-        }
-        StatusCode::TOO_MANY_REQUESTS => Err(Error::RateLimited {
-            service: NAME.into(),
-            until: None,
-        }),
-        // GitHub answers 404 for private resources the token cannot see.
-        StatusCode::NOT_FOUND => Err(Error::Upstream {
-            service: NAME.into(),
-            status: 404,
-            message: format!("{message} (it does not exist, or account '{account}' cannot see it)"),
-        }),
-        s => Err(Error::Upstream {
-            service: NAME.into(),
-            status: s.as_u16(),
+            // GitHub answers 404 for private resources the token cannot see.
+            not_found: Some(format!(
+                "{message} (it does not exist, or account '{account}' cannot see it)"
+            )),
+            // Primary rate limit: 403 with x-ratelimit-remaining: 0 and a reset time.
+            // Secondary rate limit: 403 with Retry-After.
+            forbidden_may_be_rate_limit: true,
             message,
-        }),
-    }
-}
-
-fn rate_limited(headers: &HeaderMap) -> bool {
-    headers.contains_key("retry-after")
-        || headers
-            .get("x-ratelimit-remaining")
-            .and_then(|v| v.to_str().ok())
-            == Some("0")
-}
-
-/// When GitHub says a retry may succeed: `Retry-After` seconds, else `x-ratelimit-reset`.
-fn retry_at(headers: &HeaderMap) -> Option<SystemTime> {
-    let number = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    if let Some(secs) = number("retry-after") {
-        return Some(SystemTime::now() + Duration::from_secs(secs));
-    }
-    number("x-ratelimit-reset").map(|reset| UNIX_EPOCH + Duration::from_secs(reset))
+        },
+    ))
 }
 
 /// GitHub's `{"message": ..., "errors": [...]}` as one short line; an error

@@ -2,11 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use mcpist_core::{CallContext, Error, Result};
-use reqwest::{Method, Response, StatusCode};
+use mcpist_core::{
+    CallContext, Error, Result,
+    upstream::{Failure, status_error},
+};
+use reqwest::{Method, Response};
 use serde_json::Value;
-
-use super::NAME;
 
 /// Spaces requests out to at most `rate` per second (Notion's limit is an
 /// average of three per second per integration), so bursts from a model do
@@ -87,11 +88,7 @@ impl Notion<'_> {
 /// `{"object": "error", "status": 404, "code": "object_not_found", "message": ...}`.
 async fn classify(ctx: &CallContext, response: Response) -> Result<Value> {
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let headers = response.headers().clone();
     let body: Value = match ctx.upstream().body(response).await {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         // Over the size cap.
@@ -108,30 +105,13 @@ async fn classify(ctx: &CallContext, response: Response) -> Result<Value> {
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error"))
         .to_owned();
     mcpist_core::output::cut(&mut message, 500, "…");
-    let upstream = ctx.upstream();
-    match status {
-        StatusCode::UNAUTHORIZED => Err(Error::Unauthorized {
-            service: NAME.into(),
-            account: upstream.account().unwrap_or_default().into(),
-            message: format!(
-                "Notion says \"{message}\" ({code}); {}",
-                upstream.reconnect_hint()
-            ),
-        }),
-        StatusCode::TOO_MANY_REQUESTS => Err(Error::RateLimited {
-            service: NAME.into(),
-            until: retry_after.map(|s| std::time::SystemTime::now() + Duration::from_secs(s)),
-        }),
-        // Notion answers 404 for pages that exist but are not shared with the integration.
-        StatusCode::NOT_FOUND => Err(Error::Upstream {
-            service: NAME.into(),
-            status: 404,
-            message: format!("{message} ({code})"),
-        }),
-        s => Err(Error::Upstream {
-            service: NAME.into(),
-            status: s.as_u16(),
-            message: format!("{message} ({code})"),
-        }),
-    }
+    Err(status_error(
+        ctx.upstream(),
+        status,
+        &headers,
+        Failure {
+            unauthorized: format!("Notion says \"{message}\" ({code})"),
+            ..Failure::new(format!("{message} ({code})"))
+        },
+    ))
 }

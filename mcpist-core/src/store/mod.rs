@@ -49,8 +49,8 @@ impl AccountKey {
     /// `[A-Za-z0-9_.-]` starting with a letter or digit, so they are safe in
     /// file names, URLs, headers and log lines.
     pub fn new(service: &str, account: &str) -> Result<Self> {
-        validate_label("service", service)?;
-        validate_label("account label", account)?;
+        crate::names::check_label("service", service)?;
+        crate::names::check_label("account label", account)?;
         Ok(Self {
             service: service.to_owned(),
             account: account.to_owned(),
@@ -91,23 +91,9 @@ impl fmt::Display for AccountKey {
     }
 }
 
-/// Checks a service name or account label. The error never echoes a value
-/// that could hold control characters.
-pub fn validate_label(what: &str, value: &str) -> Result<()> {
-    let ok = !value.is_empty()
-        && value.len() <= 64
-        && value.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidArguments(format!(
-            "{what} must be 1-64 characters of letters, digits, '_', '-' or '.', starting with a letter or digit"
-        )))
-    }
-}
+/// Checks a service name or account label (the rule lives in
+/// [`crate::names::check_label`]; kept here for existing callers).
+pub use crate::names::check_label as validate_label;
 
 /// How a credential was obtained, which decides whether it can be refreshed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -139,7 +139,7 @@ impl SqliteStore {
 
     /// Opens the existing store at `path` with `key` for this process
     /// alone, for work that must not race another process's writes (a key
-    /// rotation): refused with [`Error::Store`] "in use by another process"
+    /// rotation): refused with [`Error::StoreInUse`]
     /// while any other connection has the file open (`mcpist serve`, each
     /// stdio client's `mcpist serve --stdio`, any command). Until the handle
     /// is dropped, every other process is kept out.
@@ -441,13 +441,7 @@ impl SqliteStore {
             }
             if !broken.is_empty() && !skip_broken {
                 // Dropping the transaction rolls everything back.
-                return Err(Error::Store(format!(
-                    "{} record(s) do not open with the current key, so they cannot be re-sealed: {}; \
-                     nothing was changed. `mcpist key rotate --skip-broken` re-seals the rest and \
-                     leaves these as they are (no key opens them); or remove them first",
-                    broken.len(),
-                    broken.join(", ")
-                )));
+                return Err(Error::BrokenRecords { records: broken });
             }
             tx.commit().map_err(store_err)?;
             Ok(Resealed {
@@ -513,12 +507,9 @@ fn store_err(e: rusqlite::Error) -> Error {
 
 /// The refusal of work that needs the store to itself.
 pub(crate) fn in_use(store: &Path) -> Error {
-    Error::Store(format!(
-        "{} is in use by another process: stop `mcpist serve` and every MCP client that \
-         starts `mcpist serve --stdio` (and any other `mcpist` command), then try again; \
-         nothing was changed",
-        store.display()
-    ))
+    Error::StoreInUse {
+        location: store.display().to_string(),
+    }
 }
 
 /// Puts `conn` in exclusive locking mode and takes the lock, which SQLite
@@ -557,7 +548,7 @@ fn check_key_current(conn: &Connection, sealer: &Sealer, location: &Path) -> Res
             location: location.display().to_string(),
             hint: format!(
                 "the store is now sealed with key {}, this process opened it with key {:08x} \
-                 (was `mcpist key rotate` run while it was open?); restart it; nothing was written",
+                 (was the key rotated while it was open?); restart it; nothing was written",
                 found.map_or_else(|| "(unknown)".to_owned(), |id| format!("{id:08x}")),
                 sealer.key_id()
             ),

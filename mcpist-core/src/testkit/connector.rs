@@ -20,19 +20,15 @@ pub async fn run_all(connector: &dyn Connector) {
 /// tool says whether it only reads.
 pub fn tools_are_well_formed(connector: &dyn Connector) {
     let service = connector.service();
-    crate::store::validate_label("service", service).expect("service name");
+    crate::names::check_service("service", service).expect("service name");
     let tools = connector.tools();
     assert!(!tools.is_empty(), "{service} has no tools");
     let mut names = BTreeSet::new();
     for tool in &tools {
-        let full = format!("{service}_{}", tool.name);
-        assert!(
-            (1..=64).contains(&full.len())
-                && full
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
-            "tool name {full:?} must match ^[a-zA-Z0-9_-]{{1,64}}$"
-        );
+        let full = crate::names::tool_name(service, &tool.name);
+        if let Err(e) = crate::names::check_tool_name(&full) {
+            panic!("{e}");
+        }
         assert!(names.insert(full.clone()), "{full} is defined twice");
         assert!(
             !tool.description.trim().is_empty() && tool.description.len() <= 200,
