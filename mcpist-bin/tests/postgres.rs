@@ -13,7 +13,6 @@ use mcpist_core::{
 };
 use rmcp::{
     ServiceExt,
-    model::CallToolRequestParams,
     transport::{
         StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
     },
@@ -111,26 +110,7 @@ async fn two_replicas_refresh_an_expired_token_once_between_them() {
         );
     }
     let token_requests_before = fake.token_requests();
-    let mut calls = tokio::task::JoinSet::new();
-    for i in 0..100 {
-        let peer = clients[i % 2].peer().clone();
-        calls.spawn(async move {
-            peer.call_tool(CallToolRequestParams::new("github_get_me"))
-                .await
-                .unwrap()
-        });
-    }
-    let results = calls.join_all().await;
-    let failed: Vec<_> = results
-        .iter()
-        .filter(|r| r.is_error != Some(false))
-        .map(|r| format!("{:?}", r.content))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} calls failed: {failed:?}",
-        failed.len()
-    );
+    support::call_all_at_once(&clients, "github_get_me", 100).await;
     assert_eq!(
         fake.token_requests() - token_requests_before,
         1,

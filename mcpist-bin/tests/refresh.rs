@@ -10,7 +10,6 @@ use mcpist_core::{
         AccountKey, AccountStatus, AccountWrite, Credential, CredentialKind, Expect, now_unix,
     },
 };
-use rmcp::model::CallToolRequestParams;
 use secrecy::SecretString;
 
 mod support;
@@ -70,26 +69,7 @@ async fn two_stdio_servers_on_one_file_refresh_a_rotating_grant_once() {
 
     let clients = [stdio_client(&home).await, stdio_client(&home).await];
     let before = fake.token_requests();
-    let mut calls = tokio::task::JoinSet::new();
-    for i in 0..100 {
-        let peer = clients[i % 2].peer().clone();
-        calls.spawn(async move {
-            peer.call_tool(CallToolRequestParams::new("github_get_me"))
-                .await
-                .unwrap()
-        });
-    }
-    let results = calls.join_all().await;
-    let failed: Vec<_> = results
-        .iter()
-        .filter(|r| r.is_error != Some(false))
-        .map(|r| format!("{:?}", r.content))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} calls failed: {failed:?}",
-        failed.len()
-    );
+    support::call_all_at_once(&clients, "github_get_me", 100).await;
     assert_eq!(
         fake.token_requests() - before,
         1,

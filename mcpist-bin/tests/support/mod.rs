@@ -292,3 +292,33 @@ pub(crate) fn output_within(mut cmd: Command, limit: std::time::Duration) -> Out
 pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Calls `tool` (no arguments) `n` times at once, spread round-robin over
+/// `clients`, and fails the test naming every call that did not succeed.
+pub(crate) async fn call_all_at_once(
+    clients: &[rmcp::service::RunningService<rmcp::RoleClient, ()>],
+    tool: &'static str,
+    n: usize,
+) {
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let peer = clients[i % clients.len()].peer().clone();
+        calls.spawn(async move {
+            peer.call_tool(rmcp::model::CallToolRequestParams::new(tool))
+                .await
+                .unwrap()
+        });
+    }
+    let failed: Vec<_> = calls
+        .join_all()
+        .await
+        .iter()
+        .filter(|r| r.is_error != Some(false))
+        .map(|r| format!("{:?}", r.content))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} calls failed: {failed:?}",
+        failed.len()
+    );
+}
