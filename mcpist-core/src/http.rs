@@ -1,5 +1,6 @@
 //! The HTTP app: MCP over Streamable HTTP at `/mcp`, behind a bearer token and
-//! Host / Origin validation, plus `/healthz`.
+//! Host / Origin validation, plus `/healthz`; and the loop that serves it
+//! ([`serve`], or [`serve_until`] with a graceful [`Shutdown`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,6 +172,104 @@ pub async fn serve(
     Ok(())
 }
 
+/// How long [`serve_until`] waits, after cutting calls off and again after
+/// closing the streams, before it gives up on what is left.
+pub const DEFAULT_SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+
+/// A graceful shutdown of an [`McpServer`] served over HTTP, for
+/// [`serve_until`]: the tool calls in flight get a grace period to finish;
+/// those still running after it are cut off with an error answer (and an
+/// `interrupted` audit outcome) instead of a dropped connection.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    grace: Duration,
+    flush: Duration,
+    server: McpServer,
+    in_flight: InFlight,
+    cancel: CancellationToken,
+}
+
+impl Shutdown {
+    /// The shutdown of `server` served with `options` (it watches their
+    /// [`HttpOptions::in_flight`] and cancels their [`HttpOptions::cancel`]):
+    /// the calls in flight get `grace` to finish.
+    pub fn new(server: &McpServer, options: &HttpOptions, grace: Duration) -> Self {
+        Self {
+            grace,
+            flush: DEFAULT_SHUTDOWN_FLUSH,
+            server: server.clone(),
+            in_flight: options.in_flight.clone(),
+            cancel: options.cancel.clone(),
+        }
+    }
+
+    /// How long cut-off calls get to send their answer, and how long the
+    /// connections get to close once the streams are closed
+    /// ([`DEFAULT_SHUTDOWN_FLUSH`] unless set).
+    pub fn flush(mut self, flush: Duration) -> Self {
+        self.flush = flush;
+        self
+    }
+
+    /// Waits for the calls in flight (cutting off the late ones), closes the
+    /// streams, and after `flush` more cancels `abandon`.
+    async fn run(self, abandon: CancellationToken) {
+        let grace_secs = self.grace.as_secs();
+        if tokio::time::timeout(self.grace, self.in_flight.idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight = self.in_flight.count(),
+                grace_secs,
+                "calls still running after the grace period are cut off"
+            );
+            self.server.cut_calls();
+            let _ = tokio::time::timeout(self.flush, self.in_flight.idle()).await;
+        }
+        self.cancel.cancel();
+        // A connection that ignores the close must not keep the server up.
+        tokio::time::sleep(self.flush).await;
+        abandon.cancel();
+    }
+}
+
+/// Serves `app` like [`serve`] until `signal` resolves (a SIGTERM, say), then
+/// shuts down as `shutdown` says: no new connections at once; the calls in
+/// flight get the grace period to finish, then the rest are cut off with an
+/// error answer; only then are the sessions' streams closed. Returns once
+/// every connection has closed, or once one has ignored the close for the
+/// flush period (it is abandoned, with a warning).
+///
+/// `app` is the router of the server and options `shutdown` was made from
+/// ([`router`] or [`router_with`]).
+pub async fn serve_until(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: Shutdown,
+    signal: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let abandon = CancellationToken::new();
+    let abandoned = abandon.clone();
+    let serving = serve(listener, app, limits, async move {
+        signal.await;
+        tracing::info!(
+            in_flight = shutdown.in_flight.count(),
+            grace_secs = shutdown.grace.as_secs(),
+            "stopping: no new connections; waiting for the calls in flight"
+        );
+        tokio::spawn(shutdown.run(abandon));
+    });
+    tokio::select! {
+        served = serving => served,
+        () = abandoned.cancelled() => {
+            tracing::warn!("connections still open after the grace period; exiting anyway");
+            Ok(())
+        }
+    }
+}
+
 /// How `/mcp` authenticates its callers.
 #[derive(Debug, Clone)]
 pub enum ClientAuth {
@@ -229,9 +328,10 @@ pub struct HttpOptions {
 /// MCP requests (POSTs to `/mcp`, which carry every tool call) whose
 /// response has not been completely sent yet.
 ///
-/// A graceful shutdown stops accepting connections, waits (bounded) for
-/// [`InFlight::idle`], and only then closes the sessions' streams: a tool
-/// call that was running gets its answer out, and its audit record its outcome.
+/// A graceful shutdown ([`serve_until`]) stops accepting connections, waits
+/// (bounded) for [`InFlight::idle`], and only then closes the sessions'
+/// streams: a tool call that was running gets its answer out, and its audit
+/// record its outcome.
 #[derive(Debug, Clone, Default)]
 pub struct InFlight(Arc<watch::Sender<usize>>);
 
@@ -664,6 +764,53 @@ mod tests {
             status("127.0.0.1:1", Some("http://evil.example")).await,
             StatusCode::FORBIDDEN
         );
+    }
+
+    #[tokio::test]
+    async fn serve_until_abandons_a_connection_that_outlasts_grace_and_flush() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let store = Arc::new(crate::MemoryStore::new());
+        let exchanger = crate::Exchanger::new(store.clone(), store.clone()).unwrap();
+        let server = McpServer::builder(exchanger, store).build().unwrap();
+        let options = HttpOptions::loopback(ClientAuth::DangerouslyNone);
+        let shutdown = Shutdown::new(&server, &options, Duration::from_millis(50))
+            .flush(Duration::from_millis(50));
+        // A request that never ends keeps its connection open past the close.
+        let (arrived, arrival) = tokio::sync::oneshot::channel::<()>();
+        let arrived = Arc::new(std::sync::Mutex::new(Some(arrived)));
+        let slow = Router::new().route(
+            "/slow",
+            get(move || {
+                if let Some(arrived) = arrived.lock().unwrap().take() {
+                    let _ = arrived.send(());
+                }
+                std::future::pending::<&'static str>()
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serving = tokio::spawn(serve_until(
+            listener,
+            router_with(server, options, slow),
+            ConnectionLimits::default(),
+            shutdown,
+            async move {
+                let _ = arrival.await;
+            },
+        ));
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .unwrap();
+        let served = tokio::time::timeout(Duration::from_secs(10), serving)
+            .await
+            .expect("serve_until returns although a connection stays open")
+            .unwrap();
+        assert!(served.is_ok(), "{served:?}");
+        // No answer was sent on the abandoned connection.
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_millis(100), tcp.read(&mut buf)).await;
+        assert!(!matches!(read, Ok(Ok(n)) if n > 0), "{read:?}");
     }
 
     #[test]

@@ -5,12 +5,13 @@
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use async_trait::async_trait;
 use mcpist_core::{
     Error, Exchanger, McpServer, Registration, Result, Service, TokenStore,
-    http::{BearerDigest, ClientAuth, HttpOptions},
+    http::{BearerDigest, ClientAuth, HttpOptions, Shutdown},
     store::{
         AccountInfo, AccountKey, AccountRecord, AccountStatus, AccountWrite, Credential,
         CredentialKind, Expect,
@@ -121,6 +122,19 @@ pub fn app(
     github_base_url: &str,
     bearer: &SecretString,
 ) -> Result<axum::Router> {
+    let (router, _) = app_with_shutdown(tokens, github_base_url, bearer, Duration::ZERO)?;
+    Ok(router)
+}
+
+/// [`app`], and the graceful shutdown of its MCP server for
+/// [`mcpist_core::http::serve_until`]: tool calls in flight get `grace` to
+/// finish before they are cut off.
+pub fn app_with_shutdown(
+    tokens: HostTokens,
+    github_base_url: &str,
+    bearer: &SecretString,
+    grace: Duration,
+) -> Result<(axum::Router, Shutdown)> {
     // Naming the crate keeps its `inventory` registrations linked in.
     let _ = mcpist_connectors::builtin();
     let store = Arc::new(tokens);
@@ -133,14 +147,14 @@ pub fn app(
     let server = McpServer::builder(Exchanger::new(store, audit.clone())?, audit)
         .service(github)
         .build()?;
-    let mcp = mcpist_core::http::router(
-        server,
-        HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(bearer))),
-    );
-    Ok(axum::Router::new()
+    let options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(bearer)));
+    let shutdown = Shutdown::new(&server, &options, grace);
+    let mcp = mcpist_core::http::router(server, options);
+    let router = axum::Router::new()
         .route(
             "/hello",
             axum::routing::get(|| async { "hello from the host application" }),
         )
-        .merge(mcp))
+        .merge(mcp);
+    Ok((router, shutdown))
 }

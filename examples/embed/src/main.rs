@@ -7,7 +7,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bearer = SecretString::from(std::env::var("MCP_BEARER").map_err(|_| "set MCP_BEARER")?);
     let tokens =
         mcpist_example_embed::HostTokens::new([("github".to_owned(), SecretString::from(token))]);
-    let app = mcpist_example_embed::app(tokens, "https://api.github.com", &bearer)?;
+    // Tool calls in flight at Ctrl-C get 10 s to finish, then are cut off.
+    let (app, shutdown) = mcpist_example_embed::app_with_shutdown(
+        tokens,
+        "https://api.github.com",
+        &bearer,
+        std::time::Duration::from_secs(10),
+    )?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
     eprintln!(
         "host app on http://{}/hello, MCP at /mcp",
@@ -15,9 +21,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // MCPist's own loop: header-read and idle timeouts and a connection cap.
     let limits = mcpist_core::http::ConnectionLimits::default();
-    let shutdown = async {
+    let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    mcpist_core::http::serve(listener, app, limits, shutdown).await?;
+    mcpist_core::http::serve_until(listener, app, limits, shutdown, ctrl_c).await?;
     Ok(())
 }

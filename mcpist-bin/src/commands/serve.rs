@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result, bail};
 use mcpist_core::http::{ClientAuth, HttpOptions};
 use secrecy::{ExposeSecret, SecretString};
-use tokio_util::sync::CancellationToken;
 
 use crate::{
     commands::stdio_entry,
@@ -129,8 +128,6 @@ pub(crate) async fn run(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) 
             .allowed_origins
             .push(url.origin().ascii_serialization());
     }
-    let cancel = CancellationToken::new();
-    options.cancel = cancel.clone();
     // The web UI, beside `/mcp` behind the same Host / Origin guard.
     let mut web_routes = axum::Router::new();
     if loaded.config.store.kind != config::StoreKind::Memory {
@@ -157,50 +154,18 @@ pub(crate) async fn run(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) 
             server.visible_tools()
         ),
     );
-    // On SIGTERM: stop accepting at once; give the calls in flight the grace
-    // period to finish, then cut off the rest with an error answer; only then
-    // close the sessions' streams.
+    // On SIGTERM or Ctrl-C: core's graceful shutdown (the calls in flight
+    // get the grace period, then are cut off; then the streams close).
     let grace = std::time::Duration::from_secs(server_config.shutdown_grace_secs);
-    let in_flight = options.in_flight.clone();
-    let calls = server.clone();
-    let hard_stop = CancellationToken::new();
-    let stop = hard_stop.clone();
-    let limits = server_config.connection_limits();
-    let serving = mcpist_core::http::serve(
+    let shutdown = mcpist_core::http::Shutdown::new(&server, &options, grace);
+    mcpist_core::http::serve_until(
         listener,
         mcpist_core::http::router_with(server, options, web_routes),
-        limits,
-        async move {
-            shutdown_signal().await;
-            tracing::info!(
-                in_flight = in_flight.count(),
-                grace_secs = grace.as_secs(),
-                "stopping: no new connections; waiting for the calls in flight"
-            );
-            tokio::spawn(async move {
-                let flush = std::time::Duration::from_secs(5);
-                if tokio::time::timeout(grace, in_flight.idle()).await.is_err() {
-                    tracing::warn!(
-                        in_flight = in_flight.count(),
-                        grace_secs = grace.as_secs(),
-                        "calls still running after the grace period are cut off"
-                    );
-                    calls.cut_calls();
-                    let _ = tokio::time::timeout(flush, in_flight.idle()).await;
-                }
-                cancel.cancel();
-                // A connection that ignores the close must not keep the process alive.
-                tokio::time::sleep(flush).await;
-                stop.cancel();
-            });
-        },
-    );
-    tokio::select! {
-        served = serving => served?,
-        () = hard_stop.cancelled() => {
-            tracing::warn!("connections still open after the grace period; exiting anyway");
-        }
-    }
+        server_config.connection_limits(),
+        shutdown,
+        shutdown_signal(),
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }
