@@ -10,6 +10,8 @@ use mcpist_core::{
 };
 use rmcp::{RoleClient, ServiceExt, service::RunningService};
 
+pub mod on_fake_github;
+
 /// The tools the registered connector `service` lists with its default
 /// config, so that tests derive tool counts instead of writing them down.
 pub fn tools_of(service: &str) -> Vec<ToolSpec> {
