@@ -1,7 +1,9 @@
 //! GitHub's tools against the fake GitHub, through the real MCP server and
 //! an rmcp client in process: what each tool sends and answers, pagination,
-//! routes, writes and per-toolset errors.
+//! routes, writes, per-toolset errors, and the connector testkit's error
+//! mapping.
 
+use mcpist_core::Registration;
 use mcpist_tests::{
     canary,
     on_fake_github::{call, json_of, setup, text},
@@ -372,4 +374,27 @@ async fn github_errors_per_toolset_are_readable() {
     let created = json_of(&call(&s.client, "github_create_pull_request", json!({"owner": "octocat", "repo": "hello-world", "title": "Add --json", "head": "json-flag", "base": "main", "draft": true})).await);
     assert_eq!(created["number"], 5);
     assert_eq!(created["draft"], true);
+}
+
+#[tokio::test]
+async fn github_maps_upstream_errors_as_the_exchanger_expects() {
+    let github = (Registration::find("github").unwrap().build)(Value::Null).unwrap();
+    let repo = json!({"owner": "octocat", "repo": "hello-world"});
+    // A hand-written read, a read of the shared REST engine, and a write.
+    for (tool, args) in [
+        ("get_me", json!({})),
+        ("list_issues", repo.clone()),
+        ("get_repo", repo.clone()),
+        (
+            "create_issue",
+            json!({"owner": "octocat", "repo": "hello-world", "title": "x"}),
+        ),
+    ] {
+        mcpist_core::testkit::connector::maps_upstream_errors(
+            github.as_ref(),
+            tool,
+            args.as_object().unwrap().clone(),
+        )
+        .await;
+    }
 }

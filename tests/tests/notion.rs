@@ -400,3 +400,21 @@ async fn requests_are_paced_to_the_configured_rate() {
         );
     }
 }
+
+#[tokio::test]
+async fn notion_maps_upstream_errors_as_the_exchanger_expects() {
+    let notion =
+        (Registration::find("notion").unwrap().build)(json!({"requests_per_second": 1000.0}))
+            .unwrap();
+    for (tool, args) in [
+        ("get_self", json!({})),
+        ("get_page", json!({"page_id": PAGE})),
+    ] {
+        mcpist_core::testkit::connector::maps_upstream_errors(
+            notion.as_ref(),
+            tool,
+            args.as_object().unwrap().clone(),
+        )
+        .await;
+    }
+}
