@@ -10,11 +10,7 @@ use mcpist_core::{
     AuditSink, Exchanger, McpServer, MemoryStore, Registration, Service, ServicePolicy, TokenStore,
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
-use rmcp::{
-    RoleClient,
-    model::{CallToolRequestParams, CallToolResult},
-    service::RunningService,
-};
+use rmcp::{RoleClient, service::RunningService};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -102,35 +98,4 @@ pub async fn setup_full(
         store,
         client,
     }
-}
-
-/// Calls `tool` with `args` (an object); panics on a protocol error.
-pub async fn call(
-    client: &RunningService<RoleClient, ()>,
-    tool: &str,
-    args: Value,
-) -> CallToolResult {
-    client
-        .call_tool(
-            CallToolRequestParams::new(tool.to_owned())
-                .with_arguments(args.as_object().expect("object").clone()),
-        )
-        .await
-        .expect("a tool result, not a protocol error")
-}
-
-/// The text blocks of `result`, joined by newlines.
-pub fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The JSON of a successful `result`; panics with its text on a tool error.
-pub fn json_of(result: &CallToolResult) -> Value {
-    assert_eq!(result.is_error, Some(false), "{}", text(result));
-    serde_json::from_str(&text(result)).expect("JSON text")
 }

@@ -4,10 +4,7 @@
 //! mapping.
 
 use mcpist_core::Registration;
-use mcpist_tests::{
-    canary,
-    on_fake_github::{call, json_of, setup, text},
-};
+use mcpist_tests::{call, canary, json_of, on_fake_github::setup, text};
 use serde_json::{Value, json};
 
 #[tokio::test]

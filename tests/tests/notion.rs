@@ -8,7 +8,7 @@ use mcpist_core::{
     Exchanger, McpServer, MemoryStore, Registration, ServicePolicy, TokenStore,
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
-use mcpist_tests::canary;
+use mcpist_tests::{canary, json_of, text};
 use rmcp::{
     RoleClient,
     model::{CallToolRequestParams, CallToolResult},
@@ -80,18 +80,6 @@ async fn call(s: &Setup, tool: &str, args: Value) -> CallToolResult {
         "the token leaked into a result"
     );
     result
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect()
-}
-
-fn json_of(r: &CallToolResult) -> Value {
-    assert_eq!(r.is_error, Some(false), "{}", text(r));
-    serde_json::from_str(&text(r)).unwrap()
 }
 
 #[tokio::test]

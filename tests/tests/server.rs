@@ -12,8 +12,9 @@ use mcpist_core::{
     store::AccountKey,
 };
 use mcpist_tests::{
-    canary,
-    on_fake_github::{add_account, call, json_of, setup, setup_config, setup_with, text},
+    call, canary, json_of,
+    on_fake_github::{add_account, setup, setup_config, setup_with},
+    text,
 };
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
