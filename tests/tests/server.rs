@@ -473,3 +473,50 @@ async fn every_registered_connector_passes_the_connector_testkit() {
         mcpist_core::testkit::connector::run_all(connector.as_ref()).await;
     }
 }
+
+#[tokio::test]
+async fn a_declarative_connector_passes_the_connector_testkit_and_maps_upstream_errors() {
+    let todo = mcpist_connectors::declarative::build(
+        "todo",
+        json!({
+            "kind": "http",
+            "base_url": "https://api.todoist.com/rest/v2",
+            "tools": [
+                {
+                    "name": "get_task",
+                    "description": "One task by id.",
+                    "path": "tasks/{id}",
+                    "input_schema": {
+                        "type": "object",
+                        "properties": {"id": {"type": "string"}},
+                        "required": ["id"],
+                    },
+                },
+                {
+                    "name": "add_task",
+                    "description": "Adds a task.",
+                    "method": "POST",
+                    "path": "tasks",
+                    "body": ["content"],
+                    "input_schema": {
+                        "type": "object",
+                        "properties": {"content": {"type": "string"}},
+                    },
+                },
+            ],
+        }),
+    )
+    .unwrap();
+    mcpist_core::testkit::connector::run_all(todo.as_ref()).await;
+    for (tool, args) in [
+        ("get_task", json!({"id": "7"})),
+        ("add_task", json!({"content": "x"})),
+    ] {
+        mcpist_core::testkit::connector::maps_upstream_errors(
+            todo.as_ref(),
+            tool,
+            args.as_object().unwrap().clone(),
+        )
+        .await;
+    }
+}
