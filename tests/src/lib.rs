@@ -1,4 +1,5 @@
-//! Test support for MCPist: canaries, an in-process rmcp client, and the
+//! Test support for MCPist: canaries, an in-process rmcp client and its call
+//! helpers, a server on the fake GitHub ([`on_fake_github`]), and the
 //! loopback helpers of the fake upstream APIs. The fakes themselves live
 //! beside their connectors, behind `mcpist-connectors`' `fake` feature
 //! (`mcpist_connectors::github::fake`, `mcpist_connectors::notion::fake`).
@@ -8,7 +9,14 @@ use mcpist_core::{
     McpServer, Registration, ToolSpec,
     guide::{Guide, PlainGuide, Remedy},
 };
-use rmcp::{RoleClient, ServiceExt, service::RunningService};
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    service::RunningService,
+};
+use serde_json::Value;
+
+pub mod on_fake_github;
 
 /// The tools the registered connector `service` lists with its default
 /// config, so that tests derive tool counts instead of writing them down.
@@ -79,4 +87,35 @@ impl Guide for CliGuide {
             other => PlainGuide.means(other),
         }
     }
+}
+
+/// Calls `tool` with `args` (an object); panics on a protocol error.
+pub async fn call(
+    client: &RunningService<RoleClient, ()>,
+    tool: &str,
+    args: Value,
+) -> CallToolResult {
+    client
+        .call_tool(
+            CallToolRequestParams::new(tool.to_owned())
+                .with_arguments(args.as_object().expect("object").clone()),
+        )
+        .await
+        .expect("a tool result, not a protocol error")
+}
+
+/// The text blocks of `result`, joined by newlines.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The JSON of a successful `result`; panics with its text on a tool error.
+pub fn json_of(result: &CallToolResult) -> Value {
+    assert_eq!(result.is_error, Some(false), "{}", text(result));
+    serde_json::from_str(&text(result)).expect("JSON text")
 }

@@ -17,7 +17,7 @@ use mcpist_core::{
     mcp::{CallToolResult, ContentBlock, JsonObject},
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
-use mcpist_tests::canary;
+use mcpist_tests::{call, canary, text};
 use rmcp::{RoleClient, model::CallToolRequestParams, service::RunningService};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -52,23 +52,6 @@ impl Connector for Panicky {
         }
         Ok(CallToolResult::success(vec![ContentBlock::text("fine")]))
     }
-}
-
-async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
-    client
-        .call_tool(
-            CallToolRequestParams::new(tool.to_owned())
-                .with_arguments(args.as_object().unwrap().clone()),
-        )
-        .await
-        .unwrap()
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect()
 }
 
 /// Every audit record, oldest first.

@@ -8,7 +8,7 @@ use mcpist_core::{
     Exchanger, McpServer, MemoryStore, Registration, ServicePolicy, TokenStore,
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
-use mcpist_tests::canary;
+use mcpist_tests::{canary, json_of, text};
 use rmcp::{
     RoleClient,
     model::{CallToolRequestParams, CallToolResult},
@@ -80,18 +80,6 @@ async fn call(s: &Setup, tool: &str, args: Value) -> CallToolResult {
         "the token leaked into a result"
     );
     result
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect()
-}
-
-fn json_of(r: &CallToolResult) -> Value {
-    assert_eq!(r.is_error, Some(false), "{}", text(r));
-    serde_json::from_str(&text(r)).unwrap()
 }
 
 #[tokio::test]
@@ -398,5 +386,23 @@ async fn requests_are_paced_to_the_configured_rate() {
             "request {k} arrived {:?} after the start",
             request.at - started
         );
+    }
+}
+
+#[tokio::test]
+async fn notion_maps_upstream_errors_as_the_exchanger_expects() {
+    let notion =
+        (Registration::find("notion").unwrap().build)(json!({"requests_per_second": 1000.0}))
+            .unwrap();
+    for (tool, args) in [
+        ("get_self", json!({})),
+        ("get_page", json!({"page_id": PAGE})),
+    ] {
+        mcpist_core::testkit::connector::maps_upstream_errors(
+            notion.as_ref(),
+            tool,
+            args.as_object().unwrap().clone(),
+        )
+        .await;
     }
 }

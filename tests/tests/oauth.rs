@@ -25,11 +25,8 @@ use mcpist_core::{
 // Naming the crate keeps its `inventory` registrations linked in.
 use mcpist_connectors as _;
 use mcpist_connectors::github::fake::FakeGithub;
-use rmcp::{
-    RoleClient,
-    model::{CallToolRequestParams, CallToolResult},
-    service::RunningService,
-};
+use mcpist_tests::{call, text};
+use rmcp::{RoleClient, service::RunningService};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -171,23 +168,6 @@ async fn setup_with(routing: Routing) -> Setup {
 
 async fn setup() -> Setup {
     setup_with(Routing::default()).await
-}
-
-async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
-    client
-        .call_tool(
-            CallToolRequestParams::new(tool.to_owned())
-                .with_arguments(args.as_object().unwrap().clone()),
-        )
-        .await
-        .unwrap()
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect()
 }
 
 async fn record(store: &FlakyStore, label: &str) -> AccountRecord {

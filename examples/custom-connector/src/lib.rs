@@ -9,6 +9,7 @@ use mcpist_core::{
     Auth, CallContext, Connector, Error, Registration, Result, ToolHints, ToolSpec,
     connector::{parse_base_url, parse_config},
     mcp::{CallToolResult, ContentBlock, JsonObject},
+    upstream::{Failure, status_error},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -111,11 +112,12 @@ impl Connector for Xkcd {
         let upstream = ctx.upstream();
         let response = upstream.send(upstream.get(&segments)?).await?;
         if !response.status().is_success() {
-            return Err(Error::Upstream {
-                service: NAME.into(),
-                status: response.status().as_u16(),
-                message: "no such comic".into(),
-            });
+            return Err(status_error(
+                upstream,
+                response.status(),
+                response.headers(),
+                Failure::new("no such comic"),
+            ));
         }
         let comic: Value = upstream.json(response).await?;
         let summary = json!({"num": comic["num"], "title": comic["safe_title"],

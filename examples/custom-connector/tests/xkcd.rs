@@ -1,5 +1,5 @@
-//! The example connector passes MCPist's connector testkit and serves a fake
-//! xkcd through the real MCP server and client.
+//! The example connector passes MCPist's connector testkit (declarations and
+//! error mapping) and serves a fake xkcd through the real MCP server and client.
 
 use std::sync::Arc;
 
@@ -22,6 +22,13 @@ async fn the_example_connector_passes_the_testkit_and_answers() {
         .expect("registered through inventory");
     let xkcd = Service::from_config(registration, json!({ "base_url": base })).unwrap();
     mcpist_core::testkit::connector::run_all(xkcd.connector.as_ref()).await;
+    // xkcd takes no credential, so the testkit skips the 401 check.
+    mcpist_core::testkit::connector::maps_upstream_errors(
+        xkcd.connector.as_ref(),
+        "get_comic",
+        json!({"num": 1}).as_object().unwrap().clone(),
+    )
+    .await;
 
     let store = Arc::new(MemoryStore::new());
     let exchanger = Exchanger::new(store.clone(), store.clone())

@@ -1,125 +1,23 @@
-//! The real rmcp client, in process over a duplex pipe (the stdio framing),
-//! against MCPist's server with the GitHub connector pointed at a fake GitHub.
+//! The generic MCP server, through a real rmcp client in process over a
+//! duplex pipe (the stdio framing): tool listing, argument validation,
+//! account resolution, policy, audit, upstream errors, retries and timeouts.
+//! GitHub on its fake is just the connector here; GitHub's own tools are
+//! tested in `github.rs`.
 
 use std::sync::Arc;
 
-use mcpist_connectors::github::fake::FakeGithub;
 use mcpist_core::{
-    AuditSink, Exchanger, McpServer, MemoryStore, Registration, Service, ServicePolicy, TokenStore,
+    AuditSink, Registration, Service, ServicePolicy, TokenStore,
     audit::{AuditFilter, AuditKind, Outcome},
-    store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
+    store::AccountKey,
 };
-use mcpist_tests::canary;
-use rmcp::{
-    RoleClient,
-    model::{CallToolRequestParams, CallToolResult},
-    service::RunningService,
+use mcpist_tests::{
+    call, canary, json_of,
+    on_fake_github::{add_account, setup, setup_config, setup_with},
+    text,
 };
-use secrecy::SecretString;
+use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
-
-struct Setup {
-    fake: FakeGithub,
-    store: Arc<MemoryStore>,
-    client: RunningService<RoleClient, ()>,
-}
-
-async fn add_account(store: &MemoryStore, label: &str, token: &str) {
-    store
-        .put(
-            &AccountKey::new("github", label).unwrap(),
-            AccountWrite {
-                credential: Credential::static_token(SecretString::from(token.to_owned())).unwrap(),
-                identity: None,
-                status: AccountStatus::Ok,
-            },
-            Expect::Any,
-        )
-        .await
-        .unwrap();
-}
-
-/// A server with the GitHub connector on a fake GitHub and `accounts`
-/// (label, token, login) in a memory store, and a client connected to it.
-async fn setup(accounts: &[(&str, &str, &str)]) -> Setup {
-    setup_with(accounts, ServicePolicy::default(), None).await
-}
-
-/// [`setup`] with extra keys in the `[connectors.github]` table.
-async fn setup_config(accounts: &[(&str, &str, &str)], extra: Value) -> Setup {
-    setup_full(accounts, ServicePolicy::default(), None, extra).await
-}
-
-/// [`setup`] with a policy, and an audit sink other than the store.
-async fn setup_with(
-    accounts: &[(&str, &str, &str)],
-    policy: ServicePolicy,
-    audit: Option<Arc<dyn AuditSink>>,
-) -> Setup {
-    setup_full(accounts, policy, audit, json!({})).await
-}
-
-async fn setup_full(
-    accounts: &[(&str, &str, &str)],
-    policy: ServicePolicy,
-    audit: Option<Arc<dyn AuditSink>>,
-    extra: Value,
-) -> Setup {
-    let fake = FakeGithub::start().await;
-    let store = Arc::new(MemoryStore::new());
-    for (label, token, login) in accounts {
-        fake.accept_token(token, login);
-        add_account(&store, label, token).await;
-    }
-    let mut table = json!({ "base_url": fake.base_url() });
-    for (k, v) in extra.as_object().unwrap() {
-        table[k] = v.clone();
-    }
-    let github = Service::from_config(
-        Registration::find("github").expect("github is registered"),
-        table,
-    )
-    .unwrap();
-    let audit = audit.unwrap_or_else(|| store.clone());
-    let exchanger = Exchanger::new(store.clone(), audit.clone())
-        .unwrap()
-        .with_guide(Arc::new(mcpist_tests::CliGuide))
-        .with_service(&github);
-    let server = McpServer::builder(exchanger, audit)
-        .connector(github.connector, policy)
-        .build()
-        .unwrap();
-    let client = mcpist_tests::connect(server).await;
-    Setup {
-        fake,
-        store,
-        client,
-    }
-}
-
-async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
-    client
-        .call_tool(
-            CallToolRequestParams::new(tool.to_owned())
-                .with_arguments(args.as_object().expect("object").clone()),
-        )
-        .await
-        .expect("a tool result, not a protocol error")
-}
-
-fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn json_of(result: &CallToolResult) -> Value {
-    assert_eq!(result.is_error, Some(false), "{}", text(result));
-    serde_json::from_str(&text(result)).expect("JSON text")
-}
 
 #[test]
 fn the_registry_holds_exactly_the_builtin_connectors() {
@@ -161,79 +59,6 @@ async fn tools_are_listed_with_the_account_argument_and_annotations() {
             tool.name
         );
     }
-}
-
-#[tokio::test]
-async fn a_tool_call_reaches_github_with_the_token_and_the_client_never_sees_it() {
-    let token = canary("e2e");
-    let s = setup(&[("work", &token, "octocat")]).await;
-    let me = call(&s.client, "github_get_me", json!({})).await;
-    let me_json = json_of(&me);
-    assert_eq!(me_json["login"], "octocat");
-    assert_eq!(me_json["name"], "The octocat");
-
-    let seen = s.fake.requests();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].path, "/api/v3/user");
-    assert_eq!(
-        seen[0].authorization.as_deref(),
-        Some(format!("Bearer {token}").as_str())
-    );
-
-    let issues = json_of(
-        &call(
-            &s.client,
-            "github_list_issues",
-            json!({"owner": "octocat", "repo": "hello-world"}),
-        )
-        .await,
-    );
-    let numbers: Vec<_> = issues["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["number"].clone())
-        .collect();
-    assert_eq!(numbers, [json!(3), json!(2)], "open issues, newest first");
-    assert_eq!(issues["items"][1]["pr"], true);
-    assert_eq!(issues["items"][0]["labels"], json!(["bug"]));
-
-    let issue = json_of(
-        &call(
-            &s.client,
-            "github_get_issue",
-            json!({"owner": "octocat", "repo": "hello-world", "issue_number": 1}),
-        )
-        .await,
-    );
-    assert_eq!(issue["state"], "closed");
-    assert_eq!(issue["assignees"], json!(["hubot"]));
-    assert!(issue["body"].as_str().unwrap().starts_with("Body of Typo"));
-
-    // Nothing the client received carries the token.
-    let listed = serde_json::to_string(&s.client.list_all_tools().await.unwrap()).unwrap();
-    for output in [serde_json::to_string(&me).unwrap(), listed] {
-        assert!(!output.contains(&token));
-    }
-}
-
-#[tokio::test]
-async fn pagination_says_when_more_exists() {
-    let s = setup(&[("work", &canary("page"), "octocat")]).await;
-    let first = json_of(&call(&s.client, "github_list_repos", json!({"per_page": 2})).await);
-    assert_eq!(first["items"].as_array().unwrap().len(), 2);
-    assert_eq!(first["next_page"], 2);
-    let second = json_of(
-        &call(
-            &s.client,
-            "github_list_repos",
-            json!({"per_page": 2, "page": 2}),
-        )
-        .await,
-    );
-    assert_eq!(second["items"][0]["full_name"], "octocat/linguist");
-    assert_eq!(second["items"][0]["private"], true);
-    assert!(second.get("next_page").is_none());
 }
 
 #[tokio::test]
@@ -385,84 +210,6 @@ async fn a_rejected_token_says_how_to_replace_it() {
     assert!(
         message.contains("mcpist accounts add github --account work --token-stdin"),
         "{message}"
-    );
-}
-
-#[tokio::test]
-async fn ids_cannot_change_the_route() {
-    let s = setup(&[("work", &canary("route"), "octocat")]).await;
-    for owner in [
-        "../../user",
-        "a/b",
-        "x?y=1",
-        "https://evil.example",
-        "%2e%2e",
-    ] {
-        let r = call(
-            &s.client,
-            "github_list_issues",
-            json!({"owner": owner, "repo": "hello-world"}),
-        )
-        .await;
-        assert_eq!(r.is_error, Some(true), "{owner}: {}", text(&r));
-    }
-    for owner in ["..", "."] {
-        let r = call(
-            &s.client,
-            "github_list_issues",
-            json!({"owner": owner, "repo": "x"}),
-        )
-        .await;
-        assert!(text(&r).contains("not a valid name"), "{}", text(&r));
-    }
-    for seen in s.fake.requests() {
-        assert!(seen.path.starts_with("/api/v3/repos/"), "{}", seen.path);
-        assert_eq!(seen.path.split('/').count(), 7, "{}", seen.path);
-        assert!(seen.path.ends_with("/hello-world/issues"), "{}", seen.path);
-    }
-}
-
-#[tokio::test]
-async fn write_tools_send_what_the_model_asked_for() {
-    let s = setup(&[("work", &canary("write"), "octocat")]).await;
-    let created = json_of(&call(&s.client, "github_create_issue", json!({"owner": "octocat", "repo": "hello-world", "title": "New bug", "body": "It broke", "labels": ["bug"]})).await);
-    assert_eq!(created["number"], 4);
-    assert_eq!(created["title"], "New bug");
-    let seen = s.fake.requests();
-    assert_eq!(seen[0].method, "POST");
-    assert_eq!(
-        seen[0].body,
-        Some(json!({"title": "New bug", "body": "It broke", "labels": ["bug"]}))
-    );
-
-    let closed = json_of(&call(&s.client, "github_update_issue", json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3, "state": "closed"})).await);
-    assert_eq!(closed["state"], "closed");
-    let r = call(
-        &s.client,
-        "github_update_issue",
-        json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3}),
-    )
-    .await;
-    assert!(text(&r).contains("nothing to change"), "{}", text(&r));
-
-    let comment = json_of(
-        &call(
-            &s.client,
-            "github_add_issue_comment",
-            json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3, "body": "Thanks"}),
-        )
-        .await,
-    );
-    assert!(
-        comment["html_url"]
-            .as_str()
-            .unwrap()
-            .ends_with("#issuecomment-1")
-    );
-    assert_eq!(
-        s.fake.requests().len(),
-        3,
-        "one upstream request per successful write"
     );
 }
 
@@ -720,224 +467,56 @@ async fn a_slow_upstream_times_out_with_a_clear_error() {
 }
 
 #[tokio::test]
-async fn every_github_read_tool_answers_from_the_api() {
-    let s = setup(&[("work", &canary("reads"), "octocat")]).await;
-    let repo = json!({"owner": "octocat", "repo": "hello-world"});
-    let with = |extra: Value| {
-        let mut args = repo.clone();
-        for (k, v) in extra.as_object().unwrap() {
-            args[k] = v.clone();
-        }
-        args
-    };
-    let cases: Vec<(&str, Value, &str, Value)> = vec![
-        (
-            "github_list_orgs",
-            json!({}),
-            "/items/0/login",
-            json!("acme"),
-        ),
-        (
-            "github_get_repo",
-            repo.clone(),
-            "/default_branch",
-            json!("main"),
-        ),
-        (
-            "github_list_starred",
-            json!({}),
-            "/items/0/full_name",
-            json!("rust-lang/hello-world"),
-        ),
-        (
-            "github_list_branches",
-            repo.clone(),
-            "/items/1/sha",
-            json!("6dcb09b"),
-        ),
-        (
-            "github_list_commits",
-            repo.clone(),
-            "/items/0/message",
-            json!("Add --json"),
-        ),
-        (
-            "github_get_commit",
-            with(json!({"ref": "6dcb09b"})),
-            "/stats/total",
-            json!(43),
-        ),
-        (
-            "github_list_issue_comments",
-            with(json!({"issue_number": 3})),
-            "/items/0/body",
-            json!("Seen on #3"),
-        ),
-        (
-            "github_list_pull_requests",
-            repo.clone(),
-            "/items/0/head",
-            json!("json-flag"),
-        ),
-        (
-            "github_get_pull_request",
-            with(json!({"pull_number": 2})),
-            "/changed_files",
-            json!(2),
-        ),
-        (
-            "github_list_pull_request_files",
-            with(json!({"pull_number": 2})),
-            "/items/0/filename",
-            json!("src/main.rs"),
-        ),
-        (
-            "github_list_pull_request_reviews",
-            with(json!({"pull_number": 2})),
-            "/items/0/state",
-            json!("APPROVED"),
-        ),
-        (
-            "github_search_repositories",
-            json!({"q": "topic:rust"}),
-            "/total_count",
-            json!(3),
-        ),
-        (
-            "github_search_code",
-            json!({"q": "fn main"}),
-            "/items/0/repository",
-            json!("octocat/hello-world"),
-        ),
-        (
-            "github_search_issues",
-            json!({"q": "is:open"}),
-            "/items/1/author",
-            json!("octocat"),
-        ),
-        (
-            "github_list_workflows",
-            repo.clone(),
-            "/items/0/path",
-            json!(".github/workflows/ci.yml"),
-        ),
-        (
-            "github_list_workflow_runs",
-            repo.clone(),
-            "/items/0/conclusion",
-            json!("failure"),
-        ),
-        (
-            "github_list_workflow_jobs",
-            with(json!({"run_id": 30433642})),
-            "/items/0/steps/0/name",
-            json!("cargo test"),
-        ),
-        (
-            "github_list_public_events",
-            json!({"username": "octocat"}),
-            "/items/0/repo",
-            json!("octocat/hello-world"),
-        ),
-        (
-            "github_get_file_contents",
-            with(json!({"path": "README.md"})),
-            "/content",
-            json!("# Hello World\n\nHi!\n"),
-        ),
-        (
-            "github_get_file_contents",
-            repo.clone(),
-            "/entries/1/type",
-            json!("dir"),
-        ),
-    ];
-    for (tool, args, pointer, want) in cases {
-        let result = json_of(&call(&s.client, tool, args.clone()).await);
-        assert_eq!(
-            result.pointer(pointer),
-            Some(&want),
-            "{tool} {args}: {result}"
-        );
-    }
-    let diff = call(
-        &s.client,
-        "github_get_pull_request_diff",
-        with(json!({"pull_number": 2})),
-    )
-    .await;
-    assert!(
-        text(&diff).starts_with("diff --git a/src/main.rs"),
-        "{}",
-        text(&diff)
-    );
-    // Query arguments reach GitHub as query parameters.
-    let _ = call(
-        &s.client,
-        "github_list_commits",
-        with(json!({"path": "src/main.rs", "per_page": 5})),
-    )
-    .await;
-    let last = s.fake.requests().pop().unwrap();
-    assert_eq!(last.path, "/api/v3/repos/octocat/hello-world/commits");
-    assert!(last.query.unwrap().contains("path=src%2Fmain.rs"));
-}
-
-#[tokio::test]
-async fn github_errors_per_toolset_are_readable() {
-    let s = setup(&[("work", &canary("errs"), "octocat")]).await;
-    let cases = [
-        (
-            "github_get_repo",
-            json!({"owner": "octocat", "repo": "nope"}),
-            "404",
-        ),
-        (
-            "github_get_file_contents",
-            json!({"owner": "octocat", "repo": "hello-world", "path": "missing.txt"}),
-            "404",
-        ),
-        (
-            "github_get_file_contents",
-            json!({"owner": "octocat", "repo": "hello-world", "path": "../../user"}),
-            "not a valid name",
-        ),
-        (
-            "github_get_pull_request",
-            json!({"owner": "octocat", "repo": "hello-world", "pull_number": 9}),
-            "404",
-        ),
-        (
-            "github_create_pull_request",
-            json!({"owner": "octocat", "repo": "hello-world", "title": "x", "head": "nope", "base": "main"}),
-            "head: invalid",
-        ),
-        (
-            "github_list_workflow_runs",
-            json!({"owner": "ratelimited", "repo": "x"}),
-            "rate limiting",
-        ),
-        ("github_search_code", json!({}), "\"q\""),
-        (
-            "github_list_public_events",
-            json!({"username": "x", "per_page": 500}),
-            "`per_page`",
-        ),
-    ];
-    for (tool, args, needle) in cases {
-        let r = call(&s.client, tool, args.clone()).await;
-        assert_eq!(r.is_error, Some(true), "{tool} {args}");
-        assert!(text(&r).contains(needle), "{tool} {args}: {}", text(&r));
-    }
-    let created = json_of(&call(&s.client, "github_create_pull_request", json!({"owner": "octocat", "repo": "hello-world", "title": "Add --json", "head": "json-flag", "base": "main", "draft": true})).await);
-    assert_eq!(created["number"], 5);
-    assert_eq!(created["draft"], true);
-}
-
-#[tokio::test]
 async fn every_registered_connector_passes_the_connector_testkit() {
     for registration in Registration::all() {
         let connector = (registration.build)(Value::Null).unwrap();
         mcpist_core::testkit::connector::run_all(connector.as_ref()).await;
+    }
+}
+
+#[tokio::test]
+async fn a_declarative_connector_passes_the_connector_testkit_and_maps_upstream_errors() {
+    let todo = mcpist_connectors::declarative::build(
+        "todo",
+        json!({
+            "kind": "http",
+            "base_url": "https://api.todoist.com/rest/v2",
+            "tools": [
+                {
+                    "name": "get_task",
+                    "description": "One task by id.",
+                    "path": "tasks/{id}",
+                    "input_schema": {
+                        "type": "object",
+                        "properties": {"id": {"type": "string"}},
+                        "required": ["id"],
+                    },
+                },
+                {
+                    "name": "add_task",
+                    "description": "Adds a task.",
+                    "method": "POST",
+                    "path": "tasks",
+                    "body": ["content"],
+                    "input_schema": {
+                        "type": "object",
+                        "properties": {"content": {"type": "string"}},
+                    },
+                },
+            ],
+        }),
+    )
+    .unwrap();
+    mcpist_core::testkit::connector::run_all(todo.as_ref()).await;
+    for (tool, args) in [
+        ("get_task", json!({"id": "7"})),
+        ("add_task", json!({"content": "x"})),
+    ] {
+        mcpist_core::testkit::connector::maps_upstream_errors(
+            todo.as_ref(),
+            tool,
+            args.as_object().unwrap().clone(),
+        )
+        .await;
     }
 }

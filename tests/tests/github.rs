@@ -1,0 +1,397 @@
+//! GitHub's tools against the fake GitHub, through the real MCP server and
+//! an rmcp client in process: what each tool sends and answers, pagination,
+//! routes, writes, per-toolset errors, and the connector testkit's error
+//! mapping.
+
+use mcpist_core::Registration;
+use mcpist_tests::{call, canary, json_of, on_fake_github::setup, text};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn a_tool_call_reaches_github_with_the_token_and_the_client_never_sees_it() {
+    let token = canary("e2e");
+    let s = setup(&[("work", &token, "octocat")]).await;
+    let me = call(&s.client, "github_get_me", json!({})).await;
+    let me_json = json_of(&me);
+    assert_eq!(me_json["login"], "octocat");
+    assert_eq!(me_json["name"], "The octocat");
+
+    let seen = s.fake.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/api/v3/user");
+    assert_eq!(
+        seen[0].authorization.as_deref(),
+        Some(format!("Bearer {token}").as_str())
+    );
+
+    let issues = json_of(
+        &call(
+            &s.client,
+            "github_list_issues",
+            json!({"owner": "octocat", "repo": "hello-world"}),
+        )
+        .await,
+    );
+    let numbers: Vec<_> = issues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].clone())
+        .collect();
+    assert_eq!(numbers, [json!(3), json!(2)], "open issues, newest first");
+    assert_eq!(issues["items"][1]["pr"], true);
+    assert_eq!(issues["items"][0]["labels"], json!(["bug"]));
+
+    let issue = json_of(
+        &call(
+            &s.client,
+            "github_get_issue",
+            json!({"owner": "octocat", "repo": "hello-world", "issue_number": 1}),
+        )
+        .await,
+    );
+    assert_eq!(issue["state"], "closed");
+    assert_eq!(issue["assignees"], json!(["hubot"]));
+    assert!(issue["body"].as_str().unwrap().starts_with("Body of Typo"));
+
+    // Nothing the client received carries the token.
+    let listed = serde_json::to_string(&s.client.list_all_tools().await.unwrap()).unwrap();
+    for output in [serde_json::to_string(&me).unwrap(), listed] {
+        assert!(!output.contains(&token));
+    }
+}
+
+#[tokio::test]
+async fn pagination_says_when_more_exists() {
+    let s = setup(&[("work", &canary("page"), "octocat")]).await;
+    let first = json_of(&call(&s.client, "github_list_repos", json!({"per_page": 2})).await);
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["next_page"], 2);
+    let second = json_of(
+        &call(
+            &s.client,
+            "github_list_repos",
+            json!({"per_page": 2, "page": 2}),
+        )
+        .await,
+    );
+    assert_eq!(second["items"][0]["full_name"], "octocat/linguist");
+    assert_eq!(second["items"][0]["private"], true);
+    assert!(second.get("next_page").is_none());
+}
+
+#[tokio::test]
+async fn ids_cannot_change_the_route() {
+    let s = setup(&[("work", &canary("route"), "octocat")]).await;
+    for owner in [
+        "../../user",
+        "a/b",
+        "x?y=1",
+        "https://evil.example",
+        "%2e%2e",
+    ] {
+        let r = call(
+            &s.client,
+            "github_list_issues",
+            json!({"owner": owner, "repo": "hello-world"}),
+        )
+        .await;
+        assert_eq!(r.is_error, Some(true), "{owner}: {}", text(&r));
+    }
+    for owner in ["..", "."] {
+        let r = call(
+            &s.client,
+            "github_list_issues",
+            json!({"owner": owner, "repo": "x"}),
+        )
+        .await;
+        assert!(text(&r).contains("not a valid name"), "{}", text(&r));
+    }
+    for seen in s.fake.requests() {
+        assert!(seen.path.starts_with("/api/v3/repos/"), "{}", seen.path);
+        assert_eq!(seen.path.split('/').count(), 7, "{}", seen.path);
+        assert!(seen.path.ends_with("/hello-world/issues"), "{}", seen.path);
+    }
+}
+
+#[tokio::test]
+async fn write_tools_send_what_the_model_asked_for() {
+    let s = setup(&[("work", &canary("write"), "octocat")]).await;
+    let created = json_of(&call(&s.client, "github_create_issue", json!({"owner": "octocat", "repo": "hello-world", "title": "New bug", "body": "It broke", "labels": ["bug"]})).await);
+    assert_eq!(created["number"], 4);
+    assert_eq!(created["title"], "New bug");
+    let seen = s.fake.requests();
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(
+        seen[0].body,
+        Some(json!({"title": "New bug", "body": "It broke", "labels": ["bug"]}))
+    );
+
+    let closed = json_of(&call(&s.client, "github_update_issue", json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3, "state": "closed"})).await);
+    assert_eq!(closed["state"], "closed");
+    let r = call(
+        &s.client,
+        "github_update_issue",
+        json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3}),
+    )
+    .await;
+    assert!(text(&r).contains("nothing to change"), "{}", text(&r));
+
+    let comment = json_of(
+        &call(
+            &s.client,
+            "github_add_issue_comment",
+            json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3, "body": "Thanks"}),
+        )
+        .await,
+    );
+    assert!(
+        comment["html_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("#issuecomment-1")
+    );
+    assert_eq!(
+        s.fake.requests().len(),
+        3,
+        "one upstream request per successful write"
+    );
+}
+
+#[tokio::test]
+async fn every_github_read_tool_answers_from_the_api() {
+    let s = setup(&[("work", &canary("reads"), "octocat")]).await;
+    let repo = json!({"owner": "octocat", "repo": "hello-world"});
+    let with = |extra: Value| {
+        let mut args = repo.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            args[k] = v.clone();
+        }
+        args
+    };
+    let cases: Vec<(&str, Value, &str, Value)> = vec![
+        (
+            "github_list_orgs",
+            json!({}),
+            "/items/0/login",
+            json!("acme"),
+        ),
+        (
+            "github_get_repo",
+            repo.clone(),
+            "/default_branch",
+            json!("main"),
+        ),
+        (
+            "github_list_starred",
+            json!({}),
+            "/items/0/full_name",
+            json!("rust-lang/hello-world"),
+        ),
+        (
+            "github_list_branches",
+            repo.clone(),
+            "/items/1/sha",
+            json!("6dcb09b"),
+        ),
+        (
+            "github_list_commits",
+            repo.clone(),
+            "/items/0/message",
+            json!("Add --json"),
+        ),
+        (
+            "github_get_commit",
+            with(json!({"ref": "6dcb09b"})),
+            "/stats/total",
+            json!(43),
+        ),
+        (
+            "github_list_issue_comments",
+            with(json!({"issue_number": 3})),
+            "/items/0/body",
+            json!("Seen on #3"),
+        ),
+        (
+            "github_list_pull_requests",
+            repo.clone(),
+            "/items/0/head",
+            json!("json-flag"),
+        ),
+        (
+            "github_get_pull_request",
+            with(json!({"pull_number": 2})),
+            "/changed_files",
+            json!(2),
+        ),
+        (
+            "github_list_pull_request_files",
+            with(json!({"pull_number": 2})),
+            "/items/0/filename",
+            json!("src/main.rs"),
+        ),
+        (
+            "github_list_pull_request_reviews",
+            with(json!({"pull_number": 2})),
+            "/items/0/state",
+            json!("APPROVED"),
+        ),
+        (
+            "github_search_repositories",
+            json!({"q": "topic:rust"}),
+            "/total_count",
+            json!(3),
+        ),
+        (
+            "github_search_code",
+            json!({"q": "fn main"}),
+            "/items/0/repository",
+            json!("octocat/hello-world"),
+        ),
+        (
+            "github_search_issues",
+            json!({"q": "is:open"}),
+            "/items/1/author",
+            json!("octocat"),
+        ),
+        (
+            "github_list_workflows",
+            repo.clone(),
+            "/items/0/path",
+            json!(".github/workflows/ci.yml"),
+        ),
+        (
+            "github_list_workflow_runs",
+            repo.clone(),
+            "/items/0/conclusion",
+            json!("failure"),
+        ),
+        (
+            "github_list_workflow_jobs",
+            with(json!({"run_id": 30433642})),
+            "/items/0/steps/0/name",
+            json!("cargo test"),
+        ),
+        (
+            "github_list_public_events",
+            json!({"username": "octocat"}),
+            "/items/0/repo",
+            json!("octocat/hello-world"),
+        ),
+        (
+            "github_get_file_contents",
+            with(json!({"path": "README.md"})),
+            "/content",
+            json!("# Hello World\n\nHi!\n"),
+        ),
+        (
+            "github_get_file_contents",
+            repo.clone(),
+            "/entries/1/type",
+            json!("dir"),
+        ),
+    ];
+    for (tool, args, pointer, want) in cases {
+        let result = json_of(&call(&s.client, tool, args.clone()).await);
+        assert_eq!(
+            result.pointer(pointer),
+            Some(&want),
+            "{tool} {args}: {result}"
+        );
+    }
+    let diff = call(
+        &s.client,
+        "github_get_pull_request_diff",
+        with(json!({"pull_number": 2})),
+    )
+    .await;
+    assert!(
+        text(&diff).starts_with("diff --git a/src/main.rs"),
+        "{}",
+        text(&diff)
+    );
+    // Query arguments reach GitHub as query parameters.
+    let _ = call(
+        &s.client,
+        "github_list_commits",
+        with(json!({"path": "src/main.rs", "per_page": 5})),
+    )
+    .await;
+    let last = s.fake.requests().pop().unwrap();
+    assert_eq!(last.path, "/api/v3/repos/octocat/hello-world/commits");
+    assert!(last.query.unwrap().contains("path=src%2Fmain.rs"));
+}
+
+#[tokio::test]
+async fn github_errors_per_toolset_are_readable() {
+    let s = setup(&[("work", &canary("errs"), "octocat")]).await;
+    let cases = [
+        (
+            "github_get_repo",
+            json!({"owner": "octocat", "repo": "nope"}),
+            "404",
+        ),
+        (
+            "github_get_file_contents",
+            json!({"owner": "octocat", "repo": "hello-world", "path": "missing.txt"}),
+            "404",
+        ),
+        (
+            "github_get_file_contents",
+            json!({"owner": "octocat", "repo": "hello-world", "path": "../../user"}),
+            "not a valid name",
+        ),
+        (
+            "github_get_pull_request",
+            json!({"owner": "octocat", "repo": "hello-world", "pull_number": 9}),
+            "404",
+        ),
+        (
+            "github_create_pull_request",
+            json!({"owner": "octocat", "repo": "hello-world", "title": "x", "head": "nope", "base": "main"}),
+            "head: invalid",
+        ),
+        (
+            "github_list_workflow_runs",
+            json!({"owner": "ratelimited", "repo": "x"}),
+            "rate limiting",
+        ),
+        ("github_search_code", json!({}), "\"q\""),
+        (
+            "github_list_public_events",
+            json!({"username": "x", "per_page": 500}),
+            "`per_page`",
+        ),
+    ];
+    for (tool, args, needle) in cases {
+        let r = call(&s.client, tool, args.clone()).await;
+        assert_eq!(r.is_error, Some(true), "{tool} {args}");
+        assert!(text(&r).contains(needle), "{tool} {args}: {}", text(&r));
+    }
+    let created = json_of(&call(&s.client, "github_create_pull_request", json!({"owner": "octocat", "repo": "hello-world", "title": "Add --json", "head": "json-flag", "base": "main", "draft": true})).await);
+    assert_eq!(created["number"], 5);
+    assert_eq!(created["draft"], true);
+}
+
+#[tokio::test]
+async fn github_maps_upstream_errors_as_the_exchanger_expects() {
+    let github = (Registration::find("github").unwrap().build)(Value::Null).unwrap();
+    let repo = json!({"owner": "octocat", "repo": "hello-world"});
+    // A hand-written read, a read of the shared REST engine, and a write.
+    for (tool, args) in [
+        ("get_me", json!({})),
+        ("list_issues", repo.clone()),
+        ("get_repo", repo.clone()),
+        (
+            "create_issue",
+            json!({"owner": "octocat", "repo": "hello-world", "title": "x"}),
+        ),
+    ] {
+        mcpist_core::testkit::connector::maps_upstream_errors(
+            github.as_ref(),
+            tool,
+            args.as_object().unwrap().clone(),
+        )
+        .await;
+    }
+}
