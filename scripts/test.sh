@@ -9,6 +9,9 @@
 # - A running PostgreSQL server on 127.0.0.1:5432 (the PostgreSQL store's
 #   tests); started with pg_ctlcluster when installed but down. Point
 #   MCPIST_TEST_PG_URL elsewhere to use another server.
+# - The official MCP Python SDK (tests/clients/requirements.txt, pinned) in a
+#   virtualenv at .ci/py, for the tests that drive mcpist with a client
+#   nobody on the team wrote; remade when the requirements change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +37,15 @@ if [ -z "${MCPIST_TEST_PG_URL:-}" ] && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/d
   as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
   for _ in $(seq 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
   pg_isready -h 127.0.0.1 -p 5432
+fi
+
+py=.ci/py
+if ! cmp -s tests/clients/requirements.txt "$py/requirements.txt" 2>/dev/null; then
+  say "installing the MCP Python SDK into $py (tests/clients/requirements.txt)"
+  rm -rf "$py"
+  python3 -m venv "$py"
+  "$py/bin/pip" install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
+  cp tests/clients/requirements.txt "$py/requirements.txt"
 fi
 
 exec cargo test --workspace --locked "$@"

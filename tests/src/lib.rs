@@ -119,3 +119,27 @@ pub fn json_of(result: &CallToolResult) -> Value {
     assert_eq!(result.is_error, Some(false), "{}", text(result));
     serde_json::from_str(&text(result)).expect("JSON text")
 }
+
+/// The Python interpreter of the virtualenv holding the official MCP Python
+/// SDK (`tests/clients/requirements.txt`), which `scripts/test.sh` makes at
+/// `.ci/py`; `MCPIST_TEST_PYTHON` points elsewhere.
+pub fn python_sdk() -> std::path::PathBuf {
+    let python = std::env::var_os("MCPIST_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/py/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "{} is missing: run `bash scripts/test.sh` once (it installs the MCP Python SDK)",
+        python.display()
+    );
+    python
+}
+
+/// The path of a client script in `tests/clients/`.
+pub fn client_script(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("clients")
+        .join(name)
+}

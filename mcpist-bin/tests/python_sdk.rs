@@ -1,0 +1,77 @@
+//! The official MCP Python SDK (a client nobody on the team wrote) drives the
+//! real `mcpist` process over stdio and Streamable HTTP, at both protocol
+//! generations: 2025-11-25 (the initialize handshake) and 2026-07-28
+//! (`server/discover`, no handshake). It lists the tools and calls one on
+//! the fake GitHub; the token never reaches the client.
+
+use mcpist_tests::{canary, client_script, python_sdk};
+use serde_json::Value;
+
+mod support;
+use support::*;
+
+/// Runs `tests/clients/smoke.py MODE TARGET github_get_me` and parses what it
+/// printed. It blocks: callers run on a multi-threaded runtime, so the fake
+/// GitHub keeps answering.
+fn smoke(home: &Home, mode: &str, target: &str, bearer: &str) -> Value {
+    let script = client_script("smoke.py");
+    let out = home
+        .program(
+            python_sdk().to_str().unwrap(),
+            &[("SMOKE_MCPIST", BIN), ("SMOKE_BEARER", bearer)],
+            &[script.to_str().unwrap(), mode, target, "github_get_me"],
+        )
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python SDK client ({mode}, {target}) failed: {}",
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the client printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn assert_served(seen: &Value, protocol: &str, token: &str) {
+    assert_eq!(seen["protocol"], protocol, "negotiated version: {seen}");
+    let tools: Vec<&str> = seen["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(tools.contains(&"github_get_me"), "tools listed: {tools:?}");
+    assert_eq!(seen["is_error"], false, "the call failed: {seen}");
+    let text = seen["text"].as_str().unwrap();
+    assert!(text.contains("octocat"), "the call's answer: {text}");
+    assert!(!text.contains(token), "the token reached the client");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_over_stdio_at_both_protocol_versions() {
+    let token = canary("PYSTDIO");
+    let (home, _fake) = github_home(&token).await;
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        assert_served(&smoke(&home, mode, "stdio", ""), protocol, &token);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_over_http_at_both_protocol_versions() {
+    let token = canary("PYHTTP");
+    let (home, _fake) = github_home(&token).await;
+    let bearer = String::from_utf8(home.run_ok(&["bearer", "show"]).stdout).unwrap();
+    let server = spawn_http(&home);
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        assert_served(
+            &smoke(&home, mode, &server.url, bearer.trim()),
+            protocol,
+            &token,
+        );
+    }
+}
