@@ -50,16 +50,27 @@ def first_sentence(text):
     return short if len(short) <= 240 else short[:239] + "\u2026"
 
 
-def strip(node):
-    """Copy a JSON value without example payloads and with descriptions cut to one sentence."""
+def strip(node, facts_only=False, in_props=False):
+    """Copy a JSON value without example payloads and with descriptions cut to one sentence.
+
+    With facts_only, prose (description, summary) is dropped altogether: only the interface facts
+    (methods, paths, parameter names, types, required flags, status codes) remain. Keys directly
+    under "properties" are schema names, never annotations, so they are always kept.
+    """
     if isinstance(node, dict):
-        return {
-            k: first_sentence(v) if k in ("description", "summary") and isinstance(v, str) else strip(v)
-            for k, v in node.items()
-            if k not in DROP_KEYS
-        }
+        out = {}
+        for k, v in node.items():
+            if not in_props:
+                if k in DROP_KEYS:
+                    continue
+                if k in ("description", "summary") and isinstance(v, str):
+                    if not facts_only:
+                        out[k] = first_sentence(v)
+                    continue
+            out[k] = strip(v, facts_only, k == "properties" and not in_props)
+        return out
     if isinstance(node, list):
-        return [strip(v) for v in node]
+        return [strip(v, facts_only) for v in node]
     return node
 
 
@@ -83,7 +94,7 @@ def dump(obj, out):
 
 # ---------------------------------------------------------------- OpenAPI 3
 
-def trim_openapi(doc, ops):
+def trim_openapi(doc, ops, facts_only=False, doc_link=None):
     paths = {}
     for spec in ops:
         method, path = spec.split(" ", 1)
@@ -117,7 +128,14 @@ def trim_openapi(doc, ops):
         keep.setdefault(kind, {})[name] = target
         refs_in(target, pending)
     out["components"] = keep
-    return strip(out)
+    out = strip(out, facts_only)
+    if doc_link:
+        for path, item in out["paths"].items():
+            for method, op in item.items():
+                if method in ("get", "post", "put", "patch", "delete"):
+                    segs = [x.strip("{}").lower() for x in path.strip("/").split("/")]
+                    op["externalDocs"] = {"url": doc_link.format(group=segs[0], anchor="-".join(segs), method=method)}
+    return out
 
 
 # ---------------------------------------------------------------- Google discovery
@@ -310,7 +328,7 @@ def run(service, source):
     fmt = cfg["format"]
     out = HERE / service / cfg["output"]
     if fmt == "openapi":
-        dump(trim_openapi(load(source), cfg["operations"]), out)
+        dump(trim_openapi(load(source), cfg["operations"], cfg.get("facts_only", False), cfg.get("doc_link")), out)
     elif fmt == "discovery":
         dump(trim_discovery(load(source), cfg["methods"], cfg.get("prune")), out)
     elif fmt == "csdl":
