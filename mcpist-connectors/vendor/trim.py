@@ -347,8 +347,10 @@ def run(service, source):
 if __name__ == "__main__":
     if len(sys.argv) == 2 and sys.argv[1] == "--list":
         for name, cfg in SERVICES.items():
-            n = len(cfg.get("operations") or cfg.get("methods") or cfg.get("types") or sum(map(len, cfg.get("routes", {}).values())))
-            print(f"{name}: {cfg['format']} -> {cfg['output']} ({n} kept)")
+            kept = cfg.get("operations") or cfg.get("methods") or cfg.get("types") or []
+            n = len(kept) + sum(len(r) for r in cfg.get("routes", {}).values())
+            how = "see handwritten.py" if cfg["format"] == "handwritten" else f"{n} kept"
+            print(f"{name}: {cfg['format']} -> {cfg['output']} ({how})")
     elif len(sys.argv) == 3:
         run(sys.argv[1], sys.argv[2])
     else:
