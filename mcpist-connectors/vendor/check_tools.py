@@ -43,6 +43,29 @@ def discovery_methods(service):
     return doc, ids
 
 
+def graph_path_resolves(csdl_file, path):
+    """Walk a Graph URL (/me/nav/{key}/nav...) through the CSDL navigation properties."""
+    doc = json.loads(csdl_file.read_text())
+    types = doc["types"]
+    segments = path.strip("/").split("/")
+    if segments[0] != "me":
+        return False
+    navs, collection = doc["navigationRoots"]["user"], False
+    for seg in segments[1:]:
+        if seg.startswith("{"):
+            if not collection:
+                return False
+            collection = False
+            continue
+        if collection or seg not in navs:
+            return False
+        target = navs[seg]["Type"]
+        collection = target.startswith("Collection(")
+        name = target.removeprefix("Collection(").removesuffix(")").removeprefix("graph.")
+        navs = types[name].get("navigationProperties", {})
+    return True
+
+
 def exists(service, op, tool):
     if op == "none":
         return True
@@ -66,7 +89,8 @@ def exists(service, op, tool):
     if (folder / "paths.md").exists():
         method, path = op.split(" ", 1)
         rows = (folder / "paths.md").read_text()
-        return any(method in row.split("|")[1] and f"`{path}`" in row for row in rows.splitlines() if row.startswith("| "))
+        listed = any(method in row.split("|")[1] and f"`{path}`" in row for row in rows.splitlines() if row.startswith("| "))
+        return listed and graph_path_resolves(folder / "csdl-types.json", path)
     if op == "sql":
         return f"| {tool} |" in (folder / "catalog-queries.md").read_text()
     return False

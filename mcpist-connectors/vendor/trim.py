@@ -200,7 +200,7 @@ def trim_discovery(doc, methods, prune=None):
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 
 
-def trim_csdl(path, names):
+def trim_csdl(path, names, roots=None):
     root = ET.parse(path).getroot()
     schema = None
     for el in root.iter(EDM + "Schema"):
@@ -248,7 +248,18 @@ def trim_csdl(path, names):
             if key:
                 entry["key"] = key
         types[name] = entry
-    return {"namespace": "microsoft.graph", "source_format": "CSDL (OData v4) converted to JSON", "types": types}
+    nav_roots = {}
+    for owner, props in (roots or {}).items():
+        el = by_name[owner]
+        navs = {p.get("Name"): {k: v for k, v in p.attrib.items() if k != "Name"} for p in el.findall(EDM + "NavigationProperty")}
+        missing = set(props) - set(navs)
+        if missing:
+            sys.exit(f"{owner} has no navigation properties {sorted(missing)}")
+        nav_roots[owner] = {name: navs[name] for name in props}
+    out = {"namespace": "microsoft.graph", "source_format": "CSDL (OData v4) converted to JSON", "types": types}
+    if nav_roots:
+        out["navigationRoots"] = nav_roots
+    return out
 
 
 # ---------------------------------------------------------------- Dropbox Stone
@@ -332,7 +343,7 @@ def run(service, source):
     elif fmt == "discovery":
         dump(trim_discovery(load(source), cfg["methods"], cfg.get("prune")), out)
     elif fmt == "csdl":
-        dump(trim_csdl(source, cfg["types"]), out)
+        dump(trim_csdl(source, cfg["types"], cfg.get("navigation_roots")), out)
     elif fmt == "stone":
         files = trim_stone(source, cfg["routes"])
         out.mkdir(parents=True, exist_ok=True)
