@@ -323,6 +323,10 @@ pub struct HttpOptions {
     /// Counts MCP requests until their response is sent; a shutdown waits
     /// for it to reach zero before it cancels [`Self::cancel`].
     pub in_flight: InFlight,
+    /// MCPist's own OAuth authorization server, for remote clients: when
+    /// set, `/mcp` also takes its access tokens, a refused request's 401
+    /// points to its metadata, and its endpoints are mounted.
+    pub oauth: Option<crate::auth_server::AuthServer>,
 }
 
 /// MCP requests (POSTs to `/mcp`, which carry every tool call) whose
@@ -528,6 +532,7 @@ impl HttpOptions {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             cancel: CancellationToken::new(),
             in_flight: InFlight::default(),
+            oauth: None,
         }
     }
 }
@@ -559,12 +564,20 @@ pub fn router_with(server: McpServer, options: HttpOptions, routes: Router) -> R
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_cancellation_token(options.cancel.clone());
     let metrics_source = server.clone();
+    let scope_source = server.clone();
+    let max_body = options.max_body_bytes;
     let mcp = StreamableHttpService::new(
         move || Ok(server.for_session()),
         Arc::new(LocalSessionManager::default()),
         config,
     );
     let auth = options.auth.clone();
+    let oauth = options.oauth.clone();
+    let oauth_routes = options
+        .oauth
+        .clone()
+        .map(crate::auth_server::routes::routes)
+        .unwrap_or_default();
     let permits = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
     let in_flight = options.in_flight.clone();
     let mcp_routes = Router::new()
@@ -609,11 +622,14 @@ pub fn router_with(server: McpServer, options: HttpOptions, routes: Router) -> R
         }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let auth = auth.clone();
-            async move { require_bearer(&auth, req, next).await }
+            let oauth = oauth.clone();
+            let server = scope_source.clone();
+            async move { require_bearer(&auth, oauth.as_ref(), &server, max_body, req, next).await }
         }));
     let guard = Arc::new(options);
     Router::new()
         .merge(mcp_routes)
+        .merge(oauth_routes)
         .merge(routes)
         .route(
             "/healthz",
@@ -631,22 +647,55 @@ fn has_port(origin: &str) -> bool {
         .unwrap_or(false)
 }
 
-async fn require_bearer(auth: &ClientAuth, req: Request, next: Next) -> Response {
+async fn require_bearer(
+    auth: &ClientAuth,
+    oauth: Option<&crate::auth_server::AuthServer>,
+    server: &McpServer,
+    max_body: usize,
+    req: Request,
+    next: Next,
+) -> Response {
     let ClientAuth::Bearer(digest) = auth else {
         return next.run(req).await;
     };
-    match presented_bearer(req.headers()) {
-        Some(token) if digest.matches(token) => next.run(req).await,
-        _ => {
-            tracing::warn!("refused an MCP request without a valid bearer token");
-            (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                "a valid `Authorization: Bearer <token>` header with this server's MCP bearer token is required\n",
-            )
-                .into_response()
-        }
+    let presented = presented_bearer(req.headers()).map(str::to_owned);
+    match (&presented, oauth) {
+        (Some(token), _) if digest.matches(token) => return next.run(req).await,
+        (Some(token), Some(oauth)) => match oauth.verify(token).await {
+            Ok(Some(grant)) => {
+                let mut req =
+                    match crate::auth_server::scope::check(&grant, oauth, server, max_body, req)
+                        .await
+                    {
+                        Ok(req) => req,
+                        Err(refused) => return refused,
+                    };
+                req.extensions_mut().insert(grant);
+                return next.run(req).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "could not check an OAuth access token");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the token store cannot be read\n",
+                )
+                    .into_response();
+            }
+        },
+        _ => {}
     }
+    tracing::warn!("refused an MCP request without a valid bearer token");
+    let challenge = oauth.map_or_else(
+        || "Bearer".to_owned(),
+        |oauth| crate::auth_server::routes::challenge(oauth, presented.is_some()),
+    );
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, challenge)],
+        "a valid `Authorization: Bearer <token>` header with this server's MCP bearer token (or an OAuth access token it issued) is required\n",
+    )
+        .into_response()
 }
 
 /// The token of the one `Authorization: Bearer` header; `None` when there is

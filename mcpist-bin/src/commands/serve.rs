@@ -140,6 +140,18 @@ pub(crate) async fn run(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) 
         web.lockout_hint = "To get in at once, run `mcpist password set` where MCPist runs \
                             (the same password will do), or restart `mcpist serve`."
             .into();
+        if server_config.remote_clients && !server_config.dangerously_disable_auth {
+            let mut as_options = mcpist_core::auth_server::AuthServerOptions::new(&web.base_url);
+            as_options.access_lifetime =
+                std::time::Duration::from_secs(server_config.remote_access_token_secs.max(60));
+            let oauth = mcpist_core::auth_server::AuthServer::new(
+                as_options,
+                stores.tokens.clone(),
+                server.audit().clone(),
+            );
+            options.oauth = Some(oauth.clone());
+            web.oauth = Some(oauth);
+        }
         web_routes = mcpist_web::routes(server.clone(), web);
     }
     let listener = tokio::net::TcpListener::bind(bind)
