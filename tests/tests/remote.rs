@@ -35,7 +35,7 @@ struct Remote {
     _fake: FakeGithub,
 }
 
-async fn start_with(code_lifetime: Duration) -> Remote {
+async fn start_with(configure: impl FnOnce(&mut AuthServerOptions)) -> Remote {
     let fake = FakeGithub::start().await;
     fake.accept_token("ghp_remote_upstream_token_CANARY", "monalisa");
     let dir = tempfile::tempdir().unwrap();
@@ -77,7 +77,7 @@ async fn start_with(code_lifetime: Duration) -> Remote {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut as_options = AuthServerOptions::new(&base);
-    as_options.code_lifetime = code_lifetime;
+    configure(&mut as_options);
     let oauth = AuthServer::new(as_options, store.clone(), store.clone());
     let mut options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(
         &SecretString::from(bearer.clone()),
@@ -103,7 +103,7 @@ async fn start_with(code_lifetime: Duration) -> Remote {
 }
 
 async fn start() -> Remote {
-    start_with(Duration::from_secs(60)).await
+    start_with(|_| {}).await
 }
 
 /// Form bodies (this reqwest has no `form` feature).
@@ -256,7 +256,9 @@ impl Remote {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        if response.status() != StatusCode::SEE_OTHER {
+            panic!("{}: {}", response.status(), response.text().await.unwrap());
+        }
         let to = location(&response);
         assert!(to.starts_with(REDIRECT), "{to}");
         query_of(&to)
@@ -708,7 +710,7 @@ async fn codes_need_the_right_verifier_are_single_use_and_expire() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // An expired code.
-    let r = start_with(Duration::from_millis(300)).await;
+    let r = start_with(|o| o.code_lifetime = Duration::from_millis(300)).await;
     let client_id = r.client_id().await;
     let session = r.login().await;
     let code = r
@@ -1056,4 +1058,155 @@ async fn no_token_code_or_verifier_is_kept_or_shown_in_plaintext() {
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.registered().await, 0);
     assert_eq!(r.session(&access).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// A loopback web server for client id metadata documents: `/good`,
+/// `/big`, `/slow`, `/wrong-id`, `/moved`. Its base URL.
+async fn document_server() -> String {
+    use axum::{Router, response::IntoResponse, routing::get};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let doc = |id: String| {
+        json!({"client_id": id, "client_name": "CIMD app", "redirect_uris": [REDIRECT]}).to_string()
+    };
+    let (good, wrong, big, slow) = (
+        doc(format!("{base}/good")),
+        doc(format!("{base}/other")),
+        json!({"client_id": format!("{base}/big"), "redirect_uris": [REDIRECT], "padding": "x".repeat(6000)}).to_string(),
+        doc(format!("{base}/slow")),
+    );
+    let moved = format!("{base}/good");
+    let app =
+        Router::new()
+            .route("/good", get(move || async move { good }))
+            .route("/wrong-id", get(move || async move { wrong }))
+            .route("/big", get(move || async move { big }))
+            .route(
+                "/slow",
+                get(move || async move {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    slow
+                }),
+            )
+            .route(
+                "/moved",
+                get(move || async move {
+                    (StatusCode::FOUND, [(header::LOCATION, moved)]).into_response()
+                }),
+            );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+async fn a_client_id_metadata_document_client_consents_and_gets_tokens() {
+    let docs = document_server().await;
+    let r = start_with(|o| {
+        o.cimd_allow_loopback_http = true;
+        o.cimd_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let meta: Value = r
+        .http
+        .get(format!("{}/.well-known/oauth-authorization-server", r.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["client_id_metadata_document_supported"], true);
+    let session = r.login().await;
+    let client_id = format!("{docs}/good");
+    let (verifier, challenge) = pkce();
+    let params = r.authorize_params(&client_id, &challenge);
+    let consent = r
+        .authorize_get(Some(&session), &params)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        consent.contains("CIMD app") && consent.contains(&client_id),
+        "{consent}"
+    );
+    assert_eq!(r.registered().await, 0, "nothing is stored before consent");
+    let back = r.approve(&session, &params).await;
+    let (status, tokens) = r.exchange(&client_id, &back["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(
+        r.tools(tokens["access_token"].as_str().unwrap())
+            .await
+            .len(),
+        mcpist_tests::tools_of("github").len()
+    );
+    assert_eq!(r.registered().await, 1);
+    // Only the document's redirect URIs count.
+    let mut elsewhere = params.clone();
+    elsewhere
+        .iter_mut()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap()
+        .1 = "http://127.0.0.1:1/cb".into();
+    let refused = r.authorize_get(Some(&session), &elsewhere).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.headers().get(header::LOCATION).is_none());
+}
+
+#[tokio::test]
+async fn metadata_documents_too_large_slow_moved_misnamed_plain_or_private_are_refused() {
+    let docs = document_server().await;
+    let r = start_with(|o| {
+        o.cimd_allow_loopback_http = true;
+        o.cimd_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let session = r.login().await;
+    let (_, challenge) = pkce();
+    for (id, why) in [
+        (format!("{docs}/big"), "larger than"),
+        (format!("{docs}/slow"), "in time"),
+        (format!("{docs}/moved"), "answered 302"),
+        (format!("{docs}/wrong-id"), "not its own URL"),
+        ("https://10.1.2.3/client.json".to_owned(), "private"),
+        (
+            "https://169.254.169.254/latest/meta-data".to_owned(),
+            "private",
+        ),
+        ("https://[fd00::1]/client.json".to_owned(), "private"),
+        ("ftp://example.com/client.json".to_owned(), "not registered"),
+    ] {
+        let response = r
+            .authorize_get(Some(&session), &r.authorize_params(&id, &challenge))
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{id}");
+        assert!(response.headers().get(header::LOCATION).is_none(), "{id}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(why), "{id}: {page}");
+    }
+    // Without the test-only allowance: plain http and loopback are refused.
+    let strict = start().await;
+    let session = strict.login().await;
+    let response = strict
+        .authorize_get(
+            Some(&session),
+            &strict.authorize_params(&format!("{docs}/good"), &challenge),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("https"));
+    let https_loopback = strict
+        .authorize_get(
+            Some(&session),
+            &strict.authorize_params("https://127.0.0.1:1/client.json", &challenge),
+        )
+        .await;
+    assert!(
+        https_loopback
+            .text()
+            .await
+            .unwrap()
+            .contains("private, loopback")
+    );
+    assert_eq!(r.registered().await + strict.registered().await, 0);
 }

@@ -19,6 +19,7 @@
 //! is in [`routes`]; the authorization endpoint needs the web UI session and
 //! lives in `mcpist-web`.
 
+pub mod cimd;
 pub mod routes;
 pub(crate) mod scope;
 
@@ -76,6 +77,12 @@ pub struct AuthServerOptions {
     /// How long an authorization code is valid; at most (and by default)
     /// [`CODE_LIFETIME`].
     pub code_lifetime: Duration,
+    /// How long fetching a client id metadata document may take.
+    pub cimd_timeout: Duration,
+    /// TEST ONLY: accept client id metadata documents over plain http on
+    /// loopback addresses. Production servers leave it false: documents are
+    /// then fetched over https from public addresses only.
+    pub cimd_allow_loopback_http: bool,
 }
 
 impl AuthServerOptions {
@@ -86,6 +93,8 @@ impl AuthServerOptions {
             access_lifetime: DEFAULT_ACCESS_LIFETIME,
             refresh_lifetime: DEFAULT_REFRESH_LIFETIME,
             code_lifetime: CODE_LIFETIME,
+            cimd_timeout: Duration::from_secs(5),
+            cimd_allow_loopback_http: false,
         }
     }
 }
@@ -564,10 +573,23 @@ impl AuthServer {
                 "the request names no client_id".into(),
             )));
         };
-        let Some(client) = self.load().await?.clients.remove(client_id) else {
-            return Ok(Err(AuthorizeError::Show(
-                "this client is not registered here (or was revoked)".into(),
-            )));
+        let client = if cimd::is_document_id(client_id) {
+            match cimd::fetch(&self.inner.options, client_id).await {
+                Ok(client) => client,
+                Err(e) => {
+                    tracing::warn!(error = %e, "refused a client id metadata document");
+                    return Ok(Err(AuthorizeError::Show(format!(
+                        "the client's metadata document was refused: {e}"
+                    ))));
+                }
+            }
+        } else {
+            let Some(client) = self.load().await?.clients.remove(client_id) else {
+                return Ok(Err(AuthorizeError::Show(
+                    "this client is not registered here (or was revoked)".into(),
+                )));
+            };
+            client
         };
         let redirect_uri = match get("redirect_uri") {
             Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
@@ -631,7 +653,23 @@ impl AuthServer {
         {
             let _lock = self.inner.lock.lock().await;
             let mut state = self.load().await?;
-            if !state.clients.contains_key(&request.client.client_id) {
+            let id = &request.client.client_id;
+            if cimd::is_document_id(id) {
+                // A metadata-document client is recorded once the user allows it.
+                if !state.clients.contains_key(id) && state.clients.len() >= MAX_CLIENTS {
+                    return Err(Error::InvalidArguments(format!(
+                        "{MAX_CLIENTS} clients are registered already; revoke some first"
+                    )));
+                }
+                let created_ms = state.clients.get(id).map(|c| c.created_ms);
+                let entry = state
+                    .clients
+                    .entry(id.clone())
+                    .or_insert_with(|| request.client.clone());
+                entry.redirect_uris = request.client.redirect_uris.clone();
+                entry.client_name = request.client.client_name.clone();
+                entry.created_ms = created_ms.unwrap_or(entry.created_ms);
+            } else if !state.clients.contains_key(id) {
                 return Err(Error::InvalidArguments(
                     "the client was revoked meanwhile".into(),
                 ));
