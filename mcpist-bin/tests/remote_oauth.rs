@@ -112,8 +112,14 @@ async fn the_python_sdk_connects_through_discovery_consent_and_token_exchange() 
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
-    let client = Killed(client);
-    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let mut client = Killed(client);
+    let Some(Ok(first)) = lines.next() else {
+        let _ = client.0.wait();
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(client.0.stderr.as_mut().unwrap(), &mut err);
+        panic!("the client stopped before authorizing: {err}");
+    };
+    let first: Value = serde_json::from_str(&first).unwrap();
     let authorize = first["authorize"]
         .as_str()
         .expect("an authorization URL")
@@ -149,7 +155,7 @@ async fn the_python_sdk_connects_through_discovery_consent_and_token_exchange() 
     let _ = browser.close().await;
 
     let last = lines.next().unwrap_or_else(|| {
-        let mut client = client;
+        let _ = client.0.wait();
         let mut err = String::new();
         let _ = std::io::Read::read_to_string(client.0.stderr.as_mut().unwrap(), &mut err);
         panic!("the client printed no result: {err}")
@@ -199,7 +205,8 @@ async fn the_python_sdk_connects_through_discovery_consent_and_token_exchange() 
         .iter()
         .map(|s| s.as_str().unwrap().to_owned())
         .collect();
-    assert!(secrets.len() >= 4, "{secrets:?}");
+    // The code, then two access and two refresh tokens.
+    assert!(secrets.len() >= 5, "{secrets:?}");
     // The server logs at debug level; give its last lines a moment.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let log = server.stderr.lock().unwrap().clone();
@@ -207,7 +214,13 @@ async fn the_python_sdk_connects_through_discovery_consent_and_token_exchange() 
     drop(server);
     let data = home.data_bytes();
     for secret in &secrets {
-        assert!(!log.contains(secret.as_str()), "a token in the server log");
-        assert!(!contains(&data, secret), "a token in the store file");
+        assert!(
+            !log.contains(secret.as_str()),
+            "a code or token in the server log"
+        );
+        assert!(
+            !contains(&data, secret),
+            "a code or token in the store file"
+        );
     }
 }

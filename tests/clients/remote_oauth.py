@@ -79,11 +79,14 @@ async def main() -> None:
     async def redirect_handler(authorization_url: str) -> None:
         emit({"authorize": authorization_url})
 
+    codes: list[str] = []
+
     async def callback_handler() -> AuthorizationCodeResult:
         target = await asyncio.wait_for(callback, 120)
         query = parse_qs(urlparse(target).query)
         if "error" in query:
             raise RuntimeError(f"authorization refused: {query}")
+        codes.append(query["code"][0])
         return AuthorizationCodeResult(
             code=query["code"][0], state=query.get("state", [None])[0], iss=query.get("iss", [None])[0]
         )
@@ -144,7 +147,8 @@ async def main() -> None:
             "connect_requests": connect_requests,
             "all_requests": requests,
             "client_id": storage.client.client_id,
-            "secrets": [
+            "secrets": codes
+            + [
                 t
                 for tokens in storage.seen
                 for t in (tokens.access_token, tokens.refresh_token)
