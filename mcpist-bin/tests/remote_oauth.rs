@@ -224,3 +224,34 @@ async fn the_python_sdk_connects_through_discovery_consent_and_token_exchange() 
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_clients_false_serves_no_authorization_server() {
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config("[server]\nremote_clients = false\n");
+    let server = spawn_http(&home);
+    let base = server.url.trim_end_matches("/mcp").to_owned();
+    let refused = reqwest::Client::new()
+        .post(&server.url)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["www-authenticate"], "Bearer");
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let register = reqwest::Client::new()
+        .post(format!("{base}/oauth/register"))
+        .json(&json!({"redirect_uris": ["http://127.0.0.1:1/cb"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 404);
+}

@@ -1210,3 +1210,27 @@ async fn metadata_documents_too_large_slow_moved_misnamed_plain_or_private_are_r
     );
     assert_eq!(r.registered().await + strict.registered().await, 0);
 }
+
+#[tokio::test]
+async fn open_registration_is_capped_and_a_refused_one_stores_nothing() {
+    let r = start().await;
+    for _ in 0..100 {
+        assert_eq!(
+            r.register(json!({"redirect_uris": [REDIRECT]}))
+                .await
+                .status(),
+            StatusCode::CREATED
+        );
+    }
+    let refused = r.register(json!({"redirect_uris": [REDIRECT]})).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revoke some"),
+        "{body}"
+    );
+    assert_eq!(r.registered().await, 100);
+}
