@@ -1,6 +1,9 @@
 //! The HTTP app: MCP over Streamable HTTP at `/mcp`, behind a bearer token and
 //! Host / Origin validation, plus `/healthz`; and the loop that serves it
-//! ([`serve`], or [`serve_until`] with a graceful [`Shutdown`]).
+//! ([`serve`], or [`serve_until`] with a graceful [`Shutdown`]). With
+//! [`HttpOptions::oauth`], `/mcp` also takes the access tokens of MCPist's
+//! own authorization server ([`crate::auth_server`]), whose endpoints are
+//! mounted beside it.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1234,3 +1234,34 @@ async fn open_registration_is_capped_and_a_refused_one_stores_nothing() {
     );
     assert_eq!(r.registered().await, 100);
 }
+
+#[tokio::test]
+async fn the_way_back_after_login_leads_only_to_an_authorization_request() {
+    let r = start().await;
+    for next in [
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%2Fevil.example",
+        "%2Faudit",
+    ] {
+        let page = r
+            .http
+            .get(format!("{}/login", r.base))
+            .send()
+            .await
+            .unwrap();
+        let login_cookie = set_cookie(&page, "mcpist_login").unwrap();
+        let csrf = field(&page.text().await.unwrap(), "csrf").unwrap();
+        let response = r
+            .http
+            .post(format!("{}/login", r.base))
+            .header(
+                header::COOKIE,
+                format!("{login_cookie}; mcpist_next={next}"),
+            )
+            .form(&[("csrf", csrf.as_str()), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&response), "/", "{next}");
+    }
+}
