@@ -693,12 +693,25 @@ async fn require_bearer(
         || "Bearer".to_owned(),
         |oauth| crate::auth_server::routes::challenge(oauth, presented.is_some()),
     );
-    (
+    // Read the refused body to its end: a response sent before it would
+    // make hyper close the connection, and an OAuth client that goes on at
+    // once to the metadata on the same (kept-alive) connection would find it
+    // closed. A body too large to read gets the connection closed, said so.
+    let drained = axum::body::to_bytes(req.into_body(), max_body)
+        .await
+        .is_ok();
+    let mut response = (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, challenge)],
         "a valid `Authorization: Bearer <token>` header with this server's MCP bearer token (or an OAuth access token it issued) is required\n",
     )
-        .into_response()
+        .into_response();
+    if !drained {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The token of the one `Authorization: Bearer` header; `None` when there is
@@ -863,6 +876,49 @@ mod tests {
         let mut buf = [0u8; 1];
         let read = tokio::time::timeout(Duration::from_millis(100), tcp.read(&mut buf)).await;
         assert!(!matches!(read, Ok(Ok(n)) if n > 0), "{read:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_request_keeps_its_connection_for_the_next_one() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let store = Arc::new(crate::MemoryStore::new());
+        let exchanger = crate::Exchanger::new(store.clone(), store.clone()).unwrap();
+        let server = McpServer::builder(exchanger, store).build().unwrap();
+        let bearer = SecretString::from("the-right-token");
+        let options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(&bearer)));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(
+            listener,
+            router(server, options),
+            ConnectionLimits::default(),
+            std::future::pending(),
+        ));
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // The headers first; the body only after the 401 could have been sent.
+        tcp.write_all(
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Content-Length: 2\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tcp.write_all(b"{}GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("ok mcpist") {
+            match tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                other => panic!(
+                    "the connection ended before the second answer ({other:?}): {}",
+                    String::from_utf8_lossy(&seen)
+                ),
+            }
+        }
+        let seen = String::from_utf8_lossy(&seen);
+        assert!(seen.starts_with("HTTP/1.1 401"), "{seen}");
     }
 
     #[test]
