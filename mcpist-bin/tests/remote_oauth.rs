@@ -140,6 +140,13 @@ async fn the_python_sdk_connects_through_discovery_consent_and_token_exchange() 
         .unwrap();
     let approve = wait_for(&browser, "#approve").await;
     let consent = browser.source().await.unwrap();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(
+        shots.join("consent.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
     for shown in [
         "Python SDK remote client",
         "127.0.0.1",
