@@ -869,6 +869,10 @@ async fn consent_without_csrf_or_from_another_origin_changes_nothing() {
     let query = query_of(&location(&denied));
     assert_eq!(query["error"], "access_denied");
     assert!(!query.contains_key("code"));
+    let audit = r.store.query(&AuditFilter::default()).await.unwrap();
+    assert!(audit.iter().any(|e| e.event.kind == AuditKind::RemoteClient
+        && e.outcome.outcome == mcpist_core::audit::Outcome::Denied
+        && e.outcome.message.as_deref() == Some("the user denied the authorization")));
 }
 
 #[tokio::test]
