@@ -118,6 +118,11 @@ pub(crate) struct ServerConfig {
     pub(crate) idle_timeout_secs: u64,
     /// Connections served at once; further ones wait until one closes.
     pub(crate) max_connections: usize,
+    /// MCPist's own OAuth authorization server for remote clients
+    /// (Claude.ai, ChatGPT, phones); on with the web UI unless set false.
+    pub(crate) remote_clients: bool,
+    /// Lifetime of the access tokens remote clients get, in seconds.
+    pub(crate) remote_access_token_secs: u64,
 }
 
 impl ServerConfig {
@@ -143,6 +148,8 @@ impl Default for ServerConfig {
             header_read_timeout_secs: limits.header_read_timeout.as_secs(),
             idle_timeout_secs: limits.idle_timeout.as_secs(),
             max_connections: limits.max_connections,
+            remote_clients: true,
+            remote_access_token_secs: 3600,
         }
     }
 }
@@ -448,6 +455,8 @@ pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is option
 # header_read_timeout_secs = 10   # a request's headers must arrive within this long of its first byte
 # idle_timeout_secs = 60     # a connection with no request in progress is closed after this long
 # max_connections = 256      # connections served at once; more wait until one closes
+# remote_clients = true      # OAuth for remote MCP clients (Claude.ai, ChatGPT, phones); see the README
+# remote_access_token_secs = 3600   # lifetime of a remote client's access token
 
 [store]
 # kind = "sqlite"            # sqlite | memory | postgres

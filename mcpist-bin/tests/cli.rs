@@ -301,7 +301,15 @@ async fn http_requires_the_bearer_and_refuses_foreign_origins_and_hosts() {
     ] {
         let response = post(auth.as_deref()).send().await.unwrap();
         assert_eq!(response.status(), 401, "{auth:?}");
-        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        // The challenge points remote (OAuth) clients to the resource metadata.
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.starts_with(&format!(
+                "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+                server.url.trim_end_matches("/mcp")
+            )),
+            "{challenge}"
+        );
     }
     let response = post(Some(&format!("Bearer {bearer}")))
         .header("Origin", "http://evil.example")

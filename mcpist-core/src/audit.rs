@@ -85,6 +85,10 @@ pub enum AuditKind {
     Backup,
     /// The store was replaced by a snapshot (`mcpist restore`); recorded in the restored store.
     Restore,
+    /// A remote MCP client of MCPist's own authorization server registered,
+    /// was granted or denied, got or refreshed tokens, reused a refresh
+    /// token, or was revoked (the message says which; the account is the client id).
+    RemoteClient,
 }
 
 impl AuditKind {
@@ -106,6 +110,7 @@ impl AuditKind {
             Self::UiLogin => "ui_login",
             Self::Backup => "backup",
             Self::Restore => "restore",
+            Self::RemoteClient => "remote_client",
         }
     }
 
@@ -127,6 +132,7 @@ impl AuditKind {
             Self::UiLogin,
             Self::Backup,
             Self::Restore,
+            Self::RemoteClient,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -1,6 +1,9 @@
 //! The HTTP app: MCP over Streamable HTTP at `/mcp`, behind a bearer token and
 //! Host / Origin validation, plus `/healthz`; and the loop that serves it
-//! ([`serve`], or [`serve_until`] with a graceful [`Shutdown`]).
+//! ([`serve`], or [`serve_until`] with a graceful [`Shutdown`]). With
+//! [`HttpOptions::oauth`], `/mcp` also takes the access tokens of MCPist's
+//! own authorization server ([`crate::auth_server`]), whose endpoints are
+//! mounted beside it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -323,6 +326,10 @@ pub struct HttpOptions {
     /// Counts MCP requests until their response is sent; a shutdown waits
     /// for it to reach zero before it cancels [`Self::cancel`].
     pub in_flight: InFlight,
+    /// MCPist's own OAuth authorization server, for remote clients: when
+    /// set, `/mcp` also takes its access tokens, a refused request's 401
+    /// points to its metadata, and its endpoints are mounted.
+    pub oauth: Option<crate::auth_server::AuthServer>,
 }
 
 /// MCP requests (POSTs to `/mcp`, which carry every tool call) whose
@@ -528,6 +535,7 @@ impl HttpOptions {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             cancel: CancellationToken::new(),
             in_flight: InFlight::default(),
+            oauth: None,
         }
     }
 }
@@ -559,12 +567,20 @@ pub fn router_with(server: McpServer, options: HttpOptions, routes: Router) -> R
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_cancellation_token(options.cancel.clone());
     let metrics_source = server.clone();
+    let scope_source = server.clone();
+    let max_body = options.max_body_bytes;
     let mcp = StreamableHttpService::new(
         move || Ok(server.for_session()),
         Arc::new(LocalSessionManager::default()),
         config,
     );
     let auth = options.auth.clone();
+    let oauth = options.oauth.clone();
+    let oauth_routes = options
+        .oauth
+        .clone()
+        .map(crate::auth_server::routes::routes)
+        .unwrap_or_default();
     let permits = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
     let in_flight = options.in_flight.clone();
     let mcp_routes = Router::new()
@@ -609,11 +625,14 @@ pub fn router_with(server: McpServer, options: HttpOptions, routes: Router) -> R
         }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let auth = auth.clone();
-            async move { require_bearer(&auth, req, next).await }
+            let oauth = oauth.clone();
+            let server = scope_source.clone();
+            async move { require_bearer(&auth, oauth.as_ref(), &server, max_body, req, next).await }
         }));
     let guard = Arc::new(options);
     Router::new()
         .merge(mcp_routes)
+        .merge(oauth_routes)
         .merge(routes)
         .route(
             "/healthz",
@@ -631,22 +650,68 @@ fn has_port(origin: &str) -> bool {
         .unwrap_or(false)
 }
 
-async fn require_bearer(auth: &ClientAuth, req: Request, next: Next) -> Response {
+async fn require_bearer(
+    auth: &ClientAuth,
+    oauth: Option<&crate::auth_server::AuthServer>,
+    server: &McpServer,
+    max_body: usize,
+    req: Request,
+    next: Next,
+) -> Response {
     let ClientAuth::Bearer(digest) = auth else {
         return next.run(req).await;
     };
-    match presented_bearer(req.headers()) {
-        Some(token) if digest.matches(token) => next.run(req).await,
-        _ => {
-            tracing::warn!("refused an MCP request without a valid bearer token");
-            (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                "a valid `Authorization: Bearer <token>` header with this server's MCP bearer token is required\n",
-            )
-                .into_response()
-        }
+    let presented = presented_bearer(req.headers()).map(str::to_owned);
+    match (&presented, oauth) {
+        (Some(token), _) if digest.matches(token) => return next.run(req).await,
+        (Some(token), Some(oauth)) => match oauth.verify(token).await {
+            Ok(Some(grant)) => {
+                let mut req =
+                    match crate::auth_server::scope::check(&grant, oauth, server, max_body, req)
+                        .await
+                    {
+                        Ok(req) => req,
+                        Err(refused) => return refused,
+                    };
+                req.extensions_mut().insert(grant);
+                return next.run(req).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "could not check an OAuth access token");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the token store cannot be read\n",
+                )
+                    .into_response();
+            }
+        },
+        _ => {}
     }
+    tracing::warn!("refused an MCP request without a valid bearer token");
+    let challenge = oauth.map_or_else(
+        || "Bearer".to_owned(),
+        |oauth| crate::auth_server::routes::challenge(oauth, presented.is_some()),
+    );
+    // Read the refused body to its end: a response sent before it would
+    // make hyper close the connection, and an OAuth client that goes on at
+    // once to the metadata on the same (kept-alive) connection would find it
+    // closed. A body too large to read gets the connection closed, said so.
+    let drained = axum::body::to_bytes(req.into_body(), max_body)
+        .await
+        .is_ok();
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, challenge)],
+        "a valid `Authorization: Bearer <token>` header with this server's MCP bearer token (or an OAuth access token it issued) is required\n",
+    )
+        .into_response();
+    if !drained {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The token of the one `Authorization: Bearer` header; `None` when there is
@@ -811,6 +876,49 @@ mod tests {
         let mut buf = [0u8; 1];
         let read = tokio::time::timeout(Duration::from_millis(100), tcp.read(&mut buf)).await;
         assert!(!matches!(read, Ok(Ok(n)) if n > 0), "{read:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_request_keeps_its_connection_for_the_next_one() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let store = Arc::new(crate::MemoryStore::new());
+        let exchanger = crate::Exchanger::new(store.clone(), store.clone()).unwrap();
+        let server = McpServer::builder(exchanger, store).build().unwrap();
+        let bearer = SecretString::from("the-right-token");
+        let options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(&bearer)));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(
+            listener,
+            router(server, options),
+            ConnectionLimits::default(),
+            std::future::pending(),
+        ));
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // The headers first; the body only after the 401 could have been sent.
+        tcp.write_all(
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Content-Length: 2\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tcp.write_all(b"{}GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("ok mcpist") {
+            match tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                other => panic!(
+                    "the connection ended before the second answer ({other:?}): {}",
+                    String::from_utf8_lossy(&seen)
+                ),
+            }
+        }
+        let seen = String::from_utf8_lossy(&seen);
+        assert!(seen.starts_with("HTTP/1.1 401"), "{seen}");
     }
 
     #[test]

@@ -43,6 +43,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod auth_server;
 pub mod clients;
 pub mod connector;
 pub mod error;

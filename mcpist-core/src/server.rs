@@ -354,6 +354,15 @@ impl McpServer {
         self.inner.cut.cancel();
     }
 
+    /// Whether `name` is a tool that modifies nothing upstream (its
+    /// `readOnlyHint`); what a read-only OAuth grant may call.
+    pub fn is_read_only_tool(&self, name: &str) -> bool {
+        self.inner
+            .routes
+            .get(name)
+            .is_some_and(|r| r.spec.hints.read_only)
+    }
+
     /// How many tools clients see.
     pub fn visible_tools(&self) -> usize {
         self.listing().tools.len()
@@ -625,11 +634,19 @@ impl ServerHandler for McpServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> std::result::Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(
-            self.listing().tools.clone(),
-        ))
+        let mut tools = self.listing().tools.clone();
+        // A read-only OAuth grant (see `auth_server`) sees only read tools.
+        if context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<crate::auth_server::Grant>())
+            .is_some_and(crate::auth_server::Grant::read_only)
+        {
+            tools.retain(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true));
+        }
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

@@ -32,6 +32,10 @@ pub struct WebOptions {
     /// whole server (an attacker can spend them), so say how the owner ends
     /// the wait: a new password in the store, or a restart, always does.
     pub lockout_hint: String,
+    /// MCPist's own authorization server for remote clients, when on: the
+    /// UI serves its authorization endpoint (login, then consent) and the
+    /// "Remote clients" page.
+    pub oauth: Option<mcpist_core::auth_server::AuthServer>,
 }
 
 impl WebOptions {
@@ -41,6 +45,7 @@ impl WebOptions {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             stdio_entry: None,
             lockout_hint: DEFAULT_LOCKOUT_HINT.to_owned(),
+            oauth: None,
         }
     }
 

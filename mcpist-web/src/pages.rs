@@ -62,6 +62,10 @@ td.actions { white-space:nowrap; } td.actions button { padding:.2rem .6rem; }
 .filters label { margin:0 0 .25rem; } .filters div { min-width:10rem; }
 "#;
 
+#[path = "remote_pages.rs"]
+mod remote;
+pub(super) use remote::{bare, remote_clients};
+
 /// What every logged-in page shares: the active nav entry, the CSRF token
 /// for its forms, and a message left by the last action.
 pub(super) struct Chrome<'a> {
@@ -92,12 +96,13 @@ fn csrf_field(chrome: &Chrome<'_>) -> Markup {
 
 /// A whole logged-in page.
 fn layout(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
-    const NAV: [(&str, &str, &str); 5] = [
+    const NAV: [(&str, &str, &str); 6] = [
         ("services", "/", "Services"),
         ("add", "/accounts/new", "Add a token"),
         ("apps", "/apps", "OAuth apps"),
         ("audit", "/audit", "Audit log"),
         ("clients", "/clients", "Connect a client"),
+        ("remote", "/remote-clients", "Remote clients"),
     ];
     document(
         title,

@@ -38,6 +38,9 @@ use crate::{
     throttle::LoginThrottle,
 };
 
+#[path = "authorize.rs"]
+mod authorize;
+
 /// The web UI's state, shared by its handlers.
 struct Web {
     server: McpServer,
@@ -291,6 +294,15 @@ pub fn routes(server: McpServer, options: WebOptions) -> Router {
         .route("/policy/{service}", get(policy_page).post(set_policy))
         .route("/audit", get(audit_page))
         .route("/clients", get(clients_page).post(reveal_bearer))
+        .route(
+            "/oauth/authorize",
+            get(authorize::authorize_page).post(authorize::authorize_decision),
+        )
+        .route("/remote-clients", get(authorize::remote_clients_page))
+        .route(
+            "/remote-clients/{client_id}/revoke",
+            post(authorize::revoke_client),
+        )
         .route("/ui.css", get(stylesheet))
         .with_state(web)
         .merge(login_callback_routes(callback))
@@ -395,8 +407,19 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
                 flash: None,
             },
         );
-    let mut response = redirect("/");
+    // Back to the authorization request that sent the browser to log in.
+    let next = cookie_value(&headers, authorize::next_cookie(&web))
+        .and_then(|v| percent_encoding::percent_decode_str(v).decode_utf8().ok())
+        .filter(|v| v.starts_with("/oauth/authorize?"))
+        .map(|v| v.into_owned());
+    let mut response = redirect(next.as_deref().unwrap_or("/"));
     let headers = response.headers_mut();
+    if next.is_some() {
+        headers.append(
+            header::SET_COOKIE,
+            web.cookie(authorize::next_cookie(&web), "", Some(Duration::ZERO)),
+        );
+    }
     let lifetime = (!web.options.secure()).then(|| web.options.session_max());
     headers.append(
         header::SET_COOKIE,

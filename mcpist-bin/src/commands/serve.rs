@@ -128,24 +128,38 @@ pub(crate) async fn run(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) 
             .allowed_origins
             .push(url.origin().ascii_serialization());
     }
-    // The web UI, beside `/mcp` behind the same Host / Origin guard.
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let local = listener.local_addr()?;
+    // The web UI, beside `/mcp` behind the same Host / Origin guard; its
+    // URL (and the authorization server's issuer) has the port bound, also
+    // when asked for port 0.
     let mut web_routes = axum::Router::new();
     if loaded.config.store.kind != config::StoreKind::Memory {
         let base = server_config
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{bind}"));
+            .unwrap_or_else(|| format!("http://{local}"));
         let mut web = mcpist_web::WebOptions::new(base);
         web.stdio_entry = stdio_entry(loaded).ok();
         web.lockout_hint = "To get in at once, run `mcpist password set` where MCPist runs \
                             (the same password will do), or restart `mcpist serve`."
             .into();
+        if server_config.remote_clients && !server_config.dangerously_disable_auth {
+            let mut as_options = mcpist_core::auth_server::AuthServerOptions::new(&web.base_url);
+            as_options.access_lifetime =
+                std::time::Duration::from_secs(server_config.remote_access_token_secs.max(60));
+            let oauth = mcpist_core::auth_server::AuthServer::new(
+                as_options,
+                stores.tokens.clone(),
+                server.audit().clone(),
+            );
+            options.oauth = Some(oauth.clone());
+            web.oauth = Some(oauth);
+        }
         web_routes = mcpist_web::routes(server.clone(), web);
     }
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("cannot listen on {bind}"))?;
-    let local = listener.local_addr()?;
     notice(
         loaded,
         false,
