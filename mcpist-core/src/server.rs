@@ -59,6 +59,10 @@ struct Inner {
     peers: Mutex<Vec<rmcp::Peer<RoleServer>>>,
     // Cancelled by `cut_calls`: running calls end at once.
     cut: tokio_util::sync::CancellationToken,
+    // One-time links to connect a missing account (issued once the web UI mounts).
+    connect: Arc<crate::connect::ConnectLinks>,
+    // Seals the `requestState` of 2026-07-28 input-required results.
+    states: crate::elicit::States,
 }
 
 struct Route {
@@ -226,6 +230,8 @@ impl McpServer {
                 listing: RwLock::new(Arc::new(listing)),
                 peers: Mutex::new(Vec::new()),
                 cut: tokio_util::sync::CancellationToken::new(),
+                connect: Arc::default(),
+                states: crate::elicit::States::new()?,
             }),
             log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
         })
@@ -242,6 +248,12 @@ impl McpServer {
     /// The served connectors, by service.
     pub fn connectors(&self) -> &BTreeMap<&'static str, Arc<dyn Connector>> {
         &self.inner.connectors
+    }
+
+    /// The one-time links that connect a missing account from the chat;
+    /// the web UI serves their page and redeems them.
+    pub fn connect_links(&self) -> &Arc<crate::connect::ConnectLinks> {
+        &self.inner.connect
     }
 
     /// The exchanger the server resolves accounts with.
@@ -399,6 +411,7 @@ impl McpServer {
                 outcome: Outcome::InvalidArguments,
                 upstream_status: None,
                 audit_message: Some(format!("invalid arguments: {}", invalid.rules)),
+                connect: None,
             };
         }
         args.remove("account");
@@ -410,6 +423,28 @@ impl McpServer {
             .await
         {
             Ok(upstream) => upstream,
+            Err(e @ Error::Account { .. }) => {
+                let need = crate::connect::connect_need(
+                    &self.inner.exchanger,
+                    connector.service(),
+                    account.as_deref(),
+                    &args,
+                )
+                .await;
+                let link =
+                    need.and_then(|label| self.inner.connect.issue(connector.service(), &label));
+                let mut ran = Ran::new(
+                    tool_error(crate::elicit::with_link(
+                        &e.to_string(),
+                        link.as_ref(),
+                        &self.inner.exchanger,
+                    )),
+                    outcome_of(&e),
+                    None,
+                );
+                ran.connect = link;
+                return ran;
+            }
             Err(e) => return Ran::new(tool_error(e.to_string()), outcome_of(&e), None),
         };
         let sent = upstream.credential();
@@ -449,6 +484,8 @@ struct Ran {
     upstream_status: Option<u16>,
     /// The audit record's message when the result's text must not be it.
     audit_message: Option<String>,
+    /// The link that connects the account the call lacked, if one was issued.
+    connect: Option<crate::connect::ConnectLink>,
 }
 
 impl Ran {
@@ -458,6 +495,7 @@ impl Ran {
             outcome,
             upstream_status,
             audit_message: None,
+            connect: None,
         }
     }
 }
@@ -730,11 +768,27 @@ impl ServerHandler for McpServer {
         let mut sent_args = args.clone();
         // The label is the record's `account` field.
         sent_args.remove("account");
+        let elicitation = crate::elicit::Elicitation::of(&context);
+        if let Err(refused) = self
+            .inner
+            .states
+            .check_retry(request.name.as_ref(), request.request_state.as_deref())
+        {
+            // Nothing ran: the record says why the retry was refused.
+            let _ = audit
+                .finish_soon(
+                    seq,
+                    AuditOutcome::of(Outcome::InvalidArguments).message(refused.message.as_ref()),
+                )
+                .await;
+            return Err(refused);
+        }
         let Ran {
             result,
             outcome,
             upstream_status,
             audit_message,
+            connect,
         } = tokio::select! {
             ran = self.run(route, args, account, Some((context.peer, token))) => ran,
             () = self.inner.cut.cancelled() => Ran::new(
@@ -791,6 +845,12 @@ impl ServerHandler for McpServer {
             latency_ms,
             "tool call"
         );
+        if let Some(link) = &connect {
+            return self
+                .inner
+                .states
+                .answer(elicitation, link, request.name.as_ref(), result);
+        }
         Ok(result.into())
     }
 }

@@ -38,6 +38,8 @@ use crate::{
     throttle::LoginThrottle,
 };
 
+mod connect;
+
 /// The web UI's state, shared by its handlers.
 struct Web {
     server: McpServer,
@@ -253,6 +255,8 @@ impl Web {
 /// [`mcpist_core::http::router_with`].
 pub fn routes(server: McpServer, options: WebOptions) -> Router {
     let flows = Arc::new(LoginFlows::new());
+    // Calls that lack an account now get a link to this UI's connect page.
+    server.connect_links().serve_at(&options.base_url);
     let callback = LoginCallback {
         exchanger: server.exchanger().clone(),
         flows: flows.clone(),
@@ -285,7 +289,9 @@ pub fn routes(server: McpServer, options: WebOptions) -> Router {
             "/accounts/{service}/{account}/remove",
             get(remove_page).post(remove),
         )
-        .route("/connect/{service}", post(connect))
+        .route("/connect/{service}", get(connect::page).post(connect))
+        .route("/connect/{service}/oauth", post(connect::oauth))
+        .route("/connect/{service}/token", post(connect::token))
         .route("/apps", get(apps_page))
         .route("/apps/{service}", post(set_app))
         .route("/policy/{service}", get(policy_page).post(set_policy))
@@ -327,7 +333,9 @@ async fn stylesheet() -> Response {
 
 async fn login_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
     if web.visit(&headers).is_some() {
-        return redirect("/");
+        let mut response = redirect(&connect::after_login(&web, &headers));
+        connect::forget_next(&web, &mut response);
+        return response;
     }
     let token = random_token();
     let has_password = matches!(web.store().get_secret(PASSWORD_SECRET).await, Ok(Some(_)));
@@ -395,7 +403,8 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
                 flash: None,
             },
         );
-    let mut response = redirect("/");
+    let mut response = redirect(&connect::after_login(&web, &headers));
+    connect::forget_next(&web, &mut response);
     let headers = response.headers_mut();
     let lifetime = (!web.options.secure()).then(|| web.options.session_max());
     headers.append(
