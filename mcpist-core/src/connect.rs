@@ -259,7 +259,52 @@ pub async fn connect_need(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use secrecy::SecretString;
+
     use super::*;
+    use crate::store::{AccountKey, AccountWrite, Credential, Expect, MemoryStore, TokenStore};
+
+    async fn put(store: &MemoryStore, label: &str, status: AccountStatus) {
+        let write = AccountWrite {
+            credential: Credential::static_token(SecretString::from("t0ken")).unwrap(),
+            identity: None,
+            status,
+        };
+        let key = AccountKey::new("github", label).unwrap();
+        store.put(&key, write, Expect::Any).await.unwrap();
+    }
+
+    /// Connecting is offered for a missing label, a first account and an
+    /// account to reconnect; not where an account works or the question is
+    /// which of several (that is no account to connect).
+    #[tokio::test]
+    async fn connecting_is_offered_only_where_an_account_would_fix_the_call() {
+        let store = Arc::new(MemoryStore::new());
+        let exchanger = Exchanger::new(store.clone(), store.clone()).unwrap();
+        let none = serde_json::Map::new();
+        let need = |label: Option<&'static str>| {
+            let exchanger = exchanger.clone();
+            let args = none.clone();
+            async move { connect_need(&exchanger, "github", label, &args).await }
+        };
+        assert_eq!(need(None).await.as_deref(), Some(FIRST_ACCOUNT));
+        assert_eq!(need(Some("new")).await.as_deref(), Some("new"));
+        put(&store, "work", AccountStatus::Ok).await;
+        assert_eq!(need(None).await, None);
+        assert_eq!(need(Some("work")).await, None);
+        assert_eq!(need(Some("new")).await.as_deref(), Some("new"));
+        put(&store, "home", AccountStatus::NeedsReauth).await;
+        assert_eq!(need(Some("home")).await.as_deref(), Some("home"));
+        // Several accounts and no default: which one is not a connect.
+        assert_eq!(need(None).await, None);
+        store
+            .set_default(&AccountKey::new("github", "home").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(need(None).await.as_deref(), Some("home"));
+    }
 
     fn token_of(link: &ConnectLink) -> String {
         link.url.split("link=").nth(1).unwrap().to_owned()

@@ -442,6 +442,10 @@ impl McpServer {
                     outcome_of(&e),
                     None,
                 );
+                // The audit record keeps the reason, not the link's token.
+                if link.is_some() {
+                    ran.audit_message = Some(format!("{e} (a connect link was issued)"));
+                }
                 ran.connect = link;
                 return ran;
             }

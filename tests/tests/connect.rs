@@ -326,6 +326,22 @@ async fn a_client_without_url_elicitation_gets_the_link_and_commands_and_misused
             .is_none()
     );
 
+    // The audit records say a link was issued, never its token.
+    let records = ui
+        .server
+        .audit()
+        .query(&AuditFilter::default())
+        .await
+        .unwrap();
+    let issued: Vec<_> = records
+        .iter()
+        .filter_map(|r| r.outcome.message.as_deref())
+        .filter(|m| m.contains("a connect link was issued"))
+        .collect();
+    assert_eq!(issued.len(), 2, "{issued:?}");
+    let all = format!("{records:?}");
+    assert!(!all.contains(&token) && !all.contains(&token_of_link(&late_link)));
+
     // No secret in any answer the client got.
     for secret in [
         APP_SECRET,
@@ -360,9 +376,7 @@ async fn connect_with_python(ui: &Ui, browser: &fantoccini::Client, mode: &str) 
         let line = lines.next().expect("the client printed a line").unwrap();
         (serde_json::from_str::<Value>(&line).unwrap(), lines)
     };
-    let (elicited, rest) = tokio::task::spawn_blocking(next_line)
-        .await
-        .unwrap();
+    let (elicited, rest) = tokio::task::spawn_blocking(next_line).await.unwrap();
     assert_eq!(elicited["event"], "elicit", "{elicited}");
     let url = elicited["url"].as_str().unwrap().to_owned();
 
