@@ -257,6 +257,37 @@ pub async fn connect_need(
     }
 }
 
+/// The accounts of `service` to choose from when a call names none, no
+/// routing rule picks one and there is no default (label and upstream
+/// identity); `None` when that is not the problem.
+pub async fn which_account(
+    exchanger: &Exchanger,
+    service: &str,
+    requested: Option<&str>,
+    args: &Map<String, Value>,
+) -> Option<Vec<(String, Option<String>)>> {
+    if requested.is_some() || exchanger.routed_account(service, args).is_some() {
+        return None;
+    }
+    let accounts: Vec<_> = exchanger
+        .store()
+        .list()
+        .await
+        .ok()?
+        .into_iter()
+        .filter(|a| a.service == service)
+        .collect();
+    if accounts.len() < 2 || accounts.iter().any(|a| a.is_default) {
+        return None;
+    }
+    Some(
+        accounts
+            .into_iter()
+            .map(|a| (a.account, a.identity))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -397,6 +397,7 @@ impl McpServer {
         mut args: JsonObject,
         account: Option<String>,
         peer: Option<Peer>,
+        asks: crate::elicit::Asks,
     ) -> Ran {
         let validator = match route.validator() {
             Ok(validator) => validator,
@@ -412,6 +413,7 @@ impl McpServer {
                 upstream_status: None,
                 audit_message: Some(format!("invalid arguments: {}", invalid.rules)),
                 connect: None,
+                choices: None,
             };
         }
         args.remove("account");
@@ -433,6 +435,35 @@ impl McpServer {
                 .await;
                 let link =
                     need.and_then(|label| self.inner.connect.issue(connector.service(), &label));
+                let choices = match &link {
+                    Some(_) => None,
+                    None if asks.form => {
+                        crate::connect::which_account(
+                            &self.inner.exchanger,
+                            connector.service(),
+                            account.as_deref(),
+                            &args,
+                        )
+                        .await
+                    }
+                    None => None,
+                };
+                if let Some(choices) = &choices
+                    && !asks.modern
+                    && let Some((asker, _)) = &peer
+                    && let Some(label) =
+                        crate::elicit::ask_which(asker, connector.service(), choices).await
+                {
+                    // The answer serves this call only; asked once.
+                    return Box::pin(self.run(
+                        route,
+                        args,
+                        Some(label),
+                        peer.clone(),
+                        crate::elicit::Asks::default(),
+                    ))
+                    .await;
+                }
                 let mut ran = Ran::new(
                     tool_error(crate::elicit::with_link(
                         &e.to_string(),
@@ -447,6 +478,9 @@ impl McpServer {
                     ran.audit_message = Some(format!("{e} (a connect link was issued)"));
                 }
                 ran.connect = link;
+                if asks.modern {
+                    ran.choices = choices;
+                }
                 return ran;
             }
             Err(e) => return Ran::new(tool_error(e.to_string()), outcome_of(&e), None),
@@ -490,6 +524,8 @@ struct Ran {
     audit_message: Option<String>,
     /// The link that connects the account the call lacked, if one was issued.
     connect: Option<crate::connect::ConnectLink>,
+    /// The accounts a 2026-07-28 client is to choose from ("which account?").
+    choices: Option<Vec<(String, Option<String>)>>,
 }
 
 impl Ran {
@@ -500,6 +536,7 @@ impl Ran {
             upstream_status,
             audit_message: None,
             connect: None,
+            choices: None,
         }
     }
 }
@@ -718,7 +755,8 @@ impl ServerHandler for McpServer {
         };
         let account = match args.get("account") {
             Some(Value::String(label)) => Some(label.clone()),
-            _ => None,
+            // A 2026-07-28 retry that answered "which account?".
+            _ => crate::elicit::answered_which(request.input_responses.as_ref()),
         };
         event = event.service(route.connector.service());
         if let Some(label) = &account {
@@ -772,7 +810,7 @@ impl ServerHandler for McpServer {
         let mut sent_args = args.clone();
         // The label is the record's `account` field.
         sent_args.remove("account");
-        let elicitation = crate::elicit::Elicitation::of(&context);
+        let asks = crate::elicit::Asks::of(&context);
         if let Err(refused) = self
             .inner
             .states
@@ -793,8 +831,9 @@ impl ServerHandler for McpServer {
             upstream_status,
             audit_message,
             connect,
+            choices,
         } = tokio::select! {
-            ran = self.run(route, args, account, Some((context.peer, token))) => ran,
+            ran = self.run(route, args, account, Some((context.peer, token)), asks) => ran,
             () = self.inner.cut.cancelled() => Ran::new(
                 tool_error(
                     "cut off: MCPist is shutting down; the call may or may not have reached the service"
@@ -853,7 +892,16 @@ impl ServerHandler for McpServer {
             return self
                 .inner
                 .states
-                .answer(elicitation, link, request.name.as_ref(), result);
+                .answer(asks, link, request.name.as_ref(), result);
+        }
+        if let Some(choices) = &choices
+            && !crate::elicit::was_asked_which(request.input_responses.as_ref())
+        {
+            return self.inner.states.ask_which(
+                route.connector.service(),
+                request.name.as_ref(),
+                choices,
+            );
         }
         Ok(result.into())
     }
@@ -912,7 +960,9 @@ mod tests {
         let route = &server.inner.routes["bad_t"];
         for _ in 0..2 {
             let args = json!({"n": 3}).as_object().unwrap().clone();
-            let ran = server.run(route, args, None, None).await;
+            let ran = server
+                .run(route, args, None, None, crate::elicit::Asks::default())
+                .await;
             assert_eq!(ran.result.is_error, Some(true));
             assert_eq!(ran.outcome, Outcome::Failed);
             assert_eq!(ran.upstream_status, None);

@@ -8,7 +8,9 @@ Usage: connect.py MODE URL TOOL [ARGS_JSON]
         elicitation callback, then retries with the sealed requestState)
   URL   the Streamable HTTP endpoint; the bearer comes from SMOKE_BEARER
 
-For each URL elicitation it prints {"event": "elicit", "url": ..., "message": ...}
+For a form elicitation ("which account?") it prints {"event": "form",
+"message": ..., "schema": ...} and answers with the label in PICK (declines
+without it). For each URL elicitation it prints {"event": "elicit", "url": ..., "message": ...}
 on a line and waits for a line on stdin (the test completes the page in a
 browser meanwhile). At the end it prints {"event": "result", "protocol": ...,
 "rounds": ..., "is_error": ..., "text": ...}.
@@ -37,6 +39,16 @@ async def follow(url: str, message: str) -> None:
 
 
 async def on_elicit(context, params):
+    if getattr(params, "mode", None) == "form":
+        # "Which account?": report the choices, answer with PICK (or decline).
+        schema = params.requested_schema
+        if hasattr(schema, "model_dump"):
+            schema = schema.model_dump(by_alias=True, exclude_none=True)
+        print(json.dumps({"event": "form", "message": params.message, "schema": schema}), flush=True)
+        pick = os.environ.get("PICK")
+        if not pick:
+            return ElicitResult(action="decline")
+        return ElicitResult(action="accept", content={"account": pick})
     if getattr(params, "mode", None) != "url":
         return ElicitResult(action="decline")
     await follow(params.url, params.message)

@@ -471,3 +471,105 @@ async fn the_python_sdk_follows_a_url_elicitation_through_oauth_in_chromium_at_b
     }
     browser.close().await.unwrap();
 }
+
+/// Stores a GitHub token as `label`, known upstream as `login`.
+async fn add_account(ui: &Ui, label: &str, login: &str) {
+    let token = canary(label);
+    ui.fake.accept_token(&token, login);
+    let write = mcpist_core::store::AccountWrite {
+        credential: mcpist_core::store::Credential::static_token(SecretString::from(token))
+            .unwrap(),
+        identity: Some(login.to_owned()),
+        status: mcpist_core::store::AccountStatus::Ok,
+    };
+    let key = AccountKey::new("github", label).unwrap();
+    ui.store
+        .put(&key, write, mcpist_core::store::Expect::Any)
+        .await
+        .unwrap();
+}
+
+/// Runs `tests/clients/connect.py` to its end (no URL elicitation expected)
+/// and returns every line it printed.
+fn python_lines(ui: &Ui, mode: &str, args: &str, pick: Option<&str>) -> Vec<Value> {
+    let mut command = Command::new(python_sdk());
+    command
+        .arg(client_script("connect.py"))
+        .args([mode, &format!("{}/mcp", ui.base), "github_get_me", args])
+        .env("SMOKE_BEARER", &ui.bearer)
+        .env_remove("PICK")
+        .stdin(Stdio::null());
+    if let Some(pick) = pick {
+        command.env("PICK", pick);
+    }
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn which_account_is_asked_with_a_form_at_both_versions_and_serves_that_call_only() {
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let ui = start_ui().await;
+        add_account(&ui, "work", "octocat").await;
+        add_account(&ui, "home", "hubot").await;
+        let ui_ref = &ui;
+        let lines = tokio::task::block_in_place(|| python_lines(ui_ref, mode, "{}", Some("home")));
+        let [form, result] = lines.as_slice() else {
+            panic!("a form, then the result: {lines:?}")
+        };
+        assert_eq!(form["event"], "form", "{form}");
+        let choices = &form["schema"]["properties"]["account"]["oneOf"];
+        assert_eq!(
+            choices,
+            &json!([
+                {"const": "home", "title": "home (hubot)"},
+                {"const": "work", "title": "work (octocat)"},
+            ]),
+            "{form}"
+        );
+        assert_eq!(result["protocol"], protocol, "{result}");
+        assert_eq!(result["is_error"], false, "{result}");
+        assert!(
+            result["text"].as_str().unwrap().contains("hubot"),
+            "{result}"
+        );
+
+        // Declined: today's error listing the labels; nothing was remembered.
+        let lines = tokio::task::block_in_place(|| python_lines(ui_ref, mode, "{}", None));
+        let result = lines.last().unwrap();
+        assert_eq!(lines[0]["event"], "form", "{lines:?}");
+        assert_eq!(result["is_error"], true, "{result}");
+        let said = result["text"].as_str().unwrap();
+        assert!(
+            said.contains("several accounts")
+                && (said.contains("home, work") || said.contains("work, home")),
+            "{said}"
+        );
+        assert!(
+            ui.store.list().await.unwrap().iter().all(|a| !a.is_default),
+            "no default was set"
+        );
+    }
+
+    // A client without form elicitation gets the error at once.
+    let ui = start_ui().await;
+    add_account(&ui, "work", "octocat").await;
+    add_account(&ui, "home", "hubot").await;
+    let client = mcpist_tests::connect(ui.server.clone()).await;
+    let plain = call(&client, "github_get_me", json!({})).await;
+    assert_eq!(plain.is_error, Some(true));
+    assert!(
+        text(&plain).contains("pass `account` as one of"),
+        "{}",
+        text(&plain)
+    );
+}
