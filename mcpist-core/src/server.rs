@@ -37,6 +37,10 @@ const INSTRUCTIONS: &str = "MCPist exposes upstream services (GitHub, ...) as to
 {service}_{tool}. It holds the credentials: never ask the user for tokens. When a service has \
 several accounts, pass `account` with one of the labels an error lists.";
 
+/// How long clients may keep a `tools/list` result (30 s): changes reach
+/// listening clients at once, and the rest within this.
+const TOOLS_TTL_MS: u64 = 30_000;
+
 /// Serves a set of connectors as one MCP server.
 #[derive(Clone)]
 pub struct McpServer {
@@ -57,6 +61,9 @@ struct Inner {
     listing: RwLock<Arc<Listing>>,
     // Sessions told when the tool list changes.
     peers: Mutex<Vec<rmcp::Peer<RoleServer>>>,
+    // Bumped at each policy change, for 2026-07-28 `subscriptions/listen`
+    // streams (those clients send no `initialized`, so are not in `peers`).
+    changes: tokio::sync::watch::Sender<u64>,
     // Cancelled by `cut_calls`: running calls end at once.
     cut: tokio_util::sync::CancellationToken,
     // One-time links to connect a missing account (issued once the web UI mounts).
@@ -229,6 +236,7 @@ impl McpServer {
                 connectors,
                 listing: RwLock::new(Arc::new(listing)),
                 peers: Mutex::new(Vec::new()),
+                changes: tokio::sync::watch::Sender::new(0),
                 cut: tokio_util::sync::CancellationToken::new(),
                 connect: Arc::default(),
                 states: crate::elicit::States::new()?,
@@ -296,6 +304,7 @@ impl McpServer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        self.inner.changes.send_modify(|n| *n += 1);
         for peer in &peers {
             // A session that went away is dropped below.
             let _ = peer.notify_tool_list_changed().await;
@@ -706,9 +715,48 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> std::result::Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(
-            self.listing().tools.clone(),
-        ))
+        // Sorted by name (the routes are a BTreeMap); private, since the
+        // list depends on this server's policy; fresh for a while, and a
+        // policy change reaches listeners at once.
+        Ok(
+            ListToolsResult::with_all_items(self.listing().tools.clone())
+                .with_ttl_ms(TOOLS_TTL_MS)
+                .with_cache_scope(rmcp::model::CacheScope::Private),
+        )
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        // Only the tool list changes (with policy); nothing else is offered.
+        let mut accepted = rmcp::model::SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(
+        &self,
+        context: rmcp::service::SubscriptionContext,
+    ) -> std::result::Result<(), ErrorData> {
+        let mut changes = self.inner.changes.subscribe();
+        changes.mark_unchanged();
+        loop {
+            tokio::select! {
+                () = context.cancelled() => return Ok(()),
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let notification = rmcp::model::ServerNotification::ToolListChangedNotification(
+                        rmcp::model::ToolListChangedNotification::default(),
+                    );
+                    if context.sink().send(notification).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

@@ -573,3 +573,72 @@ async fn which_account_is_asked_with_a_form_at_both_versions_and_serves_that_cal
         text(&plain)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_ui_policy_change_reaches_a_2026_client_listening_on_subscriptions_listen() {
+    let ui = start_ui().await;
+    let mut child = Command::new(python_sdk())
+        .arg(client_script("listen.py"))
+        .arg(format!("{}/mcp", ui.base))
+        .env("SMOKE_BEARER", &ui.bearer)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (listening, mut lines) = tokio::task::spawn_blocking(move || {
+        let line = lines.next().expect("the client printed a line").unwrap();
+        (serde_json::from_str::<Value>(&line).unwrap(), lines)
+    })
+    .await
+    .unwrap();
+    assert_eq!(listening["event"], "listening", "{listening}");
+    assert_eq!(listening["protocol"], "2026-07-28");
+    // tools/list: sorted by name, private to this server's policy, fresh for 30 s.
+    let tools: Vec<&str> = listening["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(tools.contains(&"github_get_me"), "{listening}");
+    assert!(tools.is_sorted(), "{tools:?}");
+    assert_eq!(listening["ttl_ms"], 30_000, "{listening}");
+    assert_eq!(listening["cache_scope"], "private", "{listening}");
+
+    // Switch GitHub off in the web UI, as a user would.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = session(&http, &ui.base).await;
+    let page = http
+        .get(format!("{}/policy/github", ui.base))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let saved = http
+        .post(format!("{}/policy/github", ui.base))
+        .header("Cookie", &cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}", csrf_of(&page)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+
+    let changed = tokio::task::spawn_blocking(move || {
+        let line = lines.next().expect("the client saw the change").unwrap();
+        serde_json::from_str::<Value>(&line).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(changed["event"], "changed", "{changed}");
+    assert_eq!(changed["tools"], json!([]), "{changed}");
+    assert!(child.wait().unwrap().success());
+}
