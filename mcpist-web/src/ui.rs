@@ -404,7 +404,6 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
             },
         );
     let mut response = redirect(&connect::after_login(&web, &headers));
-    connect::forget_next(&web, &mut response);
     let headers = response.headers_mut();
     let lifetime = (!web.options.secure()).then(|| web.options.session_max());
     headers.append(
@@ -415,6 +414,8 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
         header::SET_COOKIE,
         web.cookie(web.options.login_cookie(), "", Some(Duration::ZERO)),
     );
+    // After the session cookie, which clients that read the first one expect.
+    connect::forget_next(&web, &mut response);
     response
 }
 
