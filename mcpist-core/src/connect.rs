@@ -181,14 +181,10 @@ impl ConnectLinks {
         if issued.used {
             return Err(LinkRefusal::Used);
         }
-        if issued.issued.elapsed() >= self.ttl_of(issued) {
+        if issued.issued.elapsed() >= self.ttl() {
             return Err(LinkRefusal::Expired);
         }
         Ok(())
-    }
-
-    fn ttl_of(&self, _issued: &Issued) -> Duration {
-        self.ttl()
     }
 
     /// Whether `token` is a live link for `account` of `service`, without

@@ -326,6 +326,31 @@ async fn a_client_without_url_elicitation_gets_the_link_and_commands_and_misused
             .is_none()
     );
 
+    // An account that must be reconnected gets a link for its own label.
+    ui.server
+        .connect_links()
+        .set_ttl(mcpist_core::connect::LINK_TTL);
+    add_account(&ui, "stale", "octocat").await;
+    let key = AccountKey::new("github", "stale").unwrap();
+    let record = ui.store.get(&key).await.unwrap().unwrap();
+    let write = mcpist_core::store::AccountWrite {
+        credential: record.credential,
+        identity: record.identity,
+        status: mcpist_core::store::AccountStatus::NeedsReauth,
+    };
+    ui.store
+        .put(&key, write, mcpist_core::store::Expect::Any)
+        .await
+        .unwrap();
+    let stale = text(&call(&client, "github_get_me", json!({"account": "stale"})).await);
+    assert!(stale.contains("needs to be reconnected"), "{stale}");
+    let stale_link = link_in(&stale, base);
+    assert!(
+        stale_link.starts_with(&format!("{base}/connect/github?account=stale&link=")),
+        "{stale}"
+    );
+    assert_eq!(get(stale_link).await.0, 200);
+
     // The audit records say a link was issued, never its token.
     let records = ui
         .server
@@ -338,7 +363,7 @@ async fn a_client_without_url_elicitation_gets_the_link_and_commands_and_misused
         .filter_map(|r| r.outcome.message.as_deref())
         .filter(|m| m.contains("a connect link was issued"))
         .collect();
-    assert_eq!(issued.len(), 2, "{issued:?}");
+    assert_eq!(issued.len(), 3, "{issued:?}");
     let all = format!("{records:?}");
     assert!(!all.contains(&token) && !all.contains(&token_of_link(&late_link)));
 
