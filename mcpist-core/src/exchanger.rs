@@ -233,6 +233,30 @@ impl Exchanger {
         self.oauth.get(service)
     }
 
+    /// The means to connect `account` of `service` outside the chat, as the
+    /// [`Guide`] words them: an OAuth login when the service supports it, or
+    /// a token.
+    pub fn connect_means(&self, service: &str, account: &str) -> String {
+        let account = Some(account);
+        let token = self.means(Remedy::AddToken { service, account });
+        if self.oauth.contains_key(service) {
+            format!(
+                "{} or {token}",
+                self.means(Remedy::Login { service, account })
+            )
+        } else {
+            token
+        }
+    }
+
+    /// The account a routing rule of `service` picks for `args`, if any.
+    pub fn routed_account(&self, service: &str, args: &Map<String, Value>) -> Option<String> {
+        self.routing
+            .get(service)
+            .and_then(|r| r.account_for(args))
+            .map(str::to_owned)
+    }
+
     /// Picks the account of `service` for a call: the `requested` label, else
     /// a routing rule matching `args`, else the service's default, else its
     /// only account. Never guesses between several: that is an error listing

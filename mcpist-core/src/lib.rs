@@ -17,6 +17,7 @@
 //! - [`accounts`]: account changes (audited) and the one status an account shows;
 //!   [`guide`]: how the embedding program words what the user can do.
 //! - [`oauth`]: the user's OAuth apps, login with PKCE, the token endpoint.
+//! - [`connect`]: one-time links to connect a missing account from the chat.
 //! - [`server`]: the rmcp server ([`McpServer`]), over stdio or HTTP.
 //! - [`http`]: the axum app with bearer, Host and Origin checks; the web UI
 //!   (crate `mcpist-web`) is merged in with [`http::router_with`].
@@ -45,7 +46,9 @@ pub mod accounts;
 pub mod audit;
 pub mod auth_server;
 pub mod clients;
+pub mod connect;
 pub mod connector;
+pub mod elicit;
 pub mod error;
 pub mod exchanger;
 pub mod guide;

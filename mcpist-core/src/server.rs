@@ -37,6 +37,10 @@ const INSTRUCTIONS: &str = "MCPist exposes upstream services (GitHub, ...) as to
 {service}_{tool}. It holds the credentials: never ask the user for tokens. When a service has \
 several accounts, pass `account` with one of the labels an error lists.";
 
+/// How long clients may keep a `tools/list` result (30 s): changes reach
+/// listening clients at once, and the rest within this.
+const TOOLS_TTL_MS: u64 = 30_000;
+
 /// Serves a set of connectors as one MCP server.
 #[derive(Clone)]
 pub struct McpServer {
@@ -57,8 +61,15 @@ struct Inner {
     listing: RwLock<Arc<Listing>>,
     // Sessions told when the tool list changes.
     peers: Mutex<Vec<rmcp::Peer<RoleServer>>>,
+    // Bumped at each policy change, for 2026-07-28 `subscriptions/listen`
+    // streams (those clients send no `initialized`, so are not in `peers`).
+    changes: tokio::sync::watch::Sender<u64>,
     // Cancelled by `cut_calls`: running calls end at once.
     cut: tokio_util::sync::CancellationToken,
+    // One-time links to connect a missing account (issued once the web UI mounts).
+    connect: Arc<crate::connect::ConnectLinks>,
+    // Seals the `requestState` of 2026-07-28 input-required results.
+    states: crate::elicit::States,
 }
 
 struct Route {
@@ -225,7 +236,10 @@ impl McpServer {
                 connectors,
                 listing: RwLock::new(Arc::new(listing)),
                 peers: Mutex::new(Vec::new()),
+                changes: tokio::sync::watch::Sender::new(0),
                 cut: tokio_util::sync::CancellationToken::new(),
+                connect: Arc::default(),
+                states: crate::elicit::States::new()?,
             }),
             log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
         })
@@ -242,6 +256,12 @@ impl McpServer {
     /// The served connectors, by service.
     pub fn connectors(&self) -> &BTreeMap<&'static str, Arc<dyn Connector>> {
         &self.inner.connectors
+    }
+
+    /// The one-time links that connect a missing account from the chat;
+    /// the web UI serves their page and redeems them.
+    pub fn connect_links(&self) -> &Arc<crate::connect::ConnectLinks> {
+        &self.inner.connect
     }
 
     /// The exchanger the server resolves accounts with.
@@ -284,6 +304,7 @@ impl McpServer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        self.inner.changes.send_modify(|n| *n += 1);
         for peer in &peers {
             // A session that went away is dropped below.
             let _ = peer.notify_tool_list_changed().await;
@@ -394,6 +415,7 @@ impl McpServer {
         mut args: JsonObject,
         account: Option<String>,
         peer: Option<Peer>,
+        asks: crate::elicit::Asks,
     ) -> Ran {
         let validator = match route.validator() {
             Ok(validator) => validator,
@@ -408,6 +430,8 @@ impl McpServer {
                 outcome: Outcome::InvalidArguments,
                 upstream_status: None,
                 audit_message: Some(format!("invalid arguments: {}", invalid.rules)),
+                connect: None,
+                choices: None,
             };
         }
         args.remove("account");
@@ -419,6 +443,64 @@ impl McpServer {
             .await
         {
             Ok(upstream) => upstream,
+            Err(e @ Error::Account { .. }) => {
+                let need = crate::connect::connect_need(
+                    &self.inner.exchanger,
+                    connector.service(),
+                    account.as_deref(),
+                    &args,
+                )
+                .await;
+                let link =
+                    need.and_then(|label| self.inner.connect.issue(connector.service(), &label));
+                let choices = match &link {
+                    Some(_) => None,
+                    None if asks.form => {
+                        crate::connect::which_account(
+                            &self.inner.exchanger,
+                            connector.service(),
+                            account.as_deref(),
+                            &args,
+                        )
+                        .await
+                    }
+                    None => None,
+                };
+                if let Some(choices) = &choices
+                    && !asks.modern
+                    && let Some((asker, _)) = &peer
+                    && let Some(label) =
+                        crate::elicit::ask_which(asker, connector.service(), choices).await
+                {
+                    // The answer serves this call only; asked once.
+                    return Box::pin(self.run(
+                        route,
+                        args,
+                        Some(label),
+                        peer.clone(),
+                        crate::elicit::Asks::default(),
+                    ))
+                    .await;
+                }
+                let mut ran = Ran::new(
+                    tool_error(crate::elicit::with_link(
+                        &e.to_string(),
+                        link.as_ref(),
+                        &self.inner.exchanger,
+                    )),
+                    outcome_of(&e),
+                    None,
+                );
+                // The audit record keeps the reason, not the link's token.
+                if link.is_some() {
+                    ran.audit_message = Some(format!("{e} (a connect link was issued)"));
+                }
+                ran.connect = link;
+                if asks.modern {
+                    ran.choices = choices;
+                }
+                return ran;
+            }
             Err(e) => return Ran::new(tool_error(e.to_string()), outcome_of(&e), None),
         };
         let sent = upstream.credential();
@@ -458,6 +540,10 @@ struct Ran {
     upstream_status: Option<u16>,
     /// The audit record's message when the result's text must not be it.
     audit_message: Option<String>,
+    /// The link that connects the account the call lacked, if one was issued.
+    connect: Option<crate::connect::ConnectLink>,
+    /// The accounts a 2026-07-28 client is to choose from ("which account?").
+    choices: Option<Vec<(String, Option<String>)>>,
 }
 
 impl Ran {
@@ -467,6 +553,8 @@ impl Ran {
             outcome,
             upstream_status,
             audit_message: None,
+            connect: None,
+            choices: None,
         }
     }
 }
@@ -646,7 +734,46 @@ impl ServerHandler for McpServer {
         {
             tools.retain(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true));
         }
-        Ok(ListToolsResult::with_all_items(tools))
+        // Sorted by name (the routes are a BTreeMap); private, since the
+        // list depends on this server's policy and the grant; fresh for a
+        // while, and a policy change reaches listeners at once.
+        Ok(ListToolsResult::with_all_items(tools)
+            .with_ttl_ms(TOOLS_TTL_MS)
+            .with_cache_scope(rmcp::model::CacheScope::Private))
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        // Only the tool list changes (with policy); nothing else is offered.
+        let mut accepted = rmcp::model::SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(
+        &self,
+        context: rmcp::service::SubscriptionContext,
+    ) -> std::result::Result<(), ErrorData> {
+        let mut changes = self.inner.changes.subscribe();
+        changes.mark_unchanged();
+        loop {
+            tokio::select! {
+                () = context.cancelled() => return Ok(()),
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let notification = rmcp::model::ServerNotification::ToolListChangedNotification(
+                        rmcp::model::ToolListChangedNotification::default(),
+                    );
+                    if context.sink().send(notification).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -693,7 +820,8 @@ impl ServerHandler for McpServer {
         };
         let account = match args.get("account") {
             Some(Value::String(label)) => Some(label.clone()),
-            _ => None,
+            // A 2026-07-28 retry that answered "which account?".
+            _ => crate::elicit::answered_which(request.input_responses.as_ref()),
         };
         event = event.service(route.connector.service());
         if let Some(label) = &account {
@@ -747,13 +875,30 @@ impl ServerHandler for McpServer {
         let mut sent_args = args.clone();
         // The label is the record's `account` field.
         sent_args.remove("account");
+        let asks = crate::elicit::Asks::of(&context);
+        if let Err(refused) = self
+            .inner
+            .states
+            .check_retry(request.name.as_ref(), request.request_state.as_deref())
+        {
+            // Nothing ran: the record says why the retry was refused.
+            let _ = audit
+                .finish_soon(
+                    seq,
+                    AuditOutcome::of(Outcome::InvalidArguments).message(refused.message.as_ref()),
+                )
+                .await;
+            return Err(refused);
+        }
         let Ran {
             result,
             outcome,
             upstream_status,
             audit_message,
+            connect,
+            choices,
         } = tokio::select! {
-            ran = self.run(route, args, account, Some((context.peer, token))) => ran,
+            ran = self.run(route, args, account, Some((context.peer, token)), asks) => ran,
             () = self.inner.cut.cancelled() => Ran::new(
                 tool_error(
                     "cut off: MCPist is shutting down; the call may or may not have reached the service"
@@ -808,6 +953,21 @@ impl ServerHandler for McpServer {
             latency_ms,
             "tool call"
         );
+        if let Some(link) = &connect {
+            return self
+                .inner
+                .states
+                .answer(asks, link, request.name.as_ref(), result);
+        }
+        if let Some(choices) = &choices
+            && !crate::elicit::was_asked_which(request.input_responses.as_ref())
+        {
+            return self.inner.states.ask_which(
+                route.connector.service(),
+                request.name.as_ref(),
+                choices,
+            );
+        }
         Ok(result.into())
     }
 }
@@ -865,7 +1025,9 @@ mod tests {
         let route = &server.inner.routes["bad_t"];
         for _ in 0..2 {
             let args = json!({"n": 3}).as_object().unwrap().clone();
-            let ran = server.run(route, args, None, None).await;
+            let ran = server
+                .run(route, args, None, None, crate::elicit::Asks::default())
+                .await;
             assert_eq!(ran.result.is_error, Some(true));
             assert_eq!(ran.outcome, Outcome::Failed);
             assert_eq!(ran.upstream_status, None);

@@ -14,14 +14,14 @@ use std::sync::Arc;
 use axum::{
     body::Bytes,
     extract::{Path, RawQuery, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::Response,
 };
 use maud::{Markup, html};
 use mcpist_core::auth_server::{AuthRequest, AuthServer, AuthorizeError, scope_description};
 use secrecy::ExposeSecret;
 
-use super::{Web, html as page, redirect};
+use super::{Web, html as page, redirect, way_back};
 use crate::pages;
 
 /// The parameters of an authorization request that the consent form
@@ -36,16 +36,6 @@ const PARAMS: [&str; 8] = [
     "code_challenge_method",
     "resource",
 ];
-
-/// The cookie that brings the browser back to the authorization request
-/// after the login.
-pub(super) fn next_cookie(web: &Web) -> &'static str {
-    if web.options.secure() {
-        "__Host-mcpist_next"
-    } else {
-        "mcpist_next"
-    }
-}
 
 fn not_enabled() -> Response {
     page(
@@ -120,15 +110,7 @@ pub(super) async fn authorize_page(
     let Some(visit) = web.visit(&headers) else {
         // Log in first, then back here.
         let mut response = redirect("/login");
-        let back = format!("/oauth/authorize?{query}");
-        if let Ok(value) = header::HeaderValue::from_str(&format!(
-            "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=600{}",
-            next_cookie(&web),
-            percent_encoding::utf8_percent_encode(&back, percent_encoding::NON_ALPHANUMERIC),
-            if web.options.secure() { "; Secure" } else { "" }
-        )) {
-            response.headers_mut().insert(header::SET_COOKIE, value);
-        }
+        way_back::remember(&web, &mut response, &format!("/oauth/authorize?{query}"));
         return response;
     };
     page(StatusCode::OK, consent(&visit.csrf, &request, &params))

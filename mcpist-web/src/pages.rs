@@ -95,7 +95,7 @@ fn csrf_field(chrome: &Chrome<'_>) -> Markup {
 }
 
 /// A whole logged-in page.
-fn layout(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
+pub(super) fn layout(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
     const NAV: [(&str, &str, &str); 6] = [
         ("services", "/", "Services"),
         ("add", "/accounts/new", "Add a token"),

@@ -40,6 +40,8 @@ use crate::{
 
 #[path = "authorize.rs"]
 mod authorize;
+mod connect;
+mod way_back;
 
 /// The web UI's state, shared by its handlers.
 struct Web {
@@ -256,6 +258,8 @@ impl Web {
 /// [`mcpist_core::http::router_with`].
 pub fn routes(server: McpServer, options: WebOptions) -> Router {
     let flows = Arc::new(LoginFlows::new());
+    // Calls that lack an account now get a link to this UI's connect page.
+    server.connect_links().serve_at(&options.base_url);
     let callback = LoginCallback {
         exchanger: server.exchanger().clone(),
         flows: flows.clone(),
@@ -288,7 +292,9 @@ pub fn routes(server: McpServer, options: WebOptions) -> Router {
             "/accounts/{service}/{account}/remove",
             get(remove_page).post(remove),
         )
-        .route("/connect/{service}", post(connect))
+        .route("/connect/{service}", get(connect::page).post(connect))
+        .route("/connect/{service}/oauth", post(connect::oauth))
+        .route("/connect/{service}/token", post(connect::token))
         .route("/apps", get(apps_page))
         .route("/apps/{service}", post(set_app))
         .route("/policy/{service}", get(policy_page).post(set_policy))
@@ -339,7 +345,9 @@ async fn stylesheet() -> Response {
 
 async fn login_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
     if web.visit(&headers).is_some() {
-        return redirect("/");
+        let mut response = redirect(&way_back::after_login(&web, &headers));
+        way_back::forget(&web, &mut response);
+        return response;
     }
     let token = random_token();
     let has_password = matches!(web.store().get_secret(PASSWORD_SECRET).await, Ok(Some(_)));
@@ -407,19 +415,8 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
                 flash: None,
             },
         );
-    // Back to the authorization request that sent the browser to log in.
-    let next = cookie_value(&headers, authorize::next_cookie(&web))
-        .and_then(|v| percent_encoding::percent_decode_str(v).decode_utf8().ok())
-        .filter(|v| v.starts_with("/oauth/authorize?"))
-        .map(|v| v.into_owned());
-    let mut response = redirect(next.as_deref().unwrap_or("/"));
+    let mut response = redirect(&way_back::after_login(&web, &headers));
     let headers = response.headers_mut();
-    if next.is_some() {
-        headers.append(
-            header::SET_COOKIE,
-            web.cookie(authorize::next_cookie(&web), "", Some(Duration::ZERO)),
-        );
-    }
     let lifetime = (!web.options.secure()).then(|| web.options.session_max());
     headers.append(
         header::SET_COOKIE,
@@ -429,6 +426,8 @@ async fn login(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> 
         header::SET_COOKIE,
         web.cookie(web.options.login_cookie(), "", Some(Duration::ZERO)),
     );
+    // After the session cookie, which clients that read the first one expect.
+    way_back::forget(&web, &mut response);
     response
 }
 

@@ -1,6 +1,7 @@
 //! Test support for MCPist: canaries, an in-process rmcp client and its call
 //! helpers, a server on the fake GitHub ([`on_fake_github`]), and the
-//! loopback helpers of the fake upstream APIs. The fakes themselves live
+//! loopback helpers of the fake upstream APIs, and headless Chromium
+//! ([`browser`]). The fakes themselves live
 //! beside their connectors, behind `mcpist-connectors`' `fake` feature
 //! (`mcpist_connectors::github::fake`, `mcpist_connectors::notion::fake`).
 
@@ -16,6 +17,7 @@ use rmcp::{
 };
 use serde_json::Value;
 
+pub mod browser;
 pub mod on_fake_github;
 
 /// The tools the registered connector `service` lists with its default

@@ -99,12 +99,20 @@ impl Connector for Fixture {
                 "schema_2020_12_tool",
                 "Tool with JSON Schema 2020-12 features",
             );
+            // The suite's own schema (0.2.0-alpha.12 adds the SEP-2106
+            // keywords: $anchor, allOf/anyOf, if/then/else).
             spec.input_schema = json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
-                "$defs": {"address": {"type": "object",
+                "$defs": {"address": {"$anchor": "addressDef", "type": "object",
                     "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
-                "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+                "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"},
+                    "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+                    "phone": {"type": "string"}, "email": {"type": "string"}},
+                "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+                "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+                "then": {"required": ["phone"]},
+                "else": {"required": ["email"]},
                 "additionalProperties": false
             });
             return vec![spec];
