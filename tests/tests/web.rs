@@ -602,12 +602,13 @@ async fn wrong_passwords_are_rate_limited_and_logins_need_their_form_token() {
     }
     let (cookie, token) = login_form(&http, &ui.base).await;
     let locked = post(
-        cookie,
+        cookie.clone(),
         format!("csrf={token}&password={}", PASSWORD.replace(' ', "+")),
     )
     .await
     .unwrap();
     assert_eq!(locked.status(), 429);
+    assert!(locked_out_changes_nothing(&ui, &cookie, &locked).await);
     assert!(
         locked
             .text()
@@ -615,17 +616,47 @@ async fn wrong_passwords_are_rate_limited_and_logins_need_their_form_token() {
             .unwrap()
             .contains("Too many wrong passwords")
     );
-    assert!(locked_out_changes_nothing(&ui).await);
 }
 
-/// No session was created for the locked-out login: `/` still redirects.
-async fn locked_out_changes_nothing(ui: &Ui) -> bool {
+/// The locked-out login `answer` (sent with the form's `cookie`) created no
+/// session: it set no session cookie, the browser holding every cookie it
+/// has is still sent to the login page, and no successful login was audited.
+/// Checked with the attempt's own cookies, so it fails if a refused login
+/// signed the browser in anyway.
+async fn locked_out_changes_nothing(ui: &Ui, cookie: &str, answer: &reqwest::Response) -> bool {
+    let set: Vec<String> = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .collect();
+    if set.iter().any(|c| c.starts_with("mcpist_session=")) {
+        return false;
+    }
+    let jar = std::iter::once(cookie.to_owned())
+        .chain(set)
+        .collect::<Vec<_>>()
+        .join("; ");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let home = http.get(format!("{}/", ui.base)).send().await.unwrap();
-    home.status() == 303 && home.headers()["location"] == "/login"
+    let home = http
+        .get(format!("{}/", ui.base))
+        .header("Cookie", jar)
+        .send()
+        .await
+        .unwrap();
+    let signed_in = ui
+        .server
+        .audit()
+        .query(&AuditFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.event.kind == AuditKind::UiLogin && e.outcome.outcome == Outcome::Ok);
+    home.status() == 303 && home.headers()["location"] == "/login" && !signed_in
 }
 
 #[tokio::test]
@@ -713,7 +744,7 @@ async fn forty_concurrent_wrong_passwords_get_five_verdicts_and_a_new_password_e
         .await
         .unwrap();
     assert_eq!(locked.status(), 429);
-    assert!(locked_out_changes_nothing(&ui).await);
+    assert!(locked_out_changes_nothing(&ui, &cookie, &locked).await);
     // ...until the owner sets a password where the server runs.
     let new = "a brand new passphrase, long";
     mcpist_web::set_password(ui.store.as_ref(), &SecretString::from(new))
@@ -721,13 +752,15 @@ async fn forty_concurrent_wrong_passwords_get_five_verdicts_and_a_new_password_e
         .unwrap();
     let back_in = http
         .post(format!("{}/login", ui.base))
-        .header("Cookie", cookie)
+        .header("Cookie", cookie.clone())
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("csrf={token}&password={}", new.replace(' ', "+")))
         .send()
         .await
         .unwrap();
     assert_eq!(back_in.status(), 303, "the new password logs in at once");
+    // The lockout check sees a login that did sign in: it can fail.
+    assert!(!locked_out_changes_nothing(&ui, &cookie, &back_in).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

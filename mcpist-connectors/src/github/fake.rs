@@ -94,6 +94,8 @@ struct Shared {
     issued: u64,
     // The next API requests fail with this status (and Retry-After), this many times.
     failures: Option<(StatusCode, usize, Option<&'static str>)>,
+    // While `true`, token requests are held (counted, not answered).
+    hold: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Shared {
@@ -203,6 +205,38 @@ impl FakeGithub {
     /// retry_after` if given) and GitHub's error body.
     pub fn fail_next(&self, status: StatusCode, times: usize, retry_after: Option<&'static str>) {
         self.lock().failures = Some((status, times, retry_after));
+    }
+
+    /// Holds every token request that arrives from now on (it is counted in
+    /// [`FakeGithub::token_requests`] but not answered) until
+    /// [`FakeGithub::release_token_endpoint`]. Tests use it to order events
+    /// instead of sleeping: a request is known to be in flight while held.
+    pub fn hold_token_endpoint(&self) {
+        self.lock()
+            .hold
+            .get_or_insert_with(|| tokio::sync::watch::channel(false).0)
+            .send_replace(true);
+    }
+
+    /// Lets the held token requests (and later ones) be answered.
+    pub fn release_token_endpoint(&self) {
+        if let Some(hold) = &self.lock().hold {
+            hold.send_replace(false);
+        }
+    }
+
+    /// Waits until `n` requests have reached the token endpoint (held ones
+    /// included); panics after 10 s, naming how many arrived.
+    pub async fn wait_for_token_requests(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.token_requests() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {n} token requests, {} arrived",
+                self.token_requests()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// How many requests reached the token endpoint.
@@ -577,11 +611,17 @@ fn token_error(code: &str, description: &str) -> Response {
 /// `POST /login/oauth/access_token`: code exchange (with PKCE) and refresh.
 async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) -> Response {
     let form: HashMap<String, String> = crate::fake::parse_query(std::str::from_utf8(body).ok());
-    let delay = {
+    let (delay, hold) = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.token_requests += 1;
-        shared.behaviour.delay
+        (
+            shared.behaviour.delay,
+            shared.hold.as_ref().map(|h| h.subscribe()),
+        )
     };
+    if let Some(mut hold) = hold {
+        let _ = hold.wait_for(|held| !*held).await;
+    }
     tokio::time::sleep(delay).await;
     let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(status) = shared.behaviour.fail_with {
