@@ -872,7 +872,9 @@ async fn login_runs_the_whole_flow_through_a_browser_that_follows_redirects() {
     );
     assert_eq!(fake.token_requests(), 1);
 
-    // A replayed callback (same state, same code) is refused.
+    // The one-login listener is gone after the login, so a replay cannot
+    // reach it here; replays against a callback that stays up (the web
+    // UI's) are refused in web.rs, a_replayed_oauth_callback_is_refused_*.
     let replay = reqwest::get(format!("{callback}?code=code1&state={}", query["state"])).await;
     assert!(
         replay.is_err(),
@@ -960,11 +962,25 @@ fn a_login_that_gets_no_answer_times_out_and_stores_nothing() {
         .unwrap();
     set.stdin.take().unwrap().write_all(b"s\n").unwrap();
     assert!(set.wait().unwrap().success());
-    let out = home.run(&["login", "github", "--no-browser"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut login = start_login(&home, &["--account", "work"]);
+    let url = url::Url::parse(&login.url).unwrap();
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    let status = login.child.wait().unwrap();
+    let stderr = login.stderr.join().unwrap();
     assert!(
-        !out.status.success() && stderr.contains("timed out"),
+        !status.success() && stderr.contains("timed out"),
         "{stderr}"
+    );
+    // Nothing was stored, and a callback arriving late finds no listener
+    // that could still store what it carries.
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed, json!([]));
+    let redirect = url::Url::parse(&query["redirect_uri"]).unwrap();
+    let port = redirect.port().unwrap();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the callback listener on {port} is closed after the timeout"
     );
 }
 

@@ -848,3 +848,114 @@ async fn a_session_cookie_alone_cannot_reveal_the_bearer_and_plain_http_sessions
         .count();
     assert_eq!(denied, 2, "each wrong password is counted and audited");
 }
+
+/// Signs in with the password, without a browser; returns the session cookie.
+async fn session_of(http: &reqwest::Client, base: &str) -> String {
+    let (cookie, token) = login_form(http, base).await;
+    let answer = http
+        .post(format!("{base}/login"))
+        .header("Cookie", cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={token}&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("mcpist_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+// The callback route outlives the login (it is the web UI's own route), so a
+// replay reaches it: the same state and code must be refused, with no second
+// code exchange and no second write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_oauth_callback_is_refused_and_changes_nothing() {
+    let ui = start_ui().await;
+    mcpist_core::oauth::AppCredentials {
+        client_id: "Iv1.webapp".into(),
+        client_secret: Some(SecretString::from(APP_SECRET)),
+    }
+    .save(ui.store.as_ref(), "github")
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = session_of(&http, &ui.base).await;
+    let home = http
+        .get(format!("{}/", ui.base))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = home.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = home[at..at + 64].to_owned();
+    let started = http
+        .post(format!("{}/connect/github", ui.base))
+        .header("Cookie", &session)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&account=personal"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let authorize = started.headers()["location"].to_str().unwrap().to_owned();
+    assert!(authorize.starts_with(&ui.fake.base_url().replace("/api/v3", "")));
+    let approved = http.get(&authorize).send().await.unwrap();
+    let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with(&format!("{}/oauth/callback/github?", ui.base)));
+
+    let first = http.get(&callback).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(first.text().await.unwrap().contains("Connected"));
+    let key = AccountKey::new("github", "personal").unwrap();
+    let stored = ui.store.get(&key).await.unwrap().expect("the grant");
+    assert_eq!(ui.fake.token_requests(), 1);
+    let logins = |records: Vec<mcpist_core::audit::AuditEntry>| {
+        records
+            .into_iter()
+            .filter(|r| r.event.kind == AuditKind::Login)
+            .count()
+    };
+    let audited = logins(
+        ui.server
+            .audit()
+            .query(&AuditFilter::default())
+            .await
+            .unwrap(),
+    );
+
+    let replay = http.get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), 400);
+    let page = replay.text().await.unwrap();
+    assert!(page.contains("Login failed"), "{page}");
+    assert_eq!(ui.fake.token_requests(), 1, "no second code exchange");
+    let after = ui.store.get(&key).await.unwrap().unwrap();
+    assert_eq!(after.version, stored.version, "no second write");
+    assert_eq!(
+        logins(
+            ui.server
+                .audit()
+                .query(&AuditFilter::default())
+                .await
+                .unwrap()
+        ),
+        audited
+    );
+}
