@@ -959,3 +959,153 @@ async fn a_replayed_oauth_callback_is_refused_and_changes_nothing() {
         audited
     );
 }
+
+/// The bytes of every store file but SQLite's shared-memory index (which
+/// readers touch), to prove a refused request changed nothing on disk.
+fn store_files(ui: &Ui) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(ui._dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.to_string_lossy().ends_with("-shm"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The CSRF token on the home page of `session`.
+async fn csrf_of(http: &reqwest::Client, base: &str, session: &str) -> String {
+    let home = http
+        .get(format!("{base}/"))
+        .header("Cookie", session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = home.find("name=\"csrf\" value=\"").unwrap() + 19;
+    home[at..at + 64].to_owned()
+}
+
+// Every state-changing route refuses a form without a token, with another
+// session's token, and a cross-origin post carrying the right one; none of
+// them changes a byte of the store or ends the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_state_changing_route_refuses_forged_and_cross_origin_forms() {
+    use mcpist_core::store::{AccountStatus, AccountWrite, Credential, CredentialKind, Expect};
+    let ui = start_ui().await;
+    ui.store
+        .put(
+            &AccountKey::new("github", "work").unwrap(),
+            AccountWrite {
+                credential: Credential {
+                    kind: CredentialKind::Static,
+                    access_token: SecretString::from(canary("at")),
+                    refresh_token: None,
+                    expires_at: None,
+                    scopes: vec![],
+                },
+                identity: Some("octocat".into()),
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mine = session_of(&http, &ui.base).await;
+    let theirs = session_of(&http, &ui.base).await;
+    let my_csrf = csrf_of(&http, &ui.base, &mine).await;
+    let their_csrf = csrf_of(&http, &ui.base, &theirs).await;
+    assert_ne!(my_csrf, their_csrf, "each session has its own token");
+    let routes = [
+        ("/logout", String::new()),
+        (
+            "/accounts",
+            format!("service=github&account=new&token={}", canary("pasted")),
+        ),
+        ("/accounts/github/work/default", String::new()),
+        ("/accounts/github/work/remove", String::new()),
+        ("/connect/github", "account=other".to_owned()),
+        (
+            "/apps/github",
+            "client_id=Iv1.forged&client_secret=forged-secret".to_owned(),
+        ),
+        ("/policy/github", "read_only=on".to_owned()),
+        (
+            "/clients",
+            format!("password={}", PASSWORD.replace(' ', "+")),
+        ),
+    ];
+    let before = store_files(&ui);
+    for (route, fields) in &routes {
+        let sep = if fields.is_empty() { "" } else { "&" };
+        let forged = [
+            ("no token", fields.clone(), None),
+            (
+                "another session's token",
+                format!("csrf={their_csrf}{sep}{fields}"),
+                None,
+            ),
+            (
+                "a cross-origin post",
+                format!("csrf={my_csrf}{sep}{fields}"),
+                Some("https://evil.example"),
+            ),
+        ];
+        for (what, body, origin) in forged {
+            let mut request = http
+                .post(format!("{}{route}", ui.base))
+                .header("Cookie", &mine)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body);
+            if let Some(origin) = origin {
+                request = request.header("Origin", origin);
+            }
+            let answer = request.send().await.unwrap();
+            assert_eq!(answer.status(), 403, "{route} with {what}");
+            let page = answer.text().await.unwrap();
+            assert!(
+                !page.contains(&ui.bearer),
+                "{route} with {what} showed the bearer"
+            );
+        }
+    }
+    assert!(
+        store_files(&ui) == before,
+        "a refused form changed the store"
+    );
+    assert_eq!(ui.fake.token_requests(), 0);
+    // The session survived every forged logout.
+    let home = http
+        .get(format!("{}/", ui.base))
+        .header("Cookie", &mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    // And the real form, from its own session and origin, does work.
+    let removed = http
+        .post(format!("{}/accounts/github/work/remove", ui.base))
+        .header("Cookie", &mine)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={my_csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 303);
+    assert!(
+        ui.store
+            .get(&AccountKey::new("github", "work").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
