@@ -1109,3 +1109,109 @@ async fn every_state_changing_route_refuses_forged_and_cross_origin_forms() {
             .is_none()
     );
 }
+
+// Text that reaches the pages from elsewhere (an identity the provider
+// returned, a tool name a client sent, an audit message, a provider's OAuth
+// error) is rendered as text: never as markup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_identities_audit_messages_and_oauth_errors_render_as_text() {
+    use mcpist_core::audit::{AuditEvent, AuditOutcome};
+    use mcpist_core::store::{AccountStatus, AccountWrite, Credential, CredentialKind, Expect};
+    const HOSTILE: &str = "\"'><script>alert(1)</script><img src=x onerror=alert(2)>";
+    let ui = start_ui().await;
+    ui.store
+        .put(
+            &AccountKey::new("github", "work").unwrap(),
+            AccountWrite {
+                credential: Credential {
+                    kind: CredentialKind::Static,
+                    access_token: SecretString::from(canary("at")),
+                    refresh_token: None,
+                    expires_at: None,
+                    scopes: vec![HOSTILE.into()],
+                },
+                identity: Some(HOSTILE.into()),
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    let mut event = AuditEvent::now(AuditKind::ToolCall)
+        .service("github")
+        .account("work");
+    event.tool = Some(HOSTILE.into());
+    ui.store
+        .record(
+            event,
+            AuditOutcome::of(Outcome::Failed).message(format!("upstream said {HOSTILE}")),
+        )
+        .await
+        .unwrap();
+    mcpist_core::oauth::AppCredentials {
+        client_id: "Iv1.webapp".into(),
+        client_secret: Some(SecretString::from(APP_SECRET)),
+    }
+    .save(ui.store.as_ref(), "github")
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = session_of(&http, &ui.base).await;
+    let get = |path: String| {
+        http.get(format!("{}{path}", ui.base))
+            .header("Cookie", &session)
+            .send()
+    };
+    let mut pages = Vec::new();
+    for path in [
+        "/",
+        "/audit",
+        "/accounts/github/work/remove",
+        "/policy/github",
+    ] {
+        let answer = get(path.to_owned()).await.unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+        pages.push((path.to_owned(), answer.text().await.unwrap()));
+    }
+    // A provider sends the browser back with a hostile error.
+    let csrf = csrf_of(&http, &ui.base, &session).await;
+    let started = http
+        .post(format!("{}/connect/github", ui.base))
+        .header("Cookie", &session)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&account=personal"))
+        .send()
+        .await
+        .unwrap();
+    let authorize = url::Url::parse(started.headers()["location"].to_str().unwrap()).unwrap();
+    let state = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", &state)
+        .append_pair("error", HOSTILE)
+        .append_pair("error_description", HOSTILE)
+        .finish();
+    let callback = get(format!("/oauth/callback/github?{query}"))
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 400);
+    pages.push(("callback".into(), callback.text().await.unwrap()));
+    for (path, page) in &pages {
+        assert!(
+            !page.contains("<script>alert") && !page.contains("<img src=x"),
+            "{path} rendered hostile text as markup"
+        );
+    }
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    for shown in ["/", "/audit", "callback"] {
+        let page = &pages.iter().find(|(p, _)| p == shown).unwrap().1;
+        assert!(page.contains(escaped), "{shown} shows the text, escaped");
+    }
+}
