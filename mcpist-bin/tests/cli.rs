@@ -638,14 +638,24 @@ async fn no_secret_leaves_through_any_channel() {
         rest
     });
     let http = reqwest::Client::new();
+    let mut headers = String::new();
     for auth in ["Bearer wrong-bearer", "", "Basic Zm9vOmJhcg=="] {
-        let _ = http
+        let answer = http
             .post(&url)
             .header("Authorization", auth)
             .body("{}")
             .send()
-            .await;
+            .await
+            .unwrap();
+        for (name, value) in answer.headers() {
+            headers.push_str(&format!(
+                "{name}: {}\n",
+                String::from_utf8_lossy(value.as_bytes())
+            ));
+        }
+        headers.push_str(&answer.text().await.unwrap());
     }
+    assert!(headers.contains("www-authenticate"), "{headers}");
     let config =
         StreamableHttpClientTransportConfig::with_uri(url.clone()).auth_header(bearer.clone());
     let client = ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap();
@@ -706,6 +716,7 @@ async fn no_secret_leaves_through_any_channel() {
         ),
         ("serve stderr", logs),
         ("MCP responses", responses),
+        ("HTTP response headers and bodies", headers),
         (
             "accounts add",
             String::from_utf8_lossy(&add.stdout).into_owned()
@@ -736,16 +747,18 @@ async fn no_secret_leaves_through_any_channel() {
         ("bearer", &bearer),
         ("master key", master_key),
     ] {
-        for (channel, text) in &outputs {
+        for (form, encoded) in encoded_forms(secret) {
+            for (channel, text) in &outputs {
+                assert!(
+                    !text.contains(&encoded),
+                    "the {secret_name} leaked through {channel} ({form})"
+                );
+            }
             assert!(
-                !text.contains(secret),
-                "the {secret_name} leaked through {channel}"
+                !contains(&data, &encoded),
+                "the {secret_name} is on disk in plaintext ({form})"
             );
         }
-        assert!(
-            !contains(&data, secret),
-            "the {secret_name} is on disk in plaintext"
-        );
     }
     assert!(
         !home.data_dir().join("master.key").exists(),
@@ -893,12 +906,26 @@ async fn login_runs_the_whole_flow_through_a_browser_that_follows_redirects() {
     let results = stdio_calls(&home, &[("github_get_me", json!({}))]).await;
     assert_eq!(results[0].is_error, Some(false), "{}", text(&results[0]));
 
-    // No secret reached the output or the disk in plaintext.
+    // No secret reached the output or the disk in plaintext, in any
+    // encoding; the PKCE verifier included.
     let data = home.data_bytes();
     let everything = format!("{stderr}{html}{audit}");
-    for secret in ["cli-secret-canary-5e1f", "ghu_fake", "ghr_fake", "code1"] {
-        assert!(!everything.contains(secret), "{secret} leaked into output");
-        assert!(!contains(&data, secret), "{secret} is on disk in plaintext");
+    let verifiers = fake.code_verifiers();
+    assert_eq!(verifiers.len(), 1);
+    assert!(verifiers[0].len() >= 43, "RFC 7636: 43-128 characters");
+    let mut secrets = vec!["cli-secret-canary-5e1f", "ghu_fake", "ghr_fake", "code1"];
+    secrets.push(&verifiers[0]);
+    for secret in secrets {
+        for (form, encoded) in encoded_forms(secret) {
+            assert!(
+                !everything.contains(&encoded),
+                "{secret} leaked into output ({form})"
+            );
+            assert!(
+                !contains(&data, &encoded),
+                "{secret} is on disk in plaintext ({form})"
+            );
+        }
     }
 }
 

@@ -96,6 +96,8 @@ struct Shared {
     failures: Option<(StatusCode, usize, Option<&'static str>)>,
     // While `true`, token requests are held (counted, not answered).
     hold: Option<tokio::sync::watch::Sender<bool>>,
+    // Every PKCE code verifier a code exchange presented.
+    verifiers: Vec<String>,
 }
 
 impl Shared {
@@ -237,6 +239,12 @@ impl FakeGithub {
             );
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+    }
+
+    /// The PKCE code verifiers presented with code exchanges, in order, so
+    /// tests can scan for them (a verifier must never leave the login).
+    pub fn code_verifiers(&self) -> Vec<String> {
+        self.lock().verifiers.clone()
     }
 
     /// How many requests reached the token endpoint.
@@ -669,6 +677,7 @@ async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) 
                 );
             };
             let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            shared.verifiers.push(verifier.clone());
             let challenge = {
                 use base64::Engine as _;
                 use sha2::Digest as _;
