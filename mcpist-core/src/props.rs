@@ -243,6 +243,20 @@ fn an_argument_with_a_line_break_is_refused_not_changed() {
     );
 }
 
+// Found by `fuzz/redact`: a secret that begins where the marker ends
+// ("REDACTED]…") was replaced, and the marker with the text after it spelled
+// the secret again.
+#[test]
+fn a_secret_the_marker_would_complete_is_still_removed() {
+    let secret = "REDACTED]\u{fffd}";
+    let mut text = "\u{fffd}\u{fffd}\u{fffd}REDACTED]\u{fffd}\u{fffd}\u{fffd}\u{fffd}".to_owned();
+    assert!(redact::secret(&mut text, secret));
+    assert!(!text.contains(secret), "{text:?}");
+    let mut value = json!(["xxREDACTED]\u{fffd}\u{fffd}"]);
+    assert!(redact::secret_in_json(&mut value, secret));
+    assert!(!value.to_string().contains(secret), "{value}");
+}
+
 #[test]
 fn a_static_token_source_hands_out_its_token() {
     // The URL property above builds its upstream with one; keep it honest.
