@@ -255,6 +255,10 @@ fn a_secret_the_marker_would_complete_is_still_removed() {
     let mut value = json!(["xxREDACTED]\u{fffd}\u{fffd}"]);
     assert!(redact::secret_in_json(&mut value, secret));
     assert!(!value.to_string().contains(secret), "{value}");
+    // Found next: a secret inside the marker itself.
+    let mut text = "say [REDACTED here".to_owned();
+    assert!(redact::secret(&mut text, "[REDACTED"));
+    assert!(!text.contains("[REDACTED"), "{text:?}");
 }
 
 #[test]

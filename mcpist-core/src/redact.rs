@@ -41,8 +41,8 @@ pub fn forms(value: &str) -> Vec<String> {
 ///
 /// The marker next to the text around it can spell a form again (a secret
 /// that starts with `REDACTED]`); passes repeat until none is left, and if a
-/// few passes do not get there, the whole text is replaced: a secret never
-/// survives redaction.
+/// few passes do not get there, the whole text is replaced (by nothing, if
+/// the marker itself holds the secret): a secret never survives redaction.
 pub fn secret(text: &mut String, secret: &str) -> bool {
     if secret.len() < 8 {
         return false;
@@ -63,7 +63,13 @@ pub fn secret(text: &mut String, secret: &str) -> bool {
         changed = true;
     }
     if forms.iter().any(|f| text.contains(f.as_str())) {
-        *text = REDACTED.to_owned();
+        // The marker itself may hold the secret ("[REDACTED"): then nothing.
+        let marker_holds_it = forms.iter().any(|f| REDACTED.contains(f.as_str()));
+        *text = if marker_holds_it {
+            String::new()
+        } else {
+            REDACTED.to_owned()
+        };
     }
     changed
 }
