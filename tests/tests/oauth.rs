@@ -519,6 +519,58 @@ async fn a_refresh_whose_write_fails_fails_the_call_and_the_next_call_still_work
     );
 }
 
+// With a provider that revokes the whole grant when a rotated-out refresh
+// token comes back (RFC 9700 §4.14.2), one reuse would lose the account: a
+// failed write, a burst and a cancelled caller never present one twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_refresh_token_is_presented_twice_when_reuse_revokes_the_grant() {
+    let s = setup().await;
+    s.fake.oauth(|b| b.revoke_grant_on_reuse = true);
+    let (_, first_refresh) = add_oauth_account(&s, "work", "octocat", -60).await;
+    s.store.fail_next_put.store(true, Ordering::SeqCst);
+    let client = Arc::new(s.client);
+    let r = call(&client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true), "{}", text(&r));
+    for c in burst(&client, 20, None) {
+        let r = c.await.unwrap();
+        assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    }
+    assert_eq!(s.fake.refresh_token_reuses(), 0);
+    assert_eq!(s.fake.token_requests(), 1);
+    let live = record(&s.store, "work")
+        .await
+        .credential
+        .refresh_token
+        .unwrap();
+    assert!(
+        s.fake.refresh_token_is_valid(live.expose_secret()),
+        "the stored grant is still alive"
+    );
+    // The mode bites: presenting the first, retired, refresh token again
+    // (as a client that reused it would) revokes the live grant too.
+    let token_url = s
+        .fake
+        .base_url()
+        .replace("/api/v3", "/login/oauth/access_token");
+    let reused = reqwest::Client::new()
+        .post(token_url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/json")
+        .body(format!(
+            "grant_type=refresh_token&refresh_token={first_refresh}\
+             &client_id=Iv1.client&client_secret=client-secret-canary"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(reused.contains("bad_refresh_token"), "{reused}");
+    assert_eq!(s.fake.refresh_token_reuses(), 1);
+    assert!(!s.fake.refresh_token_is_valid(live.expose_secret()));
+}
+
 #[tokio::test]
 async fn a_new_grant_is_kept_when_a_sibling_marked_the_spent_one_needs_reauth_meanwhile() {
     let s = setup().await;

@@ -57,6 +57,10 @@ pub struct OAuthBehaviour {
     pub fail_with: Option<StatusCode>,
     /// Who authorizes.
     pub login: String,
+    /// A rotated-out refresh token presented again revokes the whole grant
+    /// (its newer refresh and access tokens), as RFC 9700 §4.14.2 lets an
+    /// authorization server do when it suspects theft.
+    pub revoke_grant_on_reuse: bool,
 }
 
 impl Default for OAuthBehaviour {
@@ -69,6 +73,7 @@ impl Default for OAuthBehaviour {
             deny: false,
             fail_with: None,
             login: "octocat".into(),
+            revoke_grant_on_reuse: false,
         }
     }
 }
@@ -98,6 +103,10 @@ struct Shared {
     hold: Option<tokio::sync::watch::Sender<bool>>,
     // Every PKCE code verifier a code exchange presented.
     verifiers: Vec<String>,
+    // Refresh tokens retired by rotation → the login they belonged to.
+    retired: HashMap<String, String>,
+    // How many times a retired refresh token was presented again.
+    reuses: usize,
 }
 
 impl Shared {
@@ -245,6 +254,12 @@ impl FakeGithub {
     /// tests can scan for them (a verifier must never leave the login).
     pub fn code_verifiers(&self) -> Vec<String> {
         self.lock().verifiers.clone()
+    }
+
+    /// How many times a refresh token retired by rotation was presented
+    /// again (each one a grant lost with [`OAuthBehaviour::revoke_grant_on_reuse`]).
+    pub fn refresh_token_reuses(&self) -> usize {
+        self.lock().reuses
     }
 
     /// How many requests reached the token endpoint.
@@ -698,6 +713,13 @@ async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) 
         }
         Some("refresh_token") => {
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            if let Some(login) = shared.retired.get(&presented).cloned() {
+                shared.reuses += 1;
+                if behaviour.revoke_grant_on_reuse {
+                    shared.refresh_tokens.retain(|_, (l, _)| *l != login);
+                    shared.tokens.retain(|_, l| *l != login);
+                }
+            }
             let Some((login, old_access)) = shared.refresh_tokens.get(&presented).cloned() else {
                 return token_error(
                     "bad_refresh_token",
@@ -707,6 +729,7 @@ async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) 
             if behaviour.rotate {
                 shared.refresh_tokens.remove(&presented);
                 shared.tokens.remove(&old_access);
+                shared.retired.insert(presented.clone(), login.clone());
             }
             let (access, refresh) = shared.issue(&login);
             if behaviour.omit_refresh_token {
