@@ -654,6 +654,35 @@ async fn a_refresh_answer_without_a_refresh_token_keeps_the_old_one() {
     );
 }
 
+// Clock skew and broken providers: a refresh answer whose `expires_in` is
+// zero, negative or absurd still keeps the rotated grant (the provider has
+// already retired the old refresh token), and is treated as "no known
+// expiry": the token is used until rejected, not refreshed on every call.
+#[tokio::test]
+async fn a_zero_negative_or_absurd_lifetime_keeps_the_grant_and_causes_no_refresh_loop() {
+    for expires_in in [json!(0), json!(-3600), json!(1e300), json!(u64::MAX)] {
+        let s = setup().await;
+        s.fake.oauth(|b| b.expires_in = expires_in.clone());
+        add_oauth_account(&s, "work", "octocat", -60).await;
+        for _ in 0..3 {
+            let r = call(&s.client, "github_get_me", json!({})).await;
+            assert_eq!(
+                r.is_error,
+                Some(false),
+                "expires_in {expires_in}: {}",
+                text(&r)
+            );
+        }
+        assert_eq!(s.fake.token_requests(), 1, "expires_in {expires_in}");
+        let stored = record(&s.store, "work").await;
+        assert!(
+            s.fake
+                .refresh_token_is_valid(stored.credential.refresh_token.unwrap().expose_secret()),
+            "expires_in {expires_in}: the rotated grant was kept"
+        );
+    }
+}
+
 #[tokio::test]
 async fn two_accounts_of_one_service_never_touch_each_others_records() {
     let s = setup().await;

@@ -49,8 +49,9 @@ pub struct OAuthBehaviour {
     pub omit_refresh_token: bool,
     /// The token endpoint waits this long before answering.
     pub delay: std::time::Duration,
-    /// `expires_in` of new access tokens.
-    pub expires_in: u64,
+    /// `expires_in` of new access tokens; any JSON number (0, negative,
+    /// absurdly large), to test clock skew and broken providers.
+    pub expires_in: serde_json::Value,
     /// The user denies the authorization request.
     pub deny: bool,
     /// The token endpoint answers with this status and no body.
@@ -69,7 +70,7 @@ impl Default for OAuthBehaviour {
             rotate: true,
             omit_refresh_token: false,
             delay: std::time::Duration::ZERO,
-            expires_in: 28_800,
+            expires_in: serde_json::json!(28_800),
             deny: false,
             fail_with: None,
             login: "octocat".into(),
