@@ -3,7 +3,8 @@
 # builds the release binaries, runs the benchmark. Arguments go to it:
 #   bench/run.sh            # the full run (a few minutes)
 #   bench/run.sh --quick    # fewer calls, noisier
-#   bench/run.sh --soak 30  # 30 minutes of load, RSS and open fds over time
+#   bench/run.sh --soak 30  # 30 minutes of load; fails on a failed call, or RSS or
+#                           # open fds growing past a bound after warm-up
 set -eu
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

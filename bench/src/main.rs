@@ -11,6 +11,7 @@
 
 mod client;
 mod procfs;
+mod soak;
 mod stats;
 
 use std::{
@@ -958,7 +959,13 @@ async fn soak(
             last.1
         );
     }
-    Ok(())
+    match soak::verdict(&samples, errors) {
+        Ok(summary) => {
+            println!("soak passed: {summary}");
+            Ok(())
+        }
+        Err(reason) => bail!("soak failed: {reason}"),
+    }
 }
 
 fn netns_github(token: String, command: Vec<String>) -> Result<()> {

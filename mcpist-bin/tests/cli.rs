@@ -646,14 +646,24 @@ async fn no_secret_leaves_through_any_channel() {
         rest
     });
     let http = reqwest::Client::new();
+    let mut headers = String::new();
     for auth in ["Bearer wrong-bearer", "", "Basic Zm9vOmJhcg=="] {
-        let _ = http
+        let answer = http
             .post(&url)
             .header("Authorization", auth)
             .body("{}")
             .send()
-            .await;
+            .await
+            .unwrap();
+        for (name, value) in answer.headers() {
+            headers.push_str(&format!(
+                "{name}: {}\n",
+                String::from_utf8_lossy(value.as_bytes())
+            ));
+        }
+        headers.push_str(&answer.text().await.unwrap());
     }
+    assert!(headers.contains("www-authenticate"), "{headers}");
     let config =
         StreamableHttpClientTransportConfig::with_uri(url.clone()).auth_header(bearer.clone());
     let client = ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap();
@@ -714,6 +724,7 @@ async fn no_secret_leaves_through_any_channel() {
         ),
         ("serve stderr", logs),
         ("MCP responses", responses),
+        ("HTTP response headers and bodies", headers),
         (
             "accounts add",
             String::from_utf8_lossy(&add.stdout).into_owned()
@@ -744,16 +755,18 @@ async fn no_secret_leaves_through_any_channel() {
         ("bearer", &bearer),
         ("master key", master_key),
     ] {
-        for (channel, text) in &outputs {
+        for (form, encoded) in encoded_forms(secret) {
+            for (channel, text) in &outputs {
+                assert!(
+                    !text.contains(&encoded),
+                    "the {secret_name} leaked through {channel} ({form})"
+                );
+            }
             assert!(
-                !text.contains(secret),
-                "the {secret_name} leaked through {channel}"
+                !contains(&data, &encoded),
+                "the {secret_name} is on disk in plaintext ({form})"
             );
         }
-        assert!(
-            !contains(&data, secret),
-            "the {secret_name} is on disk in plaintext"
-        );
     }
     assert!(
         !home.data_dir().join("master.key").exists(),
@@ -880,7 +893,9 @@ async fn login_runs_the_whole_flow_through_a_browser_that_follows_redirects() {
     );
     assert_eq!(fake.token_requests(), 1);
 
-    // A replayed callback (same state, same code) is refused.
+    // The one-login listener is gone after the login, so a replay cannot
+    // reach it here; replays against a callback that stays up (the web
+    // UI's) are refused in web.rs, a_replayed_oauth_callback_is_refused_*.
     let replay = reqwest::get(format!("{callback}?code=code1&state={}", query["state"])).await;
     assert!(
         replay.is_err(),
@@ -899,12 +914,26 @@ async fn login_runs_the_whole_flow_through_a_browser_that_follows_redirects() {
     let results = stdio_calls(&home, &[("github_get_me", json!({}))]).await;
     assert_eq!(results[0].is_error, Some(false), "{}", text(&results[0]));
 
-    // No secret reached the output or the disk in plaintext.
+    // No secret reached the output or the disk in plaintext, in any
+    // encoding; the PKCE verifier included.
     let data = home.data_bytes();
     let everything = format!("{stderr}{html}{audit}");
-    for secret in ["cli-secret-canary-5e1f", "ghu_fake", "ghr_fake", "code1"] {
-        assert!(!everything.contains(secret), "{secret} leaked into output");
-        assert!(!contains(&data, secret), "{secret} is on disk in plaintext");
+    let verifiers = fake.code_verifiers();
+    assert_eq!(verifiers.len(), 1);
+    assert!(verifiers[0].len() >= 43, "RFC 7636: 43-128 characters");
+    let mut secrets = vec!["cli-secret-canary-5e1f", "ghu_fake", "ghr_fake", "code1"];
+    secrets.push(&verifiers[0]);
+    for secret in secrets {
+        for (form, encoded) in encoded_forms(secret) {
+            assert!(
+                !everything.contains(&encoded),
+                "{secret} leaked into output ({form})"
+            );
+            assert!(
+                !contains(&data, &encoded),
+                "{secret} is on disk in plaintext ({form})"
+            );
+        }
     }
 }
 
@@ -968,11 +997,25 @@ fn a_login_that_gets_no_answer_times_out_and_stores_nothing() {
         .unwrap();
     set.stdin.take().unwrap().write_all(b"s\n").unwrap();
     assert!(set.wait().unwrap().success());
-    let out = home.run(&["login", "github", "--no-browser"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut login = start_login(&home, &["--account", "work"]);
+    let url = url::Url::parse(&login.url).unwrap();
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    let status = login.child.wait().unwrap();
+    let stderr = login.stderr.join().unwrap();
     assert!(
-        !out.status.success() && stderr.contains("timed out"),
+        !status.success() && stderr.contains("timed out"),
         "{stderr}"
+    );
+    // Nothing was stored, and a callback arriving late finds no listener
+    // that could still store what it carries.
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed, json!([]));
+    let redirect = url::Url::parse(&query["redirect_uri"]).unwrap();
+    let port = redirect.port().unwrap();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the callback listener on {port} is closed after the timeout"
     );
 }
 

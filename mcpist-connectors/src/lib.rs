@@ -29,6 +29,8 @@ pub mod github;
 #[cfg(feature = "notion")]
 pub mod notion;
 mod rest;
+#[cfg(test)]
+mod rest_props;
 
 /// The services registered in this program, sorted, read from the
 /// registry: this crate's (as its features select) and those of any other

@@ -15,7 +15,10 @@
 //!   written first thing on the next call;
 //! - `invalid_grant` re-reads the store once (a sibling may have rotated the
 //!   refresh token) before it marks the account `needs_reauth`; an unreachable
-//!   token endpoint never does.
+//!   token endpoint never does;
+//! - when the token endpoint is unreachable, the callers that were waiting
+//!   for that refresh get its error instead of each asking again in turn: a
+//!   burst makes one token request, the next burst one more.
 
 use std::{
     collections::HashMap,
@@ -95,6 +98,11 @@ struct Shared {
     locks: Mutex<HashMap<AccountKey, Arc<tokio::sync::Mutex<()>>>>,
     // Grants obtained whose write failed: (version they replace, the write).
     unsaved: Mutex<HashMap<AccountKey, (u64, AccountWrite)>>,
+    // The last refresh that failed because the token endpoint was unreachable
+    // or broken: when it ended and its error. Callers that were already
+    // waiting for the lock when it ended get that answer instead of asking
+    // the failing endpoint again, one after the other (no refresh storm).
+    failed: Mutex<HashMap<AccountKey, (Instant, String)>>,
 }
 
 impl Exchanger {
@@ -362,6 +370,7 @@ impl Exchanger {
             );
         }
         let key = self.resolve(service, requested, args).await?;
+        let read_at = Instant::now();
         let record = self.store.get(&key).await?.ok_or_else(|| Error::Account {
             service: service.to_owned(),
             message: format!(
@@ -389,7 +398,7 @@ impl Exchanger {
                     .is_some_and(|e| e <= now_unix());
                 let refreshable = record.credential.refresh_token.is_some();
                 let token = if self.expiring(&record) && (refreshable || expired) {
-                    self.refresh(&key, None).await?
+                    self.refresh_since(&key, None, read_at).await?
                 } else {
                     record.credential.access_token
                 };
@@ -431,6 +440,17 @@ impl Exchanger {
         key: &AccountKey,
         rejected: Option<&SecretString>,
     ) -> Result<SecretString> {
+        self.refresh_since(key, rejected, Instant::now()).await
+    }
+
+    /// [`Exchanger::refresh`] for a caller that read the record at `asked`:
+    /// a refresh that failed at the token endpoint after that answers it too.
+    async fn refresh_since(
+        &self,
+        key: &AccountKey,
+        rejected: Option<&SecretString>,
+        asked: Instant,
+    ) -> Result<SecretString> {
         let lock = self
             .shared
             .locks
@@ -446,9 +466,31 @@ impl Exchanger {
         // interrupt a refresh between the token request and the write.
         tokio::spawn(async move {
             let _guard = lock.lock().await;
+            let shared = this.shared.clone();
+            let service = key.service().to_owned();
+            let failed_meanwhile = shared
+                .failed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .filter(|(at, _)| *at >= asked)
+                .map(|(_, message)| message.clone());
+            if let Some(message) = failed_meanwhile {
+                return Err(Error::Transport { service, message });
+            }
             // Other processes on the same store (replicas on one database).
             let _across = this.store.lock_account(&key).await?;
-            this.refresh_locked(key, rejected).await
+            let result = this.refresh_locked(key.clone(), rejected).await;
+            let mut failed = shared.failed.lock().unwrap_or_else(|e| e.into_inner());
+            match &result {
+                Err(Error::Transport { message, .. }) => {
+                    failed.insert(key, (Instant::now(), message.clone()));
+                }
+                _ => {
+                    failed.remove(&key);
+                }
+            }
+            result
         })
         .await
         .map_err(|e| Error::other("token refresh", e))?

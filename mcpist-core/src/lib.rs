@@ -67,6 +67,9 @@ pub mod store;
 pub mod testkit;
 pub mod upstream;
 
+#[cfg(test)]
+mod props;
+
 pub use audit::AuditSink;
 pub use connector::{Auth, CallContext, Connector, Registration, ToolHints, ToolSpec, Upstream};
 pub use error::{Error, Result};

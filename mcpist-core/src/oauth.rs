@@ -352,7 +352,36 @@ async fn send(
                 crate::upstream::BodyError::Read(e) => e.without_url().to_string(),
             })
         })?;
-    out.body(body).map_err(|e| SendError(e.to_string()))
+    out.body(without_unusable_lifetime(body))
+        .map_err(|e| SendError(e.to_string()))
+}
+
+/// The token answer with an `expires_in` that is a number but not a whole,
+/// non-negative one (`-3600`, `1e300`) taken out. Such an answer would fail
+/// to parse as a token, and the grant in it would be lost although the
+/// provider has already retired the refresh token it replaces; without the
+/// field it is a grant of unknown lifetime, used until it is rejected.
+fn without_unusable_lifetime(body: Vec<u8>) -> Vec<u8> {
+    // Only the one field is read, so the common case copies no token.
+    #[derive(serde::Deserialize)]
+    struct Lifetime {
+        expires_in: Option<Value>,
+    }
+    let unusable = serde_json::from_slice::<Lifetime>(&body)
+        .ok()
+        .and_then(|l| l.expires_in)
+        .is_some_and(|v| v.is_number() && v.as_u64().is_none());
+    if !unusable {
+        return body;
+    }
+    let Ok(Value::Object(mut answer)) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    answer.remove("expires_in");
+    let fixed = serde_json::to_vec(&answer).unwrap_or_default();
+    let mut body = body;
+    zeroize::Zeroize::zeroize(&mut body);
+    fixed
 }
 
 /// Error codes that mean the grant itself is gone. GitHub answers

@@ -38,16 +38,38 @@ pub fn forms(value: &str) -> Vec<String> {
 /// Replaces every form of `secret` in `text` with [`REDACTED`]. Secrets
 /// shorter than 8 bytes are left alone: they would match ordinary text.
 /// Returns whether anything was replaced.
+///
+/// The marker next to the text around it can spell a form again (a secret
+/// that starts with `REDACTED]`); passes repeat until none is left, and if a
+/// few passes do not get there, the whole text is replaced (by nothing, if
+/// the marker itself holds the secret): a secret never survives redaction.
 pub fn secret(text: &mut String, secret: &str) -> bool {
     if secret.len() < 8 {
         return false;
     }
+    let forms = forms(secret);
     let mut changed = false;
-    for form in forms(secret) {
-        if text.contains(&form) {
-            *text = text.replace(&form, REDACTED);
-            changed = true;
+    for _ in 0..4 {
+        let mut replaced = false;
+        for form in &forms {
+            if text.contains(form.as_str()) {
+                *text = text.replace(form.as_str(), REDACTED);
+                replaced = true;
+            }
         }
+        if !replaced {
+            return changed;
+        }
+        changed = true;
+    }
+    if forms.iter().any(|f| text.contains(f.as_str())) {
+        // The marker itself may hold the secret ("[REDACTED"): then nothing.
+        let marker_holds_it = forms.iter().any(|f| REDACTED.contains(f.as_str()));
+        *text = if marker_holds_it {
+            String::new()
+        } else {
+            REDACTED.to_owned()
+        };
     }
     changed
 }

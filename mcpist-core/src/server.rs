@@ -690,6 +690,15 @@ fn validate(
     }
 }
 
+/// [`validate`] for the property tests: the message, or nothing.
+#[cfg(test)]
+pub(crate) fn validate_for_props(
+    validator: &jsonschema::Validator,
+    args: &JsonObject,
+) -> std::result::Result<(), String> {
+    validate(validator, args).map_err(|invalid| invalid.message)
+}
+
 /// Replaces every occurrence of `secret` in the result's text, as is,
 /// JSON-escaped or percent-encoded, with `[REDACTED]`.
 fn redact(result: &mut CallToolResult, secret: &str) {

@@ -329,9 +329,14 @@ impl Upstream {
     /// The URL of `segments` under the base URL. Each segment is
     /// percent-encoded as one path segment, so an id such as `a/b?x` cannot
     /// change the route; an empty, `.` or `..` segment (which URL
-    /// normalisation would drop or resolve) is refused.
+    /// normalisation would drop or resolve) is refused, and so is one with a
+    /// control character (the URL parser silently drops tabs and line breaks,
+    /// which would send another id than the one given).
     pub fn url(&self, segments: &[&str]) -> Result<Url> {
-        if let Some(bad) = segments.iter().find(|s| s.is_empty() || is_dot_segment(s)) {
+        if let Some(bad) = segments
+            .iter()
+            .find(|s| s.is_empty() || is_dot_segment(s) || s.contains(char::is_control))
+        {
             return Err(Error::InvalidArguments(format!(
                 "{bad:?} is not a valid name or id here"
             )));

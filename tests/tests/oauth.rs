@@ -5,7 +5,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -40,11 +40,15 @@ struct FlakyStore {
     /// tokens unchanged), as a sibling process does after its refresh with
     /// the same, already spent, refresh token was refused.
     reauth_before_next_put: AtomicBool,
+    /// How many records were read: a caller that read an expired record is
+    /// committed to refreshing it, which orders the concurrency tests.
+    gets: AtomicUsize,
 }
 
 #[async_trait]
 impl TokenStore for FlakyStore {
     async fn get(&self, key: &AccountKey) -> mcpist_core::Result<Option<AccountRecord>> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(key).await
     }
     async fn put(
@@ -178,18 +182,53 @@ async fn record(store: &FlakyStore, label: &str) -> AccountRecord {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_hundred_concurrent_calls_on_an_expired_token_make_exactly_one_refresh() {
-    let s = setup().await;
-    s.fake.oauth(|b| b.delay = Duration::from_millis(300));
-    let (old_access, old_refresh) = add_oauth_account(&s, "work", "octocat", -60).await;
-    let client = Arc::new(s.client);
-    let calls: Vec<_> = (0..100)
+/// Waits until `n` more records than `from` have been read from `store`.
+async fn wait_for_reads(store: &FlakyStore, from: usize, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.gets.load(Ordering::SeqCst) < from + n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {n} reads, saw {}",
+            store.gets.load(Ordering::SeqCst) - from
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Spawns `n` calls of `github_get_me` (on `account`, if given).
+fn burst(
+    client: &Arc<RunningService<RoleClient, ()>>,
+    n: usize,
+    account: Option<&str>,
+) -> Vec<tokio::task::JoinHandle<rmcp::model::CallToolResult>> {
+    (0..n)
         .map(|_| {
             let client = client.clone();
-            tokio::spawn(async move { call(&client, "github_get_me", json!({})).await })
+            let args = match account {
+                Some(a) => json!({ "account": a }),
+                None => json!({}),
+            };
+            tokio::spawn(async move { call(&client, "github_get_me", args).await })
         })
-        .collect();
+        .collect()
+}
+
+// Deterministic: the token endpoint holds the first refresh until every one
+// of the hundred callers has read the expired record (each is then committed
+// to refreshing), so a missing single-flight or a missing re-read under the
+// lock shows as more than one token request, however the threads run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_concurrent_calls_on_an_expired_token_make_exactly_one_refresh() {
+    let s = setup().await;
+    let (old_access, old_refresh) = add_oauth_account(&s, "work", "octocat", -60).await;
+    s.fake.hold_token_endpoint();
+    let reads = s.store.gets.load(Ordering::SeqCst);
+    let client = Arc::new(s.client);
+    let calls = burst(&client, 100, None);
+    // 100 callers' reads, and the first refresher's re-read under the lock.
+    wait_for_reads(&s.store, reads, 101).await;
+    s.fake.wait_for_token_requests(1).await;
+    s.fake.release_token_endpoint();
     for c in calls {
         let r = c.await.unwrap();
         assert_eq!(r.is_error, Some(false), "{}", text(&r));
@@ -210,6 +249,187 @@ async fn a_hundred_concurrent_calls_on_an_expired_token_make_exactly_one_refresh
             .count(),
         1
     );
+    // Every API call went out with the new access token.
+    let new_access = format!("Bearer {}", stored.credential.access_token.expose_secret());
+    let api = s.fake.api_requests();
+    assert_eq!(api.len(), 100);
+    assert!(
+        api.iter()
+            .all(|r| r.authorization.as_deref() == Some(new_access.as_str()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_the_user_replaces_while_a_refresh_runs_wins_over_the_refreshed_one() {
+    let s = setup().await;
+    add_oauth_account(&s, "work", "octocat", -60).await;
+    s.fake.hold_token_endpoint();
+    let client = Arc::new(s.client);
+    let calls = burst(&client, 1, None);
+    s.fake.wait_for_token_requests(1).await;
+    // The refresh is in flight; the user pastes a token of their own (as the
+    // web UI's replace does: an unconditional write).
+    let pasted = "ghp_pasted_by_the_user_while_refreshing";
+    s.fake.accept_token(pasted, "octocat");
+    let key = AccountKey::new("github", "work").unwrap();
+    s.store
+        .put(
+            &key,
+            AccountWrite {
+                credential: Credential {
+                    kind: CredentialKind::Static,
+                    access_token: SecretString::from(pasted),
+                    refresh_token: None,
+                    expires_at: None,
+                    scopes: vec![],
+                },
+                identity: Some("octocat".into()),
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    s.fake.release_token_endpoint();
+    for c in calls {
+        let r = c.await.unwrap();
+        assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    }
+    let stored = record(&s.store, "work").await;
+    assert_eq!(stored.credential.access_token.expose_secret(), pasted);
+    assert_eq!(stored.credential.kind, CredentialKind::Static);
+    assert_eq!(stored.version, 2, "the late refresh wrote nothing");
+    assert_eq!(
+        s.fake
+            .api_requests()
+            .last()
+            .unwrap()
+            .authorization
+            .as_deref(),
+        Some(format!("Bearer {pasted}").as_str()),
+        "the call used the user's token"
+    );
+    let superseded = s
+        .audit
+        .query(&AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.event.kind == AuditKind::Refresh
+                && r.outcome
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("superseded"))
+        })
+        .count();
+    assert_eq!(superseded, 1, "the discarded refresh is logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_callers_cancelled_mid_refresh_leave_the_new_grant_stored() {
+    let s = setup().await;
+    let (_, old_refresh) = add_oauth_account(&s, "work", "octocat", -60).await;
+    s.fake.hold_token_endpoint();
+    let reads = s.store.gets.load(Ordering::SeqCst);
+    let client = Arc::new(s.client);
+    let calls = burst(&client, 30, None);
+    wait_for_reads(&s.store, reads, 31).await;
+    s.fake.wait_for_token_requests(1).await;
+    for c in &calls {
+        c.abort();
+    }
+    for c in calls {
+        assert!(c.await.unwrap_err().is_cancelled());
+    }
+    s.fake.release_token_endpoint();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while record(&s.store, "work").await.version < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the grant was never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stored = record(&s.store, "work").await;
+    let rotated = stored.credential.refresh_token.unwrap();
+    assert_ne!(rotated.expose_secret(), old_refresh);
+    assert!(s.fake.refresh_token_is_valid(rotated.expose_secret()));
+    let r = call(&client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    assert_eq!(s.fake.token_requests(), 1, "one refresh for all of them");
+    assert_eq!(record(&s.store, "work").await.version, 2);
+}
+
+// While the token endpoint holds every request, all five accounts' refreshes
+// arrive: one account's refresh never waits for another's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_on_five_accounts_refresh_each_once_and_in_parallel() {
+    let s = setup().await;
+    let labels = ["a1", "a2", "a3", "a4", "a5"];
+    let mut before = Vec::new();
+    for label in labels {
+        before.push(add_oauth_account(&s, label, &format!("user-{label}"), -60).await);
+    }
+    s.fake.hold_token_endpoint();
+    let client = Arc::new(s.client);
+    let calls: Vec<_> = labels
+        .iter()
+        .flat_map(|label| burst(&client, 10, Some(label)))
+        .collect();
+    s.fake.wait_for_token_requests(5).await;
+    s.fake.release_token_endpoint();
+    for c in calls {
+        let r = c.await.unwrap();
+        assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    }
+    assert_eq!(s.fake.token_requests(), 5);
+    for (label, (_, old_refresh)) in labels.iter().zip(before) {
+        let stored = record(&s.store, label).await;
+        assert_eq!(stored.version, 2, "{label}");
+        let rt = stored.credential.refresh_token.unwrap();
+        assert_ne!(rt.expose_secret(), old_refresh, "{label}");
+        assert!(s.fake.refresh_token_is_valid(rt.expose_secret()), "{label}");
+        assert_eq!(
+            stored.identity.as_deref(),
+            Some(format!("user-{label}").as_str())
+        );
+    }
+}
+
+// A failing token endpoint under a burst: the callers waiting for the one
+// refresh share its error; nobody asks the failing endpoint again in turn.
+// The next burst tries once more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_endpoint_gets_one_request_per_burst_not_a_storm() {
+    let s = setup().await;
+    add_oauth_account(&s, "work", "octocat", -60).await;
+    s.fake
+        .oauth(|b| b.fail_with = Some(axum::http::StatusCode::SERVICE_UNAVAILABLE));
+    let client = Arc::new(s.client);
+    for burst_number in 1..=2 {
+        s.fake.hold_token_endpoint();
+        let reads = s.store.gets.load(Ordering::SeqCst);
+        let calls = burst(&client, 30, None);
+        wait_for_reads(&s.store, reads, 31).await;
+        s.fake.wait_for_token_requests(burst_number).await;
+        s.fake.release_token_endpoint();
+        for c in calls {
+            let r = c.await.unwrap();
+            assert_eq!(r.is_error, Some(true));
+            assert!(text(&r).contains("could not refresh"), "{}", text(&r));
+        }
+        assert_eq!(
+            s.fake.token_requests(),
+            burst_number,
+            "burst {burst_number}"
+        );
+    }
+    assert_eq!(record(&s.store, "work").await.status, AccountStatus::Ok);
+    s.fake.oauth(|b| b.fail_with = None);
+    let r = call(&client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    assert_eq!(s.fake.token_requests(), 3);
 }
 
 #[tokio::test]
@@ -299,6 +519,58 @@ async fn a_refresh_whose_write_fails_fails_the_call_and_the_next_call_still_work
     );
 }
 
+// With a provider that revokes the whole grant when a rotated-out refresh
+// token comes back (RFC 9700 §4.14.2), one reuse would lose the account: a
+// failed write, a burst and a cancelled caller never present one twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_refresh_token_is_presented_twice_when_reuse_revokes_the_grant() {
+    let s = setup().await;
+    s.fake.oauth(|b| b.revoke_grant_on_reuse = true);
+    let (_, first_refresh) = add_oauth_account(&s, "work", "octocat", -60).await;
+    s.store.fail_next_put.store(true, Ordering::SeqCst);
+    let client = Arc::new(s.client);
+    let r = call(&client, "github_get_me", json!({})).await;
+    assert_eq!(r.is_error, Some(true), "{}", text(&r));
+    for c in burst(&client, 20, None) {
+        let r = c.await.unwrap();
+        assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    }
+    assert_eq!(s.fake.refresh_token_reuses(), 0);
+    assert_eq!(s.fake.token_requests(), 1);
+    let live = record(&s.store, "work")
+        .await
+        .credential
+        .refresh_token
+        .unwrap();
+    assert!(
+        s.fake.refresh_token_is_valid(live.expose_secret()),
+        "the stored grant is still alive"
+    );
+    // The mode bites: presenting the first, retired, refresh token again
+    // (as a client that reused it would) revokes the live grant too.
+    let token_url = s
+        .fake
+        .base_url()
+        .replace("/api/v3", "/login/oauth/access_token");
+    let reused = reqwest::Client::new()
+        .post(token_url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/json")
+        .body(format!(
+            "grant_type=refresh_token&refresh_token={first_refresh}\
+             &client_id=Iv1.client&client_secret=client-secret-canary"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(reused.contains("bad_refresh_token"), "{reused}");
+    assert_eq!(s.fake.refresh_token_reuses(), 1);
+    assert!(!s.fake.refresh_token_is_valid(live.expose_secret()));
+}
+
 #[tokio::test]
 async fn a_new_grant_is_kept_when_a_sibling_marked_the_spent_one_needs_reauth_meanwhile() {
     let s = setup().await;
@@ -380,6 +652,35 @@ async fn a_refresh_answer_without_a_refresh_token_keeps_the_old_one() {
         stored.credential.refresh_token.unwrap().expose_secret(),
         refresh
     );
+}
+
+// Clock skew and broken providers: a refresh answer whose `expires_in` is
+// zero, negative or absurd still keeps the rotated grant (the provider has
+// already retired the old refresh token), and is treated as "no known
+// expiry": the token is used until rejected, not refreshed on every call.
+#[tokio::test]
+async fn a_zero_negative_or_absurd_lifetime_keeps_the_grant_and_causes_no_refresh_loop() {
+    for expires_in in [json!(0), json!(-3600), json!(1e300), json!(u64::MAX)] {
+        let s = setup().await;
+        s.fake.oauth(|b| b.expires_in = expires_in.clone());
+        add_oauth_account(&s, "work", "octocat", -60).await;
+        for _ in 0..3 {
+            let r = call(&s.client, "github_get_me", json!({})).await;
+            assert_eq!(
+                r.is_error,
+                Some(false),
+                "expires_in {expires_in}: {}",
+                text(&r)
+            );
+        }
+        assert_eq!(s.fake.token_requests(), 1, "expires_in {expires_in}");
+        let stored = record(&s.store, "work").await;
+        assert!(
+            s.fake
+                .refresh_token_is_valid(stored.credential.refresh_token.unwrap().expose_secret()),
+            "expires_in {expires_in}: the rotated grant was kept"
+        );
+    }
 }
 
 #[tokio::test]

@@ -470,12 +470,13 @@ async fn wrong_passwords_are_rate_limited_and_logins_need_their_form_token() {
     }
     let (cookie, token) = login_form(&http, &ui.base).await;
     let locked = post(
-        cookie,
+        cookie.clone(),
         format!("csrf={token}&password={}", PASSWORD.replace(' ', "+")),
     )
     .await
     .unwrap();
     assert_eq!(locked.status(), 429);
+    assert!(locked_out_changes_nothing(&ui, &cookie, &locked).await);
     assert!(
         locked
             .text()
@@ -483,17 +484,47 @@ async fn wrong_passwords_are_rate_limited_and_logins_need_their_form_token() {
             .unwrap()
             .contains("Too many wrong passwords")
     );
-    assert!(locked_out_changes_nothing(&ui).await);
 }
 
-/// No session was created for the locked-out login: `/` still redirects.
-async fn locked_out_changes_nothing(ui: &Ui) -> bool {
+/// The locked-out login `answer` (sent with the form's `cookie`) created no
+/// session: it set no session cookie, the browser holding every cookie it
+/// has is still sent to the login page, and no successful login was audited.
+/// Checked with the attempt's own cookies, so it fails if a refused login
+/// signed the browser in anyway.
+async fn locked_out_changes_nothing(ui: &Ui, cookie: &str, answer: &reqwest::Response) -> bool {
+    let set: Vec<String> = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .collect();
+    if set.iter().any(|c| c.starts_with("mcpist_session=")) {
+        return false;
+    }
+    let jar = std::iter::once(cookie.to_owned())
+        .chain(set)
+        .collect::<Vec<_>>()
+        .join("; ");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let home = http.get(format!("{}/", ui.base)).send().await.unwrap();
-    home.status() == 303 && home.headers()["location"] == "/login"
+    let home = http
+        .get(format!("{}/", ui.base))
+        .header("Cookie", jar)
+        .send()
+        .await
+        .unwrap();
+    let signed_in = ui
+        .server
+        .audit()
+        .query(&AuditFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.event.kind == AuditKind::UiLogin && e.outcome.outcome == Outcome::Ok);
+    home.status() == 303 && home.headers()["location"] == "/login" && !signed_in
 }
 
 #[tokio::test]
@@ -581,7 +612,7 @@ async fn forty_concurrent_wrong_passwords_get_five_verdicts_and_a_new_password_e
         .await
         .unwrap();
     assert_eq!(locked.status(), 429);
-    assert!(locked_out_changes_nothing(&ui).await);
+    assert!(locked_out_changes_nothing(&ui, &cookie, &locked).await);
     // ...until the owner sets a password where the server runs.
     let new = "a brand new passphrase, long";
     mcpist_web::set_password(ui.store.as_ref(), &SecretString::from(new))
@@ -589,13 +620,15 @@ async fn forty_concurrent_wrong_passwords_get_five_verdicts_and_a_new_password_e
         .unwrap();
     let back_in = http
         .post(format!("{}/login", ui.base))
-        .header("Cookie", cookie)
+        .header("Cookie", cookie.clone())
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("csrf={token}&password={}", new.replace(' ', "+")))
         .send()
         .await
         .unwrap();
     assert_eq!(back_in.status(), 303, "the new password logs in at once");
+    // The lockout check sees a login that did sign in: it can fail.
+    assert!(!locked_out_changes_nothing(&ui, &cookie, &back_in).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -682,4 +715,371 @@ async fn a_session_cookie_alone_cannot_reveal_the_bearer_and_plain_http_sessions
         .filter(|e| e.event.kind == AuditKind::UiLogin && e.outcome.outcome == Outcome::Denied)
         .count();
     assert_eq!(denied, 2, "each wrong password is counted and audited");
+}
+
+/// Signs in with the password, without a browser; returns the session cookie.
+async fn session_of(http: &reqwest::Client, base: &str) -> String {
+    let (cookie, token) = login_form(http, base).await;
+    let answer = http
+        .post(format!("{base}/login"))
+        .header("Cookie", cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={token}&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("mcpist_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+// The callback route outlives the login (it is the web UI's own route), so a
+// replay reaches it: the same state and code must be refused, with no second
+// code exchange and no second write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_oauth_callback_is_refused_and_changes_nothing() {
+    let ui = start_ui().await;
+    mcpist_core::oauth::AppCredentials {
+        client_id: "Iv1.webapp".into(),
+        client_secret: Some(SecretString::from(APP_SECRET)),
+    }
+    .save(ui.store.as_ref(), "github")
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = session_of(&http, &ui.base).await;
+    let home = http
+        .get(format!("{}/", ui.base))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = home.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = home[at..at + 64].to_owned();
+    let started = http
+        .post(format!("{}/connect/github", ui.base))
+        .header("Cookie", &session)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&account=personal"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let authorize = started.headers()["location"].to_str().unwrap().to_owned();
+    assert!(authorize.starts_with(&ui.fake.base_url().replace("/api/v3", "")));
+    let approved = http.get(&authorize).send().await.unwrap();
+    let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with(&format!("{}/oauth/callback/github?", ui.base)));
+
+    let first = http.get(&callback).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(first.text().await.unwrap().contains("Connected"));
+    let key = AccountKey::new("github", "personal").unwrap();
+    let stored = ui.store.get(&key).await.unwrap().expect("the grant");
+    assert_eq!(ui.fake.token_requests(), 1);
+    let logins = |records: Vec<mcpist_core::audit::AuditEntry>| {
+        records
+            .into_iter()
+            .filter(|r| r.event.kind == AuditKind::Login)
+            .count()
+    };
+    let audited = logins(
+        ui.server
+            .audit()
+            .query(&AuditFilter::default())
+            .await
+            .unwrap(),
+    );
+
+    let replay = http.get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), 400);
+    let page = replay.text().await.unwrap();
+    assert!(page.contains("Login failed"), "{page}");
+    assert_eq!(ui.fake.token_requests(), 1, "no second code exchange");
+    let after = ui.store.get(&key).await.unwrap().unwrap();
+    assert_eq!(after.version, stored.version, "no second write");
+    assert_eq!(
+        logins(
+            ui.server
+                .audit()
+                .query(&AuditFilter::default())
+                .await
+                .unwrap()
+        ),
+        audited
+    );
+}
+
+/// The bytes of every store file but SQLite's shared-memory index (which
+/// readers touch), to prove a refused request changed nothing on disk.
+fn store_files(ui: &Ui) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(ui._dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.to_string_lossy().ends_with("-shm"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The CSRF token on the home page of `session`.
+async fn csrf_of(http: &reqwest::Client, base: &str, session: &str) -> String {
+    let home = http
+        .get(format!("{base}/"))
+        .header("Cookie", session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = home.find("name=\"csrf\" value=\"").unwrap() + 19;
+    home[at..at + 64].to_owned()
+}
+
+// Every state-changing route refuses a form without a token, with another
+// session's token, and a cross-origin post carrying the right one; none of
+// them changes a byte of the store or ends the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_state_changing_route_refuses_forged_and_cross_origin_forms() {
+    use mcpist_core::store::{AccountStatus, AccountWrite, Credential, CredentialKind, Expect};
+    let ui = start_ui().await;
+    ui.store
+        .put(
+            &AccountKey::new("github", "work").unwrap(),
+            AccountWrite {
+                credential: Credential {
+                    kind: CredentialKind::Static,
+                    access_token: SecretString::from(canary("at")),
+                    refresh_token: None,
+                    expires_at: None,
+                    scopes: vec![],
+                },
+                identity: Some("octocat".into()),
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mine = session_of(&http, &ui.base).await;
+    let theirs = session_of(&http, &ui.base).await;
+    let my_csrf = csrf_of(&http, &ui.base, &mine).await;
+    let their_csrf = csrf_of(&http, &ui.base, &theirs).await;
+    assert_ne!(my_csrf, their_csrf, "each session has its own token");
+    let routes = [
+        ("/logout", String::new()),
+        (
+            "/accounts",
+            format!("service=github&account=new&token={}", canary("pasted")),
+        ),
+        ("/accounts/github/work/default", String::new()),
+        ("/accounts/github/work/remove", String::new()),
+        ("/connect/github", "account=other".to_owned()),
+        (
+            "/apps/github",
+            "client_id=Iv1.forged&client_secret=forged-secret".to_owned(),
+        ),
+        ("/policy/github", "read_only=on".to_owned()),
+        (
+            "/clients",
+            format!("password={}", PASSWORD.replace(' ', "+")),
+        ),
+    ];
+    let before = store_files(&ui);
+    for (route, fields) in &routes {
+        let sep = if fields.is_empty() { "" } else { "&" };
+        let forged = [
+            ("no token", fields.clone(), None),
+            (
+                "another session's token",
+                format!("csrf={their_csrf}{sep}{fields}"),
+                None,
+            ),
+            (
+                "a cross-origin post",
+                format!("csrf={my_csrf}{sep}{fields}"),
+                Some("https://evil.example"),
+            ),
+        ];
+        for (what, body, origin) in forged {
+            let mut request = http
+                .post(format!("{}{route}", ui.base))
+                .header("Cookie", &mine)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body);
+            if let Some(origin) = origin {
+                request = request.header("Origin", origin);
+            }
+            let answer = request.send().await.unwrap();
+            assert_eq!(answer.status(), 403, "{route} with {what}");
+            let page = answer.text().await.unwrap();
+            assert!(
+                !page.contains(&ui.bearer),
+                "{route} with {what} showed the bearer"
+            );
+        }
+    }
+    assert!(
+        store_files(&ui) == before,
+        "a refused form changed the store"
+    );
+    assert_eq!(ui.fake.token_requests(), 0);
+    // The session survived every forged logout.
+    let home = http
+        .get(format!("{}/", ui.base))
+        .header("Cookie", &mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    // And the real form, from its own session and origin, does work.
+    let removed = http
+        .post(format!("{}/accounts/github/work/remove", ui.base))
+        .header("Cookie", &mine)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={my_csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 303);
+    assert!(
+        ui.store
+            .get(&AccountKey::new("github", "work").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+// Text that reaches the pages from elsewhere (an identity the provider
+// returned, a tool name a client sent, an audit message, a provider's OAuth
+// error) is rendered as text: never as markup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_identities_audit_messages_and_oauth_errors_render_as_text() {
+    use mcpist_core::audit::{AuditEvent, AuditOutcome};
+    use mcpist_core::store::{AccountStatus, AccountWrite, Credential, CredentialKind, Expect};
+    const HOSTILE: &str = "\"'><script>alert(1)</script><img src=x onerror=alert(2)>";
+    let ui = start_ui().await;
+    ui.store
+        .put(
+            &AccountKey::new("github", "work").unwrap(),
+            AccountWrite {
+                credential: Credential {
+                    kind: CredentialKind::Static,
+                    access_token: SecretString::from(canary("at")),
+                    refresh_token: None,
+                    expires_at: None,
+                    scopes: vec![HOSTILE.into()],
+                },
+                identity: Some(HOSTILE.into()),
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    let mut event = AuditEvent::now(AuditKind::ToolCall)
+        .service("github")
+        .account("work");
+    event.tool = Some(HOSTILE.into());
+    ui.store
+        .record(
+            event,
+            AuditOutcome::of(Outcome::Failed).message(format!("upstream said {HOSTILE}")),
+        )
+        .await
+        .unwrap();
+    mcpist_core::oauth::AppCredentials {
+        client_id: "Iv1.webapp".into(),
+        client_secret: Some(SecretString::from(APP_SECRET)),
+    }
+    .save(ui.store.as_ref(), "github")
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = session_of(&http, &ui.base).await;
+    let get = |path: String| {
+        http.get(format!("{}{path}", ui.base))
+            .header("Cookie", &session)
+            .send()
+    };
+    let mut pages = Vec::new();
+    for path in [
+        "/",
+        "/audit",
+        "/accounts/github/work/remove",
+        "/policy/github",
+    ] {
+        let answer = get(path.to_owned()).await.unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+        pages.push((path.to_owned(), answer.text().await.unwrap()));
+    }
+    // A provider sends the browser back with a hostile error.
+    let csrf = csrf_of(&http, &ui.base, &session).await;
+    let started = http
+        .post(format!("{}/connect/github", ui.base))
+        .header("Cookie", &session)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&account=personal"))
+        .send()
+        .await
+        .unwrap();
+    let authorize = url::Url::parse(started.headers()["location"].to_str().unwrap()).unwrap();
+    let state = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", &state)
+        .append_pair("error", HOSTILE)
+        .append_pair("error_description", HOSTILE)
+        .finish();
+    let callback = get(format!("/oauth/callback/github?{query}"))
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 400);
+    pages.push(("callback".into(), callback.text().await.unwrap()));
+    for (path, page) in &pages {
+        assert!(
+            !page.contains("<script>alert") && !page.contains("<img src=x"),
+            "{path} rendered hostile text as markup"
+        );
+    }
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    for shown in ["/", "/audit", "callback"] {
+        let page = &pages.iter().find(|(p, _)| p == shown).unwrap().1;
+        assert!(page.contains(escaped), "{shown} shows the text, escaped");
+    }
 }

@@ -151,6 +151,33 @@ impl Home {
     }
 }
 
+/// The forms a leaked secret could take on its way out: as is, base64
+/// (standard and URL-safe, padded or not), hex (either case), percent-encoded
+/// and JSON-escaped. Each is named, for the failure message.
+pub(crate) fn encoded_forms(secret: &str) -> Vec<(&'static str, String)> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    let json = serde_json::to_string(secret).unwrap();
+    let mut forms = vec![
+        ("raw", secret.to_owned()),
+        ("base64", STANDARD.encode(secret)),
+        ("base64 unpadded", STANDARD_NO_PAD.encode(secret)),
+        ("base64url", URL_SAFE.encode(secret)),
+        ("base64url unpadded", URL_SAFE_NO_PAD.encode(secret)),
+        ("hex", hex.clone()),
+        ("HEX", hex.to_ascii_uppercase()),
+        (
+            "percent-encoded",
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+        ),
+        ("JSON-escaped", json[1..json.len() - 1].to_owned()),
+    ];
+    forms.sort_by(|a, b| a.1.cmp(&b.1));
+    forms.dedup_by(|a, b| a.1 == b.1);
+    forms
+}
+
 pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())

@@ -49,14 +49,19 @@ pub struct OAuthBehaviour {
     pub omit_refresh_token: bool,
     /// The token endpoint waits this long before answering.
     pub delay: std::time::Duration,
-    /// `expires_in` of new access tokens.
-    pub expires_in: u64,
+    /// `expires_in` of new access tokens; any JSON number (0, negative,
+    /// absurdly large), to test clock skew and broken providers.
+    pub expires_in: serde_json::Value,
     /// The user denies the authorization request.
     pub deny: bool,
     /// The token endpoint answers with this status and no body.
     pub fail_with: Option<StatusCode>,
     /// Who authorizes.
     pub login: String,
+    /// A rotated-out refresh token presented again revokes the whole grant
+    /// (its newer refresh and access tokens), as RFC 9700 §4.14.2 lets an
+    /// authorization server do when it suspects theft.
+    pub revoke_grant_on_reuse: bool,
 }
 
 impl Default for OAuthBehaviour {
@@ -65,10 +70,11 @@ impl Default for OAuthBehaviour {
             rotate: true,
             omit_refresh_token: false,
             delay: std::time::Duration::ZERO,
-            expires_in: 28_800,
+            expires_in: serde_json::json!(28_800),
             deny: false,
             fail_with: None,
             login: "octocat".into(),
+            revoke_grant_on_reuse: false,
         }
     }
 }
@@ -94,6 +100,14 @@ struct Shared {
     issued: u64,
     // The next API requests fail with this status (and Retry-After), this many times.
     failures: Option<(StatusCode, usize, Option<&'static str>)>,
+    // While `true`, token requests are held (counted, not answered).
+    hold: Option<tokio::sync::watch::Sender<bool>>,
+    // Every PKCE code verifier a code exchange presented.
+    verifiers: Vec<String>,
+    // Refresh tokens retired by rotation → the login they belonged to.
+    retired: HashMap<String, String>,
+    // How many times a retired refresh token was presented again.
+    reuses: usize,
 }
 
 impl Shared {
@@ -203,6 +217,50 @@ impl FakeGithub {
     /// retry_after` if given) and GitHub's error body.
     pub fn fail_next(&self, status: StatusCode, times: usize, retry_after: Option<&'static str>) {
         self.lock().failures = Some((status, times, retry_after));
+    }
+
+    /// Holds every token request that arrives from now on (it is counted in
+    /// [`FakeGithub::token_requests`] but not answered) until
+    /// [`FakeGithub::release_token_endpoint`]. Tests use it to order events
+    /// instead of sleeping: a request is known to be in flight while held.
+    pub fn hold_token_endpoint(&self) {
+        self.lock()
+            .hold
+            .get_or_insert_with(|| tokio::sync::watch::channel(false).0)
+            .send_replace(true);
+    }
+
+    /// Lets the held token requests (and later ones) be answered.
+    pub fn release_token_endpoint(&self) {
+        if let Some(hold) = &self.lock().hold {
+            hold.send_replace(false);
+        }
+    }
+
+    /// Waits until `n` requests have reached the token endpoint (held ones
+    /// included); panics after 10 s, naming how many arrived.
+    pub async fn wait_for_token_requests(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.token_requests() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {n} token requests, {} arrived",
+                self.token_requests()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The PKCE code verifiers presented with code exchanges, in order, so
+    /// tests can scan for them (a verifier must never leave the login).
+    pub fn code_verifiers(&self) -> Vec<String> {
+        self.lock().verifiers.clone()
+    }
+
+    /// How many times a refresh token retired by rotation was presented
+    /// again (each one a grant lost with [`OAuthBehaviour::revoke_grant_on_reuse`]).
+    pub fn refresh_token_reuses(&self) -> usize {
+        self.lock().reuses
     }
 
     /// How many requests reached the token endpoint.
@@ -577,11 +635,17 @@ fn token_error(code: &str, description: &str) -> Response {
 /// `POST /login/oauth/access_token`: code exchange (with PKCE) and refresh.
 async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) -> Response {
     let form: HashMap<String, String> = crate::fake::parse_query(std::str::from_utf8(body).ok());
-    let delay = {
+    let (delay, hold) = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.token_requests += 1;
-        shared.behaviour.delay
+        (
+            shared.behaviour.delay,
+            shared.hold.as_ref().map(|h| h.subscribe()),
+        )
     };
+    if let Some(mut hold) = hold {
+        let _ = hold.wait_for(|held| !*held).await;
+    }
     tokio::time::sleep(delay).await;
     let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(status) = shared.behaviour.fail_with {
@@ -629,6 +693,7 @@ async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) 
                 );
             };
             let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            shared.verifiers.push(verifier.clone());
             let challenge = {
                 use base64::Engine as _;
                 use sha2::Digest as _;
@@ -649,6 +714,13 @@ async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) 
         }
         Some("refresh_token") => {
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            if let Some(login) = shared.retired.get(&presented).cloned() {
+                shared.reuses += 1;
+                if behaviour.revoke_grant_on_reuse {
+                    shared.refresh_tokens.retain(|_, (l, _)| *l != login);
+                    shared.tokens.retain(|_, l| *l != login);
+                }
+            }
             let Some((login, old_access)) = shared.refresh_tokens.get(&presented).cloned() else {
                 return token_error(
                     "bad_refresh_token",
@@ -658,6 +730,7 @@ async fn access_token(shared: &Mutex<Shared>, headers: &HeaderMap, body: &[u8]) 
             if behaviour.rotate {
                 shared.refresh_tokens.remove(&presented);
                 shared.tokens.remove(&old_access);
+                shared.retired.insert(presented.clone(), login.clone());
             }
             let (access, refresh) = shared.issue(&login);
             if behaviour.omit_refresh_token {

@@ -15,6 +15,8 @@ mod client;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod markdown;
+#[cfg(test)]
+mod props;
 mod tools;
 
 use std::sync::Arc;
