@@ -3,16 +3,28 @@
 //! Supported both ways: paragraphs, headings 1–3, bulleted, numbered and to-do
 //! list items, quotes, code blocks, dividers, and inline bold, italic, code,
 //! strikethrough and links. Other blocks render as a short placeholder that
-//! names their type, so nothing disappears silently.
+//! names their type, so nothing disappears silently. Markup characters in
+//! plain text are escaped with a backslash (`\*`), both ways, so a page's text
+//! read and written back keeps its text and styling.
 
 use serde_json::{Value, json};
 
 /// Notion's limit on the text of one rich-text object.
 const MAX_TEXT: usize = 2000;
 
+/// The characters that are markup in inline text; plain text escapes them
+/// with a backslash, and [`md_to_rich_text`] reads `\c` as a plain `c`.
+const ESCAPED: &[char] = &['\\', '*', '_', '`', '~', '['];
+
 /// Renders `text` (a rich-text array) as inline Markdown.
+///
+/// The markers toggle styles, as [`md_to_rich_text`] reads them: between two
+/// runs only the styles that change are toggled (so the markers of adjacent
+/// runs never touch and read as another marker), and markup characters in
+/// plain text are escaped. A page's text read and written back is the same.
 pub(super) fn rich_text_to_md(text: &Value) -> String {
     let mut out = String::new();
+    let mut open = [false; 3];
     for part in text.as_array().into_iter().flatten() {
         let plain = part
             .get("plain_text")
@@ -24,29 +36,60 @@ pub(super) fn rich_text_to_md(text: &Value) -> String {
         }
         let a = &part["annotations"];
         let on = |k: &str| a.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let mut s = plain.to_owned();
-        if on("code") {
-            s = format!("`{s}`");
-        }
-        if on("bold") {
-            s = format!("**{s}**");
-        }
-        if on("italic") {
-            s = format!("*{s}*");
-        }
-        if on("strikethrough") {
-            s = format!("~~{s}~~");
-        }
+        toggle_styles(
+            &mut out,
+            &mut open,
+            [on("bold"), on("italic"), on("strikethrough")],
+        );
         let link = part
             .get("href")
             .and_then(Value::as_str)
             .or_else(|| part.pointer("/text/link/url").and_then(Value::as_str));
-        if let Some(url) = link {
-            s = format!("[{s}]({url})");
+        match link {
+            // A link's label is read as it stands, without markup.
+            Some(url) => {
+                out.push('[');
+                out.push_str(plain);
+                out.push_str("](");
+                out.push_str(url);
+                out.push(')');
+            }
+            // Code cannot hold a backtick; such a run keeps its text, as plain.
+            None if on("code") && !plain.contains('`') => {
+                out.push('`');
+                out.push_str(plain);
+                out.push('`');
+            }
+            None => escape_into(&mut out, plain),
         }
-        out.push_str(&s);
     }
+    toggle_styles(&mut out, &mut open, [false; 3]);
     out
+}
+
+/// Writes the markers that turn the `open` styles (bold, italic,
+/// strikethrough) into `want`.
+fn toggle_styles(out: &mut String, open: &mut [bool; 3], want: [bool; 3]) {
+    for (i, marker) in ["**", "*", "~~"].into_iter().enumerate() {
+        if open[i] != want[i] {
+            out.push_str(marker);
+            open[i] = want[i];
+        }
+    }
+}
+
+/// Writes `plain` with its markup characters escaped. An underscore inside
+/// a word (`snake_case`) is not markup and stays as it is.
+fn escape_into(out: &mut String, plain: &str) {
+    let mut previous = None;
+    for c in plain.chars() {
+        let in_word = c == '_' && previous.is_some_and(char::is_alphanumeric);
+        if ESCAPED.contains(&c) && !in_word {
+            out.push('\\');
+        }
+        out.push(c);
+        previous = Some(c);
+    }
 }
 
 /// Renders one block (and, indented, its already-fetched `children`) as Markdown lines.
@@ -219,6 +262,14 @@ fn md_to_rich_text_counted(text: &str) -> (Vec<Value>, usize) {
                 buf.push(c);
                 rest = &rest[c.len_utf8()..];
             }
+            continue;
+        }
+        // An escaped markup character is plain text.
+        if c == '\\'
+            && let Some(next) = rest[1..].chars().next().filter(|n| ESCAPED.contains(n))
+        {
+            buf.push(next);
+            rest = &rest[1 + next.len_utf8()..];
             continue;
         }
         // [label](url)
@@ -477,6 +528,31 @@ mod tests {
                 "{unit:?}: {small} then {large} bytes read"
             );
         }
+    }
+
+    /// Plain text with markup characters, and runs whose markers would
+    /// touch, read back as written.
+    #[test]
+    fn text_and_styles_read_back_as_written() {
+        let run = |content: &str, bold: bool, italic: bool, code: bool| {
+            json!({"type": "text", "text": {"content": content}, "annotations": {
+                "bold": bold, "italic": italic, "code": code, "strikethrough": false,
+                "underline": false, "color": "default"}})
+        };
+        let runs = json!([
+            run(
+                "5 * 3 = 15, ~x~ [not a link](y) a\\b _c_ `d` ",
+                false,
+                false,
+                false
+            ),
+            run("it", false, true, false),
+            run("both", true, true, false),
+            run("code", false, false, true),
+            run("end", true, false, false),
+        ]);
+        let back = md_to_rich_text(&rich_text_to_md(&runs));
+        assert_eq!(Value::Array(back), runs);
     }
 
     #[test]
