@@ -49,6 +49,11 @@ struct Ui {
 /// fake (API and OAuth provider, approving as `monalisa`), an OAuth app
 /// stored, and the binary's wording of commands.
 async fn start_ui() -> Ui {
+    start_ui_with(|_| {}).await
+}
+
+/// [`start_ui`] with `adjust` applied to the HTTP options.
+async fn start_ui_with(adjust: impl FnOnce(&mut HttpOptions)) -> Ui {
     let fake = FakeGithub::start().await;
     fake.register_app("Iv1.connect", APP_SECRET);
     fake.oauth(|b| b.login = "monalisa".into());
@@ -89,9 +94,10 @@ async fn start_ui() -> Ui {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(&SecretString::from(
-        bearer.clone(),
-    ))));
+    let mut options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(
+        &SecretString::from(bearer.clone()),
+    )));
+    adjust(&mut options);
     let web = mcpist_web::routes(server.clone(), WebOptions::new(base.clone()));
     let app = mcpist_core::http::router_with(server.clone(), options, web);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -666,4 +672,55 @@ async fn a_web_ui_policy_change_reaches_a_2026_client_listening_on_subscriptions
     assert_eq!(changed["event"], "changed", "{changed}");
     assert_eq!(changed["tools"], json!([]), "{changed}");
     assert!(child.wait().unwrap().success());
+}
+
+/// A `subscriptions/listen` stream stays open for as long as the client
+/// listens: it must not hold one of the slots that bound concurrent tool
+/// calls, or a few listening clients would stop every call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listening_client_holds_no_call_slot() {
+    let ui = start_ui_with(|options| options.max_concurrent_requests = 1).await;
+    let mut listener = Command::new(python_sdk())
+        .arg(client_script("listen.py"))
+        .arg(format!("{}/mcp", ui.base))
+        .env("SMOKE_BEARER", &ui.bearer)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(listener.stdout.take().unwrap()).lines();
+    let listening = tokio::task::spawn_blocking(move || {
+        serde_json::from_str::<Value>(&lines.next().expect("the client listens").unwrap()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(listening["event"], "listening", "{listening}");
+
+    // The one slot is free: a 2026-07-28 call is answered while the stream is open.
+    let mut caller = Command::new(python_sdk());
+    caller
+        .arg(client_script("smoke.py"))
+        .args(["auto", &format!("{}/mcp", ui.base), "github_get_me"])
+        .env("SMOKE_BEARER", &ui.bearer);
+    let answered = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || caller.output().unwrap()),
+    )
+    .await
+    .expect("the call is answered while a client listens")
+    .unwrap();
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert!(
+        answered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&answered.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&answered.stdout).unwrap();
+    assert_eq!(seen["protocol"], "2026-07-28", "{seen}");
+    assert!(
+        seen["text"].as_str().unwrap().contains("/connect/github"),
+        "the call was served (no account yet: its connect link): {seen}"
+    );
 }
