@@ -724,3 +724,39 @@ async fn a_listening_client_holds_no_call_slot() {
         "the call was served (no account yet: its connect link): {seen}"
     );
 }
+
+/// `max_concurrent_requests` bounds the tool calls that run at once, for
+/// the whole call, not only until the response's headers are sent (an SSE
+/// answer's headers come before the tool has run).
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_calls_beyond_the_bound_wait_for_a_slot() {
+    let ui = start_ui_with(|options| options.max_concurrent_requests = 1).await;
+    add_account(&ui, "work", "octocat").await;
+    let started = std::time::Instant::now();
+    let callers: Vec<_> = ["legacy", "auto"]
+        .into_iter()
+        .map(|mode| {
+            let mut caller = Command::new(python_sdk());
+            caller
+                .arg(client_script("smoke.py"))
+                .args([mode, &format!("{}/mcp", ui.base), "github_list_issues"])
+                .arg(r#"{"owner": "slow", "repo": "x"}"#)
+                .env("SMOKE_BEARER", &ui.bearer);
+            tokio::task::spawn_blocking(move || caller.output().unwrap())
+        })
+        .collect();
+    for caller in callers {
+        let out = caller.await.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The fake answers `slow` after 3 s: one call at a time takes twice that.
+    assert!(
+        started.elapsed() >= Duration::from_secs(6),
+        "two calls ran at once with one slot: {:?}",
+        started.elapsed()
+    );
+}
