@@ -319,7 +319,8 @@ pub struct CallContext {
     upstream: Upstream,
     peer: Option<Peer<RoleServer>>,
     progress_token: Option<ProgressToken>,
-    min_log_level: LoggingLevel,
+    /// The least severe level the client wants; `None`: no log messages.
+    min_log_level: Option<LoggingLevel>,
 }
 
 /// Severity of a log message sent to the MCP client.
@@ -343,7 +344,7 @@ impl CallContext {
             upstream,
             peer: None,
             progress_token: None,
-            min_log_level: LoggingLevel::Info,
+            min_log_level: Some(LoggingLevel::Info),
         }
     }
 
@@ -351,7 +352,7 @@ impl CallContext {
         mut self,
         peer: Peer<RoleServer>,
         token: Option<ProgressToken>,
-        min_log_level: LoggingLevel,
+        min_log_level: Option<LoggingLevel>,
     ) -> Self {
         self.peer = Some(peer);
         self.progress_token = token;
@@ -376,7 +377,9 @@ impl CallContext {
         }
     }
 
-    /// Sends a log message to the client (MCP `notifications/message`).
+    /// Sends a log message to the client (MCP `notifications/message`), if
+    /// it asked for messages of this level: with `logging/setLevel` (Info
+    /// until it does) or, from protocol 2026-07-28, in the request itself.
     pub async fn log(&self, level: LogLevel, message: &str) {
         if let Some(peer) = &self.peer {
             let level = match level {
@@ -385,7 +388,7 @@ impl CallContext {
                 LogLevel::Warning => LoggingLevel::Warning,
                 LogLevel::Error => LoggingLevel::Error,
             };
-            if rank(level) < rank(self.min_log_level) {
+            if self.min_log_level.is_none_or(|min| rank(level) < rank(min)) {
                 return;
             }
             // The same last line of defence as for results: a message that

@@ -468,7 +468,7 @@ impl McpServer {
                 };
                 if let Some(choices) = &choices
                     && !asks.modern
-                    && let Some((asker, _)) = &peer
+                    && let Some((asker, _, _)) = &peer
                     && let Some(label) =
                         crate::elicit::ask_which(asker, connector.service(), choices).await
                 {
@@ -506,8 +506,15 @@ impl McpServer {
         let sent = upstream.credential();
         let status_of = upstream.clone();
         let mut ctx = CallContext::new(upstream);
-        if let Some((peer, token)) = peer {
-            let level = *self.log_level.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((peer, token, requested)) = peer {
+            // 2026-07-28 clients opt in to log messages per request, in
+            // `_meta`; none asked means none sent. Earlier clients set the
+            // session's level with `logging/setLevel`.
+            let level = if asks.modern {
+                requested
+            } else {
+                Some(*self.log_level.lock().unwrap_or_else(|e| e.into_inner()))
+            };
             ctx = ctx.with_peer(peer, token, level);
         }
         // A panic in a connector fails this call, not the session: the
@@ -568,7 +575,13 @@ fn outcome_of(error: &Error) -> Outcome {
     }
 }
 
-type Peer = (rmcp::Peer<RoleServer>, Option<rmcp::model::ProgressToken>);
+/// The client of a call: its peer, the call's progress token, and the log
+/// level the request itself asked for (2026-07-28 `_meta`).
+type Peer = (
+    rmcp::Peer<RoleServer>,
+    Option<rmcp::model::ProgressToken>,
+    Option<LoggingLevel>,
+);
 
 fn tool_error(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
@@ -907,7 +920,7 @@ impl ServerHandler for McpServer {
             connect,
             choices,
         } = tokio::select! {
-            ran = self.run(route, args, account, Some((context.peer, token)), asks) => ran,
+            ran = self.run(route, args, account, Some((context.peer, token, context.meta.log_level())), asks) => ran,
             () = self.inner.cut.cancelled() => Ran::new(
                 tool_error(
                     "cut off: MCPist is shutting down; the call may or may not have reached the service"

@@ -355,6 +355,31 @@ impl Connector for Echoer {
     }
 }
 
+/// A server with the [`Echoer`] on `addr`, whose account holds `token`.
+async fn echo_server(addr: std::net::SocketAddr, token: &str) -> McpServer {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .put(
+            &AccountKey::new("echoer", "main").unwrap(),
+            AccountWrite {
+                credential: Credential::static_token(SecretString::from(token.to_owned())).unwrap(),
+                identity: None,
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    let connector = Arc::new(Echoer(format!("http://{addr}/").parse().unwrap()));
+    McpServer::builder(
+        Exchanger::new(store.clone(), store.clone()).unwrap(),
+        store.clone(),
+    )
+    .connector(connector, ServicePolicy::default())
+    .build()
+    .unwrap()
+}
+
 /// An MCP client that keeps the log messages the server sends it.
 #[derive(Clone, Default)]
 struct LogCollector(Arc<std::sync::Mutex<Vec<String>>>);
@@ -386,27 +411,7 @@ async fn a_token_echoed_encoded_or_escaped_reaches_neither_the_result_nor_a_log_
     );
     let addr = mcpist_tests::serve(app).await;
     let token = format!("{}/a+b\"c", canary("echoed"));
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put(
-            &AccountKey::new("echoer", "main").unwrap(),
-            AccountWrite {
-                credential: Credential::static_token(SecretString::from(token.clone())).unwrap(),
-                identity: None,
-                status: AccountStatus::Ok,
-            },
-            Expect::Any,
-        )
-        .await
-        .unwrap();
-    let connector = Arc::new(Echoer(format!("http://{addr}/").parse().unwrap()));
-    let server = McpServer::builder(
-        Exchanger::new(store.clone(), store.clone()).unwrap(),
-        store.clone(),
-    )
-    .connector(connector, ServicePolicy::default())
-    .build()
-    .unwrap();
+    let server = echo_server(addr, &token).await;
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         let running = rmcp::ServiceExt::serve(server, server_io).await.unwrap();
@@ -443,6 +448,79 @@ async fn a_token_echoed_encoded_or_escaped_reaches_neither_the_result_nor_a_log_
             !channel.contains("CANARYechoed"),
             "the token leaked: {channel}"
         );
+    }
+}
+
+/// From protocol 2026-07-28 a client opts in to log messages per request
+/// (`io.modelcontextprotocol/logLevel` in `_meta`): a call that does not ask
+/// gets none, one that asks gets those at its level or above.
+#[tokio::test]
+async fn a_2026_call_gets_log_messages_only_when_it_asks_for_them() {
+    use tokio::io::AsyncBufReadExt as _;
+    let app = axum::Router::new().route("/echo", axum::routing::get(|| async { "echoed" }));
+    let server = echo_server(mcpist_tests::serve(app).await, &canary("loglevel")).await;
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = rmcp::ServiceExt::serve(server, server_io).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    let (read, mut write) = tokio::io::split(client_io);
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    assert_eq!(
+        methods_before_answer(&mut write, &mut lines, 1, None).await,
+        Vec::<String>::new()
+    );
+    // The Echoer logs at warning.
+    assert_eq!(
+        methods_before_answer(&mut write, &mut lines, 2, Some("info")).await,
+        ["notifications/message"]
+    );
+    assert_eq!(
+        methods_before_answer(&mut write, &mut lines, 3, Some("error")).await,
+        Vec::<String>::new()
+    );
+}
+
+/// Sends the `echoer_echo` call a 2026-07-28 client sends (no handshake,
+/// its context in `_meta`, `log_level` if given) as frame `id`, and returns
+/// the methods of the messages that came before its answer.
+async fn methods_before_answer(
+    write: &mut (impl tokio::io::AsyncWrite + Unpin),
+    lines: &mut tokio::io::Lines<impl tokio::io::AsyncBufRead + Unpin>,
+    id: u64,
+    log_level: Option<&str>,
+) -> Vec<String> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"}
+    });
+    if let Some(level) = log_level {
+        meta["io.modelcontextprotocol/logLevel"] = json!(level);
+    }
+    let frame = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": "echoer_echo", "arguments": {}, "_meta": meta}});
+    write
+        .write_all(format!("{frame}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the server answers");
+        let message: Value = serde_json::from_str(&line).unwrap();
+        if message["id"] == json!(id) {
+            assert_eq!(
+                message["result"]["content"][0]["text"], "echoed",
+                "{message}"
+            );
+            return seen;
+        }
+        seen.push(message["method"].as_str().unwrap_or_default().to_owned());
     }
 }
 
