@@ -127,6 +127,7 @@ pub async fn serve(
                             Body::new(Tracked {
                                 body,
                                 _guard: guard,
+                                _permit: None,
                             })
                         })
                     })
@@ -319,7 +320,9 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// Largest request body; larger ones get 413.
     pub max_body_bytes: usize,
-    /// MCP requests handled at once; further ones wait.
+    /// MCP requests handled at once, each until its answer has been sent;
+    /// further ones wait. The client's answers and notifications, and
+    /// `subscriptions/listen` streams, take none.
     pub max_concurrent_requests: usize,
     /// Cancelled on shutdown, so open SSE streams end.
     pub cancel: CancellationToken,
@@ -483,6 +486,39 @@ impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<T> {
     }
 }
 
+/// What an MCP POST carries, as far as bounding it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PostKind {
+    /// A request (or anything unreadable, which rmcp refuses): it takes one
+    /// of the `max_concurrent_requests` slots until its answer is sent.
+    Request,
+    /// A 2026-07-28 `subscriptions/listen`: a stream held open while the
+    /// client listens; it runs no tool, takes no slot and delays no shutdown.
+    Listen,
+    /// A notification or an answer to the server's own request.
+    Other,
+}
+
+impl PostKind {
+    fn of(body: &[u8]) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Message<'a> {
+            #[serde(borrow)]
+            method: Option<std::borrow::Cow<'a, str>>,
+            id: Option<serde::de::IgnoredAny>,
+        }
+        match serde_json::from_slice::<Message<'_>>(body) {
+            Ok(Message {
+                method: Some(method),
+                id: Some(_),
+            }) if method == "subscriptions/listen" => Self::Listen,
+            // A notification has no id; an answer has no method.
+            Ok(Message { id: None, .. } | Message { method: None, .. }) => Self::Other,
+            _ => Self::Request,
+        }
+    }
+}
+
 /// One request in flight, until dropped.
 #[derive(Debug)]
 struct InFlightGuard(Arc<watch::Sender<usize>>);
@@ -493,11 +529,15 @@ impl Drop for InFlightGuard {
     }
 }
 
-/// A response body that keeps its request counted in flight until the body
-/// has been sent to the end (or dropped with its connection).
+/// A response body that keeps its request counted in flight (and, for an
+/// MCP request, its slot among the concurrent ones) until the body has been
+/// sent to the end (or dropped with its connection). An event-stream answer
+/// sends its headers before the tool has run, so the body is what lasts as
+/// long as the call.
 struct Tracked {
     body: Body,
     _guard: InFlightGuard,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl HttpBody for Tracked {
@@ -609,9 +649,27 @@ pub fn router_with(server: McpServer, options: HttpOptions, routes: Router) -> R
                 if req.method() != http::Method::POST {
                     return next.run(req).await;
                 }
+                // What the body asks decides what it holds; it is read
+                // here, within the same cap as rmcp's.
+                let (parts, body) = req.into_parts();
+                let Ok(bytes) = axum::body::to_bytes(body, max_body).await else {
+                    return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+                };
+                let kind = PostKind::of(&bytes);
+                let req = Request::from_parts(parts, Body::from(bytes));
+                if kind == PostKind::Listen {
+                    return next.run(req).await;
+                }
                 let guard = in_flight.enter();
-                let Ok(_permit) = permits.acquire_owned().await else {
-                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                // Answers and notifications from the client run nothing (and
+                // a call waiting for an elicitation's answer must get it).
+                let permit = if kind == PostKind::Request {
+                    let Ok(permit) = permits.acquire_owned().await else {
+                        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    };
+                    Some(permit)
+                } else {
+                    None
                 };
                 let (parts, body) = next.run(req).await.into_parts();
                 Response::from_parts(
@@ -619,6 +677,7 @@ pub fn router_with(server: McpServer, options: HttpOptions, routes: Router) -> R
                     Body::new(Tracked {
                         body,
                         _guard: guard,
+                        _permit: permit,
                     }),
                 )
             }
@@ -781,6 +840,33 @@ fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_requests_take_a_slot_and_listening_takes_none() {
+        let kind = |body: &str| PostKind::of(body.as_bytes());
+        let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#;
+        assert_eq!(kind(call), PostKind::Request);
+        let listen = r#"{"jsonrpc":"2.0","id":"a","method":"subscriptions/listen","params":{}}"#;
+        assert_eq!(kind(listen), PostKind::Listen);
+        let answer = r#"{"jsonrpc":"2.0","id":7,"result":{"action":"accept"}}"#;
+        assert_eq!(kind(answer), PostKind::Other);
+        let notification = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        assert_eq!(kind(notification), PostKind::Other);
+        // A listen without an id is a notification, and what cannot be read
+        // (a batch, garbage) is bounded like a request until rmcp refuses it.
+        assert_eq!(
+            kind(r#"{"method":"subscriptions/listen"}"#),
+            PostKind::Other
+        );
+        for unreadable in [
+            "[",
+            "[{\"id\":1,\"method\":\"tools/call\"}]",
+            "",
+            "{\"id\":1,\"method\":3}",
+        ] {
+            assert_eq!(kind(unreadable), PostKind::Request, "{unreadable}");
+        }
+    }
 
     #[test]
     fn bearer_parsing_is_strict_about_count_and_scheme() {

@@ -733,7 +733,9 @@ async fn concurrent_calls_beyond_the_bound_wait_for_a_slot() {
     let ui = start_ui_with(|options| options.max_concurrent_requests = 1).await;
     add_account(&ui, "work", "octocat").await;
     let started = std::time::Instant::now();
-    let callers: Vec<_> = ["legacy", "auto"]
+    // 2025-11-25 calls: their answers are event streams, whose headers are
+    // sent before the tool has run.
+    let callers: Vec<_> = ["legacy", "legacy"]
         .into_iter()
         .map(|mode| {
             let mut caller = Command::new(python_sdk());
