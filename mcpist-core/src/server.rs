@@ -589,6 +589,15 @@ fn outcome_of(error: &Error) -> Outcome {
 
 type Peer = (rmcp::Peer<RoleServer>, Option<rmcp::model::ProgressToken>);
 
+/// Whether the request comes with a read-only OAuth grant (see `auth_server`).
+fn read_only_grant(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::auth_server::Grant>())
+        .is_some_and(crate::auth_server::Grant::read_only)
+}
+
 fn tool_error(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
@@ -754,12 +763,7 @@ impl ServerHandler for McpServer {
         }
         let mut tools = self.listing().tools.clone();
         // A read-only OAuth grant (see `auth_server`) sees only read tools.
-        if context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<crate::auth_server::Grant>())
-            .is_some_and(crate::auth_server::Grant::read_only)
-        {
+        if read_only_grant(&context) {
             tools.retain(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true));
         }
         // Sorted by name (the routes are a BTreeMap); private, since the
@@ -860,12 +864,15 @@ impl ServerHandler for McpServer {
             return self.call_flat(request, context).await;
         }
         let args = request.arguments.clone().unwrap_or_default();
+        let read_only_grant = read_only_grant(&context);
         let meta = match request.name.as_ref() {
             discover::SEARCH => discover::search_args(&args).map(|(query, service)| {
                 let listing = self.listing();
+                // What a flat `tools/list` would show this client.
                 let tools: Vec<(&str, &Tool)> = listing
                     .tools
                     .iter()
+                    .filter(|t| !read_only_grant || self.is_read_only_tool(&t.name))
                     .map(|t| (self.inner.routes[t.name.as_ref()].connector.service(), t))
                     .collect();
                 discover::search(&tools, &query, service.as_deref())

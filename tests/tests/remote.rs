@@ -1013,6 +1013,15 @@ async fn in_discover_mode_a_read_only_grant_calls_read_tools_only_through_the_ca
     );
     let search = r.call(&access, SEARCH, json!({"query": "issue"})).await;
     assert_eq!(search.status, StatusCode::OK);
+    let found = search.body.unwrap()["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(found.contains("github_get_issue"), "{found}");
+    assert!(
+        !found.contains("github_create_issue"),
+        "a read-only grant finds no write tool: {found}"
+    );
     let read = r
         .call(&access, CALL, json!({"name": "github_get_me"}))
         .await;
