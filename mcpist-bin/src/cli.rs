@@ -35,6 +35,10 @@ pub(crate) enum Command {
         /// Print the exact `tools/list` JSON.
         #[arg(long)]
         json: bool,
+        /// Print what the tool definitions cost: bytes and tokens per tool and
+        /// in total, in flat and discover mode.
+        #[arg(long, conflicts_with = "json")]
+        cost: bool,
     },
     /// Manage accounts (credentials) of services.
     #[command(subcommand)]

@@ -123,6 +123,9 @@ pub(crate) struct ServerConfig {
     pub(crate) remote_clients: bool,
     /// Lifetime of the access tokens remote clients get, in seconds.
     pub(crate) remote_access_token_secs: u64,
+    /// `flat`: `tools/list` holds every allowed tool; `discover`: a few
+    /// meta-tools (search, describe, call) whatever is connected.
+    pub(crate) tool_mode: mcpist_core::discover::ToolMode,
 }
 
 impl ServerConfig {
@@ -150,6 +153,7 @@ impl Default for ServerConfig {
             max_connections: limits.max_connections,
             remote_clients: true,
             remote_access_token_secs: 3600,
+            tool_mode: mcpist_core::discover::ToolMode::Flat,
         }
     }
 }
@@ -457,6 +461,7 @@ pub(crate) const TEMPLATE: &str = r#"# MCPist configuration. Every key is option
 # max_connections = 256      # connections served at once; more wait until one closes
 # remote_clients = true      # OAuth for remote MCP clients (Claude.ai, ChatGPT, phones); see the README
 # remote_access_token_secs = 3600   # lifetime of a remote client's access token
+# tool_mode = "flat"        # flat | discover: see "Context economy"
 
 [store]
 # kind = "sqlite"            # sqlite | memory | postgres

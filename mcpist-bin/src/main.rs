@@ -121,7 +121,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init => init::run(&loaded).await,
         Command::Serve { stdio, bind } => serve::run(&loaded, stdio, bind).await,
-        Command::Tools { json } => tools::run(&loaded, json).await,
+        Command::Tools { json, cost } => tools::run(&loaded, json, cost).await,
         Command::Accounts(cmd) => accounts::run(&loaded, cmd).await,
         Command::Apps(cmd) => apps::run(&loaded, cmd).await,
         Command::Login {

@@ -612,7 +612,7 @@ pub(crate) fn build_server(loaded: &Loaded, stores: &Stores) -> Result<McpServer
     for service in services {
         server = server.service(service);
     }
-    Ok(server.build()?)
+    Ok(server.tool_mode(loaded.config.server.tool_mode).build()?)
 }
 
 #[cfg(test)]

@@ -1558,3 +1558,100 @@ async fn two_hundred_concurrent_wrong_logins_verify_five_and_keep_the_server_und
     assert_eq!(wrong, 5, "only five passwords were verified");
     assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
 }
+
+#[test]
+fn tools_cost_gives_each_listed_tool_and_both_totals() {
+    let home = Home::new();
+    let listed: Value = serde_json::from_slice(&home.run_ok(&["tools", "--json"]).stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    let out = home.run_ok(&["tools", "--cost"]);
+    let out = String::from_utf8(out.stdout).unwrap();
+    let row = |label: &str| -> (usize, usize) {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} in {out}"));
+        let figures: Vec<usize> = line
+            .split_whitespace()
+            .rev()
+            .take(2)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        (figures[1], figures[0])
+    };
+    // Each tool's bytes are its compact JSON in `tools/list`.
+    for tool in listed {
+        let name = tool["name"].as_str().unwrap();
+        let (bytes, tokens) = row(&format!("{name} "));
+        assert_eq!(bytes, serde_json::to_string(tool).unwrap().len(), "{name}");
+        assert!(tokens > 0 && tokens < bytes, "{name}: {tokens} tokens");
+    }
+    let (flat_bytes, flat_tokens) = row(&format!("flat total ({} tools)", listed.len()));
+    assert_eq!(flat_bytes, serde_json::to_string(listed).unwrap().len());
+    let (discover_bytes, discover_tokens) = row("discover total (3 meta-tools)");
+    assert!(discover_bytes <= 2048, "{discover_bytes}");
+    assert!(discover_tokens * 10 < flat_tokens, "{out}");
+    assert!(out.contains("o200k_base"), "{out}");
+    eprintln!("tools --cost:\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_discover_mode_lists_meta_tools_and_calls_through_them() {
+    let token = canary("discover");
+    let (home, fake) = github_home(&token).await;
+    let config = std::fs::read_to_string(home.config_path()).unwrap();
+    home.write_config(&format!("[server]\ntool_mode = \"lazy\"\n{config}"));
+    let out = home.run(&["tools"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tool_mode"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    home.write_config(&format!("[server]\ntool_mode = \"discover\"\n{config}"));
+    let setup_requests = fake.requests().len();
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .args(["serve", "--stdio"]);
+    let transport = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+        .0;
+    let client = ().serve(transport).await.unwrap();
+    let instructions = client.peer_info().unwrap().instructions.clone().unwrap();
+    assert!(
+        instructions.contains("- github (accounts: work)"),
+        "{instructions}"
+    );
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<_> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(
+        names,
+        [
+            "mcpist_search_tools",
+            "mcpist_describe_tool",
+            "mcpist_call_tool"
+        ]
+    );
+    let result = client
+        .call_tool(
+            CallToolRequestParams::new("mcpist_call_tool").with_arguments(
+                json!({"name": "github_get_me"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_ne!(result.is_error, Some(true), "{}", text(&result));
+    let me: Value = serde_json::from_str(&text(&result)).unwrap();
+    assert_eq!(me["login"], "octocat");
+    client.cancel().await.unwrap();
+    assert_eq!(fake.requests().len() - setup_requests, 1);
+    assert!(!serde_json::to_string(&tools).unwrap().contains(&token));
+}

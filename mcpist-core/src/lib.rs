@@ -48,6 +48,7 @@ pub mod auth_server;
 pub mod clients;
 pub mod connect;
 pub mod connector;
+pub mod discover;
 pub mod elicit;
 pub mod error;
 pub mod exchanger;

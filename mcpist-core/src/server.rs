@@ -70,6 +70,8 @@ struct Inner {
     connect: Arc<crate::connect::ConnectLinks>,
     // Seals the `requestState` of 2026-07-28 input-required results.
     states: crate::elicit::States,
+    // What `tools/list` holds.
+    mode: crate::discover::ToolMode,
 }
 
 struct Route {
@@ -158,9 +160,17 @@ pub struct McpServerBuilder {
     exchanger: Exchanger,
     audit: Arc<dyn AuditSink>,
     services: Vec<(Arc<dyn Connector>, ServicePolicy)>,
+    mode: crate::discover::ToolMode,
 }
 
 impl McpServerBuilder {
+    /// Serves the tools flat (the default) or behind discover mode's meta-tools.
+    #[must_use]
+    pub fn tool_mode(mut self, mode: crate::discover::ToolMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
     /// Serves `connector` under `policy`.
     #[must_use]
     pub fn connector(mut self, connector: Arc<dyn Connector>, policy: ServicePolicy) -> Self {
@@ -181,7 +191,7 @@ impl McpServerBuilder {
     /// Builds the server. Fails if a tool name is invalid or taken twice, or
     /// if a tool's input schema is not a valid object schema.
     pub fn build(self) -> Result<McpServer> {
-        McpServer::new(self.exchanger, self.audit, self.services)
+        McpServer::new(self.exchanger, self.audit, self.services, self.mode)
     }
 }
 
@@ -193,6 +203,7 @@ impl McpServer {
             exchanger,
             audit,
             services: Vec::new(),
+            mode: crate::discover::ToolMode::default(),
         }
     }
 
@@ -200,6 +211,7 @@ impl McpServer {
         exchanger: Exchanger,
         audit: Arc<dyn AuditSink>,
         services: Vec<(Arc<dyn Connector>, ServicePolicy)>,
+        mode: crate::discover::ToolMode,
     ) -> Result<Self> {
         let mut routes = BTreeMap::new();
         let mut connectors = BTreeMap::new();
@@ -240,6 +252,7 @@ impl McpServer {
                 cut: tokio_util::sync::CancellationToken::new(),
                 connect: Arc::default(),
                 states: crate::elicit::States::new()?,
+                mode,
             }),
             log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
         })
@@ -378,6 +391,12 @@ impl McpServer {
     /// Whether `name` is a tool that modifies nothing upstream (its
     /// `readOnlyHint`); what a read-only OAuth grant may call.
     pub fn is_read_only_tool(&self, name: &str) -> bool {
+        // Discover mode's search and describe read the catalog only.
+        if self.inner.mode == crate::discover::ToolMode::Discover
+            && [crate::discover::SEARCH, crate::discover::DESCRIBE].contains(&name)
+        {
+            return true;
+        }
         self.inner
             .routes
             .get(name)
@@ -583,6 +602,15 @@ type Peer = (
     Option<LoggingLevel>,
 );
 
+/// Whether the request comes with a read-only OAuth grant (see `auth_server`).
+fn read_only_grant(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::auth_server::Grant>())
+        .is_some_and(crate::auth_server::Grant::read_only)
+}
+
 fn tool_error(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
@@ -746,14 +774,18 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> std::result::Result<ListToolsResult, ErrorData> {
+        if self.inner.mode == crate::discover::ToolMode::Discover {
+            // The same few tools whatever is connected; the call meta-tool
+            // checks each real tool (read-only grants: `auth_server::scope`).
+            return Ok(
+                ListToolsResult::with_all_items(crate::discover::meta_tools())
+                    .with_ttl_ms(TOOLS_TTL_MS)
+                    .with_cache_scope(rmcp::model::CacheScope::Private),
+            );
+        }
         let mut tools = self.listing().tools.clone();
         // A read-only OAuth grant (see `auth_server`) sees only read tools.
-        if context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<crate::auth_server::Grant>())
-            .is_some_and(crate::auth_server::Grant::read_only)
-        {
+        if read_only_grant(&context) {
             tools.retain(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true));
         }
         // Sorted by name (the routes are a BTreeMap); private, since the
@@ -798,6 +830,33 @@ impl ServerHandler for McpServer {
         }
     }
 
+    async fn initialize(
+        &self,
+        request: rmcp::model::InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        let mut info = self.negotiate_initialize(&request)?;
+        if let Some(instructions) = self.discover_instructions().await {
+            info.instructions = Some(instructions);
+        }
+        Ok(info)
+    }
+
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::DiscoverResult, ErrorData> {
+        let mut result = rmcp::model::DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.get_info(),
+        );
+        if let Some(instructions) = self.discover_instructions().await {
+            result.instructions = Some(instructions);
+        }
+        Ok(result)
+    }
+
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
         peers.retain(|p| !p.is_transport_closed());
@@ -818,6 +877,102 @@ impl ServerHandler for McpServer {
     }
 
     async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResponse, ErrorData> {
+        use crate::discover;
+        if self.inner.mode != discover::ToolMode::Discover || !discover::is_meta(&request.name) {
+            return self.call_flat(request, context).await;
+        }
+        let args = request.arguments.clone().unwrap_or_default();
+        let read_only_grant = read_only_grant(&context);
+        let meta = match request.name.as_ref() {
+            discover::SEARCH => discover::search_args(&args).map(|(query, service)| {
+                let listing = self.listing();
+                // What a flat `tools/list` would show this client.
+                let tools: Vec<(&str, &Tool)> = listing
+                    .tools
+                    .iter()
+                    .filter(|t| !read_only_grant || self.is_read_only_tool(&t.name))
+                    .map(|t| (self.inner.routes[t.name.as_ref()].connector.service(), t))
+                    .collect();
+                discover::search(&tools, &query, service.as_deref())
+            }),
+            discover::DESCRIBE => discover::name_arg(&args).and_then(|name| {
+                match (
+                    self.inner.routes.get(name),
+                    self.listing().verdicts.get(name),
+                ) {
+                    (Some(route), Some(Verdict::Allowed)) => Ok(discover::describe(&route.def)),
+                    (Some(_), Some(Verdict::Hidden(reason))) => Err(discover::BadMeta(format!(
+                        "tool {name} is not allowed by policy: {reason}"
+                    ))),
+                    _ => Err(discover::BadMeta(format!(
+                        "unknown tool: {name}; find tools with {}",
+                        discover::SEARCH
+                    ))),
+                }
+            }),
+            _ => match (discover::name_arg(&args), discover::call_args(&args)) {
+                (Ok(name), Ok(arguments)) => {
+                    // The same path as a flat call of `name`: policy, audit
+                    // under its name, accounts, validation, errors.
+                    let mut real = request.clone();
+                    real.name = name.to_owned().into();
+                    real.arguments = Some(arguments);
+                    return match self.call_flat(real, context).await {
+                        // An unknown name is an error the model can act on.
+                        Err(e) if e.code == rmcp::model::ErrorCode::INVALID_PARAMS => {
+                            Ok(tool_error(e.message.into_owned()).into())
+                        }
+                        other => other,
+                    };
+                }
+                (Err(bad), _) | (_, Err(bad)) => Err(bad),
+            },
+        };
+        Ok(match meta {
+            Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
+            Err(discover::BadMeta(message)) => tool_error(message),
+        }
+        .into())
+    }
+}
+
+impl McpServer {
+    /// Discover mode's instructions, with each service's account labels as
+    /// the store holds them now; `None` in flat mode.
+    async fn discover_instructions(&self) -> Option<String> {
+        if self.inner.mode != crate::discover::ToolMode::Discover {
+            return None;
+        }
+        let accounts = match self.inner.exchanger.store().list().await {
+            Ok(accounts) => accounts,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list accounts for the instructions");
+                Vec::new()
+            }
+        };
+        let services: Vec<(&str, Vec<String>)> = self
+            .inner
+            .connectors
+            .keys()
+            .map(|&service| {
+                let labels = accounts
+                    .iter()
+                    .filter(|a| a.service == service)
+                    .map(|a| a.account.clone())
+                    .collect();
+                (service, labels)
+            })
+            .collect();
+        Some(crate::discover::instructions(&services))
+    }
+
+    /// A call of the real tool `request.name`: what `tools/call` runs in flat
+    /// mode and discover mode's call meta-tool runs for the tool it names.
+    async fn call_flat(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use mcpist_connectors::github::fake::FakeGithub;
 use mcpist_core::{
     AuditSink, Exchanger, McpServer, MemoryStore, Registration, Service, ServicePolicy, TokenStore,
+    discover::ToolMode,
     store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
 };
 use rmcp::{RoleClient, service::RunningService};
@@ -68,6 +69,17 @@ pub async fn setup_full(
     audit: Option<Arc<dyn AuditSink>>,
     extra: Value,
 ) -> Setup {
+    setup_mode(accounts, policy, audit, extra, ToolMode::Flat).await
+}
+
+/// [`setup_full`] with the server's tool mode (flat or discover).
+pub async fn setup_mode(
+    accounts: &[(&str, &str, &str)],
+    policy: ServicePolicy,
+    audit: Option<Arc<dyn AuditSink>>,
+    extra: Value,
+    mode: ToolMode,
+) -> Setup {
     let fake = FakeGithub::start().await;
     let store = Arc::new(MemoryStore::new());
     for (label, token, login) in accounts {
@@ -90,6 +102,7 @@ pub async fn setup_full(
         .with_service(&github);
     let server = McpServer::builder(exchanger, audit)
         .connector(github.connector, policy)
+        .tool_mode(mode)
         .build()
         .unwrap();
     let client = crate::connect(server).await;

@@ -8,6 +8,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use mcpist_connectors as _;
 use mcpist_connectors::github::fake::FakeGithub;
+use mcpist_core::discover::{CALL, DESCRIBE, SEARCH, ToolMode};
 use mcpist_core::{
     AuditSink, Exchanger, McpServer, Registration, ServicePolicy, SqliteStore, TokenStore,
     audit::{AuditFilter, AuditKind},
@@ -36,6 +37,11 @@ struct Remote {
 }
 
 async fn start_with(configure: impl FnOnce(&mut AuthServerOptions)) -> Remote {
+    start_mode(configure, ToolMode::Flat).await
+}
+
+/// [`start_with`] with the server's tool mode.
+async fn start_mode(configure: impl FnOnce(&mut AuthServerOptions), mode: ToolMode) -> Remote {
     let fake = FakeGithub::start().await;
     fake.accept_token("ghp_remote_upstream_token_CANARY", "monalisa");
     let dir = tempfile::tempdir().unwrap();
@@ -68,6 +74,7 @@ async fn start_with(configure: impl FnOnce(&mut AuthServerOptions)) -> Remote {
     let exchanger = Exchanger::new(store.clone(), store.clone()).unwrap();
     let server = McpServer::builder(exchanger, store.clone())
         .connector(github, ServicePolicy::default())
+        .tool_mode(mode)
         .build()
         .unwrap();
     mcpist_web::set_password(store.as_ref(), &SecretString::from(PASSWORD))
@@ -992,6 +999,56 @@ async fn a_read_only_grant_lists_only_read_tools_and_must_step_up_to_write() {
     assert_eq!(
         r.tools(&full).await.len(),
         mcpist_tests::tools_of("github").len()
+    );
+}
+
+#[tokio::test]
+async fn in_discover_mode_a_read_only_grant_calls_read_tools_only_through_the_call_meta_tool() {
+    let r = start_mode(|_| {}, ToolMode::Discover).await;
+    let (_, access, _) = r.grant("mcp:read").await;
+    assert_eq!(
+        r.tools(&access).await,
+        [SEARCH, DESCRIBE, CALL],
+        "over HTTP, discover mode lists the meta-tools"
+    );
+    let search = r.call(&access, SEARCH, json!({"query": "issue"})).await;
+    assert_eq!(search.status, StatusCode::OK);
+    let found = search.body.unwrap()["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(found.contains("github_get_issue"), "{found}");
+    assert!(
+        !found.contains("github_create_issue"),
+        "a read-only grant finds no write tool: {found}"
+    );
+    let read = r
+        .call(&access, CALL, json!({"name": "github_get_me"}))
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    let result = &read.body.unwrap()["result"];
+    assert_ne!(result["isError"], json!(true), "{result}");
+    assert!(
+        result["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("monalisa"),
+        "{result}"
+    );
+    let write = r
+        .call(
+            &access,
+            CALL,
+            json!({"name": "github_create_issue", "arguments": {"owner": "o", "repo": "r", "title": "t"}}),
+        )
+        .await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+    assert!(
+        write
+            .challenge
+            .unwrap()
+            .contains("error=\"insufficient_scope\""),
+        "the write is refused before it reaches the server"
     );
 }
 

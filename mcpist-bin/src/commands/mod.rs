@@ -7,6 +7,7 @@ pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod bearer;
 pub(crate) mod client_config;
+pub(crate) mod cost;
 pub(crate) mod doctor;
 pub(crate) mod init;
 pub(crate) mod key;

@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// Prints the catalog: each tool with read/WRITE and its toolset; hidden ones last.
-pub(crate) async fn run(loaded: &Loaded, json: bool) -> Result<()> {
+pub(crate) async fn run(loaded: &Loaded, json: bool, cost: bool) -> Result<()> {
     // Listing needs no credentials, but policies saved in the web UI live in
     // the store: open it when there is one, else a throwaway memory store.
     let has_store = match loaded.config.store.kind {
@@ -27,6 +27,9 @@ pub(crate) async fn run(loaded: &Loaded, json: bool) -> Result<()> {
     let server = wiring::build_server(loaded, &stores)?;
     server.load_saved_policies(stores.tokens.as_ref()).await?;
     let mut out = std::io::stdout().lock();
+    if cost {
+        return super::cost::print(&mut out, &server);
+    }
     if json {
         serde_json::to_writer_pretty(&mut out, &server.tools_json())?;
         writeln!(out)?;

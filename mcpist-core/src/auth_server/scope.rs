@@ -47,6 +47,14 @@ pub(crate) async fn check(
             .pointer("/params/name")
             .and_then(|v| v.as_str())
             .unwrap_or("");
+        // Discover mode's call meta-tool is as read-only as the tool it calls.
+        let name = if name == crate::discover::CALL {
+            m.pointer("/params/arguments/name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+        } else {
+            name
+        };
         if !server.is_read_only_tool(name) {
             tracing::info!(
                 client = %grant.client_id,
