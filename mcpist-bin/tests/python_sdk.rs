@@ -14,12 +14,23 @@ use support::*;
 /// printed. It blocks: callers run on a multi-threaded runtime, so the fake
 /// GitHub keeps answering.
 fn smoke(home: &Home, mode: &str, target: &str, bearer: &str) -> Value {
+    smoke_with(home, mode, target, bearer, "{}")
+}
+
+/// [`smoke`] with `args` (JSON) as the call's arguments.
+fn smoke_with(home: &Home, mode: &str, target: &str, bearer: &str, args: &str) -> Value {
     let script = client_script("smoke.py");
     let out = home
         .program(
             python_sdk().to_str().unwrap(),
             &[("SMOKE_MCPIST", BIN), ("SMOKE_BEARER", bearer)],
-            &[script.to_str().unwrap(), mode, target, "github_get_me"],
+            &[
+                script.to_str().unwrap(),
+                mode,
+                target,
+                "github_get_me",
+                args,
+            ],
         )
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .output()
@@ -74,4 +85,27 @@ async fn python_sdk_over_http_at_both_protocol_versions() {
             &token,
         );
     }
+}
+
+/// Over stdio no web UI runs, so there is no connect page to link to: a
+/// call for an account that does not exist tells the client's user, at both
+/// protocol versions, the commands that add it.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_over_stdio_is_told_how_to_add_a_missing_account() {
+    let token = canary("PYMISSING");
+    let (home, fake) = github_home(&token).await;
+    // Adding the token asked GitHub who it is.
+    fake.clear_requests();
+    for mode in ["legacy", "auto"] {
+        let seen = smoke_with(&home, mode, "stdio", "", r#"{"account": "new"}"#);
+        assert_eq!(seen["is_error"], true, "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        for command in [
+            "mcpist login github --account new",
+            "mcpist accounts add github --account new --token-stdin",
+        ] {
+            assert!(text.contains(command), "{mode}: no `{command}` in: {text}");
+        }
+    }
+    assert!(fake.api_requests().is_empty(), "nothing was sent upstream");
 }

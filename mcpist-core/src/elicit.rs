@@ -54,21 +54,16 @@ impl Asks {
 }
 
 /// The `isError` text for an account error with the link that fixes it.
-pub(crate) fn with_link(
-    message: &str,
-    link: Option<&ConnectLink>,
-    exchanger: &crate::Exchanger,
-) -> String {
+/// The error already names the commands that fix it (for setups without
+/// the web UI, such as stdio); the link is the other way.
+pub(crate) fn with_link(message: &str, link: Option<&ConnectLink>) -> String {
     match link {
         None => message.to_owned(),
         Some(link) => format!(
-            "{message}. To connect account '{}' of {}, open {} in a browser \
-             (a one-time link, valid 10 minutes, behind the MCPist web UI login) \
-             or use {}; then call the tool again",
-            link.account,
-            link.service,
-            link.url,
-            exchanger.connect_means(&link.service, &link.account)
+            "{message}; or, to connect account '{}' of {}, open {} in a browser \
+             (a one-time link, valid 10 minutes, behind the MCPist web UI login); \
+             then call the tool again",
+            link.account, link.service, link.url,
         ),
     }
 }

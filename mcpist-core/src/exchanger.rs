@@ -307,15 +307,14 @@ impl Exchanger {
             return Err(account_error(if accounts.is_empty() {
                 format!(
                     "no {service} account '{label}'{why}; add it with {}",
-                    self.means(Remedy::AddToken {
-                        service,
-                        account: Some(label)
-                    })
+                    self.connect_means(service, label)
                 )
             } else {
                 format!(
-                    "no {service} account '{label}'{why}; the {service} accounts are: {}",
-                    labels()
+                    "no {service} account '{label}'{why}; the {service} accounts are: {}; \
+                     to add it, use {}",
+                    labels(),
+                    self.connect_means(service, label)
                 )
             }));
         }

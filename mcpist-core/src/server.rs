@@ -502,11 +502,7 @@ impl McpServer {
                     .await;
                 }
                 let mut ran = Ran::new(
-                    tool_error(crate::elicit::with_link(
-                        &e.to_string(),
-                        link.as_ref(),
-                        &self.inner.exchanger,
-                    )),
+                    tool_error(crate::elicit::with_link(&e.to_string(), link.as_ref())),
                     outcome_of(&e),
                     None,
                 );
