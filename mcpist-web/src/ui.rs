@@ -712,27 +712,41 @@ async fn connect(
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
-    let account = form.text("account");
+    let scopes = form.text("scopes");
+    let scopes = (!scopes.is_empty()).then(|| {
+        scopes
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    });
+    start_login(&web, &visit, &service, &form.text("account"), scopes).await
+}
+
+/// Starts the OAuth login of `account` of `service` with the stored app and
+/// sends the browser to the provider (the callback stores the grant), asking
+/// for `scopes`, or the service's defaults; a failure is flashed on the
+/// services page.
+async fn start_login(
+    web: &Web,
+    visit: &Visit,
+    service: &str,
+    account: &str,
+    scopes: Option<Vec<String>>,
+) -> Response {
     let result = async {
-        AccountKey::new(&service, &account)?;
+        AccountKey::new(service, account)?;
         let exchanger = web.server.exchanger();
-        let spec = exchanger.oauth_spec(&service).ok_or_else(|| {
+        let spec = exchanger.oauth_spec(service).ok_or_else(|| {
             Error::InvalidArguments(format!("{service} does not support OAuth login"))
         })?;
-        let scopes: Vec<String> = match form.text("scopes") {
-            s if s.is_empty() => spec.scopes.clone(),
-            s => s
-                .split([' ', ','])
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        };
-        let client = exchanger.oauth_client(&service).await?;
+        let scopes = scopes.unwrap_or_else(|| spec.scopes.clone());
+        let client = exchanger.oauth_client(service).await?;
         web.flows.start(
             &client,
-            &service,
-            &account,
-            &web.options.redirect_uri(&service),
+            service,
+            account,
+            &web.options.redirect_uri(service),
             &scopes,
         )
     }
@@ -740,7 +754,7 @@ async fn connect(
     match result {
         Ok(url) => redirect(url.as_str()),
         Err(e) => {
-            web.flash(&visit, format!("Could not start the login: {e}"));
+            web.flash(visit, format!("Could not start the login: {e}"));
             redirect("/")
         }
     }

@@ -21,7 +21,7 @@ use maud::html;
 use mcpist_core::{Error, oauth::AppCredentials, store::AccountKey};
 use secrecy::SecretString;
 
-use super::{Web, html, redirect, way_back};
+use super::{Web, html, way_back};
 use crate::{form::Form, pages};
 
 fn refused(text: &str) -> Response {
@@ -154,29 +154,7 @@ pub(super) async fn oauth(
         Ok(account) => account,
         Err(response) => return *response,
     };
-    let result = async {
-        AccountKey::new(&service, &account)?;
-        let exchanger = web.server.exchanger();
-        let spec = exchanger.oauth_spec(&service).ok_or_else(|| {
-            Error::InvalidArguments(format!("{service} does not support OAuth login"))
-        })?;
-        let client = exchanger.oauth_client(&service).await?;
-        web.flows.start(
-            &client,
-            &service,
-            &account,
-            &web.options.redirect_uri(&service),
-            &spec.scopes,
-        )
-    }
-    .await;
-    match result {
-        Ok(url) => redirect(url.as_str()),
-        Err(e) => {
-            web.flash(&visit, format!("Could not start the login: {e}"));
-            redirect("/")
-        }
-    }
+    super::start_login(&web, &visit, &service, &account, None).await
 }
 
 /// `POST /connect/{service}/token`: uses the link up and stores the token
