@@ -87,9 +87,11 @@ async fn python_sdk_over_http_at_both_protocol_versions() {
     }
 }
 
-/// Over stdio no web UI runs, so there is no connect page to link to: a
-/// call for an account that does not exist tells the client's user, at both
-/// protocol versions, the commands that add it.
+/// A call for an account that does not exist tells a client without URL
+/// elicitation, at both protocol versions, the commands that add it, and
+/// the link to the connect page the stdio process opened on loopback (no
+/// web UI runs; `init` set its password). See `connect_stdio.rs` for the
+/// connect itself.
 #[tokio::test(flavor = "multi_thread")]
 async fn python_sdk_over_stdio_is_told_how_to_add_a_missing_account() {
     let token = canary("PYMISSING");
@@ -103,6 +105,8 @@ async fn python_sdk_over_stdio_is_told_how_to_add_a_missing_account() {
         for command in [
             "mcpist login github --account new",
             "mcpist accounts add github --account new --token-stdin",
+            "open http://127.0.0.1:",
+            "/connect/github?account=new&link=",
         ] {
             assert!(text.contains(command), "{mode}: no `{command}` in: {text}");
         }

@@ -470,8 +470,14 @@ impl McpServer {
                     &args,
                 )
                 .await;
-                let link =
-                    need.and_then(|label| self.inner.connect.issue(connector.service(), &label));
+                let offer = match need {
+                    Some(label) => self.inner.connect.offer(connector.service(), &label).await,
+                    None => crate::connect::Offer::NoPage,
+                };
+                let link = match &offer {
+                    crate::connect::Offer::Link(link) => Some(link.clone()),
+                    _ => None,
+                };
                 let choices = match &link {
                     Some(_) => None,
                     None if asks.form => {
@@ -502,7 +508,7 @@ impl McpServer {
                     .await;
                 }
                 let mut ran = Ran::new(
-                    tool_error(crate::elicit::with_link(&e.to_string(), link.as_ref())),
+                    tool_error(crate::elicit::with_link(&e.to_string(), &offer)),
                     outcome_of(&e),
                     None,
                 );
@@ -1049,6 +1055,7 @@ impl McpServer {
         // The label is the record's `account` field.
         sent_args.remove("account");
         let asks = crate::elicit::Asks::of(&context);
+        let peer = context.peer.clone();
         if let Err(refused) = self
             .inner
             .states
@@ -1071,7 +1078,7 @@ impl McpServer {
             connect,
             choices,
         } = tokio::select! {
-            ran = self.run(route, args, account, Some((context.peer, token, context.meta.log_level())), asks) => ran,
+            ran = self.run(route, args, account, Some((peer.clone(), token, context.meta.log_level())), asks) => ran,
             () = self.inner.cut.cancelled() => Ran::new(
                 tool_error(
                     "cut off: MCPist is shutting down; the call may or may not have reached the service"
@@ -1127,6 +1134,12 @@ impl McpServer {
             "tool call"
         );
         if let Some(link) = &connect {
+            if asks.url && !asks.modern {
+                // 2025-11-25 has `notifications/elicitation/complete`.
+                self.inner
+                    .connect
+                    .on_connected(link, crate::elicit::completion(peer, link));
+            }
             return self
                 .inner
                 .states
