@@ -115,8 +115,9 @@ pub struct OpenPage {
 /// [`ConnectLinks::open_on_demand`].
 #[async_trait::async_trait]
 pub trait PageOpener: Send + Sync {
-    /// Opens the page, or says why not and how to fix it.
-    async fn open(&self) -> std::result::Result<OpenPage, String>;
+    /// Opens the page for `server`, or says why not and how to fix it. (The
+    /// server is passed, not kept: the opener lives inside it.)
+    async fn open(&self, server: &crate::McpServer) -> std::result::Result<OpenPage, String>;
 }
 
 type Notify = Box<dyn FnOnce() + Send>;
@@ -269,7 +270,12 @@ impl ConnectLinks {
 
     /// A link for `account` of `service`: on the mounted web UI, else on a
     /// page opened on demand (opened now if none is), else why not.
-    pub async fn offer(self: &Arc<Self>, service: &str, account: &str) -> Offer {
+    pub async fn offer(
+        self: &Arc<Self>,
+        server: &crate::McpServer,
+        service: &str,
+        account: &str,
+    ) -> Offer {
         if let Some(link) = self.issue(service, account) {
             return Offer::Link(link);
         }
@@ -288,7 +294,7 @@ impl ConnectLinks {
                 return Offer::Link(self.insert(&mut state, &base, service, account));
             }
         }
-        let page = match opener.open().await {
+        let page = match opener.open(server).await {
             Ok(page) => page,
             Err(why) => return Offer::Refused(why),
         };
@@ -657,7 +663,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl PageOpener for Pages {
-        async fn open(&self) -> std::result::Result<OpenPage, String> {
+        async fn open(&self, _: &crate::McpServer) -> std::result::Result<OpenPage, String> {
             if self.refuse {
                 return Err("set a password".into());
             }
@@ -682,12 +688,15 @@ mod tests {
     /// and closes once none is live: each connected, or expired.
     #[tokio::test]
     async fn a_page_opened_on_demand_closes_when_no_link_is_live() {
+        let store = Arc::new(MemoryStore::new());
+        let exchanger = Exchanger::new(store.clone(), store.clone()).unwrap();
+        let server = crate::McpServer::builder(exchanger, store).build().unwrap();
         let links = Arc::new(ConnectLinks::default());
-        assert_eq!(links.offer("github", "work").await, Offer::NoPage);
+        assert_eq!(links.offer(&server, "github", "work").await, Offer::NoPage);
         let pages = Arc::new(Pages::default());
         links.open_on_demand(pages.clone());
-        let first = link_of(links.offer("github", "work").await);
-        let second = link_of(links.offer("github", "home").await);
+        let first = link_of(links.offer(&server, "github", "work").await);
+        let second = link_of(links.offer(&server, "github", "home").await);
         assert!(
             first
                 .url
@@ -716,7 +725,7 @@ mod tests {
 
         // The next link opens a page again; one that expires closes it.
         links.set_ttl(Duration::ZERO);
-        let late = link_of(links.offer("github", "late").await);
+        let late = link_of(links.offer(&server, "github", "late").await);
         assert!(late.url.starts_with("http://127.0.0.1:2/"), "{}", late.url);
         let close = pages.opened.lock().unwrap()[1].clone();
         close.cancelled().await;
@@ -729,7 +738,7 @@ mod tests {
             ..Pages::default()
         }));
         assert_eq!(
-            links.offer("github", "work").await,
+            links.offer(&server, "github", "work").await,
             Offer::Refused("set a password".into())
         );
     }

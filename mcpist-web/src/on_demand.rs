@@ -24,25 +24,15 @@ use crate::{PASSWORD_SECRET, WebOptions};
 /// connect page opened on demand on loopback (for a server with no web UI
 /// mounted, such as one serving stdio).
 pub fn connect_on_demand(server: &McpServer) {
-    server.connect_links().open_on_demand(Arc::new(OnDemand {
-        server: server.clone(),
-    }));
+    server.connect_links().open_on_demand(Arc::new(OnDemand));
 }
 
-struct OnDemand {
-    server: McpServer,
-}
+struct OnDemand;
 
 #[async_trait::async_trait]
 impl PageOpener for OnDemand {
-    async fn open(&self) -> Result<OpenPage, String> {
-        match self
-            .server
-            .exchanger()
-            .store()
-            .get_secret(PASSWORD_SECRET)
-            .await
-        {
+    async fn open(&self, server: &McpServer) -> Result<OpenPage, String> {
+        match server.exchanger().store().get_secret(PASSWORD_SECRET).await {
             Ok(Some(_)) => {}
             Ok(None) => {
                 return Err(
@@ -68,7 +58,7 @@ impl PageOpener for OnDemand {
         // No `/mcp` here: of these options only the loopback Host / Origin
         // lists apply.
         let app = mcpist_core::http::guarded(
-            crate::ui::router(self.server.clone(), options),
+            crate::ui::router(server.clone(), options),
             HttpOptions::loopback(ClientAuth::DangerouslyNone),
         );
         let close = CancellationToken::new();
