@@ -1227,6 +1227,13 @@ impl McpServer {
         for task in &plan.tasks {
             let route = self.inner.routes.get(&task.tool);
             let (outcome, message) = match (route, listing.verdicts.get(&task.tool)) {
+                (None, _) if crate::discover::is_meta(&task.tool) || task.tool == batch::BATCH => (
+                    Outcome::InvalidArguments,
+                    format!(
+                        "{} is a meta-tool; a task calls a service's tool",
+                        task.tool
+                    ),
+                ),
                 (None, _) => (Outcome::UnknownTool, format!("unknown tool: {}", task.tool)),
                 (Some(_), Some(Verdict::Hidden(reason))) => (
                     Outcome::Denied,

@@ -237,6 +237,7 @@ async fn one_denied_or_unknown_task_refuses_the_whole_batch_and_is_audited() {
                 {"id": "write", "tool": "github_create_issue",
                  "arguments": {"owner": "octocat", "repo": "hello-world", "title": "x"}},
                 {"id": "nope", "tool": "github_nope"},
+                {"id": "nested", "tool": BATCH, "arguments": {"tasks": []}},
             ]),
         )
         .await;
@@ -252,6 +253,10 @@ async fn one_denied_or_unknown_task_refuses_the_whole_batch_and_is_audited() {
             "{body}"
         );
         assert!(
+            body.contains("task nested: mcpist_batch is a meta-tool"),
+            "{body}"
+        );
+        assert!(
             s.fake.requests().is_empty(),
             "{mode:?}: something reached GitHub"
         );
@@ -264,7 +269,8 @@ async fn one_denied_or_unknown_task_refuses_the_whole_batch_and_is_audited() {
             seen,
             [
                 ("github_create_issue", Outcome::Denied),
-                ("github_nope", Outcome::UnknownTool)
+                ("github_nope", Outcome::UnknownTool),
+                (BATCH, Outcome::InvalidArguments)
             ],
             "{mode:?}"
         );
