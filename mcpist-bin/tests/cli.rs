@@ -243,8 +243,8 @@ async fn stdio_serves_a_github_tool_and_the_token_appears_nowhere() {
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(
         tools.len(),
-        mcpist_tests::default_tool_count(),
-        "every GitHub and Notion tool"
+        mcpist_tests::default_tool_count() + 1,
+        "every GitHub and Notion tool, and mcpist_batch"
     );
     client.cancel().await.unwrap();
 
@@ -1200,13 +1200,19 @@ async fn a_service_defined_in_the_config_file_works_like_a_built_in_one() {
         .collect();
     assert_eq!(
         names,
-        ["todo_create_task", "todo_get_task", "todo_list_tasks"]
+        [
+            "mcpist_batch",
+            "todo_create_task",
+            "todo_get_task",
+            "todo_list_tasks"
+        ]
     );
-    // A write leaves readOnlyHint out (MCP's default is false); a read says true.
-    assert_eq!(tools[0]["annotations"].get("readOnlyHint"), None);
-    assert_eq!(tools[1]["annotations"]["readOnlyHint"], true);
+    // A write leaves readOnlyHint out (MCP's default is false); a read says
+    // true. (tools[0] is the batch tool.)
+    assert_eq!(tools[1]["annotations"].get("readOnlyHint"), None);
+    assert_eq!(tools[2]["annotations"]["readOnlyHint"], true);
     assert_eq!(
-        tools[1]["inputSchema"]["required"],
+        tools[2]["inputSchema"]["required"],
         json!(["id"]),
         "path arguments are required"
     );
@@ -1279,7 +1285,11 @@ async fn a_service_defined_in_the_config_file_works_like_a_built_in_one() {
     // Policy applies as to built-in connectors.
     home.write_config(&todo_config(&base, "read_only = true"));
     let tools: Value = serde_json::from_slice(&home.run_ok(&["tools", "--json"]).stdout).unwrap();
-    assert_eq!(tools.as_array().unwrap().len(), 2);
+    assert_eq!(
+        tools.as_array().unwrap().len(),
+        2 + 1,
+        "two reads and the batch tool"
+    );
 }
 
 #[test]
@@ -1588,7 +1598,7 @@ fn tools_cost_gives_each_listed_tool_and_both_totals() {
     }
     let (flat_bytes, flat_tokens) = row(&format!("flat total ({} tools)", listed.len()));
     assert_eq!(flat_bytes, serde_json::to_string(listed).unwrap().len());
-    let (discover_bytes, discover_tokens) = row("discover total (3 meta-tools)");
+    let (discover_bytes, discover_tokens) = row("discover total (4 meta-tools)");
     assert!(discover_bytes <= 2048, "{discover_bytes}");
     assert!(discover_tokens * 10 < flat_tokens, "{out}");
     assert!(out.contains("o200k_base"), "{out}");
@@ -1634,7 +1644,8 @@ async fn stdio_discover_mode_lists_meta_tools_and_calls_through_them() {
         [
             "mcpist_search_tools",
             "mcpist_describe_tool",
-            "mcpist_call_tool"
+            "mcpist_call_tool",
+            "mcpist_batch"
         ]
     );
     let result = client

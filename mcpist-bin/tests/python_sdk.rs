@@ -19,18 +19,24 @@ fn smoke(home: &Home, mode: &str, target: &str, bearer: &str) -> Value {
 
 /// [`smoke`] with `args` (JSON) as the call's arguments.
 fn smoke_with(home: &Home, mode: &str, target: &str, bearer: &str, args: &str) -> Value {
+    smoke_call(home, mode, target, bearer, "github_get_me", args)
+}
+
+/// [`smoke`] calling `tool` with `args` (JSON).
+fn smoke_call(
+    home: &Home,
+    mode: &str,
+    target: &str,
+    bearer: &str,
+    tool: &str,
+    args: &str,
+) -> Value {
     let script = client_script("smoke.py");
     let out = home
         .program(
             python_sdk().to_str().unwrap(),
             &[("SMOKE_MCPIST", BIN), ("SMOKE_BEARER", bearer)],
-            &[
-                script.to_str().unwrap(),
-                mode,
-                target,
-                "github_get_me",
-                args,
-            ],
+            &[script.to_str().unwrap(), mode, target, tool, args],
         )
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .output()
@@ -87,9 +93,11 @@ async fn python_sdk_over_http_at_both_protocol_versions() {
     }
 }
 
-/// Over stdio no web UI runs, so there is no connect page to link to: a
-/// call for an account that does not exist tells the client's user, at both
-/// protocol versions, the commands that add it.
+/// A call for an account that does not exist tells a client without URL
+/// elicitation, at both protocol versions, the commands that add it, and
+/// the link to the connect page the stdio process opened on loopback (no
+/// web UI runs; `init` set its password). See `connect_stdio.rs` for the
+/// connect itself.
 #[tokio::test(flavor = "multi_thread")]
 async fn python_sdk_over_stdio_is_told_how_to_add_a_missing_account() {
     let token = canary("PYMISSING");
@@ -103,9 +111,56 @@ async fn python_sdk_over_stdio_is_told_how_to_add_a_missing_account() {
         for command in [
             "mcpist login github --account new",
             "mcpist accounts add github --account new --token-stdin",
+            "open http://127.0.0.1:",
+            "/connect/github?account=new&link=",
         ] {
             assert!(text.contains(command), "{mode}: no `{command}` in: {text}");
         }
     }
     assert!(fake.api_requests().is_empty(), "nothing was sent upstream");
+}
+
+/// The batch tool, in flat and discover mode, over stdio and HTTP, at both
+/// protocol versions: two tasks, the second taking the first's login.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_runs_a_batch_over_stdio_and_http_in_both_tool_modes() {
+    let token = canary("PYBATCH");
+    let (home, fake) = github_home(&token).await;
+    let bearer = String::from_utf8(home.run_ok(&["bearer", "show"]).stdout).unwrap();
+    let tasks = r#"{"tasks": [
+        {"id": "me", "tool": "github_get_me"},
+        {"id": "open", "tool": "github_list_issues",
+         "arguments": {"owner": "${me.login}", "repo": "hello-world"}}]}"#;
+    for tool_mode in ["flat", "discover"] {
+        home.write_config(&format!(
+            "[server]\ntool_mode = \"{tool_mode}\"\n[connectors.github]\nbase_url = \"{}\"\n",
+            fake.base_url()
+        ));
+        let server = spawn_http(&home);
+        for target in ["stdio", server.url.as_str()] {
+            for mode in ["legacy", "auto"] {
+                let seen = smoke_call(&home, mode, target, bearer.trim(), "mcpist_batch", tasks);
+                let context = format!("{tool_mode}, {target}, {mode}: {seen}");
+                assert!(
+                    seen["tools"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|t| t == "mcpist_batch"),
+                    "{context}"
+                );
+                assert_eq!(seen["is_error"], false, "{context}");
+                let body: Value = serde_json::from_str(seen["text"].as_str().unwrap()).unwrap();
+                let tasks = body["tasks"].as_array().unwrap();
+                assert_eq!(tasks.len(), 2, "{context}");
+                assert!(tasks.iter().all(|t| t["status"] == "ok"), "{context}");
+                assert_eq!(tasks[0]["result"]["login"], "octocat", "{context}");
+                assert!(tasks[1]["result"]["items"].is_array(), "{context}");
+                assert!(
+                    !seen.to_string().contains(&token),
+                    "the token reached the client"
+                );
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! Discover mode: `tools/list` holds three meta-tools whose size does not
-//! grow with the services connected. The model searches the catalog, asks
+//! Discover mode: `tools/list` holds four meta-tools whose size does not
+//! grow with the services connected (search, describe, call, and the batch
+//! tool of [`crate::batch`], which flat mode lists too). The model searches the catalog, asks
 //! for one tool's schema, and calls it by name; the call runs through the
 //! same path as a flat call (policy, audit under the real name, accounts,
 //! validation), see [`crate::McpServer`].
@@ -17,7 +18,7 @@ pub enum ToolMode {
     /// Every allowed tool, with its full schema (the default).
     #[default]
     Flat,
-    /// Three meta-tools: search, describe, call.
+    /// Four meta-tools: search, describe, call, batch.
     Discover,
 }
 
@@ -63,6 +64,7 @@ pub fn meta_tools() -> Vec<Tool> {
                 "arguments": {"type": "object", "description": "The tool's arguments"}},
                 "required": ["name"]})),
         ),
+        crate::batch::tool(),
     ]
 }
 

@@ -18,7 +18,10 @@ use rmcp::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::{Error, Result, connect::ConnectLink};
+use crate::{
+    Error, Result,
+    connect::{ConnectLink, Offer},
+};
 
 /// The JSON-RPC code of `URLElicitationRequiredError` (MCP 2025-11-25).
 pub const URL_ELICITATION_REQUIRED: i32 = -32042;
@@ -53,18 +56,41 @@ impl Asks {
     }
 }
 
-/// The `isError` text for an account error with the link that fixes it.
-/// The error already names the commands that fix it (for setups without
-/// the web UI, such as stdio); the link is the other way.
-pub(crate) fn with_link(message: &str, link: Option<&ConnectLink>) -> String {
-    match link {
-        None => message.to_owned(),
-        Some(link) => format!(
+/// The `isError` text for an account error, with what connecting on
+/// demand can offer. The error already names the commands that fix it (for
+/// setups without the web UI, such as stdio); the link is the other way.
+pub(crate) fn with_link(message: &str, offer: &Offer) -> String {
+    match offer {
+        Offer::NoPage => message.to_owned(),
+        Offer::Refused(why) => format!("{message}; no connect link was offered: {why}"),
+        Offer::Link(link) => format!(
             "{message}; or, to connect account '{}' of {}, open {} in a browser \
              (a one-time link, valid 10 minutes, behind the MCPist web UI login); \
              then call the tool again",
             link.account, link.service, link.url,
         ),
+    }
+}
+
+/// What tells a 2025-11-25 client, once `link` has connected its account,
+/// that the URL elicitation it was given is complete
+/// (`notifications/elicitation/complete` with its `elicitationId`).
+pub(crate) fn completion(
+    peer: rmcp::Peer<RoleServer>,
+    link: &ConnectLink,
+) -> impl FnOnce() + Send + 'static {
+    let id = elicitation_id(link);
+    move || {
+        let notification = rmcp::model::ServerNotification::CustomNotification(
+            rmcp::model::CustomNotification::new(
+                "notifications/elicitation/complete",
+                Some(json!({"elicitationId": id})),
+            ),
+        );
+        tokio::spawn(async move {
+            // A client that went away has nothing to be told.
+            let _ = peer.send_notification(notification).await;
+        });
     }
 }
 

@@ -688,19 +688,28 @@ pub fn router_with(server: McpServer, options: HttpOptions, routes: Router) -> R
             let server = scope_source.clone();
             async move { require_bearer(&auth, oauth.as_ref(), &server, max_body, req, next).await }
         }));
+    guarded(
+        Router::new()
+            .merge(mcp_routes)
+            .merge(oauth_routes)
+            .merge(routes)
+            .route(
+                "/healthz",
+                get(|| async { concat!("ok mcpist ", env!("CARGO_PKG_VERSION")) }),
+            ),
+        options,
+    )
+}
+
+/// `routes` behind the Host / Origin guard of `options` (its hosts and
+/// origins; nothing else of it applies): for pages served without `/mcp`,
+/// such as the connect page a stdio-only setup opens on demand.
+pub fn guarded(routes: Router, options: HttpOptions) -> Router {
     let guard = Arc::new(options);
-    Router::new()
-        .merge(mcp_routes)
-        .merge(oauth_routes)
-        .merge(routes)
-        .route(
-            "/healthz",
-            get(|| async { concat!("ok mcpist ", env!("CARGO_PKG_VERSION")) }),
-        )
-        .layer(middleware::from_fn(move |req: Request, next: Next| {
-            let guard = guard.clone();
-            async move { check_host_and_origin(&guard, req, next).await }
-        }))
+    routes.layer(middleware::from_fn(move |req: Request, next: Next| {
+        let guard = guard.clone();
+        async move { check_host_and_origin(&guard, req, next).await }
+    }))
 }
 
 fn has_port(origin: &str) -> bool {

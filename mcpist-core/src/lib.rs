@@ -45,6 +45,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth_server;
+pub mod batch;
 pub mod clients;
 pub mod connect;
 pub mod connector;

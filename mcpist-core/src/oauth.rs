@@ -475,6 +475,10 @@ pub struct PendingLogin {
     pub redirect_uri: String,
     /// The PKCE verifier.
     pub verifier: PkceCodeVerifier,
+    /// The connect link the login was started from, if any
+    /// ([`crate::connect::ConnectLinks`]): the callback uses it up only
+    /// when the account is stored.
+    pub connect_link: Option<String>,
     started: Instant,
 }
 
@@ -511,6 +515,39 @@ impl LoginFlows {
         redirect_uri: &str,
         scopes: &[String],
     ) -> Result<Url> {
+        self.start_with(client, service, account, redirect_uri, scopes, None)
+    }
+
+    /// [`Self::start`] for a login started from the connect link `link`,
+    /// which the callback claims ([`crate::connect::ConnectLinks::claim`]).
+    pub fn start_for_link(
+        &self,
+        client: &OAuthClient,
+        service: &str,
+        account: &str,
+        redirect_uri: &str,
+        scopes: &[String],
+        link: &str,
+    ) -> Result<Url> {
+        self.start_with(
+            client,
+            service,
+            account,
+            redirect_uri,
+            scopes,
+            Some(link.to_owned()),
+        )
+    }
+
+    fn start_with(
+        &self,
+        client: &OAuthClient,
+        service: &str,
+        account: &str,
+        redirect_uri: &str,
+        scopes: &[String],
+        connect_link: Option<String>,
+    ) -> Result<Url> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| Error::other("oauth state", e))?;
         let state: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -524,6 +561,7 @@ impl LoginFlows {
                 account: account.to_owned(),
                 redirect_uri: redirect_uri.to_owned(),
                 verifier,
+                connect_link,
                 started: Instant::now(),
             },
         );

@@ -408,9 +408,36 @@ impl McpServer {
         self.listing().tools.len()
     }
 
-    /// The `tools/list` result as JSON.
+    /// The connectors' allowed tools as JSON (a flat `tools/list` adds the
+    /// batch tool: [`Self::listed_tools_json`]).
     pub fn tools_json(&self) -> Value {
         serde_json::to_value(&self.listing().tools).expect("tools serialize")
+    }
+
+    /// What a flat `tools/list` returns to a client with a full grant, as
+    /// JSON: the allowed tools and the batch tool, sorted by name.
+    pub fn listed_tools_json(&self) -> Value {
+        serde_json::to_value(self.flat_tools()).expect("tools serialize")
+    }
+
+    /// The allowed tools and, when there are any to batch, the batch tool
+    /// in its place by name (annotated read-only when every tool listed is).
+    fn flat_tools(&self) -> Vec<Tool> {
+        let mut tools = self.listing().tools.clone();
+        if !tools.is_empty() {
+            let mut batch = crate::batch::tool();
+            // It runs only the listed tools: read-only when they all are.
+            if tools.iter().all(|t| {
+                t.annotations
+                    .as_ref()
+                    .is_some_and(|a| a.read_only_hint == Some(true))
+            }) {
+                batch = batch.annotate(ToolAnnotations::new().read_only(true));
+            }
+            let at = tools.partition_point(|t| t.name < batch.name);
+            tools.insert(at, batch);
+        }
+        tools
     }
 
     /// Serves MCP over stdin/stdout until the client disconnects.
@@ -470,8 +497,19 @@ impl McpServer {
                     &args,
                 )
                 .await;
-                let link =
-                    need.and_then(|label| self.inner.connect.issue(connector.service(), &label));
+                let offer = match need {
+                    Some(label) => {
+                        self.inner
+                            .connect
+                            .offer(self, connector.service(), &label)
+                            .await
+                    }
+                    None => crate::connect::Offer::NoPage,
+                };
+                let link = match &offer {
+                    crate::connect::Offer::Link(link) => Some(link.clone()),
+                    _ => None,
+                };
                 let choices = match &link {
                     Some(_) => None,
                     None if asks.form => {
@@ -502,7 +540,7 @@ impl McpServer {
                     .await;
                 }
                 let mut ran = Ran::new(
-                    tool_error(crate::elicit::with_link(&e.to_string(), link.as_ref())),
+                    tool_error(crate::elicit::with_link(&e.to_string(), &offer)),
                     outcome_of(&e),
                     None,
                 );
@@ -779,8 +817,9 @@ impl ServerHandler for McpServer {
                     .with_cache_scope(rmcp::model::CacheScope::Private),
             );
         }
-        let mut tools = self.listing().tools.clone();
-        // A read-only OAuth grant (see `auth_server`) sees only read tools.
+        let mut tools = self.flat_tools();
+        // A read-only OAuth grant (see `auth_server`) sees only read tools
+        // (and no batch tool, which may write).
         if read_only_grant(&context) {
             tools.retain(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true));
         }
@@ -878,6 +917,9 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResponse, ErrorData> {
         use crate::discover;
+        if request.name == crate::batch::BATCH {
+            return self.call_batch(request, context).await;
+        }
         if self.inner.mode != discover::ToolMode::Discover || !discover::is_meta(&request.name) {
             return self.call_flat(request, context).await;
         }
@@ -973,10 +1015,25 @@ impl McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResponse, ErrorData> {
+        self.call_one(request, context, None).await
+    }
+
+    /// [`Self::call_flat`], as a task of a batch when `batch` holds the
+    /// task's request id (`BATCH_ID.TASK_ID`): audited under it, and
+    /// without elicitations (a task's account error is its `isError`).
+    async fn call_one(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+        batch: Option<String>,
+    ) -> std::result::Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
         let args = request.arguments.unwrap_or_default();
         let audit = &self.inner.audit;
         let mut event = AuditEvent::now(AuditKind::ToolCall).tool(request.name.as_ref());
+        if let Some(request_id) = &batch {
+            event.request_id = request_id.clone();
+        }
         event.args = Some(audit.summarize(&args));
         let Some(route) = self.inner.routes.get(request.name.as_ref()) else {
             // Nothing runs, so an audit failure changes nothing here.
@@ -1048,7 +1105,11 @@ impl McpServer {
         let mut sent_args = args.clone();
         // The label is the record's `account` field.
         sent_args.remove("account");
-        let asks = crate::elicit::Asks::of(&context);
+        let asks = match batch {
+            None => crate::elicit::Asks::of(&context),
+            Some(_) => crate::elicit::Asks::default(),
+        };
+        let peer = context.peer.clone();
         if let Err(refused) = self
             .inner
             .states
@@ -1071,7 +1132,7 @@ impl McpServer {
             connect,
             choices,
         } = tokio::select! {
-            ran = self.run(route, args, account, Some((context.peer, token, context.meta.log_level())), asks) => ran,
+            ran = self.run(route, args, account, Some((peer.clone(), token, context.meta.log_level())), asks) => ran,
             () = self.inner.cut.cancelled() => Ran::new(
                 tool_error(
                     "cut off: MCPist is shutting down; the call may or may not have reached the service"
@@ -1127,6 +1188,12 @@ impl McpServer {
             "tool call"
         );
         if let Some(link) = &connect {
+            if asks.url && !asks.modern {
+                // 2025-11-25 has `notifications/elicitation/complete`.
+                self.inner
+                    .connect
+                    .on_connected(link, crate::elicit::completion(peer, link));
+            }
             return self
                 .inner
                 .states
@@ -1142,6 +1209,128 @@ impl McpServer {
             );
         }
         Ok(result.into())
+    }
+}
+
+impl McpServer {
+    /// The batch tool ([`crate::batch`]): the plan checked, every task's
+    /// tool checked against policy (one refused: nothing runs, and each
+    /// refused task is audited), then the tasks in waves, each through
+    /// [`Self::call_one`] with the batch's id.
+    async fn call_batch(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResponse, ErrorData> {
+        use crate::batch;
+        let args = request.arguments.clone().unwrap_or_default();
+        let plan = match batch::plan(&args) {
+            Ok(plan) => plan,
+            Err(crate::discover::BadMeta(message)) => return Ok(tool_error(message).into()),
+        };
+        let batch_id = crate::audit::new_request_id();
+        let read_only = read_only_grant(&context);
+        let listing = self.listing();
+        let mut refused = Vec::new();
+        for task in &plan.tasks {
+            let route = self.inner.routes.get(&task.tool);
+            let (outcome, message) = match (route, listing.verdicts.get(&task.tool)) {
+                (None, _) if crate::discover::is_meta(&task.tool) || task.tool == batch::BATCH => (
+                    Outcome::InvalidArguments,
+                    format!(
+                        "{} is a meta-tool; a task calls a service's tool",
+                        task.tool
+                    ),
+                ),
+                (None, _) => (Outcome::UnknownTool, format!("unknown tool: {}", task.tool)),
+                (Some(_), Some(Verdict::Hidden(reason))) => (
+                    Outcome::Denied,
+                    format!("tool {} is not allowed by policy: {reason}", task.tool),
+                ),
+                (Some(route), _) if read_only && !route.spec.hints.read_only => (
+                    Outcome::Denied,
+                    format!("tool {} is not read-only and this grant is", task.tool),
+                ),
+                _ => continue,
+            };
+            let mut event = AuditEvent::now(AuditKind::ToolCall).tool(task.tool.as_str());
+            event.request_id = format!("{batch_id}.{}", task.id);
+            event.args = Some(self.inner.audit.summarize(&task.arguments));
+            if let Some(route) = route {
+                event = event.service(route.connector.service());
+            }
+            let record = AuditOutcome::of(outcome)
+                .message(format!("{message} (batch {batch_id}: nothing ran)"));
+            if let Err(e) = self.inner.audit.record(event, record).await {
+                tracing::error!(error = %e, "audit record for a refused batch task failed");
+            }
+            refused.push(format!("task {}: {message}", task.id));
+        }
+        if !refused.is_empty() {
+            return Ok(tool_error(format!(
+                "batch refused, nothing ran: {}",
+                refused.join("; ")
+            ))
+            .into());
+        }
+        // Each task's outcome, by id: its value for references, or why not.
+        let mut values: BTreeMap<String, Value> = BTreeMap::new();
+        let mut outcomes: BTreeMap<String, Value> = BTreeMap::new();
+        for wave in &plan.waves {
+            let runs = wave.iter().map(|&n| {
+                let task = &plan.tasks[n];
+                let failed_need = task.needs.iter().find(|need| !values.contains_key(*need));
+                let resolved = match failed_need {
+                    Some(need) => Err(json!({"status": "skipped", "because": format!("task {need} did not succeed")})),
+                    None => batch::resolve(&task.arguments, &values)
+                        .map_err(|why| json!({"status": "error", "error": why})),
+                };
+                let context = context.clone();
+                let request_id = format!("{batch_id}.{}", task.id);
+                async move {
+                    let arguments = match resolved {
+                        Ok(arguments) => arguments,
+                        Err(outcome) => return (task.id.clone(), None, outcome),
+                    };
+                    let call = CallToolRequestParams::new(task.tool.clone()).with_arguments(arguments);
+                    let result = match self.call_one(call, context, Some(request_id)).await {
+                        Ok(CallToolResponse::Complete(result)) => result,
+                        Ok(_) => tool_error("the tool asked for input, which a batch task cannot give".into()),
+                        Err(e) => tool_error(e.message.into_owned()),
+                    };
+                    let value = batch::value_of(&result);
+                    if result.is_error == Some(true) {
+                        (task.id.clone(), None, json!({"status": "error", "error": value}))
+                    } else {
+                        (task.id.clone(), Some(value.clone()), json!({"status": "ok", "result": value}))
+                    }
+                }
+            });
+            for (id, value, outcome) in futures_util::future::join_all(runs).await {
+                if let Some(value) = value {
+                    values.insert(id.clone(), value);
+                }
+                outcomes.insert(id, outcome);
+            }
+        }
+        let failed = outcomes.values().any(|o| o["status"] != "ok");
+        let tasks: Vec<Value> = plan
+            .tasks
+            .iter()
+            .map(|t| {
+                let mut outcome = outcomes.remove(&t.id).unwrap_or(Value::Null);
+                outcome["id"] = json!(t.id);
+                outcome["tool"] = json!(t.tool);
+                outcome
+            })
+            .collect();
+        let text = json!({"batch": batch_id, "tasks": tasks}).to_string();
+        Ok(if failed {
+            tool_error(text)
+        } else {
+            CallToolResult::success(vec![ContentBlock::text(text)])
+        }
+        .into())
     }
 }
 

@@ -32,6 +32,10 @@ pub struct LoginCallback {
     pub done: Option<mpsc::UnboundedSender<mcpist_core::Result<AccountKey>>>,
     /// Where the browser goes after a login (the web UI's page), if anywhere.
     pub back_to: Option<String>,
+    /// The connect links a login may have been started from (the web UI's):
+    /// the callback claims the login's link before it stores anything and
+    /// uses it up once the account is stored.
+    pub links: Option<Arc<mcpist_core::connect::ConnectLinks>>,
 }
 
 impl std::fmt::Debug for LoginCallback {
@@ -124,6 +128,28 @@ async fn finish_login(
             );
         }
     };
+    // A login started from a connect link stores nothing unless the link
+    // is still live; a second one from the same link is refused.
+    let claim = match (&login.connect_link, &callback.links) {
+        (None, _) => None,
+        (Some(link), links) => {
+            match links
+                .as_ref()
+                .ok_or(mcpist_core::connect::LinkRefusal::Unknown)
+                .and_then(|links| links.claim(link, &login.service, &login.account))
+            {
+                Ok(claim) => Some(claim),
+                Err(refusal) => {
+                    return page(
+                        StatusCode::BAD_REQUEST,
+                        "Login refused",
+                        &refusal.to_string(),
+                        callback.back_to.clone(),
+                    );
+                }
+            }
+        }
+    };
     let result = if login.service != service {
         Err(Error::InvalidArguments(format!(
             "this login was started for {}, not {service}; start it again",
@@ -155,6 +181,9 @@ async fn finish_login(
             "the provider sent no authorization code".into(),
         ))
     };
+    if let (Ok(_), Some(claim)) = (&result, claim) {
+        claim.connected();
+    }
     let response = match &result {
         Ok(key) => page(
             StatusCode::OK,

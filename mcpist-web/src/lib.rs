@@ -32,11 +32,13 @@
 //! ```
 //!
 //! Modules: [`callback`] (the OAuth redirect target, also used by
-//! `mcpist login`), `ui` (the handlers), `pages` (the HTML, in `maud`),
+//! `mcpist login`), `on_demand` (the connect page a stdio-only setup opens,
+//! [`connect_on_demand`]), `ui` (the handlers), `pages` (the HTML, in `maud`),
 //! `session`, `form`, `password`, `throttle` and `options`.
 
 pub mod callback;
 mod form;
+mod on_demand;
 mod options;
 mod pages;
 mod password;
@@ -45,6 +47,7 @@ mod throttle;
 mod ui;
 
 pub use callback::{LoginCallback, login_callback_routes};
+pub use on_demand::connect_on_demand;
 pub use options::WebOptions;
 pub use password::{
     MIN_PASSWORD_CHARS, PASSWORD_SECRET, generate_password, hash_password, set_password,

@@ -257,9 +257,15 @@ impl Web {
 /// Mount them behind the Host / Origin guard: pass them to
 /// [`mcpist_core::http::router_with`].
 pub fn routes(server: McpServer, options: WebOptions) -> Router {
-    let flows = Arc::new(LoginFlows::new());
     // Calls that lack an account now get a link to this UI's connect page.
     server.connect_links().serve_at(&options.base_url);
+    router(server, options)
+}
+
+/// The web UI's routes, without pointing connect links at them (the page
+/// opened on demand points each link itself, see [`crate::on_demand`]).
+pub(crate) fn router(server: McpServer, options: WebOptions) -> Router {
+    let flows = Arc::new(LoginFlows::new());
     let callback = LoginCallback {
         exchanger: server.exchanger().clone(),
         flows: flows.clone(),
@@ -272,6 +278,7 @@ pub fn routes(server: McpServer, options: WebOptions) -> Router {
         ),
         done: None,
         back_to: Some("/".into()),
+        links: Some(server.connect_links().clone()),
     };
     let web = Arc::new(Web {
         server,
@@ -720,19 +727,21 @@ async fn connect(
             .map(str::to_owned)
             .collect()
     });
-    start_login(&web, &visit, &service, &form.text("account"), scopes).await
+    start_login(&web, &visit, &service, &form.text("account"), scopes, None).await
 }
 
 /// Starts the OAuth login of `account` of `service` with the stored app and
 /// sends the browser to the provider (the callback stores the grant), asking
 /// for `scopes`, or the service's defaults; a failure is flashed on the
-/// services page.
+/// services page. A login started from a connect `link` uses it up only
+/// when the callback stores the account.
 async fn start_login(
     web: &Web,
     visit: &Visit,
     service: &str,
     account: &str,
     scopes: Option<Vec<String>>,
+    link: Option<&str>,
 ) -> Response {
     let result = async {
         AccountKey::new(service, account)?;
@@ -742,13 +751,16 @@ async fn start_login(
         })?;
         let scopes = scopes.unwrap_or_else(|| spec.scopes.clone());
         let client = exchanger.oauth_client(service).await?;
-        web.flows.start(
-            &client,
-            service,
-            account,
-            &web.options.redirect_uri(service),
-            &scopes,
-        )
+        let redirect_uri = web.options.redirect_uri(service);
+        match link {
+            None => web
+                .flows
+                .start(&client, service, account, &redirect_uri, &scopes),
+            Some(link) => {
+                web.flows
+                    .start_for_link(&client, service, account, &redirect_uri, &scopes, link)
+            }
+        }
     }
     .await;
     match result {

@@ -46,7 +46,7 @@ async fn discover_lists_three_small_meta_tools_and_the_accounts_up_front() {
     .await;
     let tools = s.client.list_all_tools().await.unwrap();
     let names: Vec<_> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, [SEARCH, DESCRIBE, CALL]);
+    assert_eq!(names, [SEARCH, DESCRIBE, CALL, mcpist_core::batch::BATCH]);
     let bytes = serde_json::to_string(&tools).unwrap().len();
     assert!(bytes <= 2048, "discover tools/list is {bytes} bytes");
     let instructions = s.client.peer_info().unwrap().instructions.clone().unwrap();
@@ -54,11 +54,15 @@ async fn discover_lists_three_small_meta_tools_and_the_accounts_up_front() {
         instructions.contains("- github (accounts: work)"),
         "{instructions}"
     );
-    // Flat mode lists every GitHub tool and no meta-tool.
+    // Flat mode lists every GitHub tool and, of the meta-tools, only batch.
     let flat = setup(ToolMode::Flat, ServicePolicy::default(), &canary("flat")).await;
     let tools = flat.client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), mcpist_tests::tools_of("github").len());
-    assert!(tools.iter().all(|t| !t.name.starts_with("mcpist_")));
+    assert_eq!(tools.len(), mcpist_tests::tools_of("github").len() + 1);
+    assert!(
+        tools
+            .iter()
+            .all(|t| !t.name.starts_with("mcpist_") || t.name == mcpist_core::batch::BATCH)
+    );
 }
 
 #[tokio::test]

@@ -734,3 +734,46 @@ async fn a_routing_rule_picks_the_account_for_an_owner() {
     .await;
     assert!(text(&r).contains("several accounts"), "{}", text(&r));
 }
+
+// Deterministic evidence that a batch runs independent tasks at once: both
+// tasks' accounts need a refresh, and the token endpoint holds every
+// refresh; two held requests mean both tasks were running together (one at
+// a time, the second could not start before the first was released).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_runs_independent_tasks_at_once() {
+    let s = setup().await;
+    add_oauth_account(&s, "work", "octocat", -60).await;
+    add_oauth_account(&s, "home", "hubot", -60).await;
+    s.fake.hold_token_endpoint();
+    let client = Arc::new(s.client);
+    let batch = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            call(
+                &client,
+                mcpist_core::batch::BATCH,
+                json!({"tasks": [
+                    {"id": "w", "tool": "github_get_me", "arguments": {"account": "work"}},
+                    {"id": "h", "tool": "github_get_me", "arguments": {"account": "home"}},
+                    {"id": "after", "tool": "github_get_me",
+                     "arguments": {"account": "${w.login}"}, "after": ["h"]},
+                ]}),
+            )
+            .await
+        })
+    };
+    s.fake.wait_for_token_requests(2).await;
+    s.fake.release_token_endpoint();
+    let r = batch.await.unwrap();
+    let body: Value = serde_json::from_str(&text(&r)).unwrap();
+    let tasks = body["tasks"].as_array().unwrap();
+    assert_eq!(tasks[0]["result"]["login"], "octocat", "{body}");
+    assert_eq!(tasks[1]["result"]["login"], "hubot", "{body}");
+    // The third task waited for both: its account label came from `w`.
+    assert_eq!(tasks[2]["status"], "error", "{body}");
+    assert!(
+        tasks[2]["error"].as_str().unwrap().contains("octocat"),
+        "{body}"
+    );
+    assert_eq!(s.fake.token_requests(), 2);
+}

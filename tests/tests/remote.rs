@@ -503,7 +503,7 @@ async fn mcp_without_a_token_points_to_the_metadata_and_the_static_bearer_still_
     let bearer = r.bearer.clone();
     assert_eq!(
         r.tools(&bearer).await.len(),
-        mcpist_tests::tools_of("github").len()
+        mcpist_tests::tools_of("github").len() + 1
     );
 }
 
@@ -998,7 +998,7 @@ async fn a_read_only_grant_lists_only_read_tools_and_must_step_up_to_write() {
     let (_, full, _) = r.grant("mcp").await;
     assert_eq!(
         r.tools(&full).await.len(),
-        mcpist_tests::tools_of("github").len()
+        mcpist_tests::tools_of("github").len() + 1
     );
 }
 
@@ -1008,7 +1008,7 @@ async fn in_discover_mode_a_read_only_grant_calls_read_tools_only_through_the_ca
     let (_, access, _) = r.grant("mcp:read").await;
     assert_eq!(
         r.tools(&access).await,
-        [SEARCH, DESCRIBE, CALL],
+        [SEARCH, DESCRIBE, CALL, mcpist_core::batch::BATCH],
         "over HTTP, discover mode lists the meta-tools"
     );
     let search = r.call(&access, SEARCH, json!({"query": "issue"})).await;
@@ -1049,6 +1049,35 @@ async fn in_discover_mode_a_read_only_grant_calls_read_tools_only_through_the_ca
             .unwrap()
             .contains("error=\"insufficient_scope\""),
         "the write is refused before it reaches the server"
+    );
+    // A batch is as read-only as its tasks' tools.
+    let batch = mcpist_core::batch::BATCH;
+    let reads = r
+        .call(
+            &access,
+            batch,
+            json!({"tasks": [{"id": "me", "tool": "github_get_me"}]}),
+        )
+        .await;
+    assert_eq!(reads.status, StatusCode::OK);
+    let result = &reads.body.unwrap()["result"];
+    assert_ne!(result["isError"], json!(true), "{result}");
+    let mixed = r
+        .call(
+            &access,
+            batch,
+            json!({"tasks": [{"id": "me", "tool": "github_get_me"},
+                             {"id": "w", "tool": "github_create_issue",
+                              "arguments": {"owner": "o", "repo": "r", "title": "t"}}]}),
+        )
+        .await;
+    assert_eq!(mixed.status, StatusCode::FORBIDDEN);
+    assert!(
+        mixed
+            .challenge
+            .unwrap()
+            .contains("error=\"insufficient_scope\""),
+        "a batch with a write task is refused before it reaches the server"
     );
 }
 
@@ -1199,7 +1228,7 @@ async fn a_client_id_metadata_document_client_consents_and_gets_tokens() {
         r.tools(tokens["access_token"].as_str().unwrap())
             .await
             .len(),
-        mcpist_tests::tools_of("github").len()
+        mcpist_tests::tools_of("github").len() + 1
     );
     assert_eq!(r.registered().await, 1);
     // Only the document's redirect URIs count.

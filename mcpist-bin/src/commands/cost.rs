@@ -28,7 +28,7 @@ fn listing(tools: &[Value]) -> Result<(usize, usize)> {
 /// Prints one line per tool a client sees in flat mode, then the flat and
 /// discover totals.
 pub(crate) fn print(out: &mut impl Write, server: &McpServer) -> Result<()> {
-    let Value::Array(flat) = server.tools_json() else {
+    let Value::Array(flat) = server.listed_tools_json() else {
         anyhow::bail!("tools/list is not a list");
     };
     writeln!(out, "{:<36} {:>7} {:>7}", "tool", "bytes", "tokens")?;

@@ -52,6 +52,7 @@ pub(crate) async fn run(
         ),
         done: Some(done),
         back_to: None,
+        links: None,
     };
     let app = mcpist_web::login_callback_routes(callback);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

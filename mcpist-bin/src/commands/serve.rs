@@ -46,6 +46,9 @@ pub(crate) async fn run(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) 
     server.exchanger().warm_up();
     server.load_saved_policies(stores.tokens.as_ref()).await?;
     if stdio {
+        // No web UI here: a call that lacks an account gets a connect page
+        // opened on loopback while its link lives (behind the password).
+        mcpist_web::connect_on_demand(&server);
         tracing::info!(tools = server.visible_tools(), "serving MCP over stdio");
         return Ok(server.serve_stdio().await?);
     }

@@ -31,7 +31,7 @@ pub(crate) async fn run(loaded: &Loaded, json: bool, cost: bool) -> Result<()> {
         return super::cost::print(&mut out, &server);
     }
     if json {
-        serde_json::to_writer_pretty(&mut out, &server.tools_json())?;
+        serde_json::to_writer_pretty(&mut out, &server.listed_tools_json())?;
         writeln!(out)?;
         return Ok(());
     }

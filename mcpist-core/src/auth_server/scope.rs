@@ -47,15 +47,28 @@ pub(crate) async fn check(
             .pointer("/params/name")
             .and_then(|v| v.as_str())
             .unwrap_or("");
-        // Discover mode's call meta-tool is as read-only as the tool it calls.
-        let name = if name == crate::discover::CALL {
-            m.pointer("/params/arguments/name")
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
+        // Discover mode's call meta-tool is as read-only as the tool it
+        // calls, a batch as its tasks' tools.
+        let names: Vec<&str> = if name == crate::discover::CALL {
+            vec![
+                m.pointer("/params/arguments/name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(""),
+            ]
+        } else if name == crate::batch::BATCH {
+            m.pointer("/params/arguments/tasks")
+                .and_then(|v| v.as_array())
+                .map(|tasks| {
+                    tasks
+                        .iter()
+                        .map(|t| t.get("tool").and_then(|v| v.as_str()).unwrap_or(""))
+                        .collect()
+                })
+                .unwrap_or_default()
         } else {
-            name
+            vec![name]
         };
-        if !server.is_read_only_tool(name) {
+        if let Some(name) = names.into_iter().find(|n| !server.is_read_only_tool(n)) {
             tracing::info!(
                 client = %grant.client_id,
                 tool = name,

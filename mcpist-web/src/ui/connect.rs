@@ -5,9 +5,10 @@
 //! The page needs the web UI login, always: a link alone must not let
 //! anyone attach an account (a hostile client could attach its own and
 //! collect what the agent writes there). The link is one-time and lasts 10
-//! minutes ([`mcpist_core::connect::ConnectLinks`]); it is used up by the
-//! form that connects, and a forged, reused, late or other-account link
-//! changes nothing and says so.
+//! minutes ([`mcpist_core::connect::ConnectLinks`]); it is used up when the
+//! account is connected (a failed or abandoned login leaves it usable), a
+//! second use while one is being stored is refused, and a forged, reused,
+//! late or other-account link changes nothing and says so.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -126,20 +127,21 @@ pub(super) async fn page(
     )
 }
 
-/// The account and link of a submitted connect form, with the link used
-/// up; else the page that says why nothing happened.
-fn redeem(web: &Web, service: &str, form: &Form) -> Result<String, Box<Response>> {
+/// The account and link of a submitted connect form, if the link is live
+/// for them; else the page that says why nothing happened.
+fn live_link(web: &Web, service: &str, form: &Form) -> Result<(String, String), Box<Response>> {
     let account = form.text("account");
     let link = form.text("link");
     web.server
         .connect_links()
-        .redeem(&link, service, &account)
+        .check(&link, service, &account)
         .map_err(|refusal| Box::new(refused(&refusal.to_string())))?;
-    Ok(account)
+    Ok((account, link))
 }
 
-/// `POST /connect/{service}/oauth`: uses the link up and starts the login
-/// with the stored app (the callback stores the grant).
+/// `POST /connect/{service}/oauth`: starts the login with the stored app.
+/// The link stays usable until the callback stores the grant: a failed or
+/// abandoned login does not use it up.
 pub(super) async fn oauth(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
@@ -150,11 +152,11 @@ pub(super) async fn oauth(
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
-    let account = match redeem(&web, &service, &form) {
-        Ok(account) => account,
+    let (account, link) = match live_link(&web, &service, &form) {
+        Ok(live) => live,
         Err(response) => return *response,
     };
-    super::start_login(&web, &visit, &service, &account, None).await
+    super::start_login(&web, &visit, &service, &account, None, Some(&link)).await
 }
 
 /// `POST /connect/{service}/token`: uses the link up and stores the token
@@ -169,9 +171,16 @@ pub(super) async fn token(
         Ok(submitted) => submitted,
         Err(response) => return *response,
     };
-    let account = match redeem(&web, &service, &form) {
-        Ok(account) => account,
-        Err(response) => return *response,
+    let account = form.text("account");
+    // Held while the token is checked and stored: a second use meanwhile is
+    // refused; a token that fails leaves the link usable.
+    let claim = match web
+        .server
+        .connect_links()
+        .claim(&form.text("link"), &service, &account)
+    {
+        Ok(claim) => claim,
+        Err(refusal) => return refused(&refusal.to_string()),
     };
     let token = SecretString::from(form.get("token").unwrap_or("").trim().to_owned());
     let result = async {
@@ -187,6 +196,9 @@ pub(super) async fn token(
             .await
     }
     .await;
+    if result.is_ok() {
+        claim.connected();
+    }
     let done = result.map(|added| {
         format!(
             "Connected account '{account}' of {service}{}. Go back to the chat: the client's retry uses it.",
