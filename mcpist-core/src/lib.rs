@@ -10,6 +10,7 @@
 //!   (feature `postgres`) for several replicas on one database.
 //! - [`connector`]: the [`Connector`] trait (the contract), tool specs and
 //!   the link-time registry.
+//! - [`prompts`]: the prompts the user wrote, served as `my_NAME`.
 //! - [`resources`]: resources, prompts and completions as connectors
 //!   declare them, and the resource URI scheme.
 //! - [`upstream`]: the host-bound [`Upstream`] client a connector gets for
@@ -61,6 +62,7 @@ pub mod names;
 pub mod oauth;
 pub mod output;
 pub mod policy;
+pub mod prompts;
 pub mod redact;
 pub mod resources;
 pub mod seal;

@@ -204,6 +204,20 @@ impl McpServerBuilder {
         self
     }
 
+    /// Serves the prompts the user wrote (as `my_NAME`, see
+    /// [`crate::prompts`]) under `policy`; none when `prompts` is empty.
+    #[must_use]
+    pub fn user_prompts(
+        self,
+        prompts: Arc<crate::prompts::UserPrompts>,
+        policy: ServicePolicy,
+    ) -> Self {
+        if prompts.prompts().is_empty() {
+            return self;
+        }
+        self.connector(prompts, policy)
+    }
+
     /// Serves `connector` under `policy`.
     #[must_use]
     pub fn connector(mut self, connector: Arc<dyn Connector>, policy: ServicePolicy) -> Self {
