@@ -27,6 +27,11 @@ struct Served {
 }
 
 async fn account(store: &SqliteStore, service: &str, label: &str, token: &str) {
+    account_in(store, service, label, token).await;
+}
+
+/// Stores a static token for `service`'s account `label` in `store`.
+async fn account_in(store: &dyn TokenStore, service: &str, label: &str, token: &str) {
     let write = AccountWrite {
         credential: Credential::static_token(SecretString::from(token.to_owned())).unwrap(),
         identity: None,
@@ -284,5 +289,131 @@ async fn bad_uris_and_denied_services_are_clear_errors_and_reach_no_upstream() {
             .await
             .unwrap();
         assert_eq!(denied.len(), 2, "{denied:?}");
+    }
+}
+
+/// A connector whose one template reads `GET /docs/{name}` of a local
+/// upstream that answers with the request's `Authorization` header and
+/// 150,000 `é` (300 KB): what a careless upstream echoing a token and a
+/// huge document look like.
+#[derive(Debug)]
+struct Echo(url::Url);
+
+#[async_trait::async_trait]
+impl mcpist_core::Connector for Echo {
+    fn service(&self) -> &'static str {
+        "echo"
+    }
+    fn base_url(&self) -> &url::Url {
+        &self.0
+    }
+    fn tools(&self) -> Vec<mcpist_core::ToolSpec> {
+        Vec::new()
+    }
+    async fn call(
+        &self,
+        _: &mcpist_core::CallContext,
+        tool: &str,
+        _: mcpist_core::mcp::JsonObject,
+    ) -> mcpist_core::Result<mcpist_core::mcp::CallToolResult> {
+        Err(mcpist_core::Error::InvalidArguments(format!(
+            "no tool {tool}"
+        )))
+    }
+    fn resources(&self) -> Vec<mcpist_core::resources::ResourceSpec> {
+        vec![mcpist_core::resources::ResourceSpec::new(
+            "doc",
+            "echo://docs/{name}",
+            "A document",
+            "docs",
+        )]
+    }
+    async fn read_resource(
+        &self,
+        ctx: &mcpist_core::CallContext,
+        _: &str,
+        uri: &str,
+        params: mcpist_core::mcp::JsonObject,
+    ) -> mcpist_core::Result<Vec<mcpist_core::mcp::ResourceContents>> {
+        let upstream = ctx.upstream();
+        let name = params["name"].as_str().unwrap_or_default();
+        let response = upstream.send(upstream.get(&["docs", name])?).await?;
+        let text = upstream.text(response).await?;
+        Ok(vec![mcpist_core::mcp::ResourceContents::text(text, uri)])
+    }
+}
+
+#[tokio::test]
+async fn a_huge_read_is_cut_with_a_continuation_and_an_echoed_token_is_redacted() {
+    use axum::http::HeaderMap;
+    use rmcp::model::{ReadResourceRequestParams, ResourceContents};
+    let app = axum::Router::new().fallback(|headers: HeaderMap| async move {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        format!("auth: {auth}\n{}", "é".repeat(150_000))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let store = Arc::new(mcpist_core::MemoryStore::new());
+    let token = canary("echo");
+    account_in(store.as_ref(), "echo", "work", &token).await;
+    let server = McpServer::builder(
+        Exchanger::new(store.clone(), store.clone()).unwrap(),
+        store.clone(),
+    )
+    .connector(
+        Arc::new(Echo(base.parse().unwrap())),
+        ServicePolicy::default(),
+    )
+    .build()
+    .unwrap();
+    let client = mcpist_tests::connect(server).await;
+    let mut uri = "echo://docs/big".to_owned();
+    let mut whole = String::new();
+    let mut reads = 0;
+    loop {
+        reads += 1;
+        let result = client
+            .read_resource(ReadResourceRequestParams::new(uri.clone()))
+            .await
+            .unwrap();
+        let ResourceContents::TextResourceContents { text, meta, .. } = &result.contents[0] else {
+            panic!("a text")
+        };
+        assert!(!text.contains(&token), "the token was read back");
+        assert!(text.len() <= mcpist_core::resources::MAX_READ_BYTES + 200);
+        match meta.as_ref().and_then(|m| m.get("io.mcpist/next")) {
+            Some(next) => {
+                let next = next.as_str().unwrap().to_owned();
+                let (part, marker) = text.rsplit_once("\n… [cut at byte").unwrap();
+                assert!(marker.contains(&next), "{marker}");
+                whole.push_str(part);
+                uri = next;
+            }
+            None => {
+                whole.push_str(text);
+                break;
+            }
+        }
+    }
+    assert_eq!(reads, 4, "300 KB in windows of 100 KB");
+    assert_eq!(
+        whole,
+        format!("auth: Bearer [REDACTED]\n{}", "é".repeat(150_000))
+    );
+    // An offset inside a character, or past the end, is refused.
+    for bad in [
+        "echo://docs/big?offset=25",
+        "echo://docs/big?offset=999999999",
+    ] {
+        let err = client
+            .read_resource(ReadResourceRequestParams::new(bad))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("offset"), "{err}");
     }
 }
