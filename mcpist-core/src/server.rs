@@ -344,16 +344,16 @@ impl McpServer {
         self.listing().policies.get(service).cloned()
     }
 
-    /// Serves `service` under `policy` from now on: `tools/list` and calls see
-    /// the change at once, and open sessions get `notifications/tools/list_changed`
-    /// (and the prompts and resources ones when those are served).
-    /// Fails if the service is not served.
-    pub async fn set_policy(&self, service: &str, policy: ServicePolicy) -> Result<()> {
-        let Some((&service, _)) = self.inner.connectors.get_key_value(service) else {
+    /// Whether `policy` can serve `service`: the service is served and
+    /// every pinned resource matches one of its templates. What
+    /// [`set_policy`](Self::set_policy) checks; a caller that saves a policy
+    /// checks it first, so that nothing refused is saved.
+    pub fn check_policy(&self, service: &str, policy: &ServicePolicy) -> Result<()> {
+        if !self.inner.connectors.contains_key(service) {
             return Err(Error::InvalidArguments(format!(
                 "unknown service {service}"
             )));
-        };
+        }
         if let Some(pin) = policy.resources.iter().find(|pin| {
             find_template(&self.inner.templates, pin).is_none_or(|(t, _, _)| t.service != service)
         }) {
@@ -361,6 +361,20 @@ impl McpServer {
                 "resource {pin} matches none of {service}'s resource templates"
             )));
         }
+        Ok(())
+    }
+
+    /// Serves `service` under `policy` from now on: `tools/list` and calls see
+    /// the change at once, and open sessions get `notifications/tools/list_changed`
+    /// (and the prompts and resources ones when those are served).
+    /// Fails if the service is not served.
+    pub async fn set_policy(&self, service: &str, policy: ServicePolicy) -> Result<()> {
+        self.check_policy(service, &policy)?;
+        let Some((&service, _)) = self.inner.connectors.get_key_value(service) else {
+            return Err(Error::InvalidArguments(format!(
+                "unknown service {service}"
+            )));
+        };
         {
             let mut listing = self
                 .inner
