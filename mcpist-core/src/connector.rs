@@ -182,7 +182,8 @@ pub struct OAuthSpec {
 ///   the client cancels it, or when the server cuts calls off at shutdown
 ///   ([`crate::McpServer::cut_calls`]). A write may or may not have reached the
 ///   upstream by then, so a connector must not rely on running to the end.
-/// - **Panics are caught.** A panic in `call` or `identity` fails that call
+/// - **Panics are caught.** A panic in `call`, `read_resource`,
+///   `get_prompt`, `complete` or `identity` fails that call
 ///   with "internal error in connector …" (the panic message goes to the log
 ///   only), not the session or the server. Still, do not panic on upstream
 ///   input.
