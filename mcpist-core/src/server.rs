@@ -520,8 +520,9 @@ impl McpServer {
         account: Option<String>,
         peer: Option<Peer>,
         asks: crate::elicit::Asks,
-        uri: Option<&str>,
+        call: Call<'_>,
     ) -> Ran {
+        let Call { uri, modern } = call;
         let validator = match route.validator() {
             Ok(validator) => validator,
             Err(message) => {
@@ -537,6 +538,7 @@ impl McpServer {
                 audit_message: Some(format!("invalid arguments: {}", invalid.rules)),
                 connect: None,
                 choices: None,
+                input: None,
             };
         }
         args.remove("account");
@@ -584,7 +586,7 @@ impl McpServer {
                         Some(label),
                         peer.clone(),
                         crate::elicit::Asks::default(),
-                        uri,
+                        Call { uri, modern },
                     ))
                     .await;
                 }
@@ -619,11 +621,28 @@ impl McpServer {
             };
             ctx = ctx.with_peer(peer, token, level, !asks.modern);
         }
+        if let Some((capabilities, answers)) = modern {
+            ctx = ctx.with_answers(capabilities, answers);
+        }
         // A panic in a connector fails this call, not the session: the
         // client gets an answer and the audit record an outcome.
         let call =
             crate::connector::catch_panic(connector.service(), invoke(route, &ctx, args, uri));
+        let mut input = None;
         let (mut result, outcome) = match call.await {
+            // The connector asks the client first (2026-07-28): the answer
+            // is an input-required result, and the retry runs the call again.
+            Ok(Err(Error::InputRequired { requests })) => {
+                let keys: Vec<String> = requests.keys().cloned().collect();
+                input = Some(requests);
+                (
+                    tool_error(format!(
+                        "waiting for the client's answers to {}",
+                        keys.join(", ")
+                    )),
+                    Outcome::Ok,
+                )
+            }
             Ok(Ok(result)) if result.is_error == Some(true) => (result, Outcome::ToolError),
             Ok(Ok(result)) => (result, Outcome::Ok),
             Ok(Err(e)) => (tool_error(e.to_string()), outcome_of(&e)),
@@ -635,8 +654,19 @@ impl McpServer {
         for secret in [sent, status_of.credential()].into_iter().flatten() {
             redact(&mut result, secret.expose_secret());
         }
-        Ran::new(result, outcome, status_of.last_status())
+        let mut ran = Ran::new(result, outcome, status_of.last_status());
+        ran.input = input;
+        ran
     }
+}
+
+/// What a run needs besides its route, arguments, account and client: the
+/// URI of a resource read, and for a 2026-07-28 call what the client
+/// declared in the request and the answers its questions got so far.
+#[derive(Debug, Clone, Default)]
+struct Call<'a> {
+    uri: Option<&'a str>,
+    modern: Option<(rmcp::model::ClientCapabilities, BTreeMap<String, Value>)>,
 }
 
 /// How a call ran, for the client and for its audit record.
@@ -651,6 +681,8 @@ struct Ran {
     connect: Option<crate::connect::ConnectLink>,
     /// The accounts a 2026-07-28 client is to choose from ("which account?").
     choices: Option<Vec<(String, Option<String>)>>,
+    /// The questions a connector asks a 2026-07-28 client before it can answer.
+    input: Option<rmcp::model::InputRequests>,
 }
 
 impl Ran {
@@ -662,6 +694,7 @@ impl Ran {
             audit_message: None,
             connect: None,
             choices: None,
+            input: None,
         }
     }
 }
@@ -1871,6 +1904,18 @@ impl McpServer {
         // The label is the record's `account` field.
         sent_args.remove("account");
         let asks = crate::elicit::Asks::of(&context);
+        // A 2026-07-28 call: what the client declared in this request, and
+        // the answers a connector's questions got so far.
+        let modern = asks.modern.then(|| {
+            (
+                context.client_capabilities().unwrap_or_default(),
+                self.inner.states.answers(
+                    request.name.as_ref(),
+                    request.request_state.as_deref(),
+                    request.input_responses.as_ref(),
+                ),
+            )
+        });
         if let Err(refused) = self
             .inner
             .states
@@ -1892,8 +1937,9 @@ impl McpServer {
             audit_message,
             connect,
             choices,
+            input,
         } = tokio::select! {
-            ran = self.run(route, args, account, Some((context.peer, token, context.meta.log_level())), asks, uri) => ran,
+            ran = self.run(route, args, account, Some((context.peer, token, context.meta.log_level())), asks, Call { uri, modern: modern.clone() }) => ran,
             () = self.inner.cut.cancelled() => Ran::new(
                 tool_error(
                     "cut off: MCPist is shutting down; the call may or may not have reached the service"
@@ -1953,6 +1999,12 @@ impl McpServer {
                 .inner
                 .states
                 .answer(asks, link, request.name.as_ref(), result);
+        }
+        if let (Some(requests), Some((_, answers))) = (input, modern) {
+            return self
+                .inner
+                .states
+                .ask_input(request.name.as_ref(), answers, requests);
         }
         if let Some(choices) = &choices
             && !crate::elicit::was_asked_which(request.input_responses.as_ref())
@@ -2027,7 +2079,7 @@ mod tests {
                     None,
                     None,
                     crate::elicit::Asks::default(),
-                    None,
+                    Call::default(),
                 )
                 .await;
             assert_eq!(ran.result.is_error, Some(true));
