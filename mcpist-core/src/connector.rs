@@ -463,13 +463,9 @@ impl CallContext {
                 .iter()
                 .find(|(_, r)| !declared(capabilities, needs(r)))
             {
-                let what = needs(request);
-                return Err(Error::other(
-                    "client",
-                    format!(
-                        "cannot ask the client for {what}: it did not declare the `{what}` capability"
-                    ),
-                ));
+                return Err(Error::MissingClientCapability {
+                    capability: needs(request).to_owned(),
+                });
             }
             // An answer of the wrong shape (a number for an elicitation)
             // counts as none: the question is asked again.

@@ -30,6 +30,14 @@ pub enum Error {
         /// The questions, by key.
         requests: rmcp::model::InputRequests,
     },
+    /// The call needs a capability (`sampling`, `elicitation`, `roots`) the
+    /// 2026-07-28 client did not declare in the request: the server answers
+    /// with the protocol's `MissingRequiredClientCapabilityError` (-32021).
+    #[error("the client did not declare the `{capability}` capability this call needs")]
+    MissingClientCapability {
+        /// The capability's name.
+        capability: String,
+    },
     /// The configuration of `component` is invalid.
     #[error("invalid configuration for {component}: {message}")]
     Config {

@@ -539,6 +539,7 @@ impl McpServer {
                 connect: None,
                 choices: None,
                 input: None,
+                missing: None,
             };
         }
         args.remove("account");
@@ -629,9 +630,17 @@ impl McpServer {
         let call =
             crate::connector::catch_panic(connector.service(), invoke(route, &ctx, args, uri));
         let mut input = None;
+        let mut missing = None;
         let (mut result, outcome) = match call.await {
             // The connector asks the client first (2026-07-28): the answer
             // is an input-required result, and the retry runs the call again.
+            Ok(Err(Error::MissingClientCapability { capability })) => {
+                let message = format!(
+                    "the client did not declare the `{capability}` capability this call needs"
+                );
+                missing = Some(capability);
+                (tool_error(message), Outcome::InvalidArguments)
+            }
             Ok(Err(Error::InputRequired { requests })) => {
                 let keys: Vec<String> = requests.keys().cloned().collect();
                 input = Some(requests);
@@ -656,6 +665,7 @@ impl McpServer {
         }
         let mut ran = Ran::new(result, outcome, status_of.last_status());
         ran.input = input;
+        ran.missing = missing;
         ran
     }
 }
@@ -683,6 +693,8 @@ struct Ran {
     choices: Option<Vec<(String, Option<String>)>>,
     /// The questions a connector asks a 2026-07-28 client before it can answer.
     input: Option<rmcp::model::InputRequests>,
+    /// The client capability the call needed and the request did not declare.
+    missing: Option<String>,
 }
 
 impl Ran {
@@ -695,6 +707,7 @@ impl Ran {
             connect: None,
             choices: None,
             input: None,
+            missing: None,
         }
     }
 }
@@ -1938,6 +1951,7 @@ impl McpServer {
             connect,
             choices,
             input,
+            missing,
         } = tokio::select! {
             ran = self.run(route, args, account, Some((context.peer, token, context.meta.log_level())), asks, Call { uri, modern: modern.clone() }) => ran,
             () = self.inner.cut.cancelled() => Ran::new(
@@ -1999,6 +2013,11 @@ impl McpServer {
                 .inner
                 .states
                 .answer(asks, link, request.name.as_ref(), result);
+        }
+        if let Some(capability) = missing {
+            // The protocol's own error (HTTP 400), naming the capability.
+            let required = serde_json::from_value(json!({ capability: {} })).unwrap_or_default();
+            return Err(ErrorData::missing_required_client_capability(required));
         }
         if let (Some(requests), Some((_, answers))) = (input, modern) {
             return self

@@ -232,6 +232,12 @@ impl Connector for Fixture {
                 "input_required_result_capabilities",
                 "Asks only what the client declared.",
             ),
+            no_args(
+                "missing_capability",
+                "Needs sampling, whatever the client declared.",
+            ),
+            no_args("streaming_elicitation", "Asks the user a question."),
+            no_args("logging_tool", "Sends one log message."),
         ]
     }
 
@@ -601,6 +607,30 @@ impl Connector for Fixture {
                     "Completed: name={}, color={}",
                     first[0]["content"]["name"], second[0]["content"]["color"]
                 ))])
+            }
+            (_, "missing_capability") => {
+                let answers = ctx
+                    .ask(vec![question("needs_sampling", sampling("Say hello", 20))?])
+                    .await?;
+                CallToolResult::success(vec![text(&format!(
+                    "Sampled: {}",
+                    answers[0]["content"]["text"].as_str().unwrap_or_default()
+                ))])
+            }
+            (_, "streaming_elicitation") => {
+                let answers = ctx
+                    .ask(vec![question(
+                        "user_name",
+                        elicitation("What is your name?", "name", "string"),
+                    )?])
+                    .await?;
+                let name = answers[0]["content"]["name"].as_str().unwrap_or_default();
+                CallToolResult::success(vec![text(&format!("Hello, {name}!"))])
+            }
+            (_, "logging_tool") => {
+                // Sent only when the request asked for log messages.
+                ctx.log(LogLevel::Info, "Logging tool executed").await;
+                CallToolResult::success(vec![text("Logged")])
             }
             (_, "input_required_result_capabilities") => {
                 let mut asked = Vec::new();
