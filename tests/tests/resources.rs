@@ -569,3 +569,60 @@ async fn a_write_through_mcpist_tells_the_subscribers_of_what_it_changed() {
     client.list_all_tools().await.unwrap();
     assert_eq!(updates.0.lock().unwrap().len(), 1);
 }
+
+/// The same at 2026-07-28: the official Python SDK listens with
+/// `resourceSubscriptions` and hears of a comment made through MCPist.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_2026_client_listening_for_a_resource_hears_of_a_write_through_mcpist() {
+    use std::io::BufRead as _;
+    let served = serve(ServicePolicy::default()).await;
+    let issue = "github://octocat/hello-world/issues/3";
+    let mut watcher = Command::new(python_sdk())
+        .arg(client_script("watch.py"))
+        .args([&served.url, issue])
+        .env("SMOKE_BEARER", &served.bearer)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(watcher.stdout.take().unwrap()).lines();
+    let (listening, mut lines) = tokio::task::spawn_blocking(move || {
+        let line = lines.next().expect("the client listens").unwrap();
+        (serde_json::from_str::<Value>(&line).unwrap(), lines)
+    })
+    .await
+    .unwrap();
+    assert_eq!(listening["event"], "listening", "{listening}");
+    assert_eq!(listening["honored"], json!([issue]), "{listening}");
+    let mut caller = Command::new(python_sdk());
+    caller
+        .arg(client_script("smoke.py"))
+        .args([
+            "auto",
+            &served.url,
+            "github_add_issue_comment",
+            r#"{"owner": "octocat", "repo": "hello-world", "issue_number": 3, "body": "Seen."}"#,
+        ])
+        .env("SMOKE_BEARER", &served.bearer);
+    let called = tokio::task::spawn_blocking(move || caller.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        called.status.success(),
+        "{}",
+        String::from_utf8_lossy(&called.stderr)
+    );
+    let said: Value = serde_json::from_slice(&called.stdout).unwrap();
+    assert_eq!(said["is_error"], false, "{said}");
+    let heard = tokio::task::spawn_blocking(move || {
+        let line = lines
+            .next()
+            .expect("the client hears of the change")
+            .unwrap();
+        serde_json::from_str::<Value>(&line).unwrap()
+    })
+    .await
+    .unwrap();
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    assert_eq!(heard["uri"], issue, "{heard}");
+}
