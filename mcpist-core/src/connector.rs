@@ -15,8 +15,10 @@ use async_trait::async_trait;
 use rmcp::{
     Peer, RoleServer,
     model::{
-        CallToolResult, JsonObject, LoggingLevel, LoggingMessageNotificationParam,
-        ProgressNotificationParam, ProgressToken,
+        CallToolResult, ClientCapabilities, CreateMessageRequestParams, CreateMessageResult,
+        ElicitRequestParams, ElicitResult, InputRequest, JsonObject, LoggingLevel,
+        LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, PromptMessage,
+        ResourceContents,
     },
 };
 use secrecy::ExposeSecret;
@@ -24,7 +26,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::{Error, Result};
+use crate::{
+    Error, Result,
+    resources::{CompletionRequest, PromptSpec, ResourceSpec},
+};
 
 // The HTTP side of the contract lives in `upstream`; these names stay
 // reachable here, where connector crates have always found them.
@@ -142,7 +147,8 @@ pub struct OAuthSpec {
 /// # Contract
 ///
 /// - **Declarations are fixed.** [`service`](Self::service), [`auth`](Self::auth),
-///   [`base_url`](Self::base_url), [`tools`](Self::tools) and
+///   [`base_url`](Self::base_url), [`tools`](Self::tools),
+///   [`resources`](Self::resources), [`prompts`](Self::prompts) and
 ///   [`oauth`](Self::oauth) return the same answer every time; the server
 ///   reads them when it is built. `service` passes
 ///   [`crate::names::check_service`] and every `{service}_{tool}` a tool
@@ -152,6 +158,12 @@ pub struct OAuthSpec {
 ///   [`CallContext::upstream`], an [`Upstream`] bound to `base_url` that
 ///   attaches the account's credential. A request outside `base_url` is
 ///   refused before it is sent ([`Error::HostNotAllowed`]).
+/// - **Resources, prompts and completions are calls too.**
+///   [`read_resource`](Self::read_resource), [`get_prompt`](Self::get_prompt)
+///   and [`complete`](Self::complete) run on the same path as a read tool:
+///   the service's policy (a resource or prompt counts as a read in its
+///   toolset), account resolution, audit and redaction; everything below
+///   holds for them as for `call`.
 /// - **Arguments arrive validated.** `call` gets arguments that match the
 ///   tool's input schema, with `account` removed; it must still treat them
 ///   as untrusted text (build URLs with [`Upstream::url`] or
@@ -170,7 +182,8 @@ pub struct OAuthSpec {
 ///   the client cancels it, or when the server cuts calls off at shutdown
 ///   ([`crate::McpServer::cut_calls`]). A write may or may not have reached the
 ///   upstream by then, so a connector must not rely on running to the end.
-/// - **Panics are caught.** A panic in `call` or `identity` fails that call
+/// - **Panics are caught.** A panic in `call`, `read_resource`,
+///   `get_prompt`, `complete` or `identity` fails that call
 ///   with "internal error in connector …" (the panic message goes to the log
 ///   only), not the session or the server. Still, do not panic on upstream
 ///   input.
@@ -216,6 +229,67 @@ pub trait Connector: Send + Sync + fmt::Debug + 'static {
     /// argument already removed).
     async fn call(&self, ctx: &CallContext, tool: &str, args: JsonObject)
     -> Result<CallToolResult>;
+
+    /// The resources and resource templates the connector serves (none by
+    /// default). Called once, when the server starts; URIs are of scheme
+    /// [`service`](Self::service) (see [`crate::resources`]).
+    fn resources(&self) -> Vec<ResourceSpec> {
+        Vec::new()
+    }
+
+    /// Reads the resource `uri` (without MCPist's `account` and `offset`
+    /// parameters), which matched the template `resource` (its name) with
+    /// the validated, percent-decoded `params`. Returns its contents, each
+    /// named by `uri`. The server cuts long texts and continues them.
+    async fn read_resource(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        uri: &str,
+        params: JsonObject,
+    ) -> Result<Vec<ResourceContents>> {
+        let _ = (ctx, params, uri);
+        Err(Error::InvalidArguments(format!("no resource {resource}")))
+    }
+
+    /// The resource URIs (without `account=`) a successful call of the write
+    /// `tool` with `args` changed, so that clients subscribed to them hear of
+    /// it (`notifications/resources/updated`); none by default. MCPist tells
+    /// only of changes made through it: an upstream does not tell it of others.
+    fn changed_resources(&self, tool: &str, args: &JsonObject) -> Vec<String> {
+        let _ = (tool, args);
+        Vec::new()
+    }
+
+    /// The prompts the connector serves (none by default). Called once, when
+    /// the server starts.
+    fn prompts(&self) -> Vec<PromptSpec> {
+        Vec::new()
+    }
+
+    /// The messages of `prompt` (its unprefixed name) for `args`, whose
+    /// required arguments are present and every value a string.
+    async fn get_prompt(
+        &self,
+        ctx: &CallContext,
+        prompt: &str,
+        args: JsonObject,
+    ) -> Result<Vec<PromptMessage>> {
+        let _ = (ctx, args);
+        Err(Error::InvalidArguments(format!("no prompt {prompt}")))
+    }
+
+    /// Values for an argument of one of its resource templates or prompts,
+    /// best first; none by default. The server keeps at most
+    /// [`crate::resources::MAX_COMPLETIONS`] and audits the request as a read.
+    async fn complete(
+        &self,
+        ctx: &CallContext,
+        request: &CompletionRequest,
+    ) -> Result<Vec<String>> {
+        let _ = (ctx, request);
+        Ok(Vec::new())
+    }
 }
 
 /// A connector's entry in the link-time registry (see [`inventory`]).
@@ -321,6 +395,17 @@ pub struct CallContext {
     progress_token: Option<ProgressToken>,
     /// The least severe level the client wants; `None`: no log messages.
     min_log_level: Option<LoggingLevel>,
+    /// Whether the client takes requests of the server during a call
+    /// (2025-11-25; a 2026-07-28 client is asked with input-required results).
+    in_flight: bool,
+    /// A 2026-07-28 call: the client's capabilities of this request, and the
+    /// answers it gave so far (carried in the sealed `requestState`).
+    modern: Option<(
+        ClientCapabilities,
+        Arc<std::collections::BTreeMap<String, Value>>,
+    )>,
+    /// How many questions `sample` and `elicit` asked, for their keys.
+    asked: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Severity of a log message sent to the MCP client.
@@ -345,7 +430,138 @@ impl CallContext {
             peer: None,
             progress_token: None,
             min_log_level: Some(LoggingLevel::Info),
+            in_flight: false,
+            modern: None,
+            asked: Arc::default(),
         }
+    }
+
+    /// A 2026-07-28 call: `capabilities` of the request, `answers` so far.
+    pub(crate) fn with_answers(
+        mut self,
+        capabilities: ClientCapabilities,
+        answers: std::collections::BTreeMap<String, Value>,
+    ) -> Self {
+        self.modern = Some((capabilities, Arc::new(answers)));
+        self
+    }
+
+    /// Asks the client every question of `requests` (by key: an
+    /// `elicitation/create`, `sampling/createMessage` or `roots/list`
+    /// request) and returns the answers in order, as JSON results. A
+    /// 2025-11-25 client is sent each request during the call; a 2026-07-28
+    /// client gets them in an input-required result (`?` passes
+    /// [`Error::InputRequired`] on) and its retry runs the call again, when
+    /// this returns what it answered: so ask the same questions, under the
+    /// same keys, in the same order, and do nothing upstream before asking
+    /// that must not happen twice. A question the client did not declare
+    /// the capability for is a clear error. Answers are untrusted input.
+    pub async fn ask(&self, requests: Vec<(String, InputRequest)>) -> Result<Vec<Value>> {
+        let needs = |request: &InputRequest| match request {
+            InputRequest::Elicitation(_) => "elicitation",
+            InputRequest::CreateMessage(_) => "sampling",
+            _ => "roots",
+        };
+        let declared = |c: &ClientCapabilities, what: &str| match what {
+            "elicitation" => c.elicitation.is_some(),
+            "sampling" => c.sampling.is_some(),
+            _ => c.roots.is_some(),
+        };
+        if let Some((capabilities, answers)) = &self.modern {
+            if let Some((_, request)) = requests
+                .iter()
+                .find(|(_, r)| !declared(capabilities, needs(r)))
+            {
+                return Err(Error::MissingClientCapability {
+                    capability: needs(request).to_owned(),
+                });
+            }
+            // An answer of the wrong shape (a number for an elicitation)
+            // counts as none: the question is asked again.
+            let answered = |key: &str, request: &InputRequest| {
+                let Some(answer) = answers.get(key).cloned() else {
+                    return false;
+                };
+                match request {
+                    InputRequest::Elicitation(_) => {
+                        serde_json::from_value::<ElicitResult>(answer).is_ok()
+                    }
+                    InputRequest::CreateMessage(_) => {
+                        serde_json::from_value::<CreateMessageResult>(answer).is_ok()
+                    }
+                    _ => serde_json::from_value::<rmcp::model::ListRootsResult>(answer).is_ok(),
+                }
+            };
+            let missing: rmcp::model::InputRequests = requests
+                .iter()
+                .filter(|(key, request)| !answered(key, request))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::InputRequired { requests: missing });
+            }
+            return Ok(requests
+                .iter()
+                .map(|(key, _)| answers[key].clone())
+                .collect());
+        }
+        let mut out = Vec::with_capacity(requests.len());
+        for (_, request) in requests {
+            let what = needs(&request);
+            let peer = self.asker(what, |c| declared(c, what))?;
+            let failed =
+                |e: rmcp::ServiceError| Error::other("client", format!("{what} failed: {e}"));
+            let answer = match request {
+                InputRequest::Elicitation(r) => {
+                    serde_json::to_value(peer.create_elicitation(r.params).await.map_err(failed)?)
+                }
+                InputRequest::CreateMessage(r) => {
+                    serde_json::to_value(peer.create_message(r.params).await.map_err(failed)?)
+                }
+                _ => serde_json::to_value(peer.list_roots().await.map_err(failed)?),
+            };
+            out.push(answer.map_err(|e| Error::other("client", e))?);
+        }
+        Ok(out)
+    }
+
+    /// Whether [`ask`](Self::ask) can put a question needing `capability`
+    /// (`elicitation`, `sampling` or `roots`) to this call's client: it
+    /// declared it (in this request, from 2026-07-28).
+    pub fn client_offers(&self, capability: &str) -> bool {
+        let declared = |c: &ClientCapabilities| match capability {
+            "elicitation" => c.elicitation.is_some(),
+            "sampling" => c.sampling.is_some(),
+            "roots" => c.roots.is_some(),
+            _ => false,
+        };
+        match (&self.modern, &self.peer) {
+            (Some((capabilities, _)), _) => declared(capabilities),
+            (None, Some(peer)) if self.in_flight => peer
+                .peer_info()
+                .is_some_and(|info| declared(&info.capabilities)),
+            _ => false,
+        }
+    }
+
+    /// One question under a key numbered in asking order.
+    async fn ask_one<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        request: Value,
+    ) -> Result<T> {
+        let n = self
+            .asked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let request: InputRequest =
+            serde_json::from_value(request).map_err(|e| Error::other("client request", e))?;
+        let mut answers = self.ask(vec![(format!("{kind}-{n}"), request)]).await?;
+        serde_json::from_value(answers.remove(0)).map_err(|e| {
+            Error::other(
+                "client",
+                format!("{kind}: an answer of the wrong shape: {e}"),
+            )
+        })
     }
 
     pub(crate) fn with_peer(
@@ -353,11 +569,61 @@ impl CallContext {
         peer: Peer<RoleServer>,
         token: Option<ProgressToken>,
         min_log_level: Option<LoggingLevel>,
+        in_flight: bool,
     ) -> Self {
         self.peer = Some(peer);
         self.progress_token = token;
         self.min_log_level = min_log_level;
+        self.in_flight = in_flight;
         self
+    }
+
+    /// The client, if it takes requests during this call and declared
+    /// `what` (`sampling`, `elicitation`) as `declared` says.
+    fn asker(
+        &self,
+        what: &str,
+        declared: impl Fn(&ClientCapabilities) -> bool,
+    ) -> Result<&Peer<RoleServer>> {
+        let refused = |why: &str| {
+            Err(Error::other(
+                "client",
+                format!("cannot ask the client for {what}: {why}"),
+            ))
+        };
+        let Some(peer) = &self.peer else {
+            return refused("no MCP client is connected to this call");
+        };
+        if !self.in_flight {
+            return refused("its protocol version takes no server requests during a call");
+        }
+        match peer.peer_info() {
+            Some(info) if declared(&info.capabilities) => Ok(peer),
+            _ => refused(&format!("it did not declare the `{what}` capability")),
+        }
+    }
+
+    /// Asks the client's model for a message (MCP `sampling/createMessage`),
+    /// as [`ask`](Self::ask) does (keys `sampling-N` in asking order). Fails
+    /// with a clear error when the client did not declare `sampling`. What
+    /// the model answers is untrusted input, like an argument.
+    pub async fn sample(&self, params: CreateMessageRequestParams) -> Result<CreateMessageResult> {
+        self.ask_one(
+            "sampling",
+            serde_json::json!({"method": "sampling/createMessage", "params": params}),
+        )
+        .await
+    }
+
+    /// Asks the user through the client (MCP `elicitation/create`), as
+    /// [`sample`](Self::sample) does, with the `elicitation` capability
+    /// (keys `elicitation-N`). Never ask for a secret this way.
+    pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult> {
+        self.ask_one(
+            "elicitation",
+            serde_json::json!({"method": "elicitation/create", "params": params}),
+        )
+        .await
     }
 
     /// The upstream client, bound to this connector's base URL and account.
