@@ -12,6 +12,9 @@
 //! Every catalog tool is checked against its vendor's API description
 //! (`mcpist-connectors/vendor/`) by `tests/catalog.rs`.
 
+#[cfg(feature = "fake")]
+pub mod fake;
+
 use std::sync::Arc;
 
 use mcpist_core::{Connector, Error, Registration, Result};

@@ -1,0 +1,225 @@
+//! A catalog service end to end: the real `mcpist` binary with
+//! `[connectors.todoist]` pointed at the fake Todoist (API and OAuth
+//! provider, built from the vendored description): `mcpist apps set`, an
+//! OAuth login through the loopback callback, `mcpist tools`, and the
+//! official MCP Python SDK calling a tool over stdio at both protocol
+//! versions. No secret reaches an output.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    process::Stdio,
+};
+
+use mcpist_connectors::catalog::fake::todoist::FakeTodoist;
+use mcpist_tests::{client_script, python_sdk};
+use serde_json::Value;
+
+mod support;
+use support::*;
+
+const SECRET: &str = "todoist-app-secret-CANARY-9d2e";
+
+/// A home serving Todoist on `fake`, with an OAuth app stored.
+fn todoist_home(fake: &FakeTodoist) -> Home {
+    fake.register_app("todoist-client", SECRET);
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&format!(
+        "[connectors.todoist]\nbase_url = \"{}\"\n\n[connectors.todoist.oauth]\n\
+         authorize_url = \"{}\"\ntoken_url = \"{}\"\n",
+        fake.base_url(),
+        fake.authorize_url(),
+        fake.token_url()
+    ));
+    let out = home.run_input_ok(
+        &[],
+        &[
+            "apps",
+            "set",
+            "todoist",
+            "--client-id",
+            "todoist-client",
+            "--client-secret-stdin",
+        ],
+        &format!("{SECRET}\n"),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/oauth/callback/todoist"));
+    home
+}
+
+/// Runs `mcpist login todoist`, follows the URL it prints as a browser would
+/// (the fake approves at once and redirects to the loopback callback), and
+/// returns what the login printed.
+async fn login(home: &Home) -> String {
+    let mut child = home
+        .cmd(&["login", "todoist", "--no-browser", "--account", "me"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "login exited: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(rest) = line.trim().strip_prefix("http") {
+            break format!("http{rest}");
+        }
+    };
+    let query: std::collections::HashMap<_, _> = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(query["client_id"], "todoist-client");
+    assert_eq!(
+        query["scope"], "data:read_write,data:delete",
+        "Todoist's comma-separated scopes"
+    );
+    let page = reqwest::get(&url).await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Connected"), "{html}");
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    seen.push_str(&rest);
+    assert!(status.success(), "{seen}");
+    seen + &html
+}
+
+/// `tests/clients/smoke.py MODE stdio TOOL ARGS` against `home`, parsed.
+fn smoke(home: &Home, mode: &str, tool: &str, args: &str) -> Value {
+    let script = client_script("smoke.py");
+    let out = home
+        .program(
+            python_sdk().to_str().unwrap(),
+            &[("SMOKE_MCPIST", BIN)],
+            &[script.to_str().unwrap(), mode, "stdio", tool, args],
+        )
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python SDK client ({mode}) failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn todoist_from_the_catalog_logs_in_with_oauth_and_serves_the_python_sdk() {
+    let fake = FakeTodoist::start().await;
+    let home = todoist_home(&fake);
+
+    let printed = login(&home).await;
+    assert!(
+        printed.contains("Connected account 'me' of todoist"),
+        "{printed}"
+    );
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed[0]["service"], "todoist");
+    assert_eq!(listed[0]["kind"], "oauth");
+
+    let tools = String::from_utf8(home.run_ok(&["tools"]).stdout).unwrap();
+    for tool in [
+        "todoist_filter_tasks",
+        "todoist_create_task",
+        "github_get_me",
+    ] {
+        assert!(
+            tools.contains(tool),
+            "{tool} missing from mcpist tools: {tools}"
+        );
+    }
+
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke(
+            &home,
+            mode,
+            "todoist_filter_tasks",
+            r#"{"query": "today | overdue"}"#,
+        );
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(seen["is_error"], false, "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        assert!(
+            text.contains("Buy milk") && text.contains("Call the bank"),
+            "{text}"
+        );
+        let listed = seen["tools"].as_array().unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .filter(|t| t.as_str().unwrap().starts_with("todoist_"))
+                .count(),
+            13
+        );
+        let everything = format!("{printed}{seen}{tools}");
+        assert!(!everything.contains(SECRET), "the app secret leaked");
+        assert!(
+            !everything.contains("todoist-oauth-token-"),
+            "the access token leaked"
+        );
+    }
+    // Every API call carried the token from the login.
+    let calls = fake.requests();
+    assert_eq!(calls.len(), 2);
+    assert!(calls.iter().all(|c| c.path == "/api/v1/tasks/filter"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_service_takes_a_pasted_token_and_its_policy() {
+    let fake = FakeTodoist::start().await;
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&format!(
+        "[connectors.todoist]\nbase_url = \"{}\"\nread_only = true\n",
+        fake.base_url()
+    ));
+    fake.accept_token("todoist-personal-token-CANARY");
+    home.run_input_ok(
+        &[],
+        &["accounts", "add", "todoist", "--token-stdin"],
+        "todoist-personal-token-CANARY\n",
+    );
+    let tools = String::from_utf8(home.run_ok(&["tools"]).stdout).unwrap();
+    assert!(tools.contains("todoist_list_tasks"), "{tools}");
+    let create = tools
+        .lines()
+        .find(|l| l.starts_with("todoist_create_task"))
+        .unwrap();
+    assert!(
+        create.contains("hidden: read_only"),
+        "read_only hides the writes: {create}"
+    );
+    let results = stdio_calls(
+        &home,
+        &[
+            ("todoist_list_projects", serde_json::json!({})),
+            ("todoist_create_task", serde_json::json!({"content": "x"})),
+        ],
+    )
+    .await;
+    assert_eq!(results[0].is_error, Some(false), "{}", text(&results[0]));
+    assert!(text(&results[0]).contains("Inbox"));
+    assert_eq!(results[1].is_error, Some(true), "a write under read_only");
+    assert_eq!(fake.requests().len(), 1, "the refused write sent nothing");
+    let out = home
+        .cmd_env(&[("MCPIST_CONNECTORS__TODOIST__TOOLS", "[]")], &["tools"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown key `tools`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,5 @@
+//! Fakes of the catalog services' upstream APIs (feature `fake`), each built
+//! from the service's vendored description (`vendor/SERVICE/`): its paths,
+//! shapes, status codes and error bodies.
+
+pub mod todoist;
