@@ -1,4 +1,4 @@
-//! A catalog service end to end: the real `mcpist` binary with
+//! Catalog services end to end (Todoist, TickTick): the real `mcpist` binary with
 //! `[connectors.todoist]` pointed at the fake Todoist (API and OAuth
 //! provider, built from the vendored description): `mcpist apps set`, an
 //! OAuth login through the loopback callback, `mcpist tools`, and the
@@ -10,7 +10,10 @@ use std::{
     process::Stdio,
 };
 
-use mcpist_connectors::catalog::fake::todoist::FakeTodoist;
+use mcpist_connectors::catalog::fake::{
+    ticktick::{FakeTicktick, WORK},
+    todoist::FakeTodoist,
+};
 use mcpist_tests::{client_script, python_sdk};
 use serde_json::Value;
 
@@ -19,40 +22,48 @@ use support::*;
 
 const SECRET: &str = "todoist-app-secret-CANARY-9d2e";
 
-/// A home serving Todoist on `fake`, with an OAuth app stored.
-fn todoist_home(fake: &FakeTodoist) -> Home {
-    fake.register_app("todoist-client", SECRET);
+/// A home serving catalog service `service` on a fake (its API base URL and
+/// OAuth endpoints), with the OAuth app `client` stored.
+fn catalog_home(service: &str, urls: [String; 3], client: &str) -> Home {
+    let [base, authorize, token] = urls;
     let home = Home::new();
     home.run_ok(&["init"]);
     home.write_config(&format!(
-        "[connectors.todoist]\nbase_url = \"{}\"\n\n[connectors.todoist.oauth]\n\
-         authorize_url = \"{}\"\ntoken_url = \"{}\"\n",
-        fake.base_url(),
-        fake.authorize_url(),
-        fake.token_url()
+        "[connectors.{service}]\nbase_url = \"{base}\"\n\n[connectors.{service}.oauth]\n\
+         authorize_url = \"{authorize}\"\ntoken_url = \"{token}\"\n"
     ));
     let out = home.run_input_ok(
         &[],
         &[
             "apps",
             "set",
-            "todoist",
+            service,
             "--client-id",
-            "todoist-client",
+            client,
             "--client-secret-stdin",
         ],
         &format!("{SECRET}\n"),
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("/oauth/callback/todoist"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("/oauth/callback/{service}")));
     home
 }
 
-/// Runs `mcpist login todoist`, follows the URL it prints as a browser would
+/// A home serving Todoist on `fake`, with an OAuth app stored.
+fn todoist_home(fake: &FakeTodoist) -> Home {
+    fake.register_app("todoist-client", SECRET);
+    catalog_home(
+        "todoist",
+        [fake.base_url(), fake.authorize_url(), fake.token_url()],
+        "todoist-client",
+    )
+}
+
+/// Runs `mcpist login SERVICE`, follows the URL it prints as a browser would
 /// (the fake approves at once and redirects to the loopback callback), and
 /// returns what the login printed.
-async fn login(home: &Home) -> String {
+async fn login(home: &Home, service: &str, client: &str, scope: &str) -> String {
     let mut child = home
-        .cmd(&["login", "todoist", "--no-browser", "--account", "me"])
+        .cmd(&["login", service, "--no-browser", "--account", "me"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -76,11 +87,8 @@ async fn login(home: &Home) -> String {
         .query_pairs()
         .into_owned()
         .collect();
-    assert_eq!(query["client_id"], "todoist-client");
-    assert_eq!(
-        query["scope"], "data:read_write,data:delete",
-        "Todoist's comma-separated scopes"
-    );
+    assert_eq!(query["client_id"], client);
+    assert_eq!(query["scope"], scope);
     let page = reqwest::get(&url).await.unwrap();
     let html = page.text().await.unwrap();
     assert!(html.contains("Connected"), "{html}");
@@ -117,7 +125,14 @@ async fn todoist_from_the_catalog_logs_in_with_oauth_and_serves_the_python_sdk()
     let fake = FakeTodoist::start().await;
     let home = todoist_home(&fake);
 
-    let printed = login(&home).await;
+    // Todoist separates scopes with commas: one value.
+    let printed = login(
+        &home,
+        "todoist",
+        "todoist-client",
+        "data:read_write,data:delete",
+    )
+    .await;
     assert!(
         printed.contains("Connected account 'me' of todoist"),
         "{printed}"
@@ -222,4 +237,58 @@ async fn a_catalog_service_takes_a_pasted_token_and_its_policy() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticktick_logs_in_with_basic_client_auth_and_serves_the_python_sdk() {
+    let fake = FakeTicktick::start().await;
+    fake.register_app("ticktick-client", SECRET);
+    let home = catalog_home(
+        "ticktick",
+        [fake.base_url(), fake.authorize_url(), fake.token_url()],
+        "ticktick-client",
+    );
+    let printed = login(
+        &home,
+        "ticktick",
+        "ticktick-client",
+        "tasks:read tasks:write",
+    )
+    .await;
+    assert!(
+        printed.contains("Connected account 'me' of ticktick"),
+        "{printed}"
+    );
+    assert_eq!(
+        fake.basic_auth_token_requests(),
+        1,
+        "TickTick takes the client's id and secret by HTTP Basic"
+    );
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed[0]["kind"], "oauth");
+    assert!(
+        listed[0]["expires_at"].as_u64().unwrap() > 0,
+        "expires_in is kept"
+    );
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke(
+            &home,
+            mode,
+            "ticktick_get_project_data",
+            &format!(r#"{{"projectId": "{WORK}"}}"#),
+        );
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(seen["is_error"], false, "{seen}");
+        assert!(
+            seen["text"].as_str().unwrap().contains("Write the report"),
+            "{seen}"
+        );
+        let everything = format!("{printed}{seen}");
+        assert!(!everything.contains(SECRET), "the app secret leaked");
+        assert!(
+            !everything.contains("ticktick-access-"),
+            "the access token leaked"
+        );
+    }
 }

@@ -40,6 +40,8 @@
 //! # ...
 //! paged = true                    # returns {"items": [...], "next_cursor": ...}
 //! fixed_body = { status = "completed" }     # JSON body fields sent as written
+//! # body = ["title", "id=task_id"]          # field=arg: the body field `id` gets argument task_id
+//! # items = "tasks"               # returns {"items": [...]}, each item projected to `result`
 //! ```
 //!
 //! A service shipped in the catalog (`catalog.rs`) also declares its OAuth
@@ -155,6 +157,7 @@ struct ToolConfig {
     result: Vec<String>,
     #[serde(default)]
     paged: bool,
+    items: Option<String>,
     #[serde(default)]
     fixed_body: Map<String, Value>,
     input_schema: Value,
@@ -189,10 +192,13 @@ struct Tool {
     /// The path template, checked at build time.
     path: String,
     query: Vec<String>,
-    body: Vec<String>,
+    /// Body fields and the arguments they take (`field=arg`, or one name for both).
+    body: Vec<(String, String)>,
     fixed_body: Map<String, Value>,
     result: Vec<String>,
-    /// Where the list and the next cursor are, for a paged tool.
+    /// Where the list is, for a tool that answers with one inside an object.
+    items: Option<String>,
+    /// Where the next cursor is, for a paged tool.
     paged: Option<Pagination>,
 }
 
@@ -316,13 +322,32 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
             }
             (true, Some(p)) => Some(p.clone()),
         };
-        if let Some(key) = tool.fixed_body.keys().find(|k| tool.body.contains(k)) {
+        let body: Vec<(String, String)> = tool
+            .body
+            .iter()
+            .map(|b| match b.split_once('=') {
+                Some((field, arg)) => (field.to_owned(), arg.to_owned()),
+                None => (b.clone(), b.clone()),
+            })
+            .collect();
+        if let Some(key) = tool
+            .fixed_body
+            .keys()
+            .find(|k| body.iter().any(|(f, _)| f == *k))
+        {
             return Err(bad(
                 "fixed_body",
                 format!("{key:?} is also an argument in body"),
             ));
         }
-        for (key, args) in [("query", &tool.query), ("body", &tool.body)] {
+        let body_args: Vec<String> = body.iter().map(|(_, a)| a.clone()).collect();
+        if tool.items.is_some() && paged.is_some() {
+            return Err(bad(
+                "items",
+                "a paged tool takes its list from [pagination] items".into(),
+            ));
+        }
+        for (key, args) in [("query", &tool.query), ("body", &body_args)] {
             if let Some(unknown) = args.iter().find(|a| !properties.contains_key(a.as_str())) {
                 return Err(bad(
                     key,
@@ -358,9 +383,10 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
             method,
             path: tool.path,
             query: tool.query,
-            body: tool.body,
+            body,
             fixed_body: tool.fixed_body,
             result: tool.result,
+            items: paged.as_ref().map(|p| p.items.clone()).or(tool.items),
             paged,
         });
     }
@@ -424,7 +450,7 @@ impl Connector for DeclarativeConnector {
             let mut body: Map<String, Value> = tool
                 .body
                 .iter()
-                .filter_map(|b| args.get(b).map(|v| (b.clone(), v.clone())))
+                .filter_map(|(field, arg)| args.get(arg).map(|v| (field.clone(), v.clone())))
                 .collect();
             body.extend(tool.fixed_body.clone());
             request = request.json(&body);
@@ -442,9 +468,9 @@ impl Connector for DeclarativeConnector {
         if !status.is_success() {
             return Err(self.failure(upstream, status, &headers, &body, &raw));
         }
-        let out = match &tool.paged {
+        let out = match &tool.items {
             _ if body.is_null() => json!({"ok": true, "status": status.as_u16()}),
-            Some(page) => paged(&body, page, &tool.result),
+            Some(items) => listed(&body, items, tool.paged.as_ref(), &tool.result),
             None if tool.result.is_empty() => body,
             None => rest::pick(&body, &tool.result),
         };
@@ -507,12 +533,12 @@ impl DeclarativeConnector {
     }
 }
 
-/// A paged answer as `{"items": [...], "next_cursor": ...}`, each item
-/// projected to `fields` (all of it when none are named); `next_cursor` only
-/// when there is a next page.
-fn paged(body: &Value, page: &Pagination, fields: &[String]) -> Value {
+/// The list at `items` in `body` as `{"items": [...], "next_cursor": ...}`,
+/// each item projected to `fields` (all of it when none are named);
+/// `next_cursor` only for a paged tool with a next page.
+fn listed(body: &Value, items: &str, page: Option<&Pagination>, fields: &[String]) -> Value {
     let items = body
-        .pointer(&format!("/{}", page.items))
+        .pointer(&format!("/{items}"))
         .and_then(Value::as_array)
         .map(|items| {
             items
@@ -528,6 +554,9 @@ fn paged(body: &Value, page: &Pagination, fields: &[String]) -> Value {
         })
         .unwrap_or_default();
     let mut out = json!({ "items": Value::Array(items) });
+    let Some(page) = page else {
+        return out;
+    };
     match body.pointer(&format!("/{}", page.next)) {
         Some(Value::String(s)) if !s.is_empty() => out["next_cursor"] = json!(s),
         Some(n @ Value::Number(_)) => out["next_cursor"] = n.clone(),

@@ -216,7 +216,24 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
             }
         }
         sent.extend(list("query").into_iter().map(|a| (a, In::Query)));
-        sent.extend(list("body").into_iter().map(|a| (a, In::Body)));
+        // `field=arg`: the body field takes another argument's value.
+        let mut renamed: Vec<(String, String)> = Vec::new();
+        for b in list("body") {
+            match b.split_once('=') {
+                Some((field, arg)) => {
+                    renamed.push((field.to_owned(), arg.to_owned()));
+                    sent.push((field.to_owned(), In::Body));
+                }
+                None => sent.push((b, In::Body)),
+            }
+        }
+        let arg_of = |field: &str, place: In| -> String {
+            renamed
+                .iter()
+                .find(|(f, _)| place == In::Body && f == field)
+                .map(|(_, a)| a.clone())
+                .unwrap_or_else(|| field.to_owned())
+        };
         let fixed: Vec<String> = tool["fixed_body"]
             .as_object()
             .map(|m| m.keys().cloned().collect())
@@ -230,7 +247,10 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
                 out.push(format!("{at}: {arg} is not a {place:?} parameter of {op}"));
                 continue;
             };
-            let prop = properties.get(arg).cloned().unwrap_or(Value::Null);
+            let prop = properties
+                .get(&arg_of(arg, *place))
+                .cloned()
+                .unwrap_or(Value::Null);
             let kind = type_of(&prop);
             if !compatible(kind.as_deref(), param.kind.as_deref()) {
                 out.push(format!(
@@ -257,7 +277,7 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
             }
         }
         for prop in properties.keys() {
-            if !sent.iter().any(|(a, _)| a == prop) {
+            if !sent.iter().any(|(a, place)| &arg_of(a, *place) == prop) {
                 out.push(format!("{at}: argument {prop} is sent nowhere"));
             }
         }
@@ -265,7 +285,7 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
             let by_tool = sent
                 .iter()
                 .any(|(a, place)| a == &param.name && *place == param.at)
-                && required.contains(&param.name);
+                && required.contains(&arg_of(&param.name, param.at));
             let fixed_here = param.at == In::Body && fixed.contains(&param.name);
             if !(by_tool || fixed_here) {
                 out.push(format!(
@@ -446,6 +466,28 @@ fn the_checker_fails_each_kind_of_mismatch() {
         (
             "not in vendor/tools.json",
             Box::new(|d| d.pointer_mut(tool).unwrap()["name"] = json!("other")),
+        ),
+        (
+            "title (Body) is required",
+            // title=name: the required field is sent from an optional argument.
+            Box::new(|d| {
+                let t = d.pointer_mut(tool).unwrap();
+                t["body"] = json!(["title=name", "tags", "size"]);
+                let props = t["input_schema"]["properties"].as_object_mut().unwrap();
+                props.remove("title");
+                props.insert("name".into(), json!({"type": "string"}));
+            }),
+        ),
+        (
+            "title is Some(\"integer\") here",
+            Box::new(|d| {
+                let t = d.pointer_mut(tool).unwrap();
+                t["body"] = json!(["title=name", "tags", "size"]);
+                let props = t["input_schema"]["properties"].as_object_mut().unwrap();
+                props.remove("title");
+                props.insert("name".into(), json!({"type": "integer"}));
+                t["input_schema"]["required"] = json!(["name"]);
+            }),
         ),
     ];
     for (expected, change) in cases {

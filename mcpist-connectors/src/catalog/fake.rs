@@ -2,4 +2,5 @@
 //! from the service's vendored description (`vendor/SERVICE/`): its paths,
 //! shapes, status codes and error bodies.
 
+pub mod ticktick;
 pub mod todoist;
