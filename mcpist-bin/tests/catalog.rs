@@ -1,4 +1,4 @@
-//! Catalog services end to end (Todoist, TickTick): the real `mcpist` binary with
+//! Catalog services end to end (Todoist, TickTick, Google Tasks): the real `mcpist` binary with
 //! `[connectors.todoist]` pointed at the fake Todoist (API and OAuth
 //! provider, built from the vendored description): `mcpist apps set`, an
 //! OAuth login through the loopback callback, `mcpist tools`, and the
@@ -11,6 +11,7 @@ use std::{
 };
 
 use mcpist_connectors::catalog::fake::{
+    google_tasks::FakeGoogleTasks,
     ticktick::{FakeTicktick, WORK},
     todoist::FakeTodoist,
 };
@@ -289,6 +290,64 @@ async fn ticktick_logs_in_with_basic_client_auth_and_serves_the_python_sdk() {
         assert!(
             !everything.contains("ticktick-access-"),
             "the access token leaked"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_tasks_logs_in_offline_with_consent_and_serves_the_python_sdk() {
+    let fake = FakeGoogleTasks::start().await;
+    fake.register_app("123-fake.apps.googleusercontent.com", SECRET);
+    let home = catalog_home(
+        "google_tasks",
+        [fake.base_url(), fake.authorize_url(), fake.token_url()],
+        "123-fake.apps.googleusercontent.com",
+    );
+    let printed = login(
+        &home,
+        "google_tasks",
+        "123-fake.apps.googleusercontent.com",
+        "https://www.googleapis.com/auth/tasks",
+    )
+    .await;
+    assert!(
+        printed.contains("Connected account 'me' of google_tasks"),
+        "{printed}"
+    );
+    // Google returns a refresh token only for offline access, on every
+    // consent only with prompt=consent; earlier grants are kept.
+    let asked = &fake.authorize_queries()[0];
+    assert_eq!(asked["access_type"], "offline");
+    assert_eq!(asked["prompt"], "consent");
+    assert_eq!(asked["include_granted_scopes"], "true");
+    assert_eq!(asked["code_challenge_method"], "S256");
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed[0]["kind"], "oauth");
+    assert!(listed[0]["expires_at"].as_u64().unwrap() > 0);
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke(
+            &home,
+            mode,
+            "google_tasks_list_tasks",
+            r#"{"tasklist": "@default", "showCompleted": false}"#,
+        );
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(seen["is_error"], false, "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        assert!(
+            text.contains("File the taxes") && !text.contains("Renew the passport"),
+            "{text}"
+        );
+        let everything = format!("{printed}{seen}");
+        assert!(!everything.contains(SECRET), "the app secret leaked");
+        assert!(
+            !everything.contains("ya29.fake-access-"),
+            "the access token leaked"
+        );
+        assert!(
+            !everything.contains("1//fake-refresh-"),
+            "the refresh token leaked"
         );
     }
 }

@@ -42,6 +42,7 @@ macro_rules! catalog {
 }
 
 catalog! {
+    "google_tasks" => "Google Tasks: task lists and tasks",
     "ticktick" => "TickTick: projects and tasks (Open API)",
     "todoist" => "Todoist: projects, sections, labels and tasks (API v1)",
 }

@@ -38,6 +38,8 @@ struct Param {
     /// For arrays: the items' type.
     items: Option<String>,
     required: bool,
+    /// Output only: the vendor ignores or refuses it in a request.
+    read_only: bool,
 }
 
 /// An upstream operation: the server URL its path hangs under, and its parameters.
@@ -99,6 +101,7 @@ fn openapi_operation(doc: &Value, op: &str) -> Option<Operation> {
             kind: type_of(schema),
             items: type_of(resolve(doc, &schema["items"])),
             required: p["required"] == true,
+            read_only: false,
         });
     }
     let body = operation
@@ -119,6 +122,7 @@ fn openapi_operation(doc: &Value, op: &str) -> Option<Operation> {
                 kind: type_of(schema),
                 items: type_of(resolve(doc, &schema["items"])),
                 required: required.contains(&name.as_str()),
+                read_only: schema["readOnly"] == true,
             });
         }
     }
@@ -133,11 +137,80 @@ fn openapi_operation(doc: &Value, op: &str) -> Option<Operation> {
     })
 }
 
+/// The method `op` (a method id such as `tasks.tasks.list`) of a Google
+/// discovery document; its path is relative to `rootUrl` + `servicePath`.
+fn discovery_operation(doc: &Value, op: &str) -> Option<Operation> {
+    fn find<'a>(resources: &'a Value, id: &str) -> Option<&'a Value> {
+        for resource in resources.as_object()?.values() {
+            if let Some(m) = resource["methods"]
+                .as_object()
+                .and_then(|ms| ms.values().find(|m| m["id"] == id))
+            {
+                return Some(m);
+            }
+            if let Some(m) = find(&resource["resources"], id) {
+                return Some(m);
+            }
+        }
+        None
+    }
+    let method = find(&doc["resources"], op)?;
+    let schema_of = |v: &Value| -> Value {
+        match v.get("$ref").and_then(Value::as_str) {
+            Some(name) => doc["schemas"][name].clone(),
+            None => v.clone(),
+        }
+    };
+    let mut params = Vec::new();
+    for (name, p) in method["parameters"].as_object().into_iter().flatten() {
+        let at = match p["location"].as_str() {
+            Some("path") => In::Path,
+            Some("query") => In::Query,
+            _ => continue,
+        };
+        params.push(Param {
+            name: name.clone(),
+            at,
+            kind: type_of(p),
+            items: None,
+            required: p["required"] == true,
+            read_only: false,
+        });
+    }
+    if let Some(request) = method.get("request") {
+        let body = schema_of(request);
+        for (name, p) in body["properties"].as_object().into_iter().flatten() {
+            let p = schema_of(p);
+            params.push(Param {
+                name: name.clone(),
+                at: In::Body,
+                kind: type_of(&p),
+                items: type_of(&schema_of(&p["items"])),
+                required: false,
+                read_only: p["readOnly"] == true,
+            });
+        }
+    }
+    Some(Operation {
+        server: format!(
+            "{}{}",
+            doc["rootUrl"].as_str().unwrap_or_default(),
+            doc["servicePath"].as_str().unwrap_or_default()
+        ),
+        method: method["httpMethod"].as_str().unwrap_or_default().to_owned(),
+        path: format!("/{}", method["path"].as_str().unwrap_or_default()),
+        params,
+    })
+}
+
 /// The operation `op` of `service`'s vendored description, read from `vendor`.
 fn operation(vendor: &Path, service: &str, op: &str) -> Option<Operation> {
     let folder = vendor.join(service);
     if folder.join("openapi.json").exists() {
         return openapi_operation(&read_json(&folder.join("openapi.json")), op);
+    }
+    if folder.join("discovery.json").exists() {
+        return discovery_operation(&read_json(&folder.join("discovery.json")), op);
     }
     None
 }
@@ -247,6 +320,9 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
                 out.push(format!("{at}: {arg} is not a {place:?} parameter of {op}"));
                 continue;
             };
+            if param.read_only {
+                out.push(format!("{at}: {arg} is output only in {op}"));
+            }
             let prop = properties
                 .get(&arg_of(arg, *place))
                 .cloned()

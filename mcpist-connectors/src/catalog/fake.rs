@@ -2,5 +2,6 @@
 //! from the service's vendored description (`vendor/SERVICE/`): its paths,
 //! shapes, status codes and error bodies.
 
+pub mod google_tasks;
 pub mod ticktick;
 pub mod todoist;
