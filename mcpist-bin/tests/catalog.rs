@@ -1,4 +1,4 @@
-//! Catalog services end to end (Todoist, TickTick, Google Tasks): the real `mcpist` binary with
+//! Catalog services end to end (Todoist, TickTick, Google Tasks, Microsoft To Do): the real `mcpist` binary with
 //! `[connectors.todoist]` pointed at the fake Todoist (API and OAuth
 //! provider, built from the vendored description): `mcpist apps set`, an
 //! OAuth login through the loopback callback, `mcpist tools`, and the
@@ -12,6 +12,7 @@ use std::{
 
 use mcpist_connectors::catalog::fake::{
     google_tasks::FakeGoogleTasks,
+    microsoft_todo::{FakeMicrosoftTodo, TASKS},
     ticktick::{FakeTicktick, WORK},
     todoist::FakeTodoist,
 };
@@ -347,6 +348,54 @@ async fn google_tasks_logs_in_offline_with_consent_and_serves_the_python_sdk() {
         );
         assert!(
             !everything.contains("1//fake-refresh-"),
+            "the refresh token leaked"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microsoft_todo_logs_in_on_the_common_tenant_and_serves_the_python_sdk() {
+    let fake = FakeMicrosoftTodo::start().await;
+    fake.register_app("00000000-fake-app", SECRET);
+    let home = catalog_home(
+        "microsoft_todo",
+        [fake.base_url(), fake.authorize_url(), fake.token_url()],
+        "00000000-fake-app",
+    );
+    // offline_access is what gets a refresh token from Microsoft.
+    let printed = login(
+        &home,
+        "microsoft_todo",
+        "00000000-fake-app",
+        "Tasks.ReadWrite offline_access",
+    )
+    .await;
+    assert!(
+        printed.contains("Connected account 'me' of microsoft_todo"),
+        "{printed}"
+    );
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke(
+            &home,
+            mode,
+            "microsoft_todo_list_tasks",
+            &format!(r#"{{"list": "{TASKS}", "filter": "status ne 'completed'"}}"#),
+        );
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(seen["is_error"], false, "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        assert!(
+            text.contains("Send the invoice") && !text.contains("Sign the lease"),
+            "{text}"
+        );
+        let everything = format!("{printed}{seen}");
+        assert!(!everything.contains(SECRET), "the app secret leaked");
+        assert!(
+            !everything.contains("fake.access."),
+            "the access token leaked"
+        );
+        assert!(
+            !everything.contains("fake.refresh."),
             "the refresh token leaked"
         );
     }

@@ -43,6 +43,7 @@ macro_rules! catalog {
 
 catalog! {
     "google_tasks" => "Google Tasks: task lists and tasks",
+    "microsoft_todo" => "Microsoft To Do: lists, tasks and checklists (Graph)",
     "ticktick" => "TickTick: projects and tasks (Open API)",
     "todoist" => "Todoist: projects, sections, labels and tasks (API v1)",
 }

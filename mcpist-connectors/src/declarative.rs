@@ -31,6 +31,9 @@
 //! items = "results"               # JSON pointer (no leading `/`) to the answer's list
 //! next = "next_cursor"            # pointer to the next page's cursor (absent or null: last page)
 //! cursor = "cursor"               # the argument (an input_schema property) that sends it back
+//! # style = "link"                # `next` is a whole URL under base_url (Microsoft Graph's
+//! #                               # @odata.nextLink): the cursor argument is that URL, requested
+//! #                               # as it is (after checking it stays under base_url)
 //!
 //! [connectors.todo.errors]
 //! message = ["error"]             # pointers tried in order for the vendor's error message
@@ -41,6 +44,7 @@
 //! paged = true                    # returns {"items": [...], "next_cursor": ...}
 //! fixed_body = { status = "completed" }     # JSON body fields sent as written
 //! # body = ["title", "id=task_id"]          # field=arg: the body field `id` gets argument task_id
+//! # query = ["$top=top"]          # the same for query parameters
 //! # items = "tasks"               # returns {"items": [...]}, each item projected to `result`
 //! ```
 //!
@@ -113,6 +117,19 @@ struct Pagination {
     items: String,
     next: String,
     cursor: String,
+    #[serde(default)]
+    style: PageStyle,
+}
+
+/// How a paged answer names its next page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PageStyle {
+    /// A token sent back as the cursor query parameter.
+    #[default]
+    Cursor,
+    /// A whole URL under the base URL.
+    Link,
 }
 
 /// `[errors]`: where an unsuccessful answer keeps its message and its wait.
@@ -191,7 +208,8 @@ struct Tool {
     method: Method,
     /// The path template, checked at build time.
     path: String,
-    query: Vec<String>,
+    /// Query parameters and the arguments they take.
+    query: Vec<(String, String)>,
     /// Body fields and the arguments they take (`field=arg`, or one name for both).
     body: Vec<(String, String)>,
     fixed_body: Map<String, Value>,
@@ -314,22 +332,27 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
                     "needs a [pagination] table (items, next, cursor)".into(),
                 ));
             }
-            (true, Some(p)) if !tool.query.contains(&p.cursor) => {
+            (true, Some(p)) if p.style == PageStyle::Cursor && !tool.query.contains(&p.cursor) => {
                 return Err(bad(
                     "paged",
                     format!("the cursor argument {:?} must be in query", p.cursor),
                 ));
             }
+            (true, Some(p))
+                if p.style == PageStyle::Link && !properties.contains_key(&p.cursor) =>
+            {
+                return Err(bad(
+                    "paged",
+                    format!(
+                        "the cursor argument {:?} must be a property of input_schema",
+                        p.cursor
+                    ),
+                ));
+            }
             (true, Some(p)) => Some(p.clone()),
         };
-        let body: Vec<(String, String)> = tool
-            .body
-            .iter()
-            .map(|b| match b.split_once('=') {
-                Some((field, arg)) => (field.to_owned(), arg.to_owned()),
-                None => (b.clone(), b.clone()),
-            })
-            .collect();
+        let query = pairs(&tool.query);
+        let body = pairs(&tool.body);
         if let Some(key) = tool
             .fixed_body
             .keys()
@@ -341,13 +364,14 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
             ));
         }
         let body_args: Vec<String> = body.iter().map(|(_, a)| a.clone()).collect();
+        let query_args: Vec<String> = query.iter().map(|(_, a)| a.clone()).collect();
         if tool.items.is_some() && paged.is_some() {
             return Err(bad(
                 "items",
                 "a paged tool takes its list from [pagination] items".into(),
             ));
         }
-        for (key, args) in [("query", &tool.query), ("body", &body_args)] {
+        for (key, args) in [("query", &query_args), ("body", &body_args)] {
             if let Some(unknown) = args.iter().find(|a| !properties.contains_key(a.as_str())) {
                 return Err(bad(
                     key,
@@ -382,7 +406,7 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
             ),
             method,
             path: tool.path,
-            query: tool.query,
+            query,
             body,
             fixed_body: tool.fixed_body,
             result: tool.result,
@@ -444,8 +468,25 @@ impl Connector for DeclarativeConnector {
         let segments = rest::fill(&tool.path, &args)?;
         let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
         let upstream = ctx.upstream();
-        let query = rest::query(tool.query.iter().map(String::as_str), &args);
-        let mut request = upstream.request(tool.method.clone(), &refs)?.query(&query);
+        let next_link = tool
+            .paged
+            .as_ref()
+            .filter(|p| p.style == PageStyle::Link)
+            .and_then(|p| args.get(&p.cursor))
+            .and_then(Value::as_str);
+        let mut request = match next_link {
+            Some(link) => self.link_request(upstream, link)?,
+            None => {
+                let query: Vec<(&str, String)> = tool
+                    .query
+                    .iter()
+                    .filter_map(|(param, arg)| {
+                        args.get(arg).map(|v| (param.as_str(), rest::text(v)))
+                    })
+                    .collect();
+                upstream.request(tool.method.clone(), &refs)?.query(&query)
+            }
+        };
         if !tool.body.is_empty() || !tool.fixed_body.is_empty() {
             let mut body: Map<String, Value> = tool
                 .body
@@ -480,7 +521,52 @@ impl Connector for DeclarativeConnector {
     }
 }
 
+/// `field=arg` entries as (field, arg) pairs; a plain name is both.
+fn pairs(entries: &[String]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|e| match e.split_once('=') {
+            Some((field, arg)) => (field.to_owned(), arg.to_owned()),
+            None => (e.clone(), e.clone()),
+        })
+        .collect()
+}
+
 impl DeclarativeConnector {
+    /// A GET of `link`, a next-page URL the upstream gave, which must lie
+    /// under the base URL; its path segments and query are sent as they are.
+    fn link_request(
+        &self,
+        upstream: &mcpist_core::connector::Upstream,
+        link: &str,
+    ) -> Result<reqwest::RequestBuilder> {
+        let refused = || {
+            Error::InvalidArguments(format!(
+                "the cursor must be a next-page link under {} as {} returned it",
+                self.base_url, self.service
+            ))
+        };
+        let url = Url::parse(link).map_err(|_| refused())?;
+        let base = self.base_url.as_str().trim_end_matches('/');
+        if url.origin() != self.base_url.origin()
+            || !url
+                .path()
+                .starts_with(self.base_url.path().trim_end_matches('/'))
+        {
+            return Err(refused());
+        }
+        let below = &url.as_str()[..url.as_str().find('?').unwrap_or(url.as_str().len())];
+        let rest = below.strip_prefix(base).ok_or_else(refused)?;
+        let segments: Vec<String> = rest
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect();
+        let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        Ok(upstream.request(Method::GET, &refs)?.query(&query))
+    }
+
     /// The error of an unsuccessful answer: the vendor's message where
     /// `[errors] message` points (else the start of the body), and on a 429
     /// without a `Retry-After` header the wait `[errors] retry_after` names.
@@ -531,6 +617,14 @@ impl DeclarativeConnector {
             (error, _) => error,
         }
     }
+}
+
+/// A percent-encoded path segment as text.
+fn percent_decode(segment: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 /// The list at `items` in `body` as `{"items": [...], "next_cursor": ...}`,

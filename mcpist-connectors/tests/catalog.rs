@@ -203,11 +203,145 @@ fn discovery_operation(doc: &Value, op: &str) -> Option<Operation> {
     })
 }
 
+/// The JSON Schema type of a CSDL type name.
+fn csdl_type(types: &Value, name: &str) -> (Option<String>, Option<String>) {
+    if let Some(inner) = name
+        .strip_prefix("Collection(")
+        .and_then(|n| n.strip_suffix(')'))
+    {
+        return (Some("array".into()), csdl_type(types, inner).0);
+    }
+    let kind = match name {
+        "Edm.String" | "Edm.DateTimeOffset" | "Edm.Date" | "Edm.Guid" => "string",
+        "Edm.Boolean" => "boolean",
+        "Edm.Int32" | "Edm.Int64" => "integer",
+        "Edm.Double" => "number",
+        other => match types[other.trim_start_matches("graph.")]["kind"].as_str() {
+            Some("EnumType") => "string",
+            Some(_) => "object",
+            None => return (None, None),
+        },
+    };
+    (Some(kind.into()), None)
+}
+
+/// A Microsoft Graph operation ("METHOD /me/..."): a row of `paths.md`
+/// (its query options in the notes), its path walked through the CSDL
+/// navigation properties to the entity type whose properties make the body.
+fn graph_operation(folder: &Path, op: &str) -> Option<Operation> {
+    let (method, path) = op.split_once(' ')?;
+    let md = std::fs::read_to_string(folder.join("paths.md")).ok()?;
+    let server = md
+        .lines()
+        .find_map(|l| l.strip_prefix("Base `"))
+        .and_then(|l| l.split('`').next())?
+        .to_owned();
+    let row = md.lines().find(|l| {
+        let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+        cells.len() > 3
+            && cells[1].split('/').any(|m| m == method)
+            && cells[2] == format!("`{path}`")
+    })?;
+    let notes = row.split('|').nth(3).unwrap_or_default();
+    let csdl = read_json(&folder.join("csdl-types.json"));
+    let types = &csdl["types"];
+    // Walk /me/nav/{key}/nav... to the addressed type.
+    let mut segments = path.trim_start_matches('/').split('/');
+    if segments.next() != Some("me") {
+        return None;
+    }
+    let mut navs = csdl["navigationRoots"]["user"].clone();
+    let mut target = String::new();
+    let mut params = Vec::new();
+    for segment in segments {
+        if let Some(key) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            target = target
+                .trim_start_matches("Collection(")
+                .trim_end_matches(')')
+                .to_owned();
+            params.push(Param {
+                name: key.into(),
+                at: In::Path,
+                kind: Some("string".into()),
+                items: None,
+                required: true,
+                read_only: false,
+            });
+            continue;
+        }
+        target = navs[segment]["Type"].as_str()?.to_owned();
+        let name = target
+            .trim_start_matches("Collection(")
+            .trim_end_matches(')')
+            .trim_start_matches("graph.");
+        navs = types[name]["navigationProperties"].clone();
+    }
+    let entity = target
+        .trim_start_matches("Collection(")
+        .trim_end_matches(')')
+        .trim_start_matches("graph.")
+        .to_owned();
+    for word in notes.split('`').skip(1).step_by(2) {
+        if let Some(option) = word.strip_prefix('$') {
+            let kind = if matches!(option, "top" | "skip") {
+                "integer"
+            } else {
+                "string"
+            };
+            params.push(Param {
+                name: word.into(),
+                at: In::Query,
+                kind: Some(kind.into()),
+                items: None,
+                required: false,
+                read_only: false,
+            });
+        }
+    }
+    if matches!(method, "POST" | "PATCH") {
+        let required: Vec<&str> = notes
+            .split('`')
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[1].trim_start().starts_with("required"))
+            .map(|w| w[0])
+            .collect();
+        let mut ty = Some(entity.as_str());
+        while let Some(name) = ty {
+            for (prop, spec) in types[name]["properties"].as_object().into_iter().flatten() {
+                let (kind, items) = csdl_type(types, spec["Type"].as_str().unwrap_or_default());
+                params.push(Param {
+                    name: prop.clone(),
+                    at: In::Body,
+                    kind,
+                    items,
+                    required: method == "POST" && required.contains(&prop.as_str()),
+                    // Keys and timestamps the service sets.
+                    read_only: prop == "id"
+                        || prop.ends_with("DateTime") && spec["Nullable"] == "false",
+                });
+            }
+            ty = types[name]["BaseType"]
+                .as_str()
+                .map(|b| b.trim_start_matches("graph."));
+        }
+    }
+    Some(Operation {
+        server,
+        method: method.to_owned(),
+        path: path.to_owned(),
+        params,
+    })
+}
+
 /// The operation `op` of `service`'s vendored description, read from `vendor`.
 fn operation(vendor: &Path, service: &str, op: &str) -> Option<Operation> {
     let folder = vendor.join(service);
     if folder.join("openapi.json").exists() {
         return openapi_operation(&read_json(&folder.join("openapi.json")), op);
+    }
+    if folder.join("paths.md").exists() {
+        return graph_operation(&folder, op);
     }
     if folder.join("discovery.json").exists() {
         return discovery_operation(&read_json(&folder.join("discovery.json")), op);
@@ -288,25 +422,30 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
                 required.push(arg.to_owned());
             }
         }
-        sent.extend(list("query").into_iter().map(|a| (a, In::Query)));
-        // `field=arg`: the body field takes another argument's value.
-        let mut renamed: Vec<(String, String)> = Vec::new();
-        for b in list("body") {
-            match b.split_once('=') {
-                Some((field, arg)) => {
-                    renamed.push((field.to_owned(), arg.to_owned()));
-                    sent.push((field.to_owned(), In::Body));
+        // `field=arg`: the parameter takes another argument's value.
+        let mut renamed: Vec<(String, In, String)> = Vec::new();
+        for (key, place) in [("query", In::Query), ("body", In::Body)] {
+            for entry in list(key) {
+                match entry.split_once('=') {
+                    Some((field, arg)) => {
+                        renamed.push((field.to_owned(), place, arg.to_owned()));
+                        sent.push((field.to_owned(), place));
+                    }
+                    None => sent.push((entry, place)),
                 }
-                None => sent.push((b, In::Body)),
             }
         }
         let arg_of = |field: &str, place: In| -> String {
             renamed
                 .iter()
-                .find(|(f, _)| place == In::Body && f == field)
-                .map(|(_, a)| a.clone())
+                .find(|(f, p, _)| *p == place && f == field)
+                .map(|(_, _, a)| a.clone())
                 .unwrap_or_else(|| field.to_owned())
         };
+        // A link-style cursor is a whole next-page URL, not a parameter.
+        let link_cursor = (tool["paged"] == true && definition["pagination"]["style"] == "link")
+            .then(|| definition["pagination"]["cursor"].as_str())
+            .flatten();
         let fixed: Vec<String> = tool["fixed_body"]
             .as_object()
             .map(|m| m.keys().cloned().collect())
@@ -353,7 +492,9 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
             }
         }
         for prop in properties.keys() {
-            if !sent.iter().any(|(a, place)| &arg_of(a, *place) == prop) {
+            if Some(prop.as_str()) != link_cursor
+                && !sent.iter().any(|(a, place)| &arg_of(a, *place) == prop)
+            {
                 out.push(format!("{at}: argument {prop} is sent nowhere"));
             }
         }

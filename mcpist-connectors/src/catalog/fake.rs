@@ -3,5 +3,6 @@
 //! shapes, status codes and error bodies.
 
 pub mod google_tasks;
+pub mod microsoft_todo;
 pub mod ticktick;
 pub mod todoist;
