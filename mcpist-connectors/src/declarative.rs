@@ -46,6 +46,15 @@
 //! # body = ["title", "id=task_id"]          # field=arg: the body field `id` gets argument task_id
 //! # query = ["$top=top"]          # the same for query parameters
 //! # items = "tasks"               # returns {"items": [...]}, each item projected to `result`
+//! # fixed_query = { opt_fields = "name,completed" }   # query parameters sent as written
+//! ```
+//!
+//! And for APIs that wrap every body in an envelope (Asana's `{"data": ...}`):
+//!
+//! ```toml
+//! [connectors.todo]
+//! body_wrap = "data"              # the JSON body goes inside {"data": ...}
+//! unwrap = "data"                 # an answer's object is read from inside its "data"
 //! ```
 //!
 //! A service shipped in the catalog (`catalog.rs`) also declares its OAuth
@@ -83,6 +92,8 @@ struct Config {
     auth_name: Option<String>,
     oauth: Option<OAuthConfig>,
     pagination: Option<Pagination>,
+    body_wrap: Option<String>,
+    unwrap: Option<String>,
     #[serde(default)]
     errors: ErrorFields,
     tools: Vec<ToolConfig>,
@@ -177,6 +188,8 @@ struct ToolConfig {
     items: Option<String>,
     #[serde(default)]
     fixed_body: Map<String, Value>,
+    #[serde(default)]
+    fixed_query: BTreeMap<String, String>,
     input_schema: Value,
     read_only: Option<bool>,
     destructive: Option<bool>,
@@ -199,6 +212,8 @@ pub struct DeclarativeConnector {
     auth: Auth,
     oauth: Option<OAuthSpec>,
     errors: ErrorFields,
+    body_wrap: Option<String>,
+    unwrap: Option<String>,
     tools: Vec<Tool>,
 }
 
@@ -213,6 +228,7 @@ struct Tool {
     /// Body fields and the arguments they take (`field=arg`, or one name for both).
     body: Vec<(String, String)>,
     fixed_body: Map<String, Value>,
+    fixed_query: Vec<(String, String)>,
     result: Vec<String>,
     /// Where the list is, for a tool that answers with one inside an object.
     items: Option<String>,
@@ -409,6 +425,7 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
             query,
             body,
             fixed_body: tool.fixed_body,
+            fixed_query: tool.fixed_query.into_iter().collect(),
             result: tool.result,
             items: paged.as_ref().map(|p| p.items.clone()).or(tool.items),
             paged,
@@ -427,6 +444,8 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
         auth,
         oauth,
         errors: config.errors,
+        body_wrap: config.body_wrap,
+        unwrap: config.unwrap,
         tools,
     }))
 }
@@ -477,13 +496,18 @@ impl Connector for DeclarativeConnector {
         let mut request = match next_link {
             Some(link) => self.link_request(upstream, link)?,
             None => {
-                let query: Vec<(&str, String)> = tool
+                let mut query: Vec<(&str, String)> = tool
                     .query
                     .iter()
                     .filter_map(|(param, arg)| {
                         args.get(arg).map(|v| (param.as_str(), rest::text(v)))
                     })
                     .collect();
+                query.extend(
+                    tool.fixed_query
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.clone())),
+                );
                 upstream.request(tool.method.clone(), &refs)?.query(&query)
             }
         };
@@ -494,7 +518,10 @@ impl Connector for DeclarativeConnector {
                 .filter_map(|(field, arg)| args.get(arg).map(|v| (field.clone(), v.clone())))
                 .collect();
             body.extend(tool.fixed_body.clone());
-            request = request.json(&body);
+            request = match &self.body_wrap {
+                Some(key) => request.json(&json!({ key: body })),
+                None => request.json(&body),
+            };
         }
         let response = upstream.send(request).await?;
         let status = response.status();
@@ -512,8 +539,17 @@ impl Connector for DeclarativeConnector {
         let out = match &tool.items {
             _ if body.is_null() => json!({"ok": true, "status": status.as_u16()}),
             Some(items) => listed(&body, items, tool.paged.as_ref(), &tool.result),
-            None if tool.result.is_empty() => body,
-            None => rest::pick(&body, &tool.result),
+            None => {
+                let inner = match &self.unwrap {
+                    Some(key) => body.get(key).cloned().unwrap_or(body),
+                    None => body,
+                };
+                if tool.result.is_empty() {
+                    inner
+                } else {
+                    rest::pick(&inner, &tool.result)
+                }
+            }
         };
         let mut text = out.to_string();
         mcpist_core::output::cut(&mut text, 60_000, "… [truncated]");
