@@ -3,6 +3,8 @@
 //! shapes, status codes and error bodies.
 
 pub mod asana;
+pub mod google_calendar;
+pub mod google_oauth;
 pub mod google_tasks;
 pub mod microsoft_todo;
 pub mod ticktick;
