@@ -38,6 +38,8 @@
 //! [connectors.todo.errors]
 //! message = ["error"]             # pointers tried in order for the vendor's error message
 //! retry_after = "error_extra/retry_after"   # seconds to wait on a 429, read from the body
+//! # a rate limit under another status, told by the body (Google's 403 rateLimitExceeded):
+//! # rate_limit_reason = { status = 403, at = "error/errors/0/reason", values = ["rateLimitExceeded"] }
 //!
 //! [[connectors.todo.tools]]
 //! # ...
@@ -150,6 +152,17 @@ struct ErrorFields {
     #[serde(default = "default_messages")]
     message: Vec<String>,
     retry_after: Option<String>,
+    rate_limit_reason: Option<RateLimitReason>,
+}
+
+/// A status other than 429 that is a rate limit when the body says so
+/// (Google answers 403 with reason `rateLimitExceeded`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitReason {
+    status: u16,
+    at: String,
+    values: Vec<String>,
 }
 
 impl Default for ErrorFields {
@@ -157,6 +170,7 @@ impl Default for ErrorFields {
         Self {
             message: default_messages(),
             retry_after: None,
+            rate_limit_reason: None,
         }
     }
 }
@@ -639,6 +653,20 @@ impl DeclarativeConnector {
             .as_ref()
             .and_then(|p| body.pointer(&format!("/{p}")))
             .and_then(Value::as_u64);
+        let limited_by_reason = self.errors.rate_limit_reason.as_ref().is_some_and(|r| {
+            r.status == status.as_u16()
+                && body
+                    .pointer(&format!("/{}", r.at))
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| r.values.iter().any(|x| x == v))
+        });
+        let error = match error {
+            Error::Upstream { service, .. } if limited_by_reason => Error::RateLimited {
+                service,
+                until: mcpist_core::upstream::rate_limit_until(headers),
+            },
+            other => other,
+        };
         match (error, wait) {
             (
                 Error::RateLimited {

@@ -56,6 +56,7 @@ struct Account {
     /// (list id, task)
     tasks: Vec<(String, Value)>,
     seen: Vec<Seen>,
+    rate_limited: usize,
     next_id: u64,
 }
 
@@ -98,6 +99,12 @@ impl FakeGoogleTasks {
     /// Registers an OAuth client.
     pub fn register_app(&self, client_id: &str, client_secret: &str) {
         self.lock().oauth.register_app(client_id, client_secret);
+    }
+
+    /// The next `n` API requests are answered `403` with reason
+    /// `userRateLimitExceeded`, as Google documents for per-user limits.
+    pub fn rate_limit_next(&self, n: usize) {
+        self.lock().rate_limited = n;
     }
 
     /// The query of every authorization request.
@@ -299,6 +306,15 @@ async fn handle(
             "authError",
             "Request had invalid authentication credentials.",
             "UNAUTHENTICATED",
+        );
+    }
+    if account.rate_limited > 0 {
+        account.rate_limited -= 1;
+        return error(
+            StatusCode::FORBIDDEN,
+            "userRateLimitExceeded",
+            "User Rate Limit Exceeded",
+            "PERMISSION_DENIED",
         );
     }
     let fields = json_body
