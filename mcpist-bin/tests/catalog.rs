@@ -1,5 +1,5 @@
 //! Catalog services end to end (Todoist, TickTick, Google Tasks and Calendar, Microsoft To
-//! Do, Asana): the real `mcpist` binary with
+//! Do, Asana, Airtable): the real `mcpist` binary with
 //! `[connectors.todoist]` pointed at the fake Todoist (API and OAuth
 //! provider, built from the vendored description): `mcpist apps set`, an
 //! OAuth login through the loopback callback, `mcpist tools`, and the
@@ -12,6 +12,7 @@ use std::{
 };
 
 use mcpist_connectors::catalog::fake::{
+    airtable::{BASE as AIRTABLE_BASE, FakeAirtable},
     asana::{FakeAsana, PROJECT},
     google_calendar::FakeGoogleCalendar,
     google_tasks::FakeGoogleTasks,
@@ -483,6 +484,50 @@ async fn google_calendar_logs_in_and_serves_the_python_sdk() {
         assert!(!everything.contains(SECRET), "the app secret leaked");
         assert!(
             !everything.contains("ya29.fake-access-"),
+            "the access token leaked"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn airtable_logs_in_with_pkce_and_basic_auth_and_serves_the_python_sdk() {
+    let fake = FakeAirtable::start().await;
+    fake.register_app("airtable-client-id", SECRET);
+    let home = catalog_home(
+        "airtable",
+        [fake.base_url(), fake.authorize_url(), fake.token_url()],
+        "airtable-client-id",
+    );
+    // The fake refuses an authorization without an S256 challenge and a
+    // token request whose verifier does not match it, as Airtable does.
+    let printed = login(
+        &home,
+        "airtable",
+        "airtable-client-id",
+        "data.records:read data.records:write schema.bases:read schema.bases:write",
+    )
+    .await;
+    assert!(
+        printed.contains("Connected account 'me' of airtable"),
+        "{printed}"
+    );
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke(
+            &home,
+            mode,
+            "airtable_search_records",
+            &format!(
+                r#"{{"baseId": "{AIRTABLE_BASE}", "tableIdOrName": "Tasks", "filterByFormula": "{{Status}} = 'Done'"}}"#
+            ),
+        );
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(seen["is_error"], false, "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        assert!(text.contains("Plan") && !text.contains("Ship"), "{text}");
+        let everything = format!("{printed}{seen}");
+        assert!(!everything.contains(SECRET), "the app secret leaked");
+        assert!(
+            !everything.contains("airtable-access-"),
             "the access token leaked"
         );
     }

@@ -42,6 +42,7 @@ macro_rules! catalog {
 }
 
 catalog! {
+    "airtable" => "Airtable: bases, tables, fields, views and records",
     "asana" => "Asana: workspaces, projects, sections, tasks, comments and tags",
     "google_calendar" => "Google Calendar: calendars, events, free/busy",
     "google_tasks" => "Google Tasks: task lists and tasks",

@@ -2,6 +2,7 @@
 //! from the service's vendored description (`vendor/SERVICE/`): its paths,
 //! shapes, status codes and error bodies.
 
+pub mod airtable;
 pub mod asana;
 pub mod google_calendar;
 pub mod google_oauth;
