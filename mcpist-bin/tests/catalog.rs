@@ -416,8 +416,14 @@ async fn asana_logs_in_and_serves_the_python_sdk() {
     );
     let printed = login(&home, "asana", "1209999999999999", "default").await;
     assert!(
-        printed.contains("Connected account 'me' of asana"),
+        printed.contains("Connected account 'me' of asana as ada@example.com"),
         "{printed}"
+    );
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(
+        listed[0]["identity"], "ada@example.com",
+        "from its [identity] call"
     );
     for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
         let seen = smoke(
@@ -508,8 +514,14 @@ async fn airtable_logs_in_with_pkce_and_basic_auth_and_serves_the_python_sdk() {
     )
     .await;
     assert!(
-        printed.contains("Connected account 'me' of airtable"),
+        printed.contains("Connected account 'me' of airtable as ada@example.com"),
         "{printed}"
+    );
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(
+        listed[0]["identity"], "ada@example.com",
+        "from its [identity] call"
     );
     for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
         let seen = smoke(

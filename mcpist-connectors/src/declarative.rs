@@ -50,6 +50,10 @@
 //! #                               # repeats its parameter (`fields[]=a&fields[]=b`)
 //! # items = "tasks"               # returns {"items": [...]}, each item projected to `result`
 //! # fixed_query = { opt_fields = "name,completed" }   # query parameters sent as written
+//!
+//! [connectors.todo.identity]      # who a credential belongs to, for `mcpist accounts list`
+//! path = "user"                   # a GET of literal segments
+//! fields = ["email", "full_name"] # pointers tried in order
 //! ```
 //!
 //! And for APIs that wrap every body in an envelope (Asana's `{"data": ...}`):
@@ -99,7 +103,18 @@ struct Config {
     unwrap: Option<String>,
     #[serde(default)]
     errors: ErrorFields,
+    identity: Option<IdentityConfig>,
     tools: Vec<ToolConfig>,
+}
+
+/// `[identity]`: the GET that says who a credential belongs to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityConfig {
+    /// A path of literal segments under `base_url`.
+    path: String,
+    /// JSON pointers (no leading `/`) tried in order for the label.
+    fields: Vec<String>,
 }
 
 fn default_auth() -> String {
@@ -229,6 +244,7 @@ pub struct DeclarativeConnector {
     errors: ErrorFields,
     body_wrap: Option<String>,
     unwrap: Option<String>,
+    identity: Option<IdentityConfig>,
     tools: Vec<Tool>,
 }
 
@@ -449,6 +465,12 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
             paged,
         });
     }
+    if let Some(identity) = &config.identity {
+        rest::check(&identity.path, |arg| {
+            Err(format!("{{{arg}}}: an identity path takes no arguments"))
+        })
+        .map_err(|m| Error::config(name.to_owned(), format!("identity: path: {m}")))?;
+    }
     let oauth = config.oauth.map(|o| OAuthSpec {
         authorize_url: o.authorize_url,
         token_url: o.token_url,
@@ -464,6 +486,7 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
         errors: config.errors,
         body_wrap: config.body_wrap,
         unwrap: config.unwrap,
+        identity: config.identity,
         tools,
     }))
 }
@@ -488,6 +511,28 @@ impl Connector for DeclarativeConnector {
 
     fn oauth(&self) -> Option<OAuthSpec> {
         self.oauth.clone()
+    }
+
+    async fn identity(&self, ctx: &CallContext) -> Result<Option<String>> {
+        let Some(identity) = &self.identity else {
+            return Ok(None);
+        };
+        let segments = rest::fill(&identity.path, &Map::new())?;
+        let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let upstream = ctx.upstream();
+        let response = upstream.send(upstream.get(&refs)?).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let raw = upstream.text(response).await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(self.failure(upstream, status, &headers, &body, &raw));
+        }
+        Ok(identity.fields.iter().find_map(|f| {
+            body.pointer(&format!("/{f}"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }))
     }
 
     async fn call(

@@ -300,6 +300,11 @@ async fn handle(
             .and_then(|t| t["id"].as_str().map(str::to_owned))
     };
     match (method.as_str(), parts.as_slice()) {
+        ("GET", ["meta", "whoami"]) => json_response(
+            StatusCode::OK,
+            json!({"id": "usrFakeUser00001", "email": "ada@example.com",
+                "scopes": ["data.records:read", "data.records:write", "schema.bases:read", "schema.bases:write"]}),
+        ),
         ("GET", ["meta", "bases"]) => json_response(
             StatusCode::OK,
             json!({"bases": [{"id": BASE, "name": "Launch plan", "permissionLevel": "create"}]}),
