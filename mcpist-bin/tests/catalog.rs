@@ -1,5 +1,5 @@
 //! Catalog services end to end (Todoist, TickTick, Google Tasks and Calendar, Microsoft To
-//! Do, Asana, Airtable): the real `mcpist` binary with
+//! Do, Asana, Airtable, Supabase): the real `mcpist` binary with
 //! `[connectors.todoist]` pointed at the fake Todoist (API and OAuth
 //! provider, built from the vendored description): `mcpist apps set`, an
 //! OAuth login through the loopback callback, `mcpist tools`, and the
@@ -17,6 +17,7 @@ use mcpist_connectors::catalog::fake::{
     google_calendar::FakeGoogleCalendar,
     google_tasks::FakeGoogleTasks,
     microsoft_todo::{FakeMicrosoftTodo, TASKS},
+    supabase::{FakeSupabase, REF as SUPABASE_REF},
     ticktick::{FakeTicktick, WORK},
     todoist::FakeTodoist,
 };
@@ -542,5 +543,35 @@ async fn airtable_logs_in_with_pkce_and_basic_auth_and_serves_the_python_sdk() {
             !everything.contains("airtable-access-"),
             "the access token leaked"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supabase_takes_a_personal_access_token_and_serves_the_python_sdk() {
+    let fake = FakeSupabase::start().await;
+    let token = "sbp_fake_personal_token_CANARY_0451";
+    fake.accept_token(token);
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&format!(
+        "[connectors.supabase]\nbase_url = \"{}\"\n",
+        fake.base_url()
+    ));
+    home.run_input_ok(
+        &[],
+        &["accounts", "add", "supabase", "--token-stdin"],
+        &format!("{token}\n"),
+    );
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke(
+            &home,
+            mode,
+            "supabase_list_tables",
+            &format!(r#"{{"ref": "{SUPABASE_REF}"}}"#),
+        );
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(seen["is_error"], false, "{seen}");
+        assert!(seen["text"].as_str().unwrap().contains("orders"), "{seen}");
+        assert!(!seen.to_string().contains(token), "the token leaked");
     }
 }

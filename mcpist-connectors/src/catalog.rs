@@ -47,6 +47,7 @@ catalog! {
     "google_calendar" => "Google Calendar: calendars, events, free/busy",
     "google_tasks" => "Google Tasks: task lists and tasks",
     "microsoft_todo" => "Microsoft To Do: lists, tasks and checklists (Graph)",
+    "supabase" => "Supabase: projects, SQL, migrations, Edge Functions, logs, storage",
     "ticktick" => "TickTick: projects and tasks (Open API)",
     "todoist" => "Todoist: projects, sections, labels and tasks (API v1)",
 }

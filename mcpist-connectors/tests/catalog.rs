@@ -357,7 +357,18 @@ fn graph_operation(folder: &Path, op: &str) -> Option<Operation> {
 fn operation(vendor: &Path, service: &str, op: &str, wrap: Option<&str>) -> Option<Operation> {
     let folder = vendor.join(service);
     if folder.join("openapi.json").exists() {
-        return openapi_operation(&read_json(&folder.join("openapi.json")), op, wrap);
+        let mut operation = openapi_operation(&read_json(&folder.join("openapi.json")), op, wrap)?;
+        // A document without `servers` (Supabase's): its SOURCE.md names the base URL.
+        if operation.server.is_empty() {
+            let source = std::fs::read_to_string(folder.join("SOURCE.md")).unwrap_or_default();
+            operation.server = source
+                .split("the base URL is `")
+                .nth(1)
+                .and_then(|rest| rest.split('`').next())
+                .unwrap_or_default()
+                .to_owned();
+        }
+        return Some(operation);
     }
     if folder.join("paths.md").exists() {
         return graph_operation(&folder, op);
@@ -590,8 +601,9 @@ fn every_catalog_tool_matches_its_vendor_description() {
             .iter()
             .filter_map(|t| t["name"].as_str())
             .collect();
-        for proposed in tools[*service].as_object().unwrap().keys() {
-            if !served.contains(&proposed.as_str()) {
+        for (proposed, spec) in tools[*service].as_object().unwrap() {
+            // "none": computed without an upstream call, so not a declarative tool.
+            if !served.contains(&proposed.as_str()) && spec["op"] != "none" {
                 all.push(format!(
                     "{service}.{proposed}: proposed in tools.json, not served"
                 ));

@@ -8,5 +8,6 @@ pub mod google_calendar;
 pub mod google_oauth;
 pub mod google_tasks;
 pub mod microsoft_todo;
+pub mod supabase;
 pub mod ticktick;
 pub mod todoist;
