@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use mcpist_core::{
     AuditSink, Exchanger, McpServer, MemoryStore, Registration, Service, SqliteStore, TokenStore,
-    guide::{Guide, PlainGuide, Remedy},
+    guide::McpistCli,
     seal::{MasterKey, create_private_dir},
 };
 use secrecy::SecretString;
@@ -558,37 +558,6 @@ pub(crate) fn build_services(loaded: &Loaded) -> Result<Vec<Service>> {
     Ok(services)
 }
 
-/// Core's account remedies as `mcpist` commands, for the messages the CLI
-/// user and MCP clients see.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CliGuide;
-
-impl Guide for CliGuide {
-    fn means(&self, remedy: Remedy<'_>) -> String {
-        match remedy {
-            Remedy::AddToken {
-                service,
-                account: Some(account),
-            } => format!("`mcpist accounts add {service} --account {account} --token-stdin`"),
-            Remedy::AddToken { service, .. } => {
-                format!("`mcpist accounts add {service} --token-stdin`")
-            }
-            Remedy::Login {
-                service,
-                account: Some(account),
-            } => format!("`mcpist login {service} --account {account}`"),
-            Remedy::Login { service, .. } => format!("`mcpist login {service}`"),
-            Remedy::SetDefault { service } => {
-                format!("`mcpist accounts default {service} LABEL`")
-            }
-            Remedy::SetApp { service } => {
-                format!("`mcpist apps set {service} --client-id ID --client-secret-stdin`")
-            }
-            other => PlainGuide.means(other),
-        }
-    }
-}
-
 /// The exchanger over `stores` for `services`.
 pub(crate) fn build_exchanger(
     loaded: &Loaded,
@@ -597,7 +566,7 @@ pub(crate) fn build_exchanger(
 ) -> Result<Exchanger> {
     let mut exchanger = Exchanger::new(stores.tokens.clone(), stores.audit.clone())?
         .with_refresh_margin(Duration::from_secs(loaded.config.oauth.refresh_margin_secs))
-        .with_guide(Arc::new(CliGuide));
+        .with_guide(Arc::new(McpistCli));
     for service in services {
         exchanger = exchanger.with_service(service);
     }
@@ -616,39 +585,4 @@ pub(crate) fn build_server(loaded: &Loaded, stores: &Stores) -> Result<McpServer
         .map_err(|e| anyhow!("bad configuration in {}: {e}", loaded.source_of("prompts")))?;
     server = server.user_prompts(prompts, mcpist_core::ServicePolicy::default());
     Ok(server.tool_mode(loaded.config.server.tool_mode).build()?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The cross-crate tests word remedies with a copy of this guide; the
-    /// copy must say what the binary says.
-    #[test]
-    fn the_test_guide_words_every_remedy_as_the_binary_does() {
-        let account = Some("work");
-        for remedy in [
-            Remedy::AddToken {
-                service: "github",
-                account,
-            },
-            Remedy::AddToken {
-                service: "github",
-                account: None,
-            },
-            Remedy::Login {
-                service: "github",
-                account,
-            },
-            Remedy::Login {
-                service: "github",
-                account: None,
-            },
-            Remedy::SetDefault { service: "github" },
-            Remedy::SetApp { service: "github" },
-        ] {
-            assert_eq!(CliGuide.means(remedy), mcpist_tests::CliGuide.means(remedy));
-            assert!(CliGuide.means(remedy).contains("`mcpist "), "{remedy:?}");
-        }
-    }
 }

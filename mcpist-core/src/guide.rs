@@ -69,13 +69,43 @@ impl Guide for PlainGuide {
     }
 }
 
+/// A [`Guide`] that names the `mcpist` binary's commands: the binary's own
+/// wording, and for programs (and tests) that send their users to it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct McpistCli;
+
+impl Guide for McpistCli {
+    fn means(&self, remedy: Remedy<'_>) -> String {
+        match remedy {
+            Remedy::AddToken {
+                service,
+                account: Some(account),
+            } => format!("`mcpist accounts add {service} --account {account} --token-stdin`"),
+            Remedy::AddToken { service, .. } => {
+                format!("`mcpist accounts add {service} --token-stdin`")
+            }
+            Remedy::Login {
+                service,
+                account: Some(account),
+            } => format!("`mcpist login {service} --account {account}`"),
+            Remedy::Login { service, .. } => format!("`mcpist login {service}`"),
+            Remedy::SetDefault { service } => {
+                format!("`mcpist accounts default {service} LABEL`")
+            }
+            Remedy::SetApp { service } => {
+                format!("`mcpist apps set {service} --client-id ID --client-secret-stdin`")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_plain_guide_names_no_program() {
-        for remedy in [
+    /// One of each remedy, with and without an account.
+    fn every_remedy() -> [Remedy<'static>; 6] {
+        [
             Remedy::AddToken {
                 service: "github",
                 account: Some("work"),
@@ -94,10 +124,31 @@ mod tests {
             },
             Remedy::SetDefault { service: "github" },
             Remedy::SetApp { service: "github" },
-        ] {
+        ]
+    }
+
+    #[test]
+    fn the_plain_guide_names_no_program() {
+        for remedy in every_remedy() {
             let means = PlainGuide.means(remedy);
             assert!(means.contains("github"), "{means}");
             assert!(!means.contains("mcpist") && !means.contains('`'), "{means}");
         }
+    }
+
+    #[test]
+    fn the_mcpist_guide_names_a_command_for_every_remedy() {
+        for remedy in every_remedy() {
+            let means = McpistCli.means(remedy);
+            assert!(
+                means.starts_with("`mcpist ") && means.contains("github"),
+                "{means}"
+            );
+        }
+        let with_account = McpistCli.means(Remedy::Login {
+            service: "github",
+            account: Some("work"),
+        });
+        assert_eq!(with_account, "`mcpist login github --account work`");
     }
 }

@@ -6,10 +6,7 @@
 //! (`mcpist_connectors::github::fake`, `mcpist_connectors::notion::fake`).
 
 pub use mcpist_connectors::fake::{parse_query, serve, serve_on};
-use mcpist_core::{
-    McpServer, Registration, ToolSpec,
-    guide::{Guide, PlainGuide, Remedy},
-};
+use mcpist_core::{McpServer, Registration, ToolSpec};
 use rmcp::{
     RoleClient, ServiceExt,
     model::{CallToolRequestParams, CallToolResult},
@@ -69,38 +66,6 @@ pub async fn connect(server: McpServer) -> RunningService<RoleClient, ()> {
         let _ = running.waiting().await;
     });
     ().serve(client_io).await.expect("client connects")
-}
-
-/// The `mcpist` binary's wording of account remedies (its `CliGuide` in
-/// `mcpist-bin/src/wiring.rs`, whose unit test checks this copy), for
-/// tests that build servers from core and assert the texts clients see.
-#[derive(Debug, Clone, Copy)]
-pub struct CliGuide;
-
-impl Guide for CliGuide {
-    fn means(&self, remedy: Remedy<'_>) -> String {
-        match remedy {
-            Remedy::AddToken {
-                service,
-                account: Some(account),
-            } => format!("`mcpist accounts add {service} --account {account} --token-stdin`"),
-            Remedy::AddToken { service, .. } => {
-                format!("`mcpist accounts add {service} --token-stdin`")
-            }
-            Remedy::Login {
-                service,
-                account: Some(account),
-            } => format!("`mcpist login {service} --account {account}`"),
-            Remedy::Login { service, .. } => format!("`mcpist login {service}`"),
-            Remedy::SetDefault { service } => {
-                format!("`mcpist accounts default {service} LABEL`")
-            }
-            Remedy::SetApp { service } => {
-                format!("`mcpist apps set {service} --client-id ID --client-secret-stdin`")
-            }
-            other => PlainGuide.means(other),
-        }
-    }
 }
 
 /// Calls `tool` with `args` (an object); panics on a protocol error.

@@ -98,7 +98,7 @@ pub async fn setup_mode(
     let audit = audit.unwrap_or_else(|| store.clone());
     let exchanger = Exchanger::new(store.clone(), audit.clone())
         .unwrap()
-        .with_guide(Arc::new(crate::CliGuide))
+        .with_guide(Arc::new(mcpist_core::guide::McpistCli))
         .with_service(&github);
     let server = McpServer::builder(exchanger, audit)
         .connector(github.connector, policy)

@@ -25,7 +25,6 @@ use mcpist_core::{
 use mcpist_connectors as _;
 use mcpist_connectors::github::fake::FakeGithub;
 use mcpist_tests::{
-    CliGuide,
     browser::{login, path_of, press, start_browser},
     call, canary, client_script, python_sdk, text,
 };
@@ -72,7 +71,7 @@ async fn start_ui_with(adjust: impl FnOnce(&mut HttpOptions)) -> Ui {
     let exchanger = Exchanger::new(store.clone(), store.clone())
         .unwrap()
         .with_oauth("github", github.oauth().unwrap())
-        .with_guide(Arc::new(CliGuide));
+        .with_guide(Arc::new(mcpist_core::guide::McpistCli));
     let server = McpServer::builder(exchanger, store.clone())
         .connector(github, ServicePolicy::default())
         .build()

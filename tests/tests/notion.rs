@@ -49,7 +49,7 @@ async fn setup_with(config: Value) -> Setup {
     let notion = (Registration::find("notion").unwrap().build)(table).unwrap();
     let exchanger = Exchanger::new(store.clone(), store.clone())
         .unwrap()
-        .with_guide(Arc::new(mcpist_tests::CliGuide));
+        .with_guide(Arc::new(mcpist_core::guide::McpistCli));
     let server = McpServer::builder(exchanger, store)
         .connector(notion, ServicePolicy::default())
         .build()

@@ -153,7 +153,7 @@ async fn setup_with(routing: Routing) -> Setup {
     );
     let exchanger = Exchanger::new(store.clone(), audit.clone())
         .unwrap()
-        .with_guide(Arc::new(mcpist_tests::CliGuide))
+        .with_guide(Arc::new(mcpist_core::guide::McpistCli))
         .with_oauth("github", spec)
         .with_routing("github", routing);
     let server = McpServer::builder(exchanger.clone(), audit.clone())

@@ -44,7 +44,7 @@ async fn setup() -> Setup {
     .unwrap();
     let exchanger = Exchanger::new(store.clone(), store.clone())
         .unwrap()
-        .with_guide(Arc::new(mcpist_tests::CliGuide));
+        .with_guide(Arc::new(mcpist_core::guide::McpistCli));
     let server = McpServer::builder(exchanger, store)
         .service(service)
         .build()

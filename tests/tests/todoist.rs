@@ -53,7 +53,7 @@ async fn setup_with(extra: Value) -> Setup {
     .unwrap();
     let exchanger = Exchanger::new(store.clone(), store.clone())
         .unwrap()
-        .with_guide(Arc::new(mcpist_tests::CliGuide));
+        .with_guide(Arc::new(mcpist_core::guide::McpistCli));
     let server = McpServer::builder(exchanger, store)
         .service(service)
         .build()
@@ -346,7 +346,7 @@ async fn a_token_todoist_refuses_says_how_to_reconnect() {
     .unwrap();
     let exchanger = Exchanger::new(store.clone(), store.clone())
         .unwrap()
-        .with_guide(Arc::new(mcpist_tests::CliGuide));
+        .with_guide(Arc::new(mcpist_core::guide::McpistCli));
     let server = McpServer::builder(exchanger, store)
         .service(service)
         .build()
