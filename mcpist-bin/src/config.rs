@@ -41,6 +41,9 @@ pub(crate) struct Config {
     /// Connector tables, passed to each connector to parse.
     #[serde(default)]
     pub(crate) connectors: BTreeMap<String, serde_json::Value>,
+    /// The prompts the user wrote (`[prompts.NAME]`), served as `my_NAME`.
+    #[serde(default)]
+    pub(crate) prompts: BTreeMap<String, mcpist_core::prompts::UserPrompt>,
 }
 
 /// The `[log]` table. The filter comes from `MCPIST_LOG`.
@@ -217,6 +220,7 @@ impl Loaded {
             oauth: OAuthConfig::default(),
             log: LogConfig::default(),
             connectors: self.config.connectors.clone(),
+            prompts: self.config.prompts.clone(),
         };
         config.store.kind = StoreKind::Memory;
         Self {

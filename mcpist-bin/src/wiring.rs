@@ -612,6 +612,9 @@ pub(crate) fn build_server(loaded: &Loaded, stores: &Stores) -> Result<McpServer
     for service in services {
         server = server.service(service);
     }
+    let prompts = mcpist_core::prompts::UserPrompts::new(loaded.config.prompts.clone())
+        .map_err(|e| anyhow!("bad configuration in {}: {e}", loaded.source_of("prompts")))?;
+    server = server.user_prompts(prompts, mcpist_core::ServicePolicy::default());
     Ok(server.tool_mode(loaded.config.server.tool_mode).build()?)
 }
 

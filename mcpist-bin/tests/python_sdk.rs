@@ -164,3 +164,87 @@ async fn python_sdk_runs_a_batch_over_stdio_and_http_in_both_tool_modes() {
         }
     }
 }
+
+/// The prompts the user wrote in the config file are served as `my_NAME` by
+/// the real binary over HTTP, at both protocol versions: listed, filled in
+/// (a value is inserted as is), and audited without the values.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_gets_the_users_prompts_from_the_config_at_both_versions() {
+    let token = canary("PYPROMPT");
+    let (home, fake) = github_home(&token).await;
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\n\n\
+         [prompts.review]\ndescription = \"Review a pull request\"\n\
+         text = \"Review {{{{url}}}} and focus on {{{{focus}}}}.\"\n\
+         arguments = [{{ name = \"url\" }}, {{ name = \"focus\", required = false }}]\n",
+        fake.base_url()
+    ));
+    let bearer = String::from_utf8(home.run_ok(&["bearer", "show"]).stdout).unwrap();
+    let server = spawn_http(&home);
+    let secret_value = canary("VALUE");
+    let steps = serde_json::json!([
+        ["prompts"],
+        ["prompt", "my_review", {"url": secret_value, "focus": "{{url}}"}],
+        ["prompt", "my_review", {"focus": "tests"}],
+        ["templates"],
+    ]);
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let script = client_script("resources.py");
+        let out = home
+            .program(
+                python_sdk().to_str().unwrap(),
+                &[("SMOKE_BEARER", bearer.trim())],
+                &[
+                    script.to_str().unwrap(),
+                    mode,
+                    &server.url,
+                    &steps.to_string(),
+                ],
+            )
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{mode}: {}", stderr(&out));
+        let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(seen["protocol"], protocol);
+        let answers = seen["answers"].as_array().unwrap();
+        assert_eq!(
+            answers[0],
+            serde_json::json!(["github_triage_issues", "my_review"])
+        );
+        assert_eq!(
+            answers[1],
+            serde_json::json!([format!("Review {secret_value} and focus on {{{{url}}}}.")])
+        );
+        // `url` is required.
+        assert_eq!(answers[2]["code"], -32602, "{}", answers[2]);
+        assert!(
+            answers[3]
+                .to_string()
+                .contains("github://{owner}/{repo}/issues/{number}{?account}"),
+            "{}",
+            answers[3]
+        );
+    }
+    let audit = home.run_ok(&["audit", "--json", "--limit", "50"]);
+    let audit = String::from_utf8(audit.stdout).unwrap();
+    assert!(audit.contains("prompt:my_review"), "{audit}");
+    assert!(
+        !audit.contains(&secret_value),
+        "a prompt argument was audited in clear"
+    );
+}
+
+/// A prompt whose text uses an argument it does not declare is a config
+/// error naming the prompt and the file.
+#[test]
+fn a_prompt_with_an_undeclared_placeholder_is_refused_at_start() {
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config("[prompts.review]\ndescription = \"d\"\ntext = \"Review {{url}}\"\n");
+    let out = home.run(&["tools"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("review") && err.contains("{{url}}"), "{err}");
+    assert!(err.contains("mcpist.toml"), "{err}");
+}

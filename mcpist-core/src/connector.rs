@@ -15,8 +15,10 @@ use async_trait::async_trait;
 use rmcp::{
     Peer, RoleServer,
     model::{
-        CallToolResult, JsonObject, LoggingLevel, LoggingMessageNotificationParam,
-        ProgressNotificationParam, ProgressToken,
+        CallToolResult, ClientCapabilities, CreateMessageRequestParams, CreateMessageResult,
+        ElicitRequestParams, ElicitResult, JsonObject, LoggingLevel,
+        LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, PromptMessage,
+        ResourceContents,
     },
 };
 use secrecy::ExposeSecret;
@@ -24,7 +26,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::{Error, Result};
+use crate::{
+    Error, Result,
+    resources::{CompletionRequest, PromptSpec, ResourceSpec},
+};
 
 // The HTTP side of the contract lives in `upstream`; these names stay
 // reachable here, where connector crates have always found them.
@@ -142,7 +147,8 @@ pub struct OAuthSpec {
 /// # Contract
 ///
 /// - **Declarations are fixed.** [`service`](Self::service), [`auth`](Self::auth),
-///   [`base_url`](Self::base_url), [`tools`](Self::tools) and
+///   [`base_url`](Self::base_url), [`tools`](Self::tools),
+///   [`resources`](Self::resources), [`prompts`](Self::prompts) and
 ///   [`oauth`](Self::oauth) return the same answer every time; the server
 ///   reads them when it is built. `service` passes
 ///   [`crate::names::check_service`] and every `{service}_{tool}` a tool
@@ -152,6 +158,12 @@ pub struct OAuthSpec {
 ///   [`CallContext::upstream`], an [`Upstream`] bound to `base_url` that
 ///   attaches the account's credential. A request outside `base_url` is
 ///   refused before it is sent ([`Error::HostNotAllowed`]).
+/// - **Resources, prompts and completions are calls too.**
+///   [`read_resource`](Self::read_resource), [`get_prompt`](Self::get_prompt)
+///   and [`complete`](Self::complete) run on the same path as a read tool:
+///   the service's policy (a resource or prompt counts as a read in its
+///   toolset), account resolution, audit and redaction; everything below
+///   holds for them as for `call`.
 /// - **Arguments arrive validated.** `call` gets arguments that match the
 ///   tool's input schema, with `account` removed; it must still treat them
 ///   as untrusted text (build URLs with [`Upstream::url`] or
@@ -216,6 +228,58 @@ pub trait Connector: Send + Sync + fmt::Debug + 'static {
     /// argument already removed).
     async fn call(&self, ctx: &CallContext, tool: &str, args: JsonObject)
     -> Result<CallToolResult>;
+
+    /// The resources and resource templates the connector serves (none by
+    /// default). Called once, when the server starts; URIs are of scheme
+    /// [`service`](Self::service) (see [`crate::resources`]).
+    fn resources(&self) -> Vec<ResourceSpec> {
+        Vec::new()
+    }
+
+    /// Reads the resource `uri` (without MCPist's `account` and `offset`
+    /// parameters), which matched the template `resource` (its name) with
+    /// the validated, percent-decoded `params`. Returns its contents, each
+    /// named by `uri`. The server cuts long texts and continues them.
+    async fn read_resource(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        uri: &str,
+        params: JsonObject,
+    ) -> Result<Vec<ResourceContents>> {
+        let _ = (ctx, params, uri);
+        Err(Error::InvalidArguments(format!("no resource {resource}")))
+    }
+
+    /// The prompts the connector serves (none by default). Called once, when
+    /// the server starts.
+    fn prompts(&self) -> Vec<PromptSpec> {
+        Vec::new()
+    }
+
+    /// The messages of `prompt` (its unprefixed name) for `args`, whose
+    /// required arguments are present and every value a string.
+    async fn get_prompt(
+        &self,
+        ctx: &CallContext,
+        prompt: &str,
+        args: JsonObject,
+    ) -> Result<Vec<PromptMessage>> {
+        let _ = (ctx, args);
+        Err(Error::InvalidArguments(format!("no prompt {prompt}")))
+    }
+
+    /// Values for an argument of one of its resource templates or prompts,
+    /// best first; none by default. The server keeps at most
+    /// [`crate::resources::MAX_COMPLETIONS`] and audits the request as a read.
+    async fn complete(
+        &self,
+        ctx: &CallContext,
+        request: &CompletionRequest,
+    ) -> Result<Vec<String>> {
+        let _ = (ctx, request);
+        Ok(Vec::new())
+    }
 }
 
 /// A connector's entry in the link-time registry (see [`inventory`]).
@@ -321,6 +385,9 @@ pub struct CallContext {
     progress_token: Option<ProgressToken>,
     /// The least severe level the client wants; `None`: no log messages.
     min_log_level: Option<LoggingLevel>,
+    /// Whether the client takes requests of the server during a call
+    /// (2025-11-25; a 2026-07-28 client is asked with input-required results).
+    in_flight: bool,
 }
 
 /// Severity of a log message sent to the MCP client.
@@ -345,6 +412,7 @@ impl CallContext {
             peer: None,
             progress_token: None,
             min_log_level: Some(LoggingLevel::Info),
+            in_flight: false,
         }
     }
 
@@ -353,11 +421,60 @@ impl CallContext {
         peer: Peer<RoleServer>,
         token: Option<ProgressToken>,
         min_log_level: Option<LoggingLevel>,
+        in_flight: bool,
     ) -> Self {
         self.peer = Some(peer);
         self.progress_token = token;
         self.min_log_level = min_log_level;
+        self.in_flight = in_flight;
         self
+    }
+
+    /// The client, if it takes requests during this call and declared
+    /// `what` (`sampling`, `elicitation`) as `declared` says.
+    fn asker(
+        &self,
+        what: &str,
+        declared: impl Fn(&ClientCapabilities) -> bool,
+    ) -> Result<&Peer<RoleServer>> {
+        let refused = |why: &str| {
+            Err(Error::other(
+                "client",
+                format!("cannot ask the client for {what}: {why}"),
+            ))
+        };
+        let Some(peer) = &self.peer else {
+            return refused("no MCP client is connected to this call");
+        };
+        if !self.in_flight {
+            return refused("its protocol version takes no server requests during a call");
+        }
+        match peer.peer_info() {
+            Some(info) if declared(&info.capabilities) => Ok(peer),
+            _ => refused(&format!("it did not declare the `{what}` capability")),
+        }
+    }
+
+    /// Asks the client's model for a message (MCP `sampling/createMessage`)
+    /// while the call runs. Fails with a clear error when the client did not
+    /// declare `sampling`, or speaks 2026-07-28 (which asks through
+    /// input-required results, not requests during a call). What the model
+    /// answers is untrusted input, like an argument.
+    pub async fn sample(&self, params: CreateMessageRequestParams) -> Result<CreateMessageResult> {
+        let peer = self.asker("sampling", |c| c.sampling.is_some())?;
+        peer.create_message(params)
+            .await
+            .map_err(|e| Error::other("client", format!("sampling failed: {e}")))
+    }
+
+    /// Asks the user through the client (MCP `elicitation/create`) while
+    /// the call runs; the same conditions as [`sample`](Self::sample), with
+    /// the `elicitation` capability. Never ask for a secret this way.
+    pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult> {
+        let peer = self.asker("elicitation", |c| c.elicitation.is_some())?;
+        peer.create_elicitation(params)
+            .await
+            .map_err(|e| Error::other("client", format!("elicitation failed: {e}")))
     }
 
     /// The upstream client, bound to this connector's base URL and account.

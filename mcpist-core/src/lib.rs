@@ -10,6 +10,9 @@
 //!   (feature `postgres`) for several replicas on one database.
 //! - [`connector`]: the [`Connector`] trait (the contract), tool specs and
 //!   the link-time registry.
+//! - [`prompts`]: the prompts the user wrote, served as `my_NAME`.
+//! - [`resources`]: resources, prompts and completions as connectors
+//!   declare them, and the resource URI scheme.
 //! - [`upstream`]: the host-bound [`Upstream`] client a connector gets for
 //!   each call, with its retries, body caps and status-to-error mapping.
 //! - [`names`]: every name rule (tool names, service names, account labels).
@@ -60,7 +63,9 @@ pub mod names;
 pub mod oauth;
 pub mod output;
 pub mod policy;
+pub mod prompts;
 pub mod redact;
+pub mod resources;
 pub mod seal;
 pub mod server;
 pub mod service;
@@ -88,7 +93,13 @@ pub use store::{AccountKey, MemoryStore, TokenStore};
 /// The rmcp model types connectors use, re-exported so connector crates build
 /// against the same rmcp version as the server.
 pub mod mcp {
-    pub use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ResourceContents};
+    // Sampling is deprecated from protocol 2026-07-28 (SEP-2577) but still
+    // part of 2025-11-25, which clients speak.
+    #![allow(deprecated)]
+    pub use rmcp::model::{
+        CallToolResult, ContentBlock, CreateMessageRequestParams, CreateMessageResult,
+        ElicitRequestParams, ElicitResult, JsonObject, PromptMessage, ResourceContents, Role,
+    };
 }
 
 /// Re-exported for connector crates: `inventory::submit!` needs it in scope.

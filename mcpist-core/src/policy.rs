@@ -7,11 +7,17 @@
 //! toolsets = ["issues", "repos"] # only tools of these toolsets
 //! allow = ["github_get_*"]       # only tools matching one of these globs
 //! deny = ["*delete*"]            # never tools matching one of these globs
+//! resources = ["github://octocat/hello/issues/1"]  # what resources/list shows
 //! ```
 //!
 //! Read-only wins over everything; deny wins over allow. Globs (`*`, `?`)
 //! match the tool name with or without its service prefix. Policy is checked
 //! when listing tools and again when a tool is called by name.
+//!
+//! Resource templates and prompts are reads in the toolset they declare:
+//! `enabled` and `toolsets` apply to them as to tools, and globs match their
+//! keys (`resource:github_issue`, `prompt:github_triage_issues`,
+//! `complete:resource:github_issue`) or their unprefixed names (`issue`).
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -20,7 +26,14 @@ use serde_json::{Map, Value};
 use crate::{Error, Result, connector::ToolSpec, store::TokenStore};
 
 /// The config keys policy takes out of a connector's table.
-pub const POLICY_KEYS: [&str; 5] = ["enabled", "read_only", "toolsets", "allow", "deny"];
+pub const POLICY_KEYS: [&str; 6] = [
+    "enabled",
+    "read_only",
+    "toolsets",
+    "allow",
+    "deny",
+    "resources",
+];
 
 /// The policy of one service.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +54,10 @@ pub struct ServicePolicy {
     /// Never tools matching one of these globs.
     #[serde(default)]
     pub deny: Vec<String>,
+    /// The resource URIs `resources/list` shows (pinned by the user; each
+    /// must match one of the service's resource templates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 /// Whether a tool is served, and if not, why.

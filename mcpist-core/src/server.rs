@@ -55,6 +55,14 @@ struct Inner {
     // Every tool of every connector, allowed or not: a hidden tool called by
     // name is refused and audited, not reported as unknown.
     routes: BTreeMap<String, Route>,
+    // The reads that are not tools: each resource template, prompt and their
+    // completions, under keys such as `resource:github_issue` (never a tool
+    // name: `:` is not allowed in one). They run on the tools' path.
+    reads: BTreeMap<String, Route>,
+    // Resource templates, in the order connectors declare them.
+    templates: Vec<Served<crate::resources::ResourceSpec>>,
+    // Prompts, by their listed name (`{service}_{name}`).
+    prompts: BTreeMap<String, Served<crate::resources::PromptSpec>>,
     // The connectors, by service.
     connectors: BTreeMap<&'static str, Arc<dyn Connector>>,
     // Policy's current view; replaced whole when a policy changes.
@@ -74,9 +82,32 @@ struct Inner {
     mode: crate::discover::ToolMode,
 }
 
+/// A resource template or prompt with what the server needs to serve it.
+struct Served<T> {
+    service: &'static str,
+    spec: T,
+    // The `reads` key that reads it, and the one that completes its arguments.
+    key: String,
+    complete_key: String,
+    // Resource templates only: the parsed template.
+    template: Option<crate::resources::Template>,
+}
+
+/// What a route runs.
+#[derive(Debug, Clone)]
+enum Kind {
+    Tool,
+    Resource,
+    Prompt,
+    Complete(crate::resources::CompletionTarget),
+}
+
 struct Route {
     connector: Arc<dyn Connector>,
+    // For reads, a tool-like spec: its name is the template's or prompt's,
+    // read-only, in the declared toolset; policy checks it as a tool.
     spec: ToolSpec,
+    kind: Kind,
     def: Tool,
     // Compiled at the tool's first call: compiling every schema up front was
     // a sixth of startup, for tools a session may never call. A schema that
@@ -108,10 +139,12 @@ struct Listing {
 impl Listing {
     fn new(
         routes: &BTreeMap<String, Route>,
+        reads: &BTreeMap<String, Route>,
         policies: BTreeMap<&'static str, ServicePolicy>,
     ) -> Self {
         let verdicts: HashMap<String, Verdict> = routes
             .iter()
+            .chain(reads)
             .map(|(name, route)| {
                 let policy = policies
                     .get(route.connector.service())
@@ -171,6 +204,20 @@ impl McpServerBuilder {
         self
     }
 
+    /// Serves the prompts the user wrote (as `my_NAME`, see
+    /// [`crate::prompts`]) under `policy`; none when `prompts` is empty.
+    #[must_use]
+    pub fn user_prompts(
+        self,
+        prompts: Arc<crate::prompts::UserPrompts>,
+        policy: ServicePolicy,
+    ) -> Self {
+        if prompts.prompts().is_empty() {
+            return self;
+        }
+        self.connector(prompts, policy)
+    }
+
     /// Serves `connector` under `policy`.
     #[must_use]
     pub fn connector(mut self, connector: Arc<dyn Connector>, policy: ServicePolicy) -> Self {
@@ -228,6 +275,7 @@ impl McpServer {
                 let route = Route {
                     connector: connector.clone(),
                     spec,
+                    kind: Kind::Tool,
                     def,
                     validator: OnceLock::new(),
                 };
@@ -239,12 +287,16 @@ impl McpServer {
                 }
             }
         }
-        let listing = Listing::new(&routes, policies);
+        let reads = Reads::of(&connectors, &policies)?;
+        let listing = Listing::new(&routes, &reads.routes, policies);
         Ok(Self {
             inner: Arc::new(Inner {
                 exchanger,
                 audit,
                 routes,
+                reads: reads.routes,
+                templates: reads.templates,
+                prompts: reads.prompts,
                 connectors,
                 listing: RwLock::new(Arc::new(listing)),
                 peers: Mutex::new(Vec::new()),
@@ -293,7 +345,8 @@ impl McpServer {
     }
 
     /// Serves `service` under `policy` from now on: `tools/list` and calls see
-    /// the change at once, and open sessions get `notifications/tools/list_changed`.
+    /// the change at once, and open sessions get `notifications/tools/list_changed`
+    /// (and the prompts and resources ones when those are served).
     /// Fails if the service is not served.
     pub async fn set_policy(&self, service: &str, policy: ServicePolicy) -> Result<()> {
         let Some((&service, _)) = self.inner.connectors.get_key_value(service) else {
@@ -301,6 +354,13 @@ impl McpServer {
                 "unknown service {service}"
             )));
         };
+        if let Some(pin) = policy.resources.iter().find(|pin| {
+            find_template(&self.inner.templates, pin).is_none_or(|(t, _, _)| t.service != service)
+        }) {
+            return Err(Error::InvalidArguments(format!(
+                "resource {pin} matches none of {service}'s resource templates"
+            )));
+        }
         {
             let mut listing = self
                 .inner
@@ -309,7 +369,11 @@ impl McpServer {
                 .unwrap_or_else(|e| e.into_inner());
             let mut policies = listing.policies.clone();
             policies.insert(service, policy);
-            *listing = Arc::new(Listing::new(&self.inner.routes, policies));
+            *listing = Arc::new(Listing::new(
+                &self.inner.routes,
+                &self.inner.reads,
+                policies,
+            ));
         }
         let peers: Vec<_> = self
             .inner
@@ -319,8 +383,15 @@ impl McpServer {
             .clone();
         self.inner.changes.send_modify(|n| *n += 1);
         for peer in &peers {
-            // A session that went away is dropped below.
+            // A session that went away is dropped below. Policy also
+            // decides which prompts and resources are listed.
             let _ = peer.notify_tool_list_changed().await;
+            if !self.inner.prompts.is_empty() {
+                let _ = peer.notify_prompt_list_changed().await;
+            }
+            if !self.inner.templates.is_empty() {
+                let _ = peer.notify_resource_list_changed().await;
+            }
         }
         self.inner
             .peers
@@ -454,6 +525,7 @@ impl McpServer {
         account: Option<String>,
         peer: Option<Peer>,
         asks: crate::elicit::Asks,
+        uri: Option<&str>,
     ) -> Ran {
         let validator = match route.validator() {
             Ok(validator) => validator,
@@ -528,6 +600,7 @@ impl McpServer {
                         Some(label),
                         peer.clone(),
                         crate::elicit::Asks::default(),
+                        uri,
                     ))
                     .await;
                 }
@@ -560,14 +633,12 @@ impl McpServer {
             } else {
                 Some(*self.log_level.lock().unwrap_or_else(|e| e.into_inner()))
             };
-            ctx = ctx.with_peer(peer, token, level);
+            ctx = ctx.with_peer(peer, token, level, !asks.modern);
         }
         // A panic in a connector fails this call, not the session: the
         // client gets an answer and the audit record an outcome.
-        let call = crate::connector::catch_panic(
-            connector.service(),
-            connector.call(&ctx, &route.spec.name, args),
-        );
+        let call =
+            crate::connector::catch_panic(connector.service(), invoke(route, &ctx, args, uri));
         let (mut result, outcome) = match call.await {
             Ok(Ok(result)) if result.is_error == Some(true) => (result, Outcome::ToolError),
             Ok(Ok(result)) => (result, Outcome::Ok),
@@ -645,6 +716,16 @@ fn tool_error(message: String) -> CallToolResult {
 /// when the service uses accounts.
 fn tool_definition(name: &str, spec: &ToolSpec, uses_accounts: bool) -> Result<Tool> {
     crate::names::check_tool_name(name).map_err(|e| Error::config("server", e.to_string()))?;
+    let schema = input_schema(name, spec, uses_accounts)?;
+    Ok(
+        Tool::new(name.to_owned(), spec.description.clone(), Arc::new(schema))
+            .annotate(annotations(spec.hints)),
+    )
+}
+
+/// The input schema of `spec` with the `account` argument added when the
+/// service uses accounts.
+fn input_schema(name: &str, spec: &ToolSpec, uses_accounts: bool) -> Result<JsonObject> {
     let Value::Object(mut schema) = spec.input_schema.clone() else {
         return Err(Error::config(
             "server",
@@ -679,10 +760,7 @@ fn tool_definition(name: &str, spec: &ToolSpec, uses_accounts: bool) -> Result<T
             json!({"type": "string", "description": "Account label"}),
         );
     }
-    Ok(
-        Tool::new(name.to_owned(), spec.description.clone(), Arc::new(schema))
-            .annotate(annotations(spec.hints)),
-    )
+    Ok(schema)
 }
 
 /// The hints that differ from MCP's defaults (not read-only, destructive,
@@ -775,6 +853,11 @@ fn redact(result: &mut CallToolResult, secret: &str) {
             if crate::redact::secret(&mut text, secret) {
                 *block = ContentBlock::text(text);
             }
+        } else if let ContentBlock::Resource(embedded) = block
+            && let rmcp::model::ResourceContents::TextResourceContents { text, .. } =
+                &mut embedded.resource
+        {
+            crate::redact::secret(text, secret);
         }
     }
     if let Some(structured) = &mut result.structured_content {
@@ -782,17 +865,635 @@ fn redact(result: &mut CallToolResult, secret: &str) {
     }
 }
 
+impl Kind {
+    /// What the route is, for messages.
+    fn noun(&self) -> &'static str {
+        match self {
+            Kind::Tool => "tool",
+            Kind::Resource => "resource",
+            Kind::Prompt => "prompt",
+            Kind::Complete(_) => "completion",
+        }
+    }
+}
+
+/// Calls the connector for `route`. Everything comes back as a
+/// [`CallToolResult`], so that one path audits and redacts it: a read's
+/// contents as embedded resources, a prompt's messages and a completion's
+/// values as structured content.
+async fn invoke(
+    route: &Route,
+    ctx: &CallContext,
+    mut args: JsonObject,
+    uri: Option<&str>,
+) -> Result<CallToolResult> {
+    let connector = route.connector.as_ref();
+    let name = route.spec.name.as_ref();
+    match &route.kind {
+        Kind::Tool => connector.call(ctx, name, args).await,
+        Kind::Resource => {
+            let uri = uri.unwrap_or_default();
+            let contents = connector.read_resource(ctx, name, uri, args).await?;
+            if contents.is_empty() {
+                return Err(Error::InvalidArguments(format!(
+                    "{uri}: the service returned nothing"
+                )));
+            }
+            Ok(CallToolResult::success(
+                contents.into_iter().map(ContentBlock::resource).collect(),
+            ))
+        }
+        Kind::Prompt => {
+            let messages = connector.get_prompt(ctx, name, args).await?;
+            let mut result = CallToolResult::success(Vec::new());
+            result.structured_content = Some(
+                serde_json::to_value(messages).map_err(|e| Error::other("prompt messages", e))?,
+            );
+            Ok(result)
+        }
+        Kind::Complete(target) => {
+            let mut text = |key: &str| match args.remove(key) {
+                Some(Value::String(s)) => s,
+                _ => String::new(),
+            };
+            let argument = text("argument");
+            let value = text("value");
+            let context = match args.remove("context") {
+                Some(Value::Object(context)) => context,
+                _ => JsonObject::new(),
+            };
+            let request = crate::resources::CompletionRequest {
+                target: target.clone(),
+                argument,
+                value,
+                context,
+            };
+            let mut values = connector.complete(ctx, &request).await?;
+            let total = values.len();
+            values.truncate(crate::resources::MAX_COMPLETIONS);
+            let mut result = CallToolResult::success(Vec::new());
+            result.structured_content = Some(json!({"values": values, "total": total}));
+            Ok(result)
+        }
+    }
+}
+
+/// The resource, prompt and completion routes of a set of connectors.
+struct Reads {
+    routes: BTreeMap<String, Route>,
+    templates: Vec<Served<crate::resources::ResourceSpec>>,
+    prompts: BTreeMap<String, Served<crate::resources::PromptSpec>>,
+}
+
+impl Reads {
+    /// Checks every declaration (template syntax and scheme, unique names,
+    /// pinned URIs that match a template) and builds the routes.
+    fn of(
+        connectors: &BTreeMap<&'static str, Arc<dyn Connector>>,
+        policies: &BTreeMap<&'static str, ServicePolicy>,
+    ) -> Result<Self> {
+        use crate::resources::{CompletionTarget, Template};
+        let mut reads = Self {
+            routes: BTreeMap::new(),
+            templates: Vec::new(),
+            prompts: BTreeMap::new(),
+        };
+        for (&service, connector) in connectors {
+            let bad = |what: String| Error::config(service, what);
+            let uses_accounts = connector.auth() != Auth::None;
+            let mut add = |key: String, spec: ToolSpec, kind: Kind| -> Result<()> {
+                let schema = input_schema(&key, &spec, uses_accounts)?;
+                let def = Tool::new(key.clone(), spec.description.clone(), Arc::new(schema));
+                let route = Route {
+                    connector: connector.clone(),
+                    spec,
+                    kind,
+                    def,
+                    validator: OnceLock::new(),
+                };
+                match reads.routes.insert(key.clone(), route) {
+                    Some(_) => Err(bad(format!("{key} is declared twice"))),
+                    None => Ok(()),
+                }
+            };
+            let complete_schema = |names: Vec<String>| {
+                json!({"type": "object", "properties": {
+                    "argument": {"type": "string", "enum": names},
+                    "value": {"type": "string", "maxLength": 1000},
+                    "context": {"type": "object", "additionalProperties": {"type": "string"}}},
+                    "required": ["argument", "value"], "additionalProperties": false})
+            };
+            for spec in connector.resources() {
+                crate::names::check_tool_part("a resource name", &spec.name)?;
+                let template = Template::parse(&spec.uri_template)?;
+                if !spec
+                    .uri_template
+                    .strip_prefix(service)
+                    .is_some_and(|rest| rest.starts_with("://"))
+                {
+                    return Err(bad(format!(
+                        "resource {}: its URI must be of scheme {service}://",
+                        spec.name
+                    )));
+                }
+                let listed = crate::names::tool_name(service, &spec.name);
+                let key = format!("resource:{listed}");
+                let complete_key = format!("complete:{key}");
+                let as_tool = ToolSpec::new(
+                    spec.name.clone(),
+                    spec.description.clone(),
+                    template.schema(),
+                    crate::connector::ToolHints::READ,
+                    spec.toolset,
+                );
+                add(key.clone(), as_tool.clone(), Kind::Resource)?;
+                let variables: Vec<String> = template.variables().map(str::to_owned).collect();
+                if !variables.is_empty() {
+                    let mut complete = as_tool;
+                    complete.input_schema = complete_schema(variables);
+                    add(
+                        complete_key.clone(),
+                        complete,
+                        Kind::Complete(CompletionTarget::Resource(spec.name.to_string())),
+                    )?;
+                }
+                reads.templates.push(Served {
+                    service,
+                    spec,
+                    key,
+                    complete_key,
+                    template: Some(template),
+                });
+            }
+            for spec in connector.prompts() {
+                crate::names::check_tool_part("a prompt name", &spec.name)?;
+                let listed = crate::names::tool_name(service, &spec.name);
+                let key = format!("prompt:{listed}");
+                let complete_key = format!("complete:{key}");
+                let properties: JsonObject = spec
+                    .arguments
+                    .iter()
+                    .map(|a| (a.name.to_string(), json!({"type": "string"})))
+                    .collect();
+                let required: Vec<&str> = spec
+                    .arguments
+                    .iter()
+                    .filter(|a| a.required)
+                    .map(|a| a.name.as_ref())
+                    .collect();
+                let as_tool = ToolSpec::new(
+                    spec.name.clone(),
+                    spec.description.clone(),
+                    json!({"type": "object", "properties": properties, "required": required,
+                        "additionalProperties": false}),
+                    crate::connector::ToolHints::READ,
+                    spec.toolset,
+                );
+                add(key.clone(), as_tool.clone(), Kind::Prompt)?;
+                if !spec.arguments.is_empty() {
+                    let mut complete = as_tool;
+                    complete.input_schema = complete_schema(
+                        spec.arguments.iter().map(|a| a.name.to_string()).collect(),
+                    );
+                    add(
+                        complete_key.clone(),
+                        complete,
+                        Kind::Complete(CompletionTarget::Prompt(spec.name.to_string())),
+                    )?;
+                }
+                reads.prompts.insert(
+                    listed,
+                    Served {
+                        service,
+                        spec,
+                        key,
+                        complete_key,
+                        template: None,
+                    },
+                );
+            }
+        }
+        for (&service, policy) in policies {
+            for pin in &policy.resources {
+                reads
+                    .template_for(pin)
+                    .filter(|(t, _, _)| t.service == service)
+                    .ok_or_else(|| {
+                        Error::config(
+                            service,
+                            format!(
+                                "resources: {pin} matches none of the service's resource templates"
+                            ),
+                        )
+                    })?;
+            }
+        }
+        Ok(reads)
+    }
+
+    /// The template `uri` names (MCPist's own parameters taken out), with
+    /// its variables' values.
+    fn template_for(
+        &self,
+        uri: &str,
+    ) -> Option<(
+        &Served<crate::resources::ResourceSpec>,
+        JsonObject,
+        crate::resources::ReadUri,
+    )> {
+        find_template(&self.templates, uri)
+    }
+}
+
+/// The template of `templates` that `uri` matches, with its variables'
+/// values and the URI's parts.
+fn find_template<'a>(
+    templates: &'a [Served<crate::resources::ResourceSpec>],
+    uri: &str,
+) -> Option<(
+    &'a Served<crate::resources::ResourceSpec>,
+    JsonObject,
+    crate::resources::ReadUri,
+)> {
+    let parsed = crate::resources::ReadUri::parse(uri).ok()?;
+    templates
+        .iter()
+        .filter(|t| t.service == parsed.service)
+        .find_map(|t| {
+            let values = t.template.as_ref()?.matches(&parsed.path)?;
+            Some((t, values, parsed.clone()))
+        })
+}
+
+/// How long clients may keep a `resources/list`, `resources/templates/list`
+/// or `prompts/list` result: as long as `tools/list`, for the same reason
+/// (policy changes them).
+const LISTS_TTL_MS: u64 = TOOLS_TTL_MS;
+
+impl McpServer {
+    /// Whether the route `key` of `reads` is allowed by policy now.
+    fn read_allowed(&self, key: &str) -> bool {
+        self.listing().verdicts.get(key) == Some(&Verdict::Allowed)
+    }
+
+    /// Runs the read route `key` with `args` on the tools' path; the answer
+    /// of a completed run, or the input-required result it asks for.
+    async fn run_read(
+        &self,
+        key: &str,
+        args: JsonObject,
+        uri: Option<&str>,
+        input_responses: Option<rmcp::model::InputResponses>,
+        request_state: Option<String>,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResponse, ErrorData> {
+        let mut request = CallToolRequestParams::new(key.to_owned()).with_arguments(args);
+        request.input_responses = input_responses;
+        request.request_state = request_state;
+        self.call_in(&self.inner.reads, request, uri, context, None)
+            .await
+    }
+
+    /// The completed result of a read, or its error as a JSON-RPC error
+    /// (`data.uri` names the resource when there is one).
+    fn completed(
+        response: CallToolResponse,
+        uri: Option<&str>,
+    ) -> std::result::Result<
+        std::result::Result<CallToolResult, rmcp::model::InputRequiredResult>,
+        ErrorData,
+    > {
+        let data = uri.map(|uri| json!({ "uri": uri }));
+        match response {
+            CallToolResponse::Complete(result) if result.is_error == Some(true) => {
+                let text: String = result
+                    .content
+                    .iter()
+                    .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+                    .collect();
+                Err(ErrorData::invalid_params(text, data))
+            }
+            CallToolResponse::Complete(result) => Ok(Ok(result)),
+            CallToolResponse::InputRequired(input) => Ok(Err(input)),
+            _ => Err(ErrorData::internal_error("unexpected result", data)),
+        }
+    }
+
+    /// `resources/read` of `uri`.
+    async fn read(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        use rmcp::model::{ReadResourceResult, ResourceContents};
+        let not_found = |why: &str| {
+            ErrorData::invalid_params(
+                format!("Resource not found: {why}"),
+                Some(json!({ "uri": request.uri })),
+            )
+        };
+        if let Err(why) = crate::resources::ReadUri::parse(&request.uri) {
+            return Err(not_found(&why));
+        }
+        let Some((served, mut args, parsed)) = find_template(&self.inner.templates, &request.uri)
+        else {
+            return Err(not_found(
+                "no resource template of a served service matches it",
+            ));
+        };
+        if let Some(label) = &parsed.account {
+            args.insert("account".into(), Value::String(label.clone()));
+        }
+        let response = self
+            .run_read(
+                &served.key,
+                args,
+                Some(&parsed.uri),
+                request.input_responses,
+                request.request_state,
+                context,
+            )
+            .await?;
+        let result = match Self::completed(response, Some(&request.uri))? {
+            Ok(result) => result,
+            Err(input) => return Ok(input.into()),
+        };
+        let mut contents = Vec::new();
+        for block in result.content {
+            let ContentBlock::Resource(embedded) = block else {
+                continue;
+            };
+            contents.push(match embedded.resource {
+                ResourceContents::TextResourceContents {
+                    uri,
+                    mime_type,
+                    text,
+                    meta,
+                } => {
+                    let (part, next) =
+                        crate::resources::window(&text, parsed.offset).map_err(|why| {
+                            ErrorData::invalid_params(why, Some(json!({"uri": request.uri})))
+                        })?;
+                    let mut part = part.to_owned();
+                    let mut meta = meta;
+                    if let Some(next) = next {
+                        let rest =
+                            crate::resources::continuation(&uri, parsed.account.as_deref(), next);
+                        part.push_str(&format!(
+                            "\n… [cut at byte {next} of {}; read {rest} for the rest]",
+                            text.len()
+                        ));
+                        let mut object = meta.unwrap_or_default();
+                        object.insert("io.mcpist/next".into(), Value::String(rest));
+                        meta = Some(object);
+                    }
+                    ResourceContents::TextResourceContents {
+                        uri,
+                        mime_type,
+                        text: part,
+                        meta,
+                    }
+                }
+                blob if parsed.offset == 0 => blob,
+                _ => {
+                    return Err(ErrorData::invalid_params(
+                        "offset applies to text contents only",
+                        Some(json!({"uri": request.uri})),
+                    ));
+                }
+            });
+        }
+        Ok(ReadResourceResult::new(contents)
+            .with_cache_scope(rmcp::model::CacheScope::Private)
+            .with_ttl_ms(0)
+            .into())
+    }
+
+    /// `prompts/get` of `request.name`.
+    async fn prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::GetPromptResponse, ErrorData> {
+        let Some(served) = self.inner.prompts.get(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown prompt: {}", request.name),
+                None,
+            ));
+        };
+        let args = request.arguments.unwrap_or_default();
+        let response = self
+            .run_read(
+                &served.key,
+                args,
+                None,
+                request.input_responses,
+                request.request_state,
+                context,
+            )
+            .await?;
+        let result = match Self::completed(response, None)? {
+            Ok(result) => result,
+            Err(input) => return Ok(input.into()),
+        };
+        let messages: Vec<rmcp::model::PromptMessage> =
+            serde_json::from_value(result.structured_content.unwrap_or_default())
+                .map_err(|e| ErrorData::internal_error(format!("prompt messages: {e}"), None))?;
+        Ok(rmcp::model::GetPromptResult::new(messages)
+            .with_description(served.spec.description.to_string())
+            .into())
+    }
+
+    /// `completion/complete` for a template's or prompt's argument.
+    async fn completion(
+        &self,
+        request: rmcp::model::CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::CompleteResult, ErrorData> {
+        use rmcp::model::{CompleteResult, CompletionInfo, Reference};
+        let key = match &request.r#ref {
+            Reference::Prompt(prompt) => self
+                .inner
+                .prompts
+                .get(&prompt.name)
+                .map(|p| &p.complete_key),
+            Reference::Resource(resource) => {
+                let template = resource
+                    .uri
+                    .strip_suffix("{?account}")
+                    .unwrap_or(&resource.uri);
+                self.inner
+                    .templates
+                    .iter()
+                    .find(|t| t.spec.uri_template == template)
+                    .map(|t| &t.complete_key)
+            }
+            _ => None,
+        };
+        let Some(key) = key.filter(|key| self.inner.reads.contains_key(key.as_str())) else {
+            return Err(ErrorData::invalid_params(
+                "no prompt or resource template of that name takes arguments",
+                None,
+            ));
+        };
+        let mut context_args: JsonObject = request
+            .context
+            .and_then(|c| c.arguments)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        let mut args = JsonObject::new();
+        // The account chosen so far picks the account the values come from.
+        if let Some(label) = context_args.remove("account") {
+            args.insert("account".into(), label);
+        }
+        args.insert("argument".into(), Value::String(request.argument.name));
+        args.insert("value".into(), Value::String(request.argument.value));
+        args.insert("context".into(), Value::Object(context_args));
+        let response = self.run_read(key, args, None, None, None, context).await?;
+        let result = match Self::completed(response, None)? {
+            Ok(result) => result,
+            Err(_) => {
+                return Err(ErrorData::invalid_params(
+                    "completion needs an account: pass `account` in the context",
+                    None,
+                ));
+            }
+        };
+        let structured = result.structured_content.unwrap_or_default();
+        let values: Vec<String> =
+            serde_json::from_value(structured["values"].clone()).unwrap_or_default();
+        let total = structured["total"].as_u64().unwrap_or(values.len() as u64);
+        let mut info =
+            CompletionInfo::new(values).map_err(|e| ErrorData::internal_error(e, None))?;
+        info.total = Some(u32::try_from(total).unwrap_or(u32::MAX));
+        info.has_more = Some(total as usize > info.values.len());
+        Ok(CompleteResult::new(info))
+    }
+
+    /// The resources `resources/list` shows: the fixed ones connectors
+    /// declare and the ones the user pinned, of templates policy allows.
+    fn listed_resources(&self) -> Vec<rmcp::model::Resource> {
+        let listing = self.listing();
+        let mut out = Vec::new();
+        for served in &self.inner.templates {
+            if served.template.as_ref().is_some_and(|t| t.is_fixed())
+                && self.read_allowed(&served.key)
+            {
+                let mut resource = rmcp::model::Resource::new(
+                    served.spec.uri_template.to_string(),
+                    crate::names::tool_name(served.service, &served.spec.name),
+                )
+                .with_description(served.spec.description.to_string());
+                if let Some(mime) = served.spec.mime_type {
+                    resource = resource.with_mime_type(mime);
+                }
+                out.push(resource);
+            }
+        }
+        for policy in listing.policies.values() {
+            for pin in &policy.resources {
+                if let Some((served, _, _)) = find_template(&self.inner.templates, pin)
+                    && self.read_allowed(&served.key)
+                {
+                    let mut resource = rmcp::model::Resource::new(pin.clone(), pin.clone())
+                        .with_description(served.spec.description.to_string());
+                    if let Some(mime) = served.spec.mime_type {
+                        resource = resource.with_mime_type(mime);
+                    }
+                    out.push(resource);
+                }
+            }
+        }
+        out
+    }
+
+    /// The templates `resources/templates/list` shows: those with variables
+    /// that policy allows, with `{?account}` when the service has accounts.
+    fn listed_templates(&self) -> Vec<rmcp::model::ResourceTemplate> {
+        self.inner
+            .templates
+            .iter()
+            .filter(|t| t.template.as_ref().is_some_and(|t| !t.is_fixed()))
+            .filter(|t| self.read_allowed(&t.key))
+            .map(|t| {
+                let accounts = self.inner.connectors[t.service].auth() != Auth::None;
+                let uri = if accounts {
+                    format!("{}{{?account}}", t.spec.uri_template)
+                } else {
+                    t.spec.uri_template.to_string()
+                };
+                let mut template = rmcp::model::ResourceTemplate::new(
+                    uri,
+                    crate::names::tool_name(t.service, &t.spec.name),
+                )
+                .with_description(t.spec.description.to_string());
+                if let Some(mime) = t.spec.mime_type {
+                    template = template.with_mime_type(mime);
+                }
+                template
+            })
+            .collect()
+    }
+
+    /// The prompts `prompts/list` shows: those policy allows.
+    fn listed_prompts(&self) -> Vec<rmcp::model::Prompt> {
+        self.inner
+            .prompts
+            .iter()
+            .filter(|(_, p)| self.read_allowed(&p.key))
+            .map(|(name, p)| {
+                let arguments = p
+                    .spec
+                    .arguments
+                    .iter()
+                    .map(|a| {
+                        rmcp::model::PromptArgument::new(a.name.to_string())
+                            .with_description(a.description.to_string())
+                            .with_required(a.required)
+                    })
+                    .collect::<Vec<_>>();
+                rmcp::model::Prompt::new(
+                    name.clone(),
+                    Some(p.spec.description.to_string()),
+                    (!arguments.is_empty()).then_some(arguments),
+                )
+            })
+            .collect()
+    }
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tool_list_changed()
-                .enable_logging()
-                .build(),
-        )
-        .with_server_info(Implementation::new("mcpist", env!("CARGO_PKG_VERSION")))
-        .with_instructions(INSTRUCTIONS)
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_logging()
+            .build();
+        // Only what is served: resources, prompts and completion when a
+        // connector declares them.
+        if !self.inner.templates.is_empty() {
+            let mut resources = rmcp::model::ResourcesCapability::default();
+            resources.list_changed = Some(true);
+            capabilities.resources = Some(resources);
+        }
+        if !self.inner.prompts.is_empty() {
+            let mut prompts = rmcp::model::PromptsCapability::default();
+            prompts.list_changed = Some(true);
+            capabilities.prompts = Some(prompts);
+        }
+        if self
+            .inner
+            .reads
+            .values()
+            .any(|r| matches!(r.kind, Kind::Complete(_)))
+        {
+            capabilities.completions = Some(JsonObject::new());
+        }
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("mcpist", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(
@@ -823,13 +1524,94 @@ impl ServerHandler for McpServer {
             .with_cache_scope(rmcp::model::CacheScope::Private))
     }
 
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::ListResourcesResult, ErrorData> {
+        if self.inner.templates.is_empty() {
+            return Err(ErrorData::method_not_found::<
+                rmcp::model::ListResourcesRequestMethod,
+            >());
+        }
+        Ok(
+            rmcp::model::ListResourcesResult::with_all_items(self.listed_resources())
+                .with_ttl_ms(LISTS_TTL_MS)
+                .with_cache_scope(rmcp::model::CacheScope::Private),
+        )
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
+        if self.inner.templates.is_empty() {
+            return Err(ErrorData::method_not_found::<
+                rmcp::model::ListResourceTemplatesRequestMethod,
+            >());
+        }
+        Ok(
+            rmcp::model::ListResourceTemplatesResult::with_all_items(self.listed_templates())
+                .with_ttl_ms(LISTS_TTL_MS)
+                .with_cache_scope(rmcp::model::CacheScope::Private),
+        )
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        self.read(request, context).await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::ListPromptsResult, ErrorData> {
+        if self.inner.prompts.is_empty() {
+            return Err(ErrorData::method_not_found::<
+                rmcp::model::ListPromptsRequestMethod,
+            >());
+        }
+        Ok(
+            rmcp::model::ListPromptsResult::with_all_items(self.listed_prompts())
+                .with_ttl_ms(LISTS_TTL_MS)
+                .with_cache_scope(rmcp::model::CacheScope::Private),
+        )
+    }
+
+    async fn get_prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::GetPromptResponse, ErrorData> {
+        self.prompt(request, context).await
+    }
+
+    async fn complete(
+        &self,
+        request: rmcp::model::CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::CompleteResult, ErrorData> {
+        self.completion(request, context).await
+    }
+
     fn accepted_subscription_filter(
         &self,
         requested: &rmcp::model::SubscriptionFilter,
     ) -> Option<rmcp::model::SubscriptionFilter> {
-        // Only the tool list changes (with policy); nothing else is offered.
+        // The lists change with policy; resource updates are not offered.
         let mut accepted = rmcp::model::SubscriptionFilter::new();
         accepted.tools_list_changed = requested.tools_list_changed;
+        if !self.inner.prompts.is_empty() {
+            accepted.prompts_list_changed = requested.prompts_list_changed;
+        }
+        if !self.inner.templates.is_empty() {
+            accepted.resources_list_changed = requested.resources_list_changed;
+        }
         Some(accepted)
     }
 
@@ -846,10 +1628,19 @@ impl ServerHandler for McpServer {
                     if changed.is_err() {
                         return Ok(());
                     }
-                    let notification = rmcp::model::ServerNotification::ToolListChangedNotification(
-                        rmcp::model::ToolListChangedNotification::default(),
-                    );
-                    if context.sink().send(notification).await.is_err() {
+                    let sink = context.sink();
+                    let accepted = sink.accepted().clone();
+                    let mut sent = Ok(());
+                    if accepted.tools_list_changed == Some(true) {
+                        sent = sent.and(sink.notify_tool_list_changed().await);
+                    }
+                    if accepted.prompts_list_changed == Some(true) {
+                        sent = sent.and(sink.notify_prompt_list_changed().await);
+                    }
+                    if accepted.resources_list_changed == Some(true) {
+                        sent = sent.and(sink.notify_resource_list_changed().await);
+                    }
+                    if sent.is_err() {
                         return Ok(());
                     }
                 }
@@ -1007,15 +1798,21 @@ impl McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResponse, ErrorData> {
-        self.call_one(request, context, None).await
+        self.call_in(&self.inner.routes, request, None, context, None)
+            .await
     }
 
-    /// [`Self::call_flat`], as a task of a batch when `batch` holds the
-    /// task's request id (`BATCH_ID.TASK_ID`): audited under it, and
-    /// without elicitations (a task's account error is its `isError`).
-    async fn call_one(
+    /// Runs the route `request.name` of `routes` (the tools, or the reads:
+    /// a resource named `uri`, a prompt, a completion) on the one path every
+    /// call takes: policy, audit, account resolution, validation, redaction.
+    /// As a task of a batch, `batch` holds the task's request id
+    /// (`BATCH_ID.TASK_ID`): audited under it, and without elicitations (a
+    /// task's account error is its `isError`).
+    async fn call_in(
         &self,
+        routes: &BTreeMap<String, Route>,
         request: CallToolRequestParams,
+        uri: Option<&str>,
         context: RequestContext<RoleServer>,
         batch: Option<String>,
     ) -> std::result::Result<CallToolResponse, ErrorData> {
@@ -1027,7 +1824,7 @@ impl McpServer {
             event.request_id = request_id.clone();
         }
         event.args = Some(audit.summarize(&args));
-        let Some(route) = self.inner.routes.get(request.name.as_ref()) else {
+        let Some(route) = routes.get(request.name.as_ref()) else {
             // Nothing runs, so an audit failure changes nothing here.
             if let Err(e) = audit
                 .record(event, AuditOutcome::of(Outcome::UnknownTool))
@@ -1052,7 +1849,11 @@ impl McpServer {
         let request_id = event.request_id.clone();
         let verdict = self.listing().verdicts[request.name.as_ref()].clone();
         if let Verdict::Hidden(reason) = &verdict {
-            let message = format!("tool {} is not allowed by policy: {reason}", request.name);
+            let message = format!(
+                "{} {} is not allowed by policy: {reason}",
+                route.kind.noun(),
+                request.name
+            );
             let outcome = AuditOutcome::of(Outcome::Denied).message(message.as_str());
             let seq = audit
                 .record(event, outcome)
@@ -1124,7 +1925,7 @@ impl McpServer {
             connect,
             choices,
         } = tokio::select! {
-            ran = self.run(route, args, account, Some((peer.clone(), token, context.meta.log_level())), asks) => ran,
+            ran = self.run(route, args, account, Some((peer.clone(), token, context.meta.log_level())), asks, uri) => ran,
             () = self.inner.cut.cancelled() => Ran::new(
                 tool_error(
                     "cut off: MCPist is shutting down; the call may or may not have reached the service"
@@ -1208,7 +2009,7 @@ impl McpServer {
     /// The batch tool ([`crate::batch`]): the plan checked, every task's
     /// tool checked against policy (one refused: nothing runs, and each
     /// refused task is audited), then the tasks in waves, each through
-    /// [`Self::call_one`] with the batch's id.
+    /// [`Self::call_in`] with the batch's id.
     async fn call_batch(
         &self,
         request: CallToolRequestParams,
@@ -1285,7 +2086,7 @@ impl McpServer {
                         Err(outcome) => return (task.id.clone(), None, outcome),
                     };
                     let call = CallToolRequestParams::new(task.tool.clone()).with_arguments(arguments);
-                    let result = match self.call_one(call, context, Some(request_id)).await {
+                    let result = match self.call_in(&self.inner.routes, call, None, context, Some(request_id)).await {
                         Ok(CallToolResponse::Complete(result)) => result,
                         Ok(_) => tool_error("the tool asked for input, which a batch task cannot give".into()),
                         Err(e) => tool_error(e.message.into_owned()),
@@ -1380,7 +2181,14 @@ mod tests {
         for _ in 0..2 {
             let args = json!({"n": 3}).as_object().unwrap().clone();
             let ran = server
-                .run(route, args, None, None, crate::elicit::Asks::default())
+                .run(
+                    route,
+                    args,
+                    None,
+                    None,
+                    crate::elicit::Asks::default(),
+                    None,
+                )
                 .await;
             assert_eq!(ran.result.is_error, Some(true));
             assert_eq!(ran.outcome, Outcome::Failed);

@@ -508,6 +508,8 @@ pub(super) fn policy(
             textarea id="allow" name="allow" rows="3" { (policy.allow.join("\n")) }
             label for="deny" { "Deny tools matching (globs, one per line)" }
             textarea id="deny" name="deny" rows="3" { (patterns) }
+            label for="resources" { "Pinned resources: what resources/list shows (URIs, one per line, each matching one of the service's resource templates)" }
+            textarea id="resources" name="resources" rows="3" { (policy.resources.join("\n")) }
             div.actions { button type="submit" { "Save the policy" } }
         }
     };

@@ -914,6 +914,7 @@ fn policy_from(form: &Form, tools: &[mcpist_core::server::ListedTool]) -> Servic
         },
         allow: lines("allow"),
         deny,
+        resources: lines("resources"),
     }
 }
 

@@ -1,10 +1,15 @@
-//! Test-only connectors that provide the tools the official MCP conformance
-//! suite (`@modelcontextprotocol/conformance`) calls. Behind the
+//! Test-only connectors that provide the tools, resources, prompts and
+//! completions the official MCP conformance suite
+//! (`@modelcontextprotocol/conformance`) calls. Behind the
 //! `conformance` feature, never enabled by default, and served only when the
 //! config names them (`[connectors.test]`, `[connectors.json]`).
 //!
 //! They go through the same registry, server, validation and transports as
 //! every real connector, which is what the suite then checks.
+
+// Sampling is deprecated from protocol 2026-07-28 (SEP-2577) but the 2025-11-25
+// suite calls a tool that uses it.
+#![allow(deprecated)]
 
 use std::{sync::Arc, time::Duration};
 
@@ -12,7 +17,11 @@ use async_trait::async_trait;
 use mcpist_core::{
     Auth, CallContext, Connector, Error, Registration, Result, ToolHints, ToolSpec,
     connector::{LogLevel, parse_config},
-    mcp::{CallToolResult, ContentBlock, JsonObject, ResourceContents},
+    mcp::{
+        CallToolResult, ContentBlock, CreateMessageRequestParams, ElicitRequestParams, JsonObject,
+        PromptMessage, ResourceContents, Role,
+    },
+    resources::{CompletionRequest, CompletionTarget, PromptSpec, ResourceSpec},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -79,6 +88,34 @@ fn no_args(name: &'static str, description: &'static str) -> ToolSpec {
     )
 }
 
+/// A tool with one required string argument.
+fn with_string(name: &'static str, argument: &str, description: &'static str) -> ToolSpec {
+    let mut spec = no_args(name, description);
+    spec.input_schema = json!({"type": "object",
+        "properties": {argument: {"type": "string"}}, "required": [argument]});
+    spec
+}
+
+/// An rmcp request type from the JSON the suite describes.
+fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| Error::other("conformance fixture", e))
+}
+
+/// Asks the user with the form `schema` and reports the answer as the
+/// suite's elicitation tools do.
+async fn elicited(ctx: &CallContext, schema: serde_json::Value) -> Result<CallToolResult> {
+    let params: ElicitRequestParams = from_json(json!({
+        "mode": "form", "message": "Please review and accept the defaults",
+        "requestedSchema": schema
+    }))?;
+    let answer = serde_json::to_value(ctx.elicit(params).await?).unwrap_or_default();
+    Ok(CallToolResult::success(vec![ContentBlock::text(format!(
+        "Elicitation completed: action={}, content={}",
+        answer["action"].as_str().unwrap_or_default(),
+        answer.get("content").cloned().unwrap_or_default()
+    ))]))
+}
+
 #[async_trait]
 impl Connector for Fixture {
     fn service(&self) -> &'static str {
@@ -129,14 +166,170 @@ impl Connector for Fixture {
             no_args("error_handling", "Always fails."),
             no_args("tool_with_logging", "Sends three log messages."),
             no_args("tool_with_progress", "Reports progress."),
+            with_string("sampling", "prompt", "Asks the client's model (sampling)."),
+            with_string("elicitation", "message", "Asks the user (elicitation)."),
+            no_args(
+                "elicitation_sep1034_defaults",
+                "Asks the user with defaults for every primitive type.",
+            ),
+            no_args(
+                "elicitation_sep1330_enums",
+                "Asks the user with every enum variant.",
+            ),
         ]
+    }
+
+    fn resources(&self) -> Vec<ResourceSpec> {
+        if self.service != "test" {
+            return Vec::new();
+        }
+        vec![
+            ResourceSpec::new(
+                "static_text",
+                "test://static-text",
+                "A static text resource",
+                "conformance",
+            )
+            .mime_type("text/plain"),
+            ResourceSpec::new(
+                "static_binary",
+                "test://static-binary",
+                "A static binary resource (a PNG)",
+                "conformance",
+            )
+            .mime_type("image/png"),
+            ResourceSpec::new(
+                "watched_resource",
+                "test://watched-resource",
+                "A resource to subscribe to",
+                "conformance",
+            )
+            .mime_type("text/plain"),
+            ResourceSpec::new(
+                "template",
+                "test://template/{id}/data",
+                "Data for an id",
+                "conformance",
+            )
+            .mime_type("application/json"),
+        ]
+    }
+
+    async fn read_resource(
+        &self,
+        _ctx: &CallContext,
+        resource: &str,
+        uri: &str,
+        params: JsonObject,
+    ) -> Result<Vec<ResourceContents>> {
+        let text = |t: &str, mime: &str| ResourceContents::text(t, uri).with_mime_type(mime);
+        Ok(vec![match resource {
+            "static_text" => text(
+                "This is the content of the static text resource.",
+                "text/plain",
+            ),
+            "static_binary" => ResourceContents::BlobResourceContents {
+                uri: uri.to_owned(),
+                mime_type: Some("image/png".into()),
+                blob: PNG.into(),
+                meta: None,
+            },
+            "watched_resource" => text("Watched resource content.", "text/plain"),
+            "template" => {
+                let id = params
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                let data =
+                    json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")});
+                text(&data.to_string(), "application/json")
+            }
+            other => return Err(Error::InvalidArguments(format!("no resource {other}"))),
+        }])
+    }
+
+    fn prompts(&self) -> Vec<PromptSpec> {
+        if self.service != "test" {
+            return Vec::new();
+        }
+        vec![
+            PromptSpec::new(
+                "simple_prompt",
+                "A simple prompt without arguments",
+                "conformance",
+            ),
+            PromptSpec::new(
+                "prompt_with_arguments",
+                "A prompt with arguments",
+                "conformance",
+            )
+            .arg("arg1", "First test argument", true)
+            .arg("arg2", "Second test argument", true),
+            PromptSpec::new(
+                "prompt_with_embedded_resource",
+                "A prompt with an embedded resource",
+                "conformance",
+            )
+            .arg("resourceUri", "URI of the resource to embed", true),
+            PromptSpec::new("prompt_with_image", "A prompt with an image", "conformance"),
+        ]
+    }
+
+    async fn get_prompt(
+        &self,
+        _ctx: &CallContext,
+        prompt: &str,
+        args: JsonObject,
+    ) -> Result<Vec<PromptMessage>> {
+        let arg = |name: &str| args.get(name).and_then(|v| v.as_str()).unwrap_or_default();
+        let user = |text: String| PromptMessage::new(Role::User, ContentBlock::text(text));
+        Ok(match prompt {
+            "simple_prompt" => vec![user("This is a simple prompt for testing.".into())],
+            "prompt_with_arguments" => vec![user(format!(
+                "Prompt with arguments: arg1='{}', arg2='{}'",
+                arg("arg1"),
+                arg("arg2")
+            ))],
+            "prompt_with_embedded_resource" => vec![
+                PromptMessage::new(
+                    Role::User,
+                    ContentBlock::resource(ResourceContents::text(
+                        "Embedded resource content for testing.",
+                        arg("resourceUri"),
+                    )),
+                ),
+                user("Please process the embedded resource above.".into()),
+            ],
+            "prompt_with_image" => vec![
+                PromptMessage::new(Role::User, ContentBlock::image(PNG, "image/png")),
+                user("Please analyze the image above.".into()),
+            ],
+            other => return Err(Error::InvalidArguments(format!("no prompt {other}"))),
+        })
+    }
+
+    async fn complete(
+        &self,
+        _ctx: &CallContext,
+        request: &CompletionRequest,
+    ) -> Result<Vec<String>> {
+        // A small fixed vocabulary, filtered by what was typed.
+        let words: &[&str] = match (&request.target, request.argument.as_str()) {
+            (CompletionTarget::Prompt(_), _) => &["paris", "park", "party", "test", "testValue1"],
+            (CompletionTarget::Resource(_), _) => &["1", "123", "42"],
+        };
+        Ok(words
+            .iter()
+            .filter(|w| w.starts_with(request.value.as_str()))
+            .map(|w| (*w).to_owned())
+            .collect())
     }
 
     async fn call(
         &self,
         ctx: &CallContext,
         tool: &str,
-        _args: JsonObject,
+        args: JsonObject,
     ) -> Result<CallToolResult> {
         let text = |t: &str| ContentBlock::text(t.to_owned());
         Ok(match (self.service, tool) {
@@ -195,6 +388,67 @@ impl Connector for Fixture {
                 }
                 CallToolResult::success(vec![text("Tool with progress executed successfully")])
             }
+            (_, "sampling") => {
+                let prompt = args.get("prompt").and_then(|v| v.as_str()).unwrap_or_default();
+                let params: CreateMessageRequestParams = from_json(json!({
+                    "messages": [{"role": "user", "content": {"type": "text", "text": prompt}}],
+                    "maxTokens": 100
+                }))?;
+                let answer = ctx.sample(params).await?;
+                let text = serde_json::to_value(&answer.message.content)
+                    .ok()
+                    .and_then(|c| {
+                        // One content block, or a list of them.
+                        let first = if c.is_array() { c[0].clone() } else { c };
+                        first["text"].as_str().map(str::to_owned)
+                    })
+                    .unwrap_or_default();
+                CallToolResult::success(vec![ContentBlock::text(format!("LLM response: {text}"))])
+            }
+            (_, "elicitation") => {
+                let message = args.get("message").and_then(|v| v.as_str()).unwrap_or_default();
+                let answer = ctx
+                    .elicit(from_json(json!({
+                        "mode": "form",
+                        "message": message,
+                        "requestedSchema": {"type": "object", "properties": {
+                            "username": {"type": "string", "description": "User's response"},
+                            "email": {"type": "string", "description": "User's email address"}},
+                            "required": ["username", "email"]}
+                    }))?)
+                    .await?;
+                CallToolResult::success(vec![text(&format!(
+                    "User response: {}",
+                    serde_json::to_string(&answer).unwrap_or_default()
+                ))])
+            }
+            (_, "elicitation_sep1034_defaults") => elicited(ctx, json!({
+                "type": "object", "properties": {
+                    "name": {"type": "string", "description": "User name", "default": "John Doe"},
+                    "age": {"type": "integer", "description": "User age", "default": 30},
+                    "score": {"type": "number", "description": "User score", "default": 95.5},
+                    "status": {"type": "string", "description": "User status",
+                        "enum": ["active", "inactive", "pending"], "default": "active"},
+                    "verified": {"type": "boolean", "description": "Verification status", "default": true}},
+                "required": []
+            })).await?,
+            (_, "elicitation_sep1330_enums") => elicited(ctx, json!({
+                "type": "object", "properties": {
+                    "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+                    "titledSingle": {"type": "string", "oneOf": [
+                        {"const": "value1", "title": "First Option"},
+                        {"const": "value2", "title": "Second Option"},
+                        {"const": "value3", "title": "Third Option"}]},
+                    "legacyEnum": {"type": "string", "enum": ["opt1", "opt2", "opt3"],
+                        "enumNames": ["Option One", "Option Two", "Option Three"]},
+                    "untitledMulti": {"type": "array", "items": {"type": "string",
+                        "enum": ["option1", "option2", "option3"]}},
+                    "titledMulti": {"type": "array", "items": {"anyOf": [
+                        {"const": "value1", "title": "First Choice"},
+                        {"const": "value2", "title": "Second Choice"},
+                        {"const": "value3", "title": "Third Choice"}]}}},
+                "required": []
+            })).await?,
             (service, other) => {
                 return Err(Error::InvalidArguments(format!(
                     "{service} has no tool {other:?}"

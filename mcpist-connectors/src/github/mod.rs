@@ -12,6 +12,7 @@ mod client;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod reads;
+mod resources;
 mod results;
 mod tools;
 
@@ -21,8 +22,9 @@ use async_trait::async_trait;
 use mcpist_core::{
     CallContext, Connector, Registration, Result, ToolSpec,
     connector::{parse_base_url, parse_config},
-    mcp::{CallToolResult, JsonObject},
+    mcp::{CallToolResult, JsonObject, PromptMessage, ResourceContents},
     oauth::{ClientAuthMethod, OAuthSpec},
+    resources::{CompletionRequest, PromptSpec, ResourceSpec},
 };
 use serde::Deserialize;
 use url::Url;
@@ -73,6 +75,8 @@ fn default_base_url() -> String {
 #[derive(Debug, Clone)]
 pub struct GithubConnector {
     base_url: Url,
+    // The repositories each account saw lately, for completion.
+    seen: Arc<resources::Seen>,
 }
 
 impl GithubConnector {
@@ -80,6 +84,7 @@ impl GithubConnector {
     pub fn new(config: GithubConfig) -> Result<Self> {
         Ok(Self {
             base_url: parse_base_url(NAME, &config.base_url)?,
+            seen: Arc::default(),
         })
     }
 }
@@ -131,5 +136,40 @@ impl Connector for GithubConnector {
         args: JsonObject,
     ) -> Result<CallToolResult> {
         tools::call(ctx, tool, args).await
+    }
+
+    fn resources(&self) -> Vec<ResourceSpec> {
+        resources::specs()
+    }
+
+    async fn read_resource(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        uri: &str,
+        params: JsonObject,
+    ) -> Result<Vec<ResourceContents>> {
+        resources::read(ctx, resource, uri, params).await
+    }
+
+    fn prompts(&self) -> Vec<PromptSpec> {
+        resources::prompts()
+    }
+
+    async fn get_prompt(
+        &self,
+        ctx: &CallContext,
+        prompt: &str,
+        args: JsonObject,
+    ) -> Result<Vec<PromptMessage>> {
+        resources::prompt(ctx, prompt, args).await
+    }
+
+    async fn complete(
+        &self,
+        ctx: &CallContext,
+        request: &CompletionRequest,
+    ) -> Result<Vec<String>> {
+        self.seen.complete(ctx, request).await
     }
 }

@@ -17,6 +17,7 @@ pub mod fake;
 mod markdown;
 #[cfg(test)]
 mod props;
+mod titles;
 mod tools;
 
 use std::sync::Arc;
@@ -25,8 +26,9 @@ use async_trait::async_trait;
 use mcpist_core::{
     CallContext, Connector, Registration, Result, ToolSpec,
     connector::{parse_base_url, parse_config},
-    mcp::{CallToolResult, JsonObject},
+    mcp::{CallToolResult, JsonObject, ResourceContents},
     oauth::{ClientAuthMethod, OAuthSpec},
+    resources::{CompletionRequest, ResourceSpec},
 };
 use serde::Deserialize;
 use url::Url;
@@ -90,6 +92,8 @@ pub struct NotionConnector {
     base_url: Url,
     version: String,
     pacer: Pacer,
+    // Recent title searches per account, for completion.
+    titles: Arc<titles::Titles>,
 }
 
 impl NotionConnector {
@@ -119,6 +123,7 @@ impl NotionConnector {
             base_url: parse_base_url(NAME, &config.base_url)?,
             version: config.notion_version,
             pacer: Pacer::new(config.requests_per_second),
+            titles: Arc::default(),
         })
     }
 }
@@ -161,6 +166,54 @@ impl Connector for NotionConnector {
         args: JsonObject,
     ) -> Result<CallToolResult> {
         tools::call(&self.client(ctx), tool, args).await
+    }
+
+    fn resources(&self) -> Vec<ResourceSpec> {
+        vec![
+            ResourceSpec::new(
+                "page",
+                "notion://pages/{page_id}",
+                "A page's content as Markdown (nested blocks three levels deep)",
+                "pages",
+            )
+            .mime_type("text/markdown"),
+        ]
+    }
+
+    async fn read_resource(
+        &self,
+        ctx: &CallContext,
+        resource: &str,
+        uri: &str,
+        params: JsonObject,
+    ) -> Result<Vec<ResourceContents>> {
+        if resource != "page" {
+            return Err(mcpist_core::Error::InvalidArguments(format!(
+                "no resource {resource}"
+            )));
+        }
+        let id = params
+            .get("page_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let markdown = tools::page_markdown(&self.client(ctx), id, 3).await?;
+        Ok(vec![
+            ResourceContents::text(markdown, uri).with_mime_type("text/markdown"),
+        ])
+    }
+
+    /// Pages whose title matches what was typed (Notion's search), as ids.
+    async fn complete(
+        &self,
+        ctx: &CallContext,
+        request: &CompletionRequest,
+    ) -> Result<Vec<String>> {
+        if request.argument != "page_id" {
+            return Ok(Vec::new());
+        }
+        self.titles
+            .complete(&self.client(ctx), &request.value)
+            .await
     }
 }
 

@@ -532,9 +532,19 @@ async fn children(
 }
 
 async fn get_page_content(notion: &Notion<'_>, args: Content) -> Result<CallToolResult> {
-    let id = notion_id(&args.page_id)?;
+    text_result(page_markdown(notion, &args.page_id, args.max_depth.unwrap_or(3)).await?)
+}
+
+/// A page's content as Markdown, nested blocks up to `depth` levels, at
+/// most [`MAX_BLOCKS`] blocks (a marker says when it stopped).
+pub(super) async fn page_markdown(
+    notion: &Notion<'_>,
+    page_id: &str,
+    depth: usize,
+) -> Result<String> {
+    let id = notion_id(page_id)?;
     let mut budget = MAX_BLOCKS;
-    let blocks = children(notion, &id, args.max_depth.unwrap_or(3), &mut budget).await?;
+    let blocks = children(notion, &id, depth, &mut budget).await?;
     let mut md = String::new();
     for block in &blocks {
         let kids = block
@@ -550,7 +560,7 @@ async fn get_page_content(notion: &Notion<'_>, args: Content) -> Result<CallTool
     if md.is_empty() {
         md.push_str("(empty page)");
     }
-    text_result(md)
+    Ok(md)
 }
 
 #[derive(Deserialize)]
