@@ -23,13 +23,44 @@
 //! The host stays locked to `base_url`; policy, audit, accounts, OAuth
 //! (`[connectors.todo.oauth]` with `authorize_url` and `token_url`), retries
 //! and timeouts apply exactly as to built-in connectors.
+//!
+//! What the catalog's services need (each optional, usable in a config file too):
+//!
+//! ```toml
+//! [connectors.todo.pagination]    # for tools with `paged = true`
+//! items = "results"               # JSON pointer (no leading `/`) to the answer's list
+//! next = "next_cursor"            # pointer to the next page's cursor (absent or null: last page)
+//! cursor = "cursor"               # the argument (an input_schema property) that sends it back
+//! # style = "link"                # `next` is a whole URL under base_url (Microsoft Graph's
+//! #                               # @odata.nextLink): the cursor argument is that URL, requested
+//! #                               # as it is (after checking it stays under base_url)
+//!
+//! [connectors.todo.errors]
+//! message = ["error"]             # pointers tried in order for the vendor's error message
+//! retry_after = "error_extra/retry_after"   # seconds to wait on a 429, read from the body
+//!
+//! [[connectors.todo.tools]]
+//! # ...
+//! paged = true                    # returns {"items": [...], "next_cursor": ...}
+//! fixed_body = { status = "completed" }     # JSON body fields sent as written
+//! # body = ["title", "id=task_id"]          # field=arg: the body field `id` gets argument task_id
+//! # query = ["$top=top"]          # the same for query parameters
+//! # items = "tasks"               # returns {"items": [...]}, each item projected to `result`
+//! ```
+//!
+//! A service shipped in the catalog (`catalog.rs`) also declares its OAuth
+//! provider in an `[oauth]` table (`authorize_url`, `token_url`, `scopes`,
+//! `extra_authorize_params`, `client_auth`), which `[connectors.NAME.oauth]`
+//! overrides key by key.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use std::collections::BTreeMap;
+
 use mcpist_core::{
     Auth, CallContext, Connector, Error, Result, ToolHints, ToolSpec,
-    connector::parse_base_url,
+    connector::{ClientAuthMethod, OAuthSpec, parse_base_url},
     mcp::{CallToolResult, ContentBlock, JsonObject},
 };
 use reqwest::Method;
@@ -50,11 +81,79 @@ struct Config {
     #[serde(default = "default_auth")]
     auth: String,
     auth_name: Option<String>,
+    oauth: Option<OAuthConfig>,
+    pagination: Option<Pagination>,
+    #[serde(default)]
+    errors: ErrorFields,
     tools: Vec<ToolConfig>,
 }
 
 fn default_auth() -> String {
     "bearer".into()
+}
+
+/// `[oauth]` of a catalog service: its provider, as a built-in connector declares it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuthConfig {
+    authorize_url: String,
+    token_url: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    extra_authorize_params: BTreeMap<String, String>,
+    #[serde(default = "default_client_auth")]
+    client_auth: ClientAuthMethod,
+}
+
+fn default_client_auth() -> ClientAuthMethod {
+    ClientAuthMethod::Body
+}
+
+/// `[pagination]`: where a paged answer keeps its list and its next cursor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pagination {
+    items: String,
+    next: String,
+    cursor: String,
+    #[serde(default)]
+    style: PageStyle,
+}
+
+/// How a paged answer names its next page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PageStyle {
+    /// A token sent back as the cursor query parameter.
+    #[default]
+    Cursor,
+    /// A whole URL under the base URL.
+    Link,
+}
+
+/// `[errors]`: where an unsuccessful answer keeps its message and its wait.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorFields {
+    #[serde(default = "default_messages")]
+    message: Vec<String>,
+    retry_after: Option<String>,
+}
+
+impl Default for ErrorFields {
+    fn default() -> Self {
+        Self {
+            message: default_messages(),
+            retry_after: None,
+        }
+    }
+}
+
+fn default_messages() -> Vec<String> {
+    ["message", "error", "detail", "error_description"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +172,11 @@ struct ToolConfig {
     toolset: String,
     #[serde(default)]
     result: Vec<String>,
+    #[serde(default)]
+    paged: bool,
+    items: Option<String>,
+    #[serde(default)]
+    fixed_body: Map<String, Value>,
     input_schema: Value,
     read_only: Option<bool>,
     destructive: Option<bool>,
@@ -93,6 +197,8 @@ pub struct DeclarativeConnector {
     service: &'static str,
     base_url: Url,
     auth: Auth,
+    oauth: Option<OAuthSpec>,
+    errors: ErrorFields,
     tools: Vec<Tool>,
 }
 
@@ -102,9 +208,16 @@ struct Tool {
     method: Method,
     /// The path template, checked at build time.
     path: String,
-    query: Vec<String>,
-    body: Vec<String>,
+    /// Query parameters and the arguments they take.
+    query: Vec<(String, String)>,
+    /// Body fields and the arguments they take (`field=arg`, or one name for both).
+    body: Vec<(String, String)>,
+    fixed_body: Map<String, Value>,
     result: Vec<String>,
+    /// Where the list is, for a tool that answers with one inside an object.
+    items: Option<String>,
+    /// Where the next cursor is, for a paged tool.
+    paged: Option<Pagination>,
 }
 
 /// Names live as long as the process; config-defined connectors are built
@@ -211,7 +324,54 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
             Ok(())
         })
         .map_err(|message| bad("path", message))?;
-        for (key, args) in [("query", &tool.query), ("body", &tool.body)] {
+        let paged = match (tool.paged, &config.pagination) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(bad(
+                    "paged",
+                    "needs a [pagination] table (items, next, cursor)".into(),
+                ));
+            }
+            (true, Some(p)) if p.style == PageStyle::Cursor && !tool.query.contains(&p.cursor) => {
+                return Err(bad(
+                    "paged",
+                    format!("the cursor argument {:?} must be in query", p.cursor),
+                ));
+            }
+            (true, Some(p))
+                if p.style == PageStyle::Link && !properties.contains_key(&p.cursor) =>
+            {
+                return Err(bad(
+                    "paged",
+                    format!(
+                        "the cursor argument {:?} must be a property of input_schema",
+                        p.cursor
+                    ),
+                ));
+            }
+            (true, Some(p)) => Some(p.clone()),
+        };
+        let query = pairs(&tool.query);
+        let body = pairs(&tool.body);
+        if let Some(key) = tool
+            .fixed_body
+            .keys()
+            .find(|k| body.iter().any(|(f, _)| f == *k))
+        {
+            return Err(bad(
+                "fixed_body",
+                format!("{key:?} is also an argument in body"),
+            ));
+        }
+        let body_args: Vec<String> = body.iter().map(|(_, a)| a.clone()).collect();
+        let query_args: Vec<String> = query.iter().map(|(_, a)| a.clone()).collect();
+        if tool.items.is_some() && paged.is_some() {
+            return Err(bad(
+                "items",
+                "a paged tool takes its list from [pagination] items".into(),
+            ));
+        }
+        for (key, args) in [("query", &query_args), ("body", &body_args)] {
             if let Some(unknown) = args.iter().find(|a| !properties.contains_key(a.as_str())) {
                 return Err(bad(
                     key,
@@ -221,6 +381,12 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
         }
         let mut schema = tool.input_schema.clone();
         schema["required"] = json!(required);
+        if let Some(page) = &paged {
+            let cursor = &mut schema["properties"][&page.cursor];
+            if cursor.get("description").is_none() {
+                cursor["description"] = json!("next_cursor of the previous page");
+            }
+        }
         let read_only = tool.read_only.unwrap_or(method == Method::GET);
         let hints = ToolHints {
             read_only,
@@ -240,15 +406,27 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
             ),
             method,
             path: tool.path,
-            query: tool.query,
-            body: tool.body,
+            query,
+            body,
+            fixed_body: tool.fixed_body,
             result: tool.result,
+            items: paged.as_ref().map(|p| p.items.clone()).or(tool.items),
+            paged,
         });
     }
+    let oauth = config.oauth.map(|o| OAuthSpec {
+        authorize_url: o.authorize_url,
+        token_url: o.token_url,
+        scopes: o.scopes,
+        extra_authorize_params: o.extra_authorize_params.into_iter().collect(),
+        client_auth: o.client_auth,
+    });
     Ok(Arc::new(DeclarativeConnector {
         service,
         base_url: parse_base_url(service, &config.base_url)?,
         auth,
+        oauth,
+        errors: config.errors,
         tools,
     }))
 }
@@ -271,6 +449,10 @@ impl Connector for DeclarativeConnector {
         self.tools.iter().map(|t| t.spec.clone()).collect()
     }
 
+    fn oauth(&self) -> Option<OAuthSpec> {
+        self.oauth.clone()
+    }
+
     async fn call(
         &self,
         ctx: &CallContext,
@@ -286,14 +468,32 @@ impl Connector for DeclarativeConnector {
         let segments = rest::fill(&tool.path, &args)?;
         let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
         let upstream = ctx.upstream();
-        let query = rest::query(tool.query.iter().map(String::as_str), &args);
-        let mut request = upstream.request(tool.method.clone(), &refs)?.query(&query);
-        if !tool.body.is_empty() {
-            let body: Map<String, Value> = tool
+        let next_link = tool
+            .paged
+            .as_ref()
+            .filter(|p| p.style == PageStyle::Link)
+            .and_then(|p| args.get(&p.cursor))
+            .and_then(Value::as_str);
+        let mut request = match next_link {
+            Some(link) => self.link_request(upstream, link)?,
+            None => {
+                let query: Vec<(&str, String)> = tool
+                    .query
+                    .iter()
+                    .filter_map(|(param, arg)| {
+                        args.get(arg).map(|v| (param.as_str(), rest::text(v)))
+                    })
+                    .collect();
+                upstream.request(tool.method.clone(), &refs)?.query(&query)
+            }
+        };
+        if !tool.body.is_empty() || !tool.fixed_body.is_empty() {
+            let mut body: Map<String, Value> = tool
                 .body
                 .iter()
-                .filter_map(|b| args.get(b).map(|v| (b.clone(), v.clone())))
+                .filter_map(|(field, arg)| args.get(arg).map(|v| (field.clone(), v.clone())))
                 .collect();
+            body.extend(tool.fixed_body.clone());
             request = request.json(&body);
         }
         let response = upstream.send(request).await?;
@@ -307,31 +507,154 @@ impl Connector for DeclarativeConnector {
         };
         let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
         if !status.is_success() {
-            let mut message = ["message", "error", "detail", "error_description"]
-                .iter()
-                .find_map(|k| body.get(*k).and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_else(|| raw.chars().take(300).collect());
-            if message.is_empty() {
-                message = status.canonical_reason().unwrap_or("error").to_owned();
-            }
-            return Err(mcpist_core::upstream::status_error(
-                upstream,
-                status,
-                &headers,
-                mcpist_core::upstream::Failure::new(message),
-            ));
+            return Err(self.failure(upstream, status, &headers, &body, &raw));
         }
-        let out = if tool.result.is_empty() || body.is_null() {
-            if body.is_null() {
-                json!({"ok": true, "status": status.as_u16()})
-            } else {
-                body
-            }
-        } else {
-            rest::pick(&body, &tool.result)
+        let out = match &tool.items {
+            _ if body.is_null() => json!({"ok": true, "status": status.as_u16()}),
+            Some(items) => listed(&body, items, tool.paged.as_ref(), &tool.result),
+            None if tool.result.is_empty() => body,
+            None => rest::pick(&body, &tool.result),
         };
         let mut text = out.to_string();
         mcpist_core::output::cut(&mut text, 60_000, "… [truncated]");
         Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
     }
+}
+
+/// `field=arg` entries as (field, arg) pairs; a plain name is both.
+fn pairs(entries: &[String]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|e| match e.split_once('=') {
+            Some((field, arg)) => (field.to_owned(), arg.to_owned()),
+            None => (e.clone(), e.clone()),
+        })
+        .collect()
+}
+
+impl DeclarativeConnector {
+    /// A GET of `link`, a next-page URL the upstream gave, which must lie
+    /// under the base URL; its path segments and query are sent as they are.
+    fn link_request(
+        &self,
+        upstream: &mcpist_core::connector::Upstream,
+        link: &str,
+    ) -> Result<reqwest::RequestBuilder> {
+        let refused = || {
+            Error::InvalidArguments(format!(
+                "the cursor must be a next-page link under {} as {} returned it",
+                self.base_url, self.service
+            ))
+        };
+        let url = Url::parse(link).map_err(|_| refused())?;
+        let base = self.base_url.as_str().trim_end_matches('/');
+        if url.origin() != self.base_url.origin()
+            || !url
+                .path()
+                .starts_with(self.base_url.path().trim_end_matches('/'))
+        {
+            return Err(refused());
+        }
+        let below = &url.as_str()[..url.as_str().find('?').unwrap_or(url.as_str().len())];
+        let rest = below.strip_prefix(base).ok_or_else(refused)?;
+        let segments: Vec<String> = rest
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect();
+        let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        Ok(upstream.request(Method::GET, &refs)?.query(&query))
+    }
+
+    /// The error of an unsuccessful answer: the vendor's message where
+    /// `[errors] message` points (else the start of the body), and on a 429
+    /// without a `Retry-After` header the wait `[errors] retry_after` names.
+    fn failure(
+        &self,
+        upstream: &mcpist_core::connector::Upstream,
+        status: reqwest::StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: &Value,
+        raw: &str,
+    ) -> Error {
+        let mut message = self
+            .errors
+            .message
+            .iter()
+            .find_map(|p| {
+                body.pointer(&format!("/{p}"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| raw.chars().take(300).collect());
+        if message.is_empty() {
+            message = status.canonical_reason().unwrap_or("error").to_owned();
+        }
+        let error = mcpist_core::upstream::status_error(
+            upstream,
+            status,
+            headers,
+            mcpist_core::upstream::Failure::new(message),
+        );
+        let wait = self
+            .errors
+            .retry_after
+            .as_ref()
+            .and_then(|p| body.pointer(&format!("/{p}")))
+            .and_then(Value::as_u64);
+        match (error, wait) {
+            (
+                Error::RateLimited {
+                    service,
+                    until: None,
+                },
+                Some(secs),
+            ) => Error::RateLimited {
+                service,
+                until: Some(std::time::SystemTime::now() + std::time::Duration::from_secs(secs)),
+            },
+            (error, _) => error,
+        }
+    }
+}
+
+/// A percent-encoded path segment as text.
+fn percent_decode(segment: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// The list at `items` in `body` as `{"items": [...], "next_cursor": ...}`,
+/// each item projected to `fields` (all of it when none are named);
+/// `next_cursor` only for a paged tool with a next page.
+fn listed(body: &Value, items: &str, page: Option<&Pagination>, fields: &[String]) -> Value {
+    let items = body
+        .pointer(&format!("/{items}"))
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| {
+                    if fields.is_empty() {
+                        i.clone()
+                    } else {
+                        mcpist_core::output::project(i, fields)
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = json!({ "items": Value::Array(items) });
+    let Some(page) = page else {
+        return out;
+    };
+    match body.pointer(&format!("/{}", page.next)) {
+        Some(Value::String(s)) if !s.is_empty() => out["next_cursor"] = json!(s),
+        Some(n @ Value::Number(_)) => out["next_cursor"] = n.clone(),
+        _ => {}
+    }
+    out
 }

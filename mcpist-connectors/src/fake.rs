@@ -27,19 +27,17 @@ pub async fn serve_on(app: Router, addr: std::net::SocketAddr) -> std::net::Sock
     addr
 }
 
-/// A URL query as a map, values percent-decoded.
+/// A URL query as a map, names and values percent-decoded (`%24top` is `$top`).
 pub fn parse_query(query: Option<&str>) -> HashMap<String, String> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     query
         .unwrap_or("")
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_owned(),
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            )
-        })
+        .map(|(k, v)| (decode(k), decode(v)))
         .collect()
 }

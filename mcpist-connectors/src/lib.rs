@@ -19,6 +19,7 @@
 #[doc = include_str!("../../docs/writing-a-connector.md")]
 struct WritingAConnector;
 
+pub mod catalog;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod declarative;

@@ -1,0 +1,8 @@
+//! Fakes of the catalog services' upstream APIs (feature `fake`), each built
+//! from the service's vendored description (`vendor/SERVICE/`): its paths,
+//! shapes, status codes and error bodies.
+
+pub mod google_tasks;
+pub mod microsoft_todo;
+pub mod ticktick;
+pub mod todoist;
