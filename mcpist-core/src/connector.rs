@@ -16,7 +16,7 @@ use rmcp::{
     Peer, RoleServer,
     model::{
         CallToolResult, ClientCapabilities, CreateMessageRequestParams, CreateMessageResult,
-        ElicitRequestParams, ElicitResult, JsonObject, LoggingLevel,
+        ElicitRequestParams, ElicitResult, InputRequest, JsonObject, LoggingLevel,
         LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, PromptMessage,
         ResourceContents,
     },
@@ -182,7 +182,8 @@ pub struct OAuthSpec {
 ///   the client cancels it, or when the server cuts calls off at shutdown
 ///   ([`crate::McpServer::cut_calls`]). A write may or may not have reached the
 ///   upstream by then, so a connector must not rely on running to the end.
-/// - **Panics are caught.** A panic in `call` or `identity` fails that call
+/// - **Panics are caught.** A panic in `call`, `read_resource`,
+///   `get_prompt`, `complete` or `identity` fails that call
 ///   with "internal error in connector …" (the panic message goes to the log
 ///   only), not the session or the server. Still, do not panic on upstream
 ///   input.
@@ -388,6 +389,14 @@ pub struct CallContext {
     /// Whether the client takes requests of the server during a call
     /// (2025-11-25; a 2026-07-28 client is asked with input-required results).
     in_flight: bool,
+    /// A 2026-07-28 call: the client's capabilities of this request, and the
+    /// answers it gave so far (carried in the sealed `requestState`).
+    modern: Option<(
+        ClientCapabilities,
+        Arc<std::collections::BTreeMap<String, Value>>,
+    )>,
+    /// How many questions `sample` and `elicit` asked, for their keys.
+    asked: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Severity of a log message sent to the MCP client.
@@ -413,7 +422,137 @@ impl CallContext {
             progress_token: None,
             min_log_level: Some(LoggingLevel::Info),
             in_flight: false,
+            modern: None,
+            asked: Arc::default(),
         }
+    }
+
+    /// A 2026-07-28 call: `capabilities` of the request, `answers` so far.
+    pub(crate) fn with_answers(
+        mut self,
+        capabilities: ClientCapabilities,
+        answers: std::collections::BTreeMap<String, Value>,
+    ) -> Self {
+        self.modern = Some((capabilities, Arc::new(answers)));
+        self
+    }
+
+    /// Asks the client every question of `requests` (by key: an
+    /// `elicitation/create`, `sampling/createMessage` or `roots/list`
+    /// request) and returns the answers in order, as JSON results. A
+    /// 2025-11-25 client is sent each request during the call; a 2026-07-28
+    /// client gets them in an input-required result (`?` passes
+    /// [`Error::InputRequired`] on) and its retry runs the call again, when
+    /// this returns what it answered: so ask the same questions, under the
+    /// same keys, in the same order, and do nothing upstream before asking
+    /// that must not happen twice. A question the client did not declare
+    /// the capability for is a clear error. Answers are untrusted input.
+    pub async fn ask(&self, requests: Vec<(String, InputRequest)>) -> Result<Vec<Value>> {
+        let needs = |request: &InputRequest| match request {
+            InputRequest::Elicitation(_) => "elicitation",
+            InputRequest::CreateMessage(_) => "sampling",
+            _ => "roots",
+        };
+        let declared = |c: &ClientCapabilities, what: &str| match what {
+            "elicitation" => c.elicitation.is_some(),
+            "sampling" => c.sampling.is_some(),
+            _ => c.roots.is_some(),
+        };
+        if let Some((capabilities, answers)) = &self.modern {
+            if let Some((_, request)) = requests
+                .iter()
+                .find(|(_, r)| !declared(capabilities, needs(r)))
+            {
+                return Err(Error::MissingClientCapability {
+                    capability: needs(request).to_owned(),
+                });
+            }
+            // An answer of the wrong shape (a number for an elicitation)
+            // counts as none: the question is asked again.
+            let answered = |key: &str, request: &InputRequest| {
+                let Some(answer) = answers.get(key).cloned() else {
+                    return false;
+                };
+                match request {
+                    InputRequest::Elicitation(_) => {
+                        serde_json::from_value::<ElicitResult>(answer).is_ok()
+                    }
+                    InputRequest::CreateMessage(_) => {
+                        serde_json::from_value::<CreateMessageResult>(answer).is_ok()
+                    }
+                    _ => serde_json::from_value::<rmcp::model::ListRootsResult>(answer).is_ok(),
+                }
+            };
+            let missing: rmcp::model::InputRequests = requests
+                .iter()
+                .filter(|(key, request)| !answered(key, request))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::InputRequired { requests: missing });
+            }
+            return Ok(requests
+                .iter()
+                .map(|(key, _)| answers[key].clone())
+                .collect());
+        }
+        let mut out = Vec::with_capacity(requests.len());
+        for (_, request) in requests {
+            let what = needs(&request);
+            let peer = self.asker(what, |c| declared(c, what))?;
+            let failed =
+                |e: rmcp::ServiceError| Error::other("client", format!("{what} failed: {e}"));
+            let answer = match request {
+                InputRequest::Elicitation(r) => {
+                    serde_json::to_value(peer.create_elicitation(r.params).await.map_err(failed)?)
+                }
+                InputRequest::CreateMessage(r) => {
+                    serde_json::to_value(peer.create_message(r.params).await.map_err(failed)?)
+                }
+                _ => serde_json::to_value(peer.list_roots().await.map_err(failed)?),
+            };
+            out.push(answer.map_err(|e| Error::other("client", e))?);
+        }
+        Ok(out)
+    }
+
+    /// Whether [`ask`](Self::ask) can put a question needing `capability`
+    /// (`elicitation`, `sampling` or `roots`) to this call's client: it
+    /// declared it (in this request, from 2026-07-28).
+    pub fn client_offers(&self, capability: &str) -> bool {
+        let declared = |c: &ClientCapabilities| match capability {
+            "elicitation" => c.elicitation.is_some(),
+            "sampling" => c.sampling.is_some(),
+            "roots" => c.roots.is_some(),
+            _ => false,
+        };
+        match (&self.modern, &self.peer) {
+            (Some((capabilities, _)), _) => declared(capabilities),
+            (None, Some(peer)) if self.in_flight => peer
+                .peer_info()
+                .is_some_and(|info| declared(&info.capabilities)),
+            _ => false,
+        }
+    }
+
+    /// One question under a key numbered in asking order.
+    async fn ask_one<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        request: Value,
+    ) -> Result<T> {
+        let n = self
+            .asked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let request: InputRequest =
+            serde_json::from_value(request).map_err(|e| Error::other("client request", e))?;
+        let mut answers = self.ask(vec![(format!("{kind}-{n}"), request)]).await?;
+        serde_json::from_value(answers.remove(0)).map_err(|e| {
+            Error::other(
+                "client",
+                format!("{kind}: an answer of the wrong shape: {e}"),
+            )
+        })
     }
 
     pub(crate) fn with_peer(
@@ -455,26 +594,27 @@ impl CallContext {
         }
     }
 
-    /// Asks the client's model for a message (MCP `sampling/createMessage`)
-    /// while the call runs. Fails with a clear error when the client did not
-    /// declare `sampling`, or speaks 2026-07-28 (which asks through
-    /// input-required results, not requests during a call). What the model
-    /// answers is untrusted input, like an argument.
+    /// Asks the client's model for a message (MCP `sampling/createMessage`),
+    /// as [`ask`](Self::ask) does (keys `sampling-N` in asking order). Fails
+    /// with a clear error when the client did not declare `sampling`. What
+    /// the model answers is untrusted input, like an argument.
     pub async fn sample(&self, params: CreateMessageRequestParams) -> Result<CreateMessageResult> {
-        let peer = self.asker("sampling", |c| c.sampling.is_some())?;
-        peer.create_message(params)
-            .await
-            .map_err(|e| Error::other("client", format!("sampling failed: {e}")))
+        self.ask_one(
+            "sampling",
+            serde_json::json!({"method": "sampling/createMessage", "params": params}),
+        )
+        .await
     }
 
-    /// Asks the user through the client (MCP `elicitation/create`) while
-    /// the call runs; the same conditions as [`sample`](Self::sample), with
-    /// the `elicitation` capability. Never ask for a secret this way.
+    /// Asks the user through the client (MCP `elicitation/create`), as
+    /// [`sample`](Self::sample) does, with the `elicitation` capability
+    /// (keys `elicitation-N`). Never ask for a secret this way.
     pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult> {
-        let peer = self.asker("elicitation", |c| c.elicitation.is_some())?;
-        peer.create_elicitation(params)
-            .await
-            .map_err(|e| Error::other("client", format!("elicitation failed: {e}")))
+        self.ask_one(
+            "elicitation",
+            serde_json::json!({"method": "elicitation/create", "params": params}),
+        )
+        .await
     }
 
     /// The upstream client, bound to this connector's base URL and account.

@@ -103,6 +103,14 @@ struct WaitingFor {
     tool: String,
 }
 
+/// What the sealed `requestState` of a connector's questions carries: the
+/// answers of the rounds before, so that the call, run again, finds them all.
+#[derive(Debug, Serialize, Deserialize)]
+struct Asked {
+    tool: String,
+    answers: std::collections::BTreeMap<String, Value>,
+}
+
 /// Seals and opens the `requestState` of input-required results with a
 /// per-process key (a restart voids pending states; the retry is refused
 /// with a message saying to call again).
@@ -134,8 +142,10 @@ impl States {
         let Some(state) = state else {
             return Ok(());
         };
+        // Any state this process sealed for `tool`: a connect or
+        // which-account question, or a connector's questions.
         self.0
-            .open_json_with::<WaitingFor>(state, tool.as_bytes())
+            .open_json_with::<Value>(state, tool.as_bytes())
             .map(|_| ())
             .map_err(|_| {
                 ErrorData::invalid_params(
@@ -146,6 +156,53 @@ impl States {
                     None,
                 )
             })
+    }
+
+    /// The answers a connector's earlier rounds of this call of `tool` got,
+    /// from its sealed `state` (none for a first call or another kind of
+    /// state; a state not sealed for `tool` was refused before), with this
+    /// retry's `responses` over them.
+    pub(crate) fn answers(
+        &self,
+        tool: &str,
+        state: Option<&str>,
+        responses: Option<&rmcp::model::InputResponses>,
+    ) -> std::collections::BTreeMap<String, Value> {
+        // A first round may be answered without a state (the client
+        // answers are untrusted input either way; the connector's `ask`
+        // checks their shape).
+        let mut answers = state
+            .and_then(|state| self.0.open_json_with::<Asked>(state, tool.as_bytes()).ok())
+            .map(|asked| asked.answers)
+            .unwrap_or_default();
+        for (key, value) in responses.into_iter().flatten() {
+            answers.insert(key.clone(), value.clone());
+        }
+        answers
+    }
+
+    /// The input-required result that asks a 2026-07-28 client a
+    /// connector's `requests`, with `answers` so far sealed in its state.
+    pub(crate) fn ask_input(
+        &self,
+        tool: &str,
+        answers: std::collections::BTreeMap<String, Value>,
+        requests: InputRequests,
+    ) -> std::result::Result<CallToolResponse, ErrorData> {
+        let asked = Asked {
+            tool: tool.to_owned(),
+            answers,
+        };
+        let state = self
+            .0
+            .seal_json_with(
+                &asked,
+                &SealOptions::new()
+                    .associated_data(tool.as_bytes())
+                    .ttl(crate::connect::LINK_TTL),
+            )
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        Ok(InputRequiredResult::new(Some(requests), Some(state)).into())
     }
 
     /// The answer to a call that lacks the account `link` connects.

@@ -5,6 +5,11 @@ use std::{borrow::Cow, time::SystemTime};
 /// A boxed error source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The keys of `requests`, for messages.
+fn keys_of(requests: &rmcp::model::InputRequests) -> String {
+    requests.keys().cloned().collect::<Vec<_>>().join(", ")
+}
+
 /// A specialized [`std::result::Result`] whose error type is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -16,6 +21,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The call needs the client's answers first: raised by
+    /// [`crate::CallContext::ask`] for a 2026-07-28 client, which the server
+    /// answers with an input-required result; the retry runs the call again
+    /// with the answers. A connector passes it on with `?`.
+    #[error("the call needs the client's answers to {}", keys_of(requests))]
+    InputRequired {
+        /// The questions, by key.
+        requests: rmcp::model::InputRequests,
+    },
+    /// The call needs a capability (`sampling`, `elicitation`, `roots`) the
+    /// 2026-07-28 client did not declare in the request: the server answers
+    /// with the protocol's `MissingRequiredClientCapabilityError` (-32021).
+    #[error("the client did not declare the `{capability}` capability this call needs")]
+    MissingClientCapability {
+        /// The capability's name.
+        capability: String,
+    },
     /// The configuration of `component` is invalid.
     #[error("invalid configuration for {component}: {message}")]
     Config {

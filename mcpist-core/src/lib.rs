@@ -98,7 +98,8 @@ pub mod mcp {
     #![allow(deprecated)]
     pub use rmcp::model::{
         CallToolResult, ContentBlock, CreateMessageRequestParams, CreateMessageResult,
-        ElicitRequestParams, ElicitResult, JsonObject, PromptMessage, ResourceContents, Role,
+        ElicitRequestParams, ElicitResult, InputRequest, JsonObject, PromptMessage,
+        ResourceContents, Role,
     };
 }
 

@@ -344,16 +344,16 @@ impl McpServer {
         self.listing().policies.get(service).cloned()
     }
 
-    /// Serves `service` under `policy` from now on: `tools/list` and calls see
-    /// the change at once, and open sessions get `notifications/tools/list_changed`
-    /// (and the prompts and resources ones when those are served).
-    /// Fails if the service is not served.
-    pub async fn set_policy(&self, service: &str, policy: ServicePolicy) -> Result<()> {
-        let Some((&service, _)) = self.inner.connectors.get_key_value(service) else {
+    /// Whether `policy` can serve `service`: the service is served and
+    /// every pinned resource matches one of its templates. What
+    /// [`set_policy`](Self::set_policy) checks; a caller that saves a policy
+    /// checks it first, so that nothing refused is saved.
+    pub fn check_policy(&self, service: &str, policy: &ServicePolicy) -> Result<()> {
+        if !self.inner.connectors.contains_key(service) {
             return Err(Error::InvalidArguments(format!(
                 "unknown service {service}"
             )));
-        };
+        }
         if let Some(pin) = policy.resources.iter().find(|pin| {
             find_template(&self.inner.templates, pin).is_none_or(|(t, _, _)| t.service != service)
         }) {
@@ -361,6 +361,20 @@ impl McpServer {
                 "resource {pin} matches none of {service}'s resource templates"
             )));
         }
+        Ok(())
+    }
+
+    /// Serves `service` under `policy` from now on: `tools/list` and calls see
+    /// the change at once, and open sessions get `notifications/tools/list_changed`
+    /// (and the prompts and resources ones when those are served).
+    /// Fails if the service is not served.
+    pub async fn set_policy(&self, service: &str, policy: ServicePolicy) -> Result<()> {
+        self.check_policy(service, &policy)?;
+        let Some((&service, _)) = self.inner.connectors.get_key_value(service) else {
+            return Err(Error::InvalidArguments(format!(
+                "unknown service {service}"
+            )));
+        };
         {
             let mut listing = self
                 .inner
@@ -525,8 +539,9 @@ impl McpServer {
         account: Option<String>,
         peer: Option<Peer>,
         asks: crate::elicit::Asks,
-        uri: Option<&str>,
+        call: Call<'_>,
     ) -> Ran {
+        let Call { uri, modern } = call;
         let validator = match route.validator() {
             Ok(validator) => validator,
             Err(message) => {
@@ -542,6 +557,8 @@ impl McpServer {
                 audit_message: Some(format!("invalid arguments: {}", invalid.rules)),
                 connect: None,
                 choices: None,
+                input: None,
+                missing: None,
             };
         }
         args.remove("account");
@@ -600,7 +617,7 @@ impl McpServer {
                         Some(label),
                         peer.clone(),
                         crate::elicit::Asks::default(),
-                        uri,
+                        Call { uri, modern },
                     ))
                     .await;
                 }
@@ -635,11 +652,36 @@ impl McpServer {
             };
             ctx = ctx.with_peer(peer, token, level, !asks.modern);
         }
+        if let Some((capabilities, answers)) = modern {
+            ctx = ctx.with_answers(capabilities, answers);
+        }
         // A panic in a connector fails this call, not the session: the
         // client gets an answer and the audit record an outcome.
         let call =
             crate::connector::catch_panic(connector.service(), invoke(route, &ctx, args, uri));
+        let mut input = None;
+        let mut missing = None;
         let (mut result, outcome) = match call.await {
+            // The connector asks the client first (2026-07-28): the answer
+            // is an input-required result, and the retry runs the call again.
+            Ok(Err(Error::MissingClientCapability { capability })) => {
+                let message = format!(
+                    "the client did not declare the `{capability}` capability this call needs"
+                );
+                missing = Some(capability);
+                (tool_error(message), Outcome::InvalidArguments)
+            }
+            Ok(Err(Error::InputRequired { requests })) => {
+                let keys: Vec<String> = requests.keys().cloned().collect();
+                input = Some(requests);
+                (
+                    tool_error(format!(
+                        "waiting for the client's answers to {}",
+                        keys.join(", ")
+                    )),
+                    Outcome::Ok,
+                )
+            }
             Ok(Ok(result)) if result.is_error == Some(true) => (result, Outcome::ToolError),
             Ok(Ok(result)) => (result, Outcome::Ok),
             Ok(Err(e)) => (tool_error(e.to_string()), outcome_of(&e)),
@@ -651,8 +693,20 @@ impl McpServer {
         for secret in [sent, status_of.credential()].into_iter().flatten() {
             redact(&mut result, secret.expose_secret());
         }
-        Ran::new(result, outcome, status_of.last_status())
+        let mut ran = Ran::new(result, outcome, status_of.last_status());
+        ran.input = input;
+        ran.missing = missing;
+        ran
     }
+}
+
+/// What a run needs besides its route, arguments, account and client: the
+/// URI of a resource read, and for a 2026-07-28 call what the client
+/// declared in the request and the answers its questions got so far.
+#[derive(Debug, Clone, Default)]
+struct Call<'a> {
+    uri: Option<&'a str>,
+    modern: Option<(rmcp::model::ClientCapabilities, BTreeMap<String, Value>)>,
 }
 
 /// How a call ran, for the client and for its audit record.
@@ -667,6 +721,10 @@ struct Ran {
     connect: Option<crate::connect::ConnectLink>,
     /// The accounts a 2026-07-28 client is to choose from ("which account?").
     choices: Option<Vec<(String, Option<String>)>>,
+    /// The questions a connector asks a 2026-07-28 client before it can answer.
+    input: Option<rmcp::model::InputRequests>,
+    /// The client capability the call needed and the request did not declare.
+    missing: Option<String>,
 }
 
 impl Ran {
@@ -678,6 +736,8 @@ impl Ran {
             audit_message: None,
             connect: None,
             choices: None,
+            input: None,
+            missing: None,
         }
     }
 }
@@ -1898,10 +1958,29 @@ impl McpServer {
         let mut sent_args = args.clone();
         // The label is the record's `account` field.
         sent_args.remove("account");
+        // A batch task asks nothing of its own: an account error is its
+        // `isError`, and a connector's question ends it (the batch cannot
+        // answer); it still speaks its client's protocol generation.
         let asks = match batch {
             None => crate::elicit::Asks::of(&context),
-            Some(_) => crate::elicit::Asks::default(),
+            Some(_) => crate::elicit::Asks {
+                url: false,
+                form: false,
+                modern: crate::elicit::Asks::of(&context).modern,
+            },
         };
+        // A 2026-07-28 call: what the client declared in this request, and
+        // the answers a connector's questions got so far.
+        let modern = asks.modern.then(|| {
+            (
+                context.client_capabilities().unwrap_or_default(),
+                self.inner.states.answers(
+                    request.name.as_ref(),
+                    request.request_state.as_deref(),
+                    request.input_responses.as_ref(),
+                ),
+            )
+        });
         let peer = context.peer.clone();
         if let Err(refused) = self
             .inner
@@ -1924,8 +2003,10 @@ impl McpServer {
             audit_message,
             connect,
             choices,
+            input,
+            missing,
         } = tokio::select! {
-            ran = self.run(route, args, account, Some((peer.clone(), token, context.meta.log_level())), asks, uri) => ran,
+            ran = self.run(route, args, account, Some((peer.clone(), token, context.meta.log_level())), asks, Call { uri, modern: modern.clone() }) => ran,
             () = self.inner.cut.cancelled() => Ran::new(
                 tool_error(
                     "cut off: MCPist is shutting down; the call may or may not have reached the service"
@@ -1991,6 +2072,17 @@ impl McpServer {
                 .inner
                 .states
                 .answer(asks, link, request.name.as_ref(), result);
+        }
+        if let Some(capability) = missing {
+            // The protocol's own error (HTTP 400), naming the capability.
+            let required = serde_json::from_value(json!({ capability: {} })).unwrap_or_default();
+            return Err(ErrorData::missing_required_client_capability(required));
+        }
+        if let (Some(requests), Some((_, answers))) = (input, modern) {
+            return self
+                .inner
+                .states
+                .ask_input(request.name.as_ref(), answers, requests);
         }
         if let Some(choices) = &choices
             && !crate::elicit::was_asked_which(request.input_responses.as_ref())
@@ -2187,7 +2279,7 @@ mod tests {
                     None,
                     None,
                     crate::elicit::Asks::default(),
-                    None,
+                    Call::default(),
                 )
                 .await;
             assert_eq!(ran.result.is_error, Some(true));

@@ -947,6 +947,8 @@ async fn set_policy(
     let mut event = AuditEvent::now(AuditKind::PolicySet).service(&service);
     event.args = serde_json::to_value(&policy).ok();
     let result = audited(web.server.audit().as_ref(), event, async {
+        // Nothing refused is saved (a pin that matches no template).
+        web.server.check_policy(&service, &policy)?;
         mcpist_core::policy::save(web.store().as_ref(), &service, &policy).await?;
         web.server.set_policy(&service, policy.clone()).await
     })

@@ -417,3 +417,29 @@ async fn a_huge_read_is_cut_with_a_continuation_and_an_echoed_token_is_redacted(
         assert!(err.to_string().contains("offset"), "{err}");
     }
 }
+
+/// A read with several accounts and no default is never a silent pick: at
+/// both versions the client ends with an error listing the labels (this
+/// client answers no elicitation), and nothing is read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_with_several_accounts_and_no_default_names_them() {
+    for mode in ["legacy", "auto"] {
+        let served = serve(ServicePolicy::default()).await;
+        let home = canary("home");
+        served.github.accept_token(&home, "hubot");
+        account(&served.store, "github", "home", &home).await;
+        let before = served.github.requests().len();
+        let (_, answers) = steps(
+            &served,
+            mode,
+            json!([["read", "github://octocat/hello-world/issues/3"]]),
+        )
+        .await;
+        let text = answers[0].to_string();
+        assert!(
+            text.contains("work") && text.contains("home"),
+            "{mode}: {text}"
+        );
+        assert_eq!(served.github.requests().len(), before, "nothing was read");
+    }
+}

@@ -1088,3 +1088,62 @@ async fn hostile_identities_audit_messages_and_oauth_errors_render_as_text() {
         assert!(page.contains(escaped), "{shown} shows the text, escaped");
     }
 }
+
+/// The policy page pins resources: a pin reaches `resources/list` at once
+/// and is saved; a pin that matches no template is refused with the reason
+/// and nothing is saved.
+#[tokio::test]
+async fn the_policy_page_pins_resources_and_refuses_a_pin_that_matches_no_template() {
+    let ui = start_ui().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = session_of(&http, &ui.base).await;
+    let csrf = csrf_of(&http, &ui.base, &session).await;
+    let post = |pins: &str| {
+        let body = format!(
+            "csrf={csrf}&enabled=on&resources={}",
+            percent_encoding::utf8_percent_encode(pins, percent_encoding::NON_ALPHANUMERIC)
+        );
+        http.post(format!("{}/policy/github", ui.base))
+            .header("Cookie", &session)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let page = |http: &reqwest::Client| {
+        http.get(format!("{}/policy/github", ui.base))
+            .header("Cookie", &session)
+            .send()
+    };
+    let pin = "github://octocat/hello-world/issues/3";
+    assert_eq!(post(&format!("{pin}\n")).await.unwrap().status(), 303);
+    assert_eq!(ui.server.policy("github").unwrap().resources, vec![pin]);
+    let saved = mcpist_core::policy::load_saved(ui.store.as_ref(), "github")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.resources, vec![pin]);
+    let shown = page(&http).await.unwrap().text().await.unwrap();
+    assert!(shown.contains(pin), "the page shows the pin");
+
+    assert_eq!(
+        post("github://octocat/hello-world/wiki")
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    let shown = page(&http).await.unwrap().text().await.unwrap();
+    assert!(
+        shown.contains("matches none of github"),
+        "the refusal says why"
+    );
+    let saved = mcpist_core::policy::load_saved(ui.store.as_ref(), "github")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.resources, vec![pin], "nothing refused was saved");
+    assert_eq!(ui.server.policy("github").unwrap().resources, vec![pin]);
+}

@@ -18,8 +18,8 @@ use mcpist_core::{
     Auth, CallContext, Connector, Error, Registration, Result, ToolHints, ToolSpec,
     connector::{LogLevel, parse_config},
     mcp::{
-        CallToolResult, ContentBlock, CreateMessageRequestParams, ElicitRequestParams, JsonObject,
-        PromptMessage, ResourceContents, Role,
+        CallToolResult, ContentBlock, CreateMessageRequestParams, ElicitRequestParams,
+        InputRequest, JsonObject, PromptMessage, ResourceContents, Role,
     },
     resources::{CompletionRequest, CompletionTarget, PromptSpec, ResourceSpec},
 };
@@ -101,6 +101,30 @@ fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result
     serde_json::from_value(value).map_err(|e| Error::other("conformance fixture", e))
 }
 
+/// One question for [`CallContext::ask`], from the JSON the suite describes.
+fn question(key: &str, request: serde_json::Value) -> Result<(String, InputRequest)> {
+    Ok((key.to_owned(), from_json(request)?))
+}
+
+/// An `elicitation/create` request for one required `field` of `kind`.
+fn elicitation(message: &str, field: &str, kind: &str) -> serde_json::Value {
+    json!({"method": "elicitation/create", "params": {"mode": "form", "message": message,
+        "requestedSchema": {"type": "object", "properties": {field: {"type": kind}},
+            "required": [field]}}})
+}
+
+/// A `sampling/createMessage` request for `prompt`.
+fn sampling(prompt: &str, max_tokens: u32) -> serde_json::Value {
+    json!({"method": "sampling/createMessage", "params": {
+        "messages": [{"role": "user", "content": {"type": "text", "text": prompt}}],
+        "maxTokens": max_tokens}})
+}
+
+/// A `roots/list` request.
+fn roots() -> serde_json::Value {
+    json!({"method": "roots/list"})
+}
+
 /// Asks the user with the form `schema` and reports the answer as the
 /// suite's elicitation tools do.
 async fn elicited(ctx: &CallContext, schema: serde_json::Value) -> Result<CallToolResult> {
@@ -176,6 +200,44 @@ impl Connector for Fixture {
                 "elicitation_sep1330_enums",
                 "Asks the user with every enum variant.",
             ),
+            no_args(
+                "input_required_result_elicitation",
+                "Asks the user's name first.",
+            ),
+            no_args(
+                "input_required_result_request_state",
+                "Asks for a confirmation first.",
+            ),
+            no_args(
+                "input_required_result_sampling",
+                "Asks the client's model first.",
+            ),
+            no_args(
+                "input_required_result_list_roots",
+                "Asks for the client's roots first.",
+            ),
+            no_args(
+                "input_required_result_multiple_inputs",
+                "Asks three questions at once.",
+            ),
+            no_args(
+                "input_required_result_multi_round",
+                "Asks two questions, one per round.",
+            ),
+            no_args(
+                "input_required_result_tampered_state",
+                "Asks one question (sealed state).",
+            ),
+            no_args(
+                "input_required_result_capabilities",
+                "Asks only what the client declared.",
+            ),
+            no_args(
+                "missing_capability",
+                "Needs sampling, whatever the client declared.",
+            ),
+            no_args("streaming_elicitation", "Asks the user a question."),
+            no_args("logging_tool", "Sends one log message."),
         ]
     }
 
@@ -272,12 +334,17 @@ impl Connector for Fixture {
             )
             .arg("resourceUri", "URI of the resource to embed", true),
             PromptSpec::new("prompt_with_image", "A prompt with an image", "conformance"),
+            PromptSpec::new(
+                "input_required_result_prompt",
+                "A prompt that asks the user for context first",
+                "conformance",
+            ),
         ]
     }
 
     async fn get_prompt(
         &self,
-        _ctx: &CallContext,
+        ctx: &CallContext,
         prompt: &str,
         args: JsonObject,
     ) -> Result<Vec<PromptMessage>> {
@@ -300,6 +367,20 @@ impl Connector for Fixture {
                 ),
                 user("Please process the embedded resource above.".into()),
             ],
+            "input_required_result_prompt" => {
+                let answers = ctx
+                    .ask(vec![question(
+                        "user_context",
+                        elicitation("What context should the prompt use?", "context", "string"),
+                    )?])
+                    .await?;
+                vec![user(format!(
+                    "Use this context: {}",
+                    answers[0]["content"]["context"]
+                        .as_str()
+                        .unwrap_or_default()
+                ))]
+            }
             "prompt_with_image" => vec![
                 PromptMessage::new(Role::User, ContentBlock::image(PNG, "image/png")),
                 user("Please analyze the image above.".into()),
@@ -449,6 +530,119 @@ impl Connector for Fixture {
                         {"const": "value3", "title": "Third Choice"}]}}},
                 "required": []
             })).await?,
+            (_, "input_required_result_elicitation") => {
+                let answers = ctx
+                    .ask(vec![question(
+                        "user_name",
+                        elicitation("What is your name?", "name", "string"),
+                    )?])
+                    .await?;
+                let name = answers[0]["content"]["name"].as_str().unwrap_or_default();
+                CallToolResult::success(vec![text(&format!("Hello, {name}!"))])
+            }
+            (_, "input_required_result_request_state" | "input_required_result_tampered_state") => {
+                // MCPist refuses a retry whose requestState it did not seal
+                // for this tool, so a retry that gets here is "state-ok".
+                let answers = ctx
+                    .ask(vec![question("confirm", elicitation("Please confirm", "ok", "boolean"))?])
+                    .await?;
+                CallToolResult::success(vec![text(&format!(
+                    "state-ok: confirmed={}",
+                    answers[0]["content"]["ok"]
+                ))])
+            }
+            (_, "input_required_result_sampling") => {
+                let answers = ctx
+                    .ask(vec![question(
+                        "capital_question",
+                        sampling("What is the capital of France?", 100),
+                    )?])
+                    .await?;
+                CallToolResult::success(vec![text(&format!(
+                    "Sampling response: {}",
+                    answers[0]["content"]["text"].as_str().unwrap_or_default()
+                ))])
+            }
+            (_, "input_required_result_list_roots") => {
+                let answers = ctx
+                    .ask(vec![question("client_roots", roots())?])
+                    .await?;
+                let uris: Vec<&str> = answers[0]["roots"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r["uri"].as_str())
+                    .collect();
+                CallToolResult::success(vec![text(&format!("Roots: {}", uris.join(", ")))])
+            }
+            (_, "input_required_result_multiple_inputs") => {
+                let answers = ctx
+                    .ask(vec![
+                        question("user_name", elicitation("What is your name?", "name", "string"))?,
+                        question("greeting", sampling("Generate a greeting", 50))?,
+                        question("client_roots", roots())?,
+                    ])
+                    .await?;
+                CallToolResult::success(vec![text(&format!(
+                    "All inputs received: name={}, greeting={}, roots={}",
+                    answers[0]["content"]["name"],
+                    answers[1]["content"]["text"],
+                    answers[2]["roots"].as_array().map_or(0, Vec::len)
+                ))])
+            }
+            (_, "input_required_result_multi_round") => {
+                let first = ctx
+                    .ask(vec![question(
+                        "step1",
+                        elicitation("Step 1: What is your name?", "name", "string"),
+                    )?])
+                    .await?;
+                let second = ctx
+                    .ask(vec![question(
+                        "step2",
+                        elicitation("Step 2: What is your favorite color?", "color", "string"),
+                    )?])
+                    .await?;
+                CallToolResult::success(vec![text(&format!(
+                    "Completed: name={}, color={}",
+                    first[0]["content"]["name"], second[0]["content"]["color"]
+                ))])
+            }
+            (_, "missing_capability") => {
+                let answers = ctx
+                    .ask(vec![question("needs_sampling", sampling("Say hello", 20))?])
+                    .await?;
+                CallToolResult::success(vec![text(&format!(
+                    "Sampled: {}",
+                    answers[0]["content"]["text"].as_str().unwrap_or_default()
+                ))])
+            }
+            (_, "streaming_elicitation") => {
+                let answers = ctx
+                    .ask(vec![question(
+                        "user_name",
+                        elicitation("What is your name?", "name", "string"),
+                    )?])
+                    .await?;
+                let name = answers[0]["content"]["name"].as_str().unwrap_or_default();
+                CallToolResult::success(vec![text(&format!("Hello, {name}!"))])
+            }
+            (_, "logging_tool") => {
+                // Sent only when the request asked for log messages.
+                ctx.log(LogLevel::Info, "Logging tool executed").await;
+                CallToolResult::success(vec![text("Logged")])
+            }
+            (_, "input_required_result_capabilities") => {
+                let mut asked = Vec::new();
+                if ctx.client_offers("sampling") {
+                    asked.push(question("sample", sampling("Say hello", 20))?);
+                }
+                if ctx.client_offers("elicitation") {
+                    asked.push(question("confirm", elicitation("Please confirm", "ok", "boolean"))?);
+                }
+                let answers = ctx.ask(asked).await?;
+                CallToolResult::success(vec![text(&format!("{} answers received", answers.len()))])
+            }
             (service, other) => {
                 return Err(Error::InvalidArguments(format!(
                     "{service} has no tool {other:?}"
