@@ -1,4 +1,5 @@
-//! Catalog services end to end (Todoist, TickTick, Google Tasks, Microsoft To Do): the real `mcpist` binary with
+//! Catalog services end to end (Todoist, TickTick, Google Tasks and Calendar, Microsoft To
+//! Do, Asana): the real `mcpist` binary with
 //! `[connectors.todoist]` pointed at the fake Todoist (API and OAuth
 //! provider, built from the vendored description): `mcpist apps set`, an
 //! OAuth login through the loopback callback, `mcpist tools`, and the
@@ -11,6 +12,8 @@ use std::{
 };
 
 use mcpist_connectors::catalog::fake::{
+    asana::{FakeAsana, PROJECT},
+    google_calendar::FakeGoogleCalendar,
     google_tasks::FakeGoogleTasks,
     microsoft_todo::{FakeMicrosoftTodo, TASKS},
     ticktick::{FakeTicktick, WORK},
@@ -397,6 +400,90 @@ async fn microsoft_todo_logs_in_on_the_common_tenant_and_serves_the_python_sdk()
         assert!(
             !everything.contains("fake.refresh."),
             "the refresh token leaked"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asana_logs_in_and_serves_the_python_sdk() {
+    let fake = FakeAsana::start().await;
+    fake.register_app("1209999999999999", SECRET);
+    let home = catalog_home(
+        "asana",
+        [fake.base_url(), fake.authorize_url(), fake.token_url()],
+        "1209999999999999",
+    );
+    let printed = login(&home, "asana", "1209999999999999", "default").await;
+    assert!(
+        printed.contains("Connected account 'me' of asana"),
+        "{printed}"
+    );
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke(
+            &home,
+            mode,
+            "asana_list_tasks",
+            &format!(r#"{{"project": "{PROJECT}", "completed_since": "now"}}"#),
+        );
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(seen["is_error"], false, "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        assert!(
+            text.contains("Record the demo") && !text.contains("Book the venue"),
+            "{text}"
+        );
+        let everything = format!("{printed}{seen}");
+        assert!(!everything.contains(SECRET), "the app secret leaked");
+        assert!(
+            !everything.contains("asana-access-"),
+            "the access token leaked"
+        );
+        assert!(
+            !everything.contains("asana-refresh-"),
+            "the refresh token leaked"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_calendar_logs_in_and_serves_the_python_sdk() {
+    let fake = FakeGoogleCalendar::start().await;
+    fake.register_app("456-fake.apps.googleusercontent.com", SECRET);
+    let home = catalog_home(
+        "google_calendar",
+        [fake.base_url(), fake.authorize_url(), fake.token_url()],
+        "456-fake.apps.googleusercontent.com",
+    );
+    let printed = login(
+        &home,
+        "google_calendar",
+        "456-fake.apps.googleusercontent.com",
+        "https://www.googleapis.com/auth/calendar",
+    )
+    .await;
+    assert!(
+        printed.contains("Connected account 'me' of google_calendar"),
+        "{printed}"
+    );
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke(
+            &home,
+            mode,
+            "google_calendar_list_events",
+            r#"{"calendarId": "primary", "timeMin": "2026-12-04T00:00:00Z", "timeMax": "2026-12-05T00:00:00Z"}"#,
+        );
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(seen["is_error"], false, "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        assert!(
+            text.contains("Design review") && !text.contains("Board meeting"),
+            "{text}"
+        );
+        let everything = format!("{printed}{seen}");
+        assert!(!everything.contains(SECRET), "the app secret leaked");
+        assert!(
+            !everything.contains("ya29.fake-access-"),
+            "the access token leaked"
         );
     }
 }

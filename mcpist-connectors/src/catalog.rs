@@ -42,6 +42,8 @@ macro_rules! catalog {
 }
 
 catalog! {
+    "asana" => "Asana: workspaces, projects, sections, tasks, comments and tags",
+    "google_calendar" => "Google Calendar: calendars, events, free/busy",
     "google_tasks" => "Google Tasks: task lists and tasks",
     "microsoft_todo" => "Microsoft To Do: lists, tasks and checklists (Graph)",
     "ticktick" => "TickTick: projects and tasks (Open API)",

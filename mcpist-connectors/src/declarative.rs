@@ -38,6 +38,8 @@
 //! [connectors.todo.errors]
 //! message = ["error"]             # pointers tried in order for the vendor's error message
 //! retry_after = "error_extra/retry_after"   # seconds to wait on a 429, read from the body
+//! # a rate limit under another status, told by the body (Google's 403 rateLimitExceeded):
+//! # rate_limit_reason = { status = 403, at = "error/errors/0/reason", values = ["rateLimitExceeded"] }
 //!
 //! [[connectors.todo.tools]]
 //! # ...
@@ -46,6 +48,15 @@
 //! # body = ["title", "id=task_id"]          # field=arg: the body field `id` gets argument task_id
 //! # query = ["$top=top"]          # the same for query parameters
 //! # items = "tasks"               # returns {"items": [...]}, each item projected to `result`
+//! # fixed_query = { opt_fields = "name,completed" }   # query parameters sent as written
+//! ```
+//!
+//! And for APIs that wrap every body in an envelope (Asana's `{"data": ...}`):
+//!
+//! ```toml
+//! [connectors.todo]
+//! body_wrap = "data"              # the JSON body goes inside {"data": ...}
+//! unwrap = "data"                 # an answer's object is read from inside its "data"
 //! ```
 //!
 //! A service shipped in the catalog (`catalog.rs`) also declares its OAuth
@@ -83,6 +94,8 @@ struct Config {
     auth_name: Option<String>,
     oauth: Option<OAuthConfig>,
     pagination: Option<Pagination>,
+    body_wrap: Option<String>,
+    unwrap: Option<String>,
     #[serde(default)]
     errors: ErrorFields,
     tools: Vec<ToolConfig>,
@@ -139,6 +152,17 @@ struct ErrorFields {
     #[serde(default = "default_messages")]
     message: Vec<String>,
     retry_after: Option<String>,
+    rate_limit_reason: Option<RateLimitReason>,
+}
+
+/// A status other than 429 that is a rate limit when the body says so
+/// (Google answers 403 with reason `rateLimitExceeded`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitReason {
+    status: u16,
+    at: String,
+    values: Vec<String>,
 }
 
 impl Default for ErrorFields {
@@ -146,6 +170,7 @@ impl Default for ErrorFields {
         Self {
             message: default_messages(),
             retry_after: None,
+            rate_limit_reason: None,
         }
     }
 }
@@ -177,6 +202,8 @@ struct ToolConfig {
     items: Option<String>,
     #[serde(default)]
     fixed_body: Map<String, Value>,
+    #[serde(default)]
+    fixed_query: BTreeMap<String, String>,
     input_schema: Value,
     read_only: Option<bool>,
     destructive: Option<bool>,
@@ -199,6 +226,8 @@ pub struct DeclarativeConnector {
     auth: Auth,
     oauth: Option<OAuthSpec>,
     errors: ErrorFields,
+    body_wrap: Option<String>,
+    unwrap: Option<String>,
     tools: Vec<Tool>,
 }
 
@@ -213,6 +242,7 @@ struct Tool {
     /// Body fields and the arguments they take (`field=arg`, or one name for both).
     body: Vec<(String, String)>,
     fixed_body: Map<String, Value>,
+    fixed_query: Vec<(String, String)>,
     result: Vec<String>,
     /// Where the list is, for a tool that answers with one inside an object.
     items: Option<String>,
@@ -409,6 +439,7 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
             query,
             body,
             fixed_body: tool.fixed_body,
+            fixed_query: tool.fixed_query.into_iter().collect(),
             result: tool.result,
             items: paged.as_ref().map(|p| p.items.clone()).or(tool.items),
             paged,
@@ -427,6 +458,8 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
         auth,
         oauth,
         errors: config.errors,
+        body_wrap: config.body_wrap,
+        unwrap: config.unwrap,
         tools,
     }))
 }
@@ -477,13 +510,18 @@ impl Connector for DeclarativeConnector {
         let mut request = match next_link {
             Some(link) => self.link_request(upstream, link)?,
             None => {
-                let query: Vec<(&str, String)> = tool
+                let mut query: Vec<(&str, String)> = tool
                     .query
                     .iter()
                     .filter_map(|(param, arg)| {
                         args.get(arg).map(|v| (param.as_str(), rest::text(v)))
                     })
                     .collect();
+                query.extend(
+                    tool.fixed_query
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.clone())),
+                );
                 upstream.request(tool.method.clone(), &refs)?.query(&query)
             }
         };
@@ -494,7 +532,10 @@ impl Connector for DeclarativeConnector {
                 .filter_map(|(field, arg)| args.get(arg).map(|v| (field.clone(), v.clone())))
                 .collect();
             body.extend(tool.fixed_body.clone());
-            request = request.json(&body);
+            request = match &self.body_wrap {
+                Some(key) => request.json(&json!({ key: body })),
+                None => request.json(&body),
+            };
         }
         let response = upstream.send(request).await?;
         let status = response.status();
@@ -512,8 +553,17 @@ impl Connector for DeclarativeConnector {
         let out = match &tool.items {
             _ if body.is_null() => json!({"ok": true, "status": status.as_u16()}),
             Some(items) => listed(&body, items, tool.paged.as_ref(), &tool.result),
-            None if tool.result.is_empty() => body,
-            None => rest::pick(&body, &tool.result),
+            None => {
+                let inner = match &self.unwrap {
+                    Some(key) => body.get(key).cloned().unwrap_or(body),
+                    None => body,
+                };
+                if tool.result.is_empty() {
+                    inner
+                } else {
+                    rest::pick(&inner, &tool.result)
+                }
+            }
         };
         let mut text = out.to_string();
         mcpist_core::output::cut(&mut text, 60_000, "… [truncated]");
@@ -603,6 +653,20 @@ impl DeclarativeConnector {
             .as_ref()
             .and_then(|p| body.pointer(&format!("/{p}")))
             .and_then(Value::as_u64);
+        let limited_by_reason = self.errors.rate_limit_reason.as_ref().is_some_and(|r| {
+            r.status == status.as_u16()
+                && body
+                    .pointer(&format!("/{}", r.at))
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| r.values.iter().any(|x| x == v))
+        });
+        let error = match error {
+            Error::Upstream { service, .. } if limited_by_reason => Error::RateLimited {
+                service,
+                until: mcpist_core::upstream::rate_limit_until(headers),
+            },
+            other => other,
+        };
         match (error, wait) {
             (
                 Error::RateLimited {

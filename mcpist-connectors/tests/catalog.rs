@@ -70,7 +70,7 @@ fn type_of(schema: &Value) -> Option<String> {
 }
 
 /// The operation `op` ("METHOD /path") of an OpenAPI 3 document.
-fn openapi_operation(doc: &Value, op: &str) -> Option<Operation> {
+fn openapi_operation(doc: &Value, op: &str, wrap: Option<&str>) -> Option<Operation> {
     let (method, path) = op.split_once(' ')?;
     let item = doc["paths"].get(path)?;
     let operation = item.get(method.to_ascii_lowercase())?;
@@ -104,17 +104,36 @@ fn openapi_operation(doc: &Value, op: &str) -> Option<Operation> {
             read_only: false,
         });
     }
-    let body = operation
+    let mut body = operation
         .pointer("/requestBody/content/application~1json/schema")
         .map(|s| resolve(doc, s));
+    // A body wrapped in an envelope (Asana's {"data": ...}): its fields are inside.
+    if let (Some(key), Some(outer)) = (wrap, body) {
+        body = outer["properties"].get(key).map(|s| resolve(doc, s));
+    }
     if let Some(body) = body {
-        let required: Vec<&str> = body["required"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        for (name, schema) in body["properties"].as_object().into_iter().flatten() {
+        let mut required: Vec<&str> = Vec::new();
+        let mut properties: Vec<(&String, &Value)> = Vec::new();
+        // allOf parts add their properties and requirements.
+        let mut parts = vec![body];
+        while let Some(part) = parts.pop() {
+            required.extend(
+                part["required"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str),
+            );
+            properties.extend(part["properties"].as_object().into_iter().flatten());
+            parts.extend(
+                part["allOf"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| resolve(doc, p)),
+            );
+        }
+        for (name, schema) in properties {
             let schema = resolve(doc, schema);
             params.push(Param {
                 name: name.clone(),
@@ -335,10 +354,10 @@ fn graph_operation(folder: &Path, op: &str) -> Option<Operation> {
 }
 
 /// The operation `op` of `service`'s vendored description, read from `vendor`.
-fn operation(vendor: &Path, service: &str, op: &str) -> Option<Operation> {
+fn operation(vendor: &Path, service: &str, op: &str, wrap: Option<&str>) -> Option<Operation> {
     let folder = vendor.join(service);
     if folder.join("openapi.json").exists() {
-        return openapi_operation(&read_json(&folder.join("openapi.json")), op);
+        return openapi_operation(&read_json(&folder.join("openapi.json")), op, wrap);
     }
     if folder.join("paths.md").exists() {
         return graph_operation(&folder, op);
@@ -371,7 +390,8 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
             out.push(format!("{at}: not in vendor/tools.json"));
             continue;
         };
-        let Some(operation) = operation(vendor, service, op) else {
+        let wrap = definition["body_wrap"].as_str();
+        let Some(operation) = operation(vendor, service, op, wrap) else {
             out.push(format!("{at}: {op} is not in the vendored description"));
             continue;
         };
@@ -383,7 +403,24 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
             "/{}",
             tool["path"].as_str().unwrap_or_default().trim_matches('/')
         );
-        if method != operation.method || path != operation.path {
+        // A literal segment where the vendor has `{param}` sends that parameter fixed.
+        let mut fixed_path: Vec<String> = Vec::new();
+        let same_path = {
+            let ours: Vec<&str> = path.split('/').collect();
+            let theirs: Vec<&str> = operation.path.split('/').collect();
+            ours.len() == theirs.len()
+                && ours.iter().zip(&theirs).all(|(a, b)| {
+                    let param = b.strip_prefix('{').and_then(|p| p.strip_suffix('}'));
+                    match param {
+                        Some(p) if !a.starts_with('{') => {
+                            fixed_path.push(p.to_owned());
+                            true
+                        }
+                        _ => a == b,
+                    }
+                })
+        };
+        if method != operation.method || !same_path {
             out.push(format!(
                 "{at}: calls {method} {path}, tools.json names {} {}",
                 operation.method, operation.path
@@ -446,6 +483,21 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
         let link_cursor = (tool["paged"] == true && definition["pagination"]["style"] == "link")
             .then(|| definition["pagination"]["cursor"].as_str())
             .flatten();
+        let fixed_query: Vec<String> = tool["fixed_query"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for key in &fixed_query {
+            if !operation
+                .params
+                .iter()
+                .any(|p| &p.name == key && p.at == In::Query)
+            {
+                out.push(format!(
+                    "{at}: fixed {key} is not a Query parameter of {op}"
+                ));
+            }
+        }
         let fixed: Vec<String> = tool["fixed_body"]
             .as_object()
             .map(|m| m.keys().cloned().collect())
@@ -483,12 +535,16 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
             }
         }
         for key in &fixed {
-            if !operation
+            match operation
                 .params
                 .iter()
-                .any(|p| &p.name == key && p.at == In::Body)
+                .find(|p| &p.name == key && p.at == In::Body)
             {
-                out.push(format!("{at}: fixed {key} is not a Body parameter of {op}"));
+                None => out.push(format!("{at}: fixed {key} is not a Body parameter of {op}")),
+                Some(p) if p.read_only => {
+                    out.push(format!("{at}: fixed {key} is output only in {op}"))
+                }
+                Some(_) => {}
             }
         }
         for prop in properties.keys() {
@@ -503,7 +559,9 @@ fn problems(vendor: &Path, service: &str, definition: &Value, tools: &Value) -> 
                 .iter()
                 .any(|(a, place)| a == &param.name && *place == param.at)
                 && required.contains(&arg_of(&param.name, param.at));
-            let fixed_here = param.at == In::Body && fixed.contains(&param.name);
+            let fixed_here = param.at == In::Body && fixed.contains(&param.name)
+                || param.at == In::Query && fixed_query.contains(&param.name)
+                || param.at == In::Path && fixed_path.contains(&param.name);
             if !(by_tool || fixed_here) {
                 out.push(format!(
                     "{at}: {} ({:?}) is required by {op} but not by the tool",

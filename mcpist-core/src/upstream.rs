@@ -638,6 +638,14 @@ fn shows_rate_limit(headers: &HeaderMap) -> bool {
     header(headers, "x-ratelimit-remaining") == Some("0") || headers.contains_key("retry-after")
 }
 
+/// When a rate-limited answer says a retry may succeed, by its headers:
+/// `Retry-After` seconds from now, else `x-ratelimit-reset` (Unix seconds),
+/// else unknown. For connectors that recognise a rate limit [`status_error`]
+/// cannot (one a vendor signals in its body).
+pub fn rate_limit_until(headers: &HeaderMap) -> Option<std::time::SystemTime> {
+    retry_at(headers)
+}
+
 /// When a rate-limited answer says a retry may succeed: `Retry-After`
 /// seconds from now, else `x-ratelimit-reset` (Unix seconds), else unknown.
 fn retry_at(headers: &HeaderMap) -> Option<std::time::SystemTime> {

@@ -299,3 +299,19 @@ async fn google_tasks_maps_upstream_errors_as_the_exchanger_expects() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn googles_403_with_a_rate_limit_reason_reads_as_a_rate_limit() {
+    let s = setup().await;
+    s.fake.rate_limit_next(1);
+    let limited = call(&s, "google_tasks_list_task_lists", json!({})).await;
+    assert_eq!(limited.is_error, Some(true));
+    assert!(
+        text(&limited).contains("rate limiting"),
+        "403 userRateLimitExceeded reads as a rate limit: {}",
+        text(&limited)
+    );
+    // The next call goes through: the limit was one answer.
+    let lists = json_of(&call(&s, "google_tasks_list_task_lists", json!({})).await);
+    assert_eq!(lists["items"].as_array().unwrap().len(), 2);
+}

@@ -7,9 +7,8 @@
 //! "errors": [{"reason"}], "status"}}`: `401` for an unknown token, `404`
 //! for unknown lists and tasks, `400` for bad values. `@default` names the
 //! first list. `maxResults` defaults to 20 for tasks (at most 100) and 1000
-//! for lists, as Google documents. OAuth: `GET /o/oauth2/v2/auth` approves
-//! at once and records its query (`access_type`, `prompt`, ...); `POST
-//! /token` trades a code or a refresh token for an access token of 3599 s.
+//! for lists, as Google documents. OAuth is the shared Google fake
+//! ([`super::google_oauth`]).
 
 use std::{
     collections::HashMap,
@@ -25,6 +24,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{Map, Value, json};
+
+use super::google_oauth::{AUTHORIZE_PATH, GoogleOAuth, TOKEN_PATH};
+
+/// The scope the fake grants.
+const SCOPE: &str = "https://www.googleapis.com/auth/tasks";
 
 /// The default list's id ("My Tasks").
 pub const MY_TASKS: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA6MDow";
@@ -47,14 +51,12 @@ pub struct Seen {
 #[derive(Debug, Default)]
 struct Account {
     tokens: Vec<String>,
-    refresh_tokens: Vec<String>,
-    apps: HashMap<String, String>,
-    codes: HashMap<String, String>,
-    authorize_queries: Vec<HashMap<String, String>>,
+    oauth: GoogleOAuth,
     lists: Vec<Value>,
     /// (list id, task)
     tasks: Vec<(String, Value)>,
     seen: Vec<Seen>,
+    rate_limited: usize,
     next_id: u64,
 }
 
@@ -96,14 +98,18 @@ impl FakeGoogleTasks {
 
     /// Registers an OAuth client.
     pub fn register_app(&self, client_id: &str, client_secret: &str) {
-        self.lock()
-            .apps
-            .insert(client_id.to_owned(), client_secret.to_owned());
+        self.lock().oauth.register_app(client_id, client_secret);
+    }
+
+    /// The next `n` API requests are answered `403` with reason
+    /// `userRateLimitExceeded`, as Google documents for per-user limits.
+    pub fn rate_limit_next(&self, n: usize) {
+        self.lock().rate_limited = n;
     }
 
     /// The query of every authorization request.
     pub fn authorize_queries(&self) -> Vec<HashMap<String, String>> {
-        self.lock().authorize_queries.clone()
+        self.lock().oauth.authorize_queries()
     }
 
     /// Every API request received so far.
@@ -279,8 +285,8 @@ async fn handle(
     let mut guard = state.lock().expect("fake state");
     let account = &mut *guard;
     match (method.as_str(), path.as_str()) {
-        ("GET", "/o/oauth2/v2/auth") => return authorize(account, query),
-        ("POST", "/token") => return token(account, &body),
+        ("GET", AUTHORIZE_PATH) => return account.oauth.authorize(query, SCOPE),
+        ("POST", TOKEN_PATH) => return account.oauth.token(&body, SCOPE, &mut account.tokens),
         _ => {}
     }
     let json_body: Option<Value> = serde_json::from_slice(&body).ok();
@@ -300,6 +306,15 @@ async fn handle(
             "authError",
             "Request had invalid authentication credentials.",
             "UNAUTHENTICATED",
+        );
+    }
+    if account.rate_limited > 0 {
+        account.rate_limited -= 1;
+        return error(
+            StatusCode::FORBIDDEN,
+            "userRateLimitExceeded",
+            "User Rate Limit Exceeded",
+            "PERMISSION_DENIED",
         );
     }
     let fields = json_body
@@ -442,65 +457,4 @@ async fn handle(
         }
         _ => not_found(),
     }
-}
-
-fn authorize(account: &mut Account, query: HashMap<String, String>) -> Response {
-    let client = query.get("client_id").cloned().unwrap_or_default();
-    if !account.apps.contains_key(&client) {
-        return (StatusCode::BAD_REQUEST, "Error 401: invalid_client").into_response();
-    }
-    let (Some(redirect), Some(state)) = (
-        query.get("redirect_uri").cloned(),
-        query.get("state").cloned(),
-    ) else {
-        return (StatusCode::BAD_REQUEST, "Error 400: invalid_request").into_response();
-    };
-    account.authorize_queries.push(query);
-    account.next_id += 1;
-    let code = format!("4/0Afake{}", account.next_id);
-    account.codes.insert(code.clone(), client);
-    let location =
-        format!("{redirect}?code={code}&state={state}&scope=https://www.googleapis.com/auth/tasks");
-    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
-}
-
-fn token(account: &mut Account, body: &[u8]) -> Response {
-    let raw = std::str::from_utf8(body)
-        .ok()
-        .map(|b| b.replace('+', "%20"));
-    let form = crate::fake::parse_query(raw.as_deref());
-    let client = form.get("client_id").cloned().unwrap_or_default();
-    if account.apps.get(&client) != form.get("client_secret") {
-        return json_response(
-            StatusCode::UNAUTHORIZED,
-            json!({"error": "invalid_client", "error_description": "Unauthorized"}),
-        );
-    }
-    let granted = match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => form
-            .get("code")
-            .and_then(|c| account.codes.remove(c))
-            .is_some_and(|c| c == client),
-        Some("refresh_token") => form
-            .get("refresh_token")
-            .is_some_and(|r| account.refresh_tokens.contains(r)),
-        _ => false,
-    };
-    if !granted {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "invalid_grant", "error_description": "Bad Request"}),
-        );
-    }
-    account.next_id += 1;
-    let access = format!("ya29.fake-access-{:06}", account.next_id);
-    account.tokens.push(access.clone());
-    let mut answer = json!({"access_token": access, "expires_in": 3599, "token_type": "Bearer",
-        "scope": "https://www.googleapis.com/auth/tasks"});
-    if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
-        let refresh = format!("1//fake-refresh-{:06}", account.next_id);
-        account.refresh_tokens.push(refresh.clone());
-        answer["refresh_token"] = json!(refresh);
-    }
-    json_response(StatusCode::OK, answer)
 }
