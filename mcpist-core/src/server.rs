@@ -506,11 +506,19 @@ impl McpServer {
     }
 
     /// The allowed tools and, when there are any to batch, the batch tool
-    /// in its place by name.
+    /// in its place by name (annotated read-only when every tool listed is).
     fn flat_tools(&self) -> Vec<Tool> {
         let mut tools = self.listing().tools.clone();
         if !tools.is_empty() {
-            let batch = crate::batch::tool();
+            let mut batch = crate::batch::tool();
+            // It runs only the listed tools: read-only when they all are.
+            if tools.iter().all(|t| {
+                t.annotations
+                    .as_ref()
+                    .is_some_and(|a| a.read_only_hint == Some(true))
+            }) {
+                batch = batch.annotate(ToolAnnotations::new().read_only(true));
+            }
             let at = tools.partition_point(|t| t.name < batch.name);
             tools.insert(at, batch);
         }

@@ -71,6 +71,24 @@ async fn both_modes_list_the_batch_tool() {
     }
 }
 
+/// A batch runs only the listed tools, so with read-only tools alone it is
+/// read-only too: clients (and hosts that list only read-only tools) see it
+/// annotated so; with a write tool listed it carries no such claim.
+#[tokio::test]
+async fn the_flat_batch_tool_is_read_only_exactly_when_every_listed_tool_is() {
+    for (read_only, expected) in [(true, Some(true)), (false, None)] {
+        let policy = ServicePolicy {
+            read_only,
+            ..ServicePolicy::default()
+        };
+        let s = setup(ToolMode::Flat, policy).await;
+        let tools = s.client.list_all_tools().await.unwrap();
+        let batch = tools.iter().find(|t| t.name == BATCH).unwrap();
+        let hint = batch.annotations.as_ref().and_then(|a| a.read_only_hint);
+        assert_eq!(hint, expected, "read_only = {read_only}");
+    }
+}
+
 #[tokio::test]
 async fn references_carry_values_and_every_task_is_audited_with_the_batch_id() {
     for mode in MODES {
