@@ -252,6 +252,15 @@ pub trait Connector: Send + Sync + fmt::Debug + 'static {
         Err(Error::InvalidArguments(format!("no resource {resource}")))
     }
 
+    /// The resource URIs (without `account=`) a successful call of the write
+    /// `tool` with `args` changed, so that clients subscribed to them hear of
+    /// it (`notifications/resources/updated`); none by default. MCPist tells
+    /// only of changes made through it: an upstream does not tell it of others.
+    fn changed_resources(&self, tool: &str, args: &JsonObject) -> Vec<String> {
+        let _ = (tool, args);
+        Vec::new()
+    }
+
     /// The prompts the connector serves (none by default). Called once, when
     /// the server starts.
     fn prompts(&self) -> Vec<PromptSpec> {

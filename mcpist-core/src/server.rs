@@ -41,12 +41,17 @@ several accounts, pass `account` with one of the labels an error lists.";
 /// listening clients at once, and the rest within this.
 const TOOLS_TTL_MS: u64 = 30_000;
 
+/// The resource URIs one session subscribed to.
+type Subscribed = Arc<Mutex<std::collections::BTreeSet<String>>>;
+
 /// Serves a set of connectors as one MCP server.
 #[derive(Clone)]
 pub struct McpServer {
     inner: Arc<Inner>,
     // Per session: the level set by `logging/setLevel`.
     log_level: Arc<Mutex<LoggingLevel>>,
+    // Per session: the resource URIs it subscribed to (2025-11-25).
+    subscribed: Subscribed,
 }
 
 struct Inner {
@@ -69,6 +74,10 @@ struct Inner {
     listing: RwLock<Arc<Listing>>,
     // Sessions told when the tool list changes.
     peers: Mutex<Vec<rmcp::Peer<RoleServer>>>,
+    // The sessions that subscribed to resources, with their URIs.
+    subscribers: Mutex<Vec<(rmcp::Peer<RoleServer>, Subscribed)>>,
+    // Resource URIs a write through MCPist changed, for `subscriptions/listen`.
+    updates: tokio::sync::broadcast::Sender<String>,
     // Bumped at each policy change, for 2026-07-28 `subscriptions/listen`
     // streams (those clients send no `initialized`, so are not in `peers`).
     changes: tokio::sync::watch::Sender<u64>,
@@ -301,12 +310,15 @@ impl McpServer {
                 listing: RwLock::new(Arc::new(listing)),
                 peers: Mutex::new(Vec::new()),
                 changes: tokio::sync::watch::Sender::new(0),
+                subscribers: Mutex::new(Vec::new()),
+                updates: tokio::sync::broadcast::Sender::new(64),
                 cut: tokio_util::sync::CancellationToken::new(),
                 connect: Arc::default(),
                 states: crate::elicit::States::new()?,
                 mode,
             }),
             log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
+            subscribed: Arc::default(),
         })
     }
 
@@ -431,6 +443,7 @@ impl McpServer {
         Self {
             inner: self.inner.clone(),
             log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
+            subscribed: Arc::default(),
         }
     }
 
@@ -1199,6 +1212,57 @@ fn find_template<'a>(
 const LISTS_TTL_MS: u64 = TOOLS_TTL_MS;
 
 impl McpServer {
+    /// Tells the sessions subscribed to any of `uris` that it changed
+    /// (`notifications/resources/updated`, and on `subscriptions/listen`
+    /// streams that asked for it).
+    async fn resources_updated(&self, uris: &[String]) {
+        if uris.is_empty() {
+            return;
+        }
+        let subscribers: Vec<_> = {
+            let mut all = self
+                .inner
+                .subscribers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            all.retain(|(peer, _)| !peer.is_transport_closed());
+            all.clone()
+        };
+        for uri in uris {
+            // No listener is no error.
+            let _ = self.inner.updates.send(uri.clone());
+            for (peer, subscribed) in &subscribers {
+                let wanted = subscribed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(uri);
+                if wanted {
+                    let _ = peer
+                        .notify_resource_updated(
+                            rmcp::model::ResourceUpdatedNotificationParam::new(uri.clone()),
+                        )
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// The URI `resources/subscribe` keeps for `uri`: one of a template
+    /// policy allows, without MCPist's `account=` and `offset=`.
+    fn subscribable(&self, uri: &str) -> std::result::Result<String, ErrorData> {
+        match find_template(&self.inner.templates, uri) {
+            Some((served, _, parsed)) if self.read_allowed(&served.key) => Ok(parsed.uri),
+            Some(_) => Err(ErrorData::invalid_params(
+                format!("{uri}: its service's policy does not allow reading it"),
+                Some(json!({ "uri": uri })),
+            )),
+            None => Err(ErrorData::invalid_params(
+                format!("Resource not found: {uri}"),
+                Some(json!({ "uri": uri })),
+            )),
+        }
+    }
+
     /// Whether the route `key` of `reads` is allowed by policy now.
     fn read_allowed(&self, key: &str) -> bool {
         self.listing().verdicts.get(key) == Some(&Verdict::Allowed)
@@ -1544,6 +1608,8 @@ impl ServerHandler for McpServer {
         if !self.inner.templates.is_empty() {
             let mut resources = rmcp::model::ResourcesCapability::default();
             resources.list_changed = Some(true);
+            // Changes made through MCPist (its writes) are told.
+            resources.subscribe = Some(true);
             capabilities.resources = Some(resources);
         }
         if !self.inner.prompts.is_empty() {
@@ -1634,6 +1700,43 @@ impl ServerHandler for McpServer {
         self.read(request, context).await
     }
 
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<(), ErrorData> {
+        let uri = self.subscribable(&request.uri)?;
+        let first = {
+            let mut subscribed = self.subscribed.lock().unwrap_or_else(|e| e.into_inner());
+            let first = subscribed.is_empty();
+            subscribed.insert(uri);
+            first
+        };
+        if first {
+            self.inner
+                .subscribers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((context.peer, self.subscribed.clone()));
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<(), ErrorData> {
+        let uri = crate::resources::ReadUri::parse(&request.uri)
+            .map(|parsed| parsed.uri)
+            .unwrap_or(request.uri);
+        self.subscribed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&uri);
+        Ok(())
+    }
+
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -1679,6 +1782,12 @@ impl ServerHandler for McpServer {
         }
         if !self.inner.templates.is_empty() {
             accepted.resources_list_changed = requested.resources_list_changed;
+            accepted.resource_subscriptions =
+                requested.resource_subscriptions.as_ref().map(|uris| {
+                    uris.iter()
+                        .filter_map(|uri| self.subscribable(uri).ok())
+                        .collect()
+                });
         }
         Some(accepted)
     }
@@ -1689,9 +1798,26 @@ impl ServerHandler for McpServer {
     ) -> std::result::Result<(), ErrorData> {
         let mut changes = self.inner.changes.subscribe();
         changes.mark_unchanged();
+        let mut updates = self.inner.updates.subscribe();
         loop {
             tokio::select! {
                 () = context.cancelled() => return Ok(()),
+                updated = updates.recv() => {
+                    let uri = match updated {
+                        Ok(uri) => uri,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                    };
+                    let wanted = context
+                        .sink()
+                        .accepted()
+                        .resource_subscriptions
+                        .as_ref()
+                        .is_some_and(|uris| uris.contains(&uri));
+                    if wanted && context.sink().notify_resource_updated(uri).await.is_err() {
+                        return Ok(());
+                    }
+                }
                 changed = changes.changed() => {
                     if changed.is_err() {
                         return Ok(());
@@ -2048,6 +2174,13 @@ impl McpServer {
             started.elapsed(),
             upstream_status,
         );
+        if outcome == Outcome::Ok && !route.spec.hints.read_only && matches!(route.kind, Kind::Tool)
+        {
+            let changed = route
+                .connector
+                .changed_resources(&route.spec.name, &sent_args);
+            self.resources_updated(&changed).await;
+        }
         // The result does not wait for the outcome's own commit: the next
         // call's record takes it along (the record before the call was
         // durable before anything ran).

@@ -443,3 +443,186 @@ async fn a_read_with_several_accounts_and_no_default_names_them() {
         assert_eq!(served.github.requests().len(), before, "nothing was read");
     }
 }
+
+/// Calls `tool` with `args` on a client with its own handler.
+async fn call_with<H: rmcp::ClientHandler>(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, H>,
+    tool: &str,
+    args: Value,
+) -> rmcp::model::CallToolResult {
+    client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new(tool.to_owned())
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap()
+}
+
+/// Records `notifications/resources/updated`.
+#[derive(Clone, Default)]
+struct Updates(Arc<std::sync::Mutex<Vec<String>>>, Arc<tokio::sync::Notify>);
+
+impl rmcp::ClientHandler for Updates {
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        self.0.lock().unwrap().push(params.uri);
+        self.1.notify_one();
+    }
+}
+
+/// A write through MCPist tells the sessions subscribed to what it changed
+/// (a comment on an issue: that issue's URI), and nothing else; a URI of no
+/// template cannot be subscribed to. (`resources/subscribe` is the
+/// 2025-11-25 way, deprecated from 2026-07-28, which clients still speak.)
+#[allow(deprecated)]
+#[tokio::test]
+async fn a_write_through_mcpist_tells_the_subscribers_of_what_it_changed() {
+    use rmcp::{ServiceExt, model::SubscribeRequestParams};
+    let github = FakeGithub::start().await;
+    let store = Arc::new(mcpist_core::MemoryStore::new());
+    let token = canary("sub");
+    github.accept_token(&token, "octocat");
+    account_in(store.as_ref(), "github", "work", &token).await;
+    let connector = (Registration::find("github").unwrap().build)(json!({
+        "base_url": github.base_url()
+    }))
+    .unwrap();
+    let server = McpServer::builder(
+        Exchanger::new(store.clone(), store.clone()).unwrap(),
+        store.clone(),
+    )
+    .connector(connector, ServicePolicy::default())
+    .build()
+    .unwrap();
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = server.serve(server_io).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    let updates = Updates::default();
+    let client = updates.clone().serve(client_io).await.unwrap();
+    let info = client.peer_info().unwrap();
+    assert_eq!(
+        info.capabilities
+            .resources
+            .as_ref()
+            .and_then(|r| r.subscribe),
+        Some(true)
+    );
+    for uri in [
+        "github://octocat/hello-world/issues/3?account=work",
+        "github://octocat/hello-world/issues/1",
+    ] {
+        client
+            .subscribe(SubscribeRequestParams::new(uri))
+            .await
+            .unwrap();
+    }
+    let bad = client
+        .subscribe(SubscribeRequestParams::new(
+            "github://octocat/hello-world/wiki",
+        ))
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("Resource not found"), "{bad}");
+    // A read changes nothing.
+    let read = call_with(
+        &client,
+        "github_get_issue",
+        json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3}),
+    )
+    .await;
+    assert_ne!(read.is_error, Some(true));
+    let comment = call_with(
+        &client,
+        "github_add_issue_comment",
+        json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3, "body": "Looked at it."}),
+    )
+    .await;
+    assert_ne!(comment.is_error, Some(true), "{comment:?}");
+    tokio::time::timeout(std::time::Duration::from_secs(10), updates.1.notified())
+        .await
+        .expect("the subscriber is told");
+    assert_eq!(
+        *updates.0.lock().unwrap(),
+        vec!["github://octocat/hello-world/issues/3".to_owned()]
+    );
+    // Unsubscribed, it is told no more.
+    client
+        .unsubscribe(rmcp::model::UnsubscribeRequestParams::new(
+            "github://octocat/hello-world/issues/3",
+        ))
+        .await
+        .unwrap();
+    let again = call_with(
+        &client,
+        "github_add_issue_comment",
+        json!({"owner": "octocat", "repo": "hello-world", "issue_number": 3, "body": "Again."}),
+    )
+    .await;
+    assert_ne!(again.is_error, Some(true));
+    // A later notification would be processed before this answer.
+    client.list_all_tools().await.unwrap();
+    assert_eq!(updates.0.lock().unwrap().len(), 1);
+}
+
+/// The same at 2026-07-28: the official Python SDK listens with
+/// `resourceSubscriptions` and hears of a comment made through MCPist.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_2026_client_listening_for_a_resource_hears_of_a_write_through_mcpist() {
+    use std::io::BufRead as _;
+    let served = serve(ServicePolicy::default()).await;
+    let issue = "github://octocat/hello-world/issues/3";
+    let mut watcher = Command::new(python_sdk())
+        .arg(client_script("watch.py"))
+        .args([&served.url, issue])
+        .env("SMOKE_BEARER", &served.bearer)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(watcher.stdout.take().unwrap()).lines();
+    let (listening, mut lines) = tokio::task::spawn_blocking(move || {
+        let line = lines.next().expect("the client listens").unwrap();
+        (serde_json::from_str::<Value>(&line).unwrap(), lines)
+    })
+    .await
+    .unwrap();
+    assert_eq!(listening["event"], "listening", "{listening}");
+    assert_eq!(listening["honored"], json!([issue]), "{listening}");
+    let mut caller = Command::new(python_sdk());
+    caller
+        .arg(client_script("smoke.py"))
+        .args([
+            "auto",
+            &served.url,
+            "github_add_issue_comment",
+            r#"{"owner": "octocat", "repo": "hello-world", "issue_number": 3, "body": "Seen."}"#,
+        ])
+        .env("SMOKE_BEARER", &served.bearer);
+    let called = tokio::task::spawn_blocking(move || caller.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        called.status.success(),
+        "{}",
+        String::from_utf8_lossy(&called.stderr)
+    );
+    let said: Value = serde_json::from_slice(&called.stdout).unwrap();
+    assert_eq!(said["is_error"], false, "{said}");
+    let heard = tokio::task::spawn_blocking(move || {
+        let line = lines
+            .next()
+            .expect("the client hears of the change")
+            .unwrap();
+        serde_json::from_str::<Value>(&line).unwrap()
+    })
+    .await
+    .unwrap();
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    assert_eq!(heard["uri"], issue, "{heard}");
+}

@@ -156,6 +156,10 @@ impl Connector for GithubConnector {
         resources::prompts()
     }
 
+    fn changed_resources(&self, tool: &str, args: &JsonObject) -> Vec<String> {
+        resources::changed(tool, args)
+    }
+
     async fn get_prompt(
         &self,
         ctx: &CallContext,

@@ -51,6 +51,25 @@ pub(super) fn specs() -> Vec<ResourceSpec> {
     ]
 }
 
+/// The discussions a write changed: a comment on, or an edit of, an issue
+/// or pull request (GitHub numbers both alike; each has its own URI).
+pub(super) fn changed(tool: &str, args: &JsonObject) -> Vec<String> {
+    if !matches!(tool, "add_issue_comment" | "update_issue") {
+        return Vec::new();
+    }
+    let (owner, repo) = (text(args, "owner"), text(args, "repo"));
+    let Some(number) = args.get("issue_number").and_then(Value::as_u64) else {
+        return Vec::new();
+    };
+    // GitHub owner and repository names are letters, digits, `-`, `_`
+    // and `.`: nothing a URI needs encoded. Another value matches no
+    // subscription, which is harmless.
+    vec![
+        format!("github://{owner}/{repo}/issues/{number}"),
+        format!("github://{owner}/{repo}/pull/{number}"),
+    ]
+}
+
 pub(super) fn prompts() -> Vec<PromptSpec> {
     vec![
         PromptSpec::new(
