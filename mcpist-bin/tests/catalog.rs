@@ -1,5 +1,5 @@
 //! Catalog services end to end (Todoist, TickTick, Google Tasks and Calendar, Microsoft To
-//! Do, Asana): the real `mcpist` binary with
+//! Do, Asana, Airtable, Supabase): the real `mcpist` binary with
 //! `[connectors.todoist]` pointed at the fake Todoist (API and OAuth
 //! provider, built from the vendored description): `mcpist apps set`, an
 //! OAuth login through the loopback callback, `mcpist tools`, and the
@@ -12,10 +12,12 @@ use std::{
 };
 
 use mcpist_connectors::catalog::fake::{
+    airtable::{BASE as AIRTABLE_BASE, FakeAirtable},
     asana::{FakeAsana, PROJECT},
     google_calendar::FakeGoogleCalendar,
     google_tasks::FakeGoogleTasks,
     microsoft_todo::{FakeMicrosoftTodo, TASKS},
+    supabase::{FakeSupabase, REF as SUPABASE_REF},
     ticktick::{FakeTicktick, WORK},
     todoist::FakeTodoist,
 };
@@ -415,8 +417,14 @@ async fn asana_logs_in_and_serves_the_python_sdk() {
     );
     let printed = login(&home, "asana", "1209999999999999", "default").await;
     assert!(
-        printed.contains("Connected account 'me' of asana"),
+        printed.contains("Connected account 'me' of asana as ada@example.com"),
         "{printed}"
+    );
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(
+        listed[0]["identity"], "ada@example.com",
+        "from its [identity] call"
     );
     for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
         let seen = smoke(
@@ -485,5 +493,85 @@ async fn google_calendar_logs_in_and_serves_the_python_sdk() {
             !everything.contains("ya29.fake-access-"),
             "the access token leaked"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn airtable_logs_in_with_pkce_and_basic_auth_and_serves_the_python_sdk() {
+    let fake = FakeAirtable::start().await;
+    fake.register_app("airtable-client-id", SECRET);
+    let home = catalog_home(
+        "airtable",
+        [fake.base_url(), fake.authorize_url(), fake.token_url()],
+        "airtable-client-id",
+    );
+    // The fake refuses an authorization without an S256 challenge and a
+    // token request whose verifier does not match it, as Airtable does.
+    let printed = login(
+        &home,
+        "airtable",
+        "airtable-client-id",
+        "data.records:read data.records:write schema.bases:read schema.bases:write",
+    )
+    .await;
+    assert!(
+        printed.contains("Connected account 'me' of airtable as ada@example.com"),
+        "{printed}"
+    );
+    let listed: Value =
+        serde_json::from_slice(&home.run_ok(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(
+        listed[0]["identity"], "ada@example.com",
+        "from its [identity] call"
+    );
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke(
+            &home,
+            mode,
+            "airtable_search_records",
+            &format!(
+                r#"{{"baseId": "{AIRTABLE_BASE}", "tableIdOrName": "Tasks", "filterByFormula": "{{Status}} = 'Done'"}}"#
+            ),
+        );
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(seen["is_error"], false, "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        assert!(text.contains("Plan") && !text.contains("Ship"), "{text}");
+        let everything = format!("{printed}{seen}");
+        assert!(!everything.contains(SECRET), "the app secret leaked");
+        assert!(
+            !everything.contains("airtable-access-"),
+            "the access token leaked"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supabase_takes_a_personal_access_token_and_serves_the_python_sdk() {
+    let fake = FakeSupabase::start().await;
+    let token = "sbp_fake_personal_token_CANARY_0451";
+    fake.accept_token(token);
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(&format!(
+        "[connectors.supabase]\nbase_url = \"{}\"\n",
+        fake.base_url()
+    ));
+    home.run_input_ok(
+        &[],
+        &["accounts", "add", "supabase", "--token-stdin"],
+        &format!("{token}\n"),
+    );
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke(
+            &home,
+            mode,
+            "supabase_list_tables",
+            &format!(r#"{{"ref": "{SUPABASE_REF}"}}"#),
+        );
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        assert_eq!(seen["is_error"], false, "{seen}");
+        assert!(seen["text"].as_str().unwrap().contains("orders"), "{seen}");
+        assert!(!seen.to_string().contains(token), "the token leaked");
     }
 }

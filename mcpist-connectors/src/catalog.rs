@@ -42,10 +42,12 @@ macro_rules! catalog {
 }
 
 catalog! {
+    "airtable" => "Airtable: bases, tables, fields, views and records",
     "asana" => "Asana: workspaces, projects, sections, tasks, comments and tags",
     "google_calendar" => "Google Calendar: calendars, events, free/busy",
     "google_tasks" => "Google Tasks: task lists and tasks",
     "microsoft_todo" => "Microsoft To Do: lists, tasks and checklists (Graph)",
+    "supabase" => "Supabase: projects, SQL, migrations, Edge Functions, logs, storage",
     "ticktick" => "TickTick: projects and tasks (Open API)",
     "todoist" => "Todoist: projects, sections, labels and tasks (API v1)",
 }

@@ -30,7 +30,7 @@
 //! [connectors.todo.pagination]    # for tools with `paged = true`
 //! items = "results"               # JSON pointer (no leading `/`) to the answer's list
 //! next = "next_cursor"            # pointer to the next page's cursor (absent or null: last page)
-//! cursor = "cursor"               # the argument (an input_schema property) that sends it back
+//! cursor = "cursor"               # the argument (in the tool's query or body) that sends it back
 //! # style = "link"                # `next` is a whole URL under base_url (Microsoft Graph's
 //! #                               # @odata.nextLink): the cursor argument is that URL, requested
 //! #                               # as it is (after checking it stays under base_url)
@@ -46,9 +46,14 @@
 //! paged = true                    # returns {"items": [...], "next_cursor": ...}
 //! fixed_body = { status = "completed" }     # JSON body fields sent as written
 //! # body = ["title", "id=task_id"]          # field=arg: the body field `id` gets argument task_id
-//! # query = ["$top=top"]          # the same for query parameters
+//! # query = ["$top=top"]          # the same for query parameters; an array argument
+//! #                               # repeats its parameter (`fields[]=a&fields[]=b`)
 //! # items = "tasks"               # returns {"items": [...]}, each item projected to `result`
 //! # fixed_query = { opt_fields = "name,completed" }   # query parameters sent as written
+//!
+//! [connectors.todo.identity]      # who a credential belongs to, for `mcpist accounts list`
+//! path = "user"                   # a GET of literal segments
+//! fields = ["email", "full_name"] # pointers tried in order
 //! ```
 //!
 //! And for APIs that wrap every body in an envelope (Asana's `{"data": ...}`):
@@ -98,7 +103,18 @@ struct Config {
     unwrap: Option<String>,
     #[serde(default)]
     errors: ErrorFields,
+    identity: Option<IdentityConfig>,
     tools: Vec<ToolConfig>,
+}
+
+/// `[identity]`: the GET that says who a credential belongs to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityConfig {
+    /// A path of literal segments under `base_url`.
+    path: String,
+    /// JSON pointers (no leading `/`) tried in order for the label.
+    fields: Vec<String>,
 }
 
 fn default_auth() -> String {
@@ -228,6 +244,7 @@ pub struct DeclarativeConnector {
     errors: ErrorFields,
     body_wrap: Option<String>,
     unwrap: Option<String>,
+    identity: Option<IdentityConfig>,
     tools: Vec<Tool>,
 }
 
@@ -362,10 +379,17 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
                     "needs a [pagination] table (items, next, cursor)".into(),
                 ));
             }
-            (true, Some(p)) if p.style == PageStyle::Cursor && !tool.query.contains(&p.cursor) => {
+            (true, Some(p))
+                if p.style == PageStyle::Cursor
+                    && !tool.query.contains(&p.cursor)
+                    && !tool.body.contains(&p.cursor) =>
+            {
                 return Err(bad(
                     "paged",
-                    format!("the cursor argument {:?} must be in query", p.cursor),
+                    format!(
+                        "the cursor argument {:?} must be in query or body",
+                        p.cursor
+                    ),
                 ));
             }
             (true, Some(p))
@@ -395,12 +419,6 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
         }
         let body_args: Vec<String> = body.iter().map(|(_, a)| a.clone()).collect();
         let query_args: Vec<String> = query.iter().map(|(_, a)| a.clone()).collect();
-        if tool.items.is_some() && paged.is_some() {
-            return Err(bad(
-                "items",
-                "a paged tool takes its list from [pagination] items".into(),
-            ));
-        }
         for (key, args) in [("query", &query_args), ("body", &body_args)] {
             if let Some(unknown) = args.iter().find(|a| !properties.contains_key(a.as_str())) {
                 return Err(bad(
@@ -441,9 +459,17 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
             fixed_body: tool.fixed_body,
             fixed_query: tool.fixed_query.into_iter().collect(),
             result: tool.result,
-            items: paged.as_ref().map(|p| p.items.clone()).or(tool.items),
+            // A tool's own `items` wins over [pagination] items (APIs name
+            // each list after what it holds: Airtable's bases, records).
+            items: tool.items.or(paged.as_ref().map(|p| p.items.clone())),
             paged,
         });
+    }
+    if let Some(identity) = &config.identity {
+        rest::check(&identity.path, |arg| {
+            Err(format!("{{{arg}}}: an identity path takes no arguments"))
+        })
+        .map_err(|m| Error::config(name.to_owned(), format!("identity: path: {m}")))?;
     }
     let oauth = config.oauth.map(|o| OAuthSpec {
         authorize_url: o.authorize_url,
@@ -460,6 +486,7 @@ pub fn build(name: &str, table: Value) -> Result<Arc<dyn Connector>> {
         errors: config.errors,
         body_wrap: config.body_wrap,
         unwrap: config.unwrap,
+        identity: config.identity,
         tools,
     }))
 }
@@ -486,6 +513,28 @@ impl Connector for DeclarativeConnector {
         self.oauth.clone()
     }
 
+    async fn identity(&self, ctx: &CallContext) -> Result<Option<String>> {
+        let Some(identity) = &self.identity else {
+            return Ok(None);
+        };
+        let segments = rest::fill(&identity.path, &Map::new())?;
+        let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let upstream = ctx.upstream();
+        let response = upstream.send(upstream.get(&refs)?).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let raw = upstream.text(response).await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(self.failure(upstream, status, &headers, &body, &raw));
+        }
+        Ok(identity.fields.iter().find_map(|f| {
+            body.pointer(&format!("/{f}"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }))
+    }
+
     async fn call(
         &self,
         ctx: &CallContext,
@@ -510,13 +559,17 @@ impl Connector for DeclarativeConnector {
         let mut request = match next_link {
             Some(link) => self.link_request(upstream, link)?,
             None => {
-                let mut query: Vec<(&str, String)> = tool
-                    .query
-                    .iter()
-                    .filter_map(|(param, arg)| {
-                        args.get(arg).map(|v| (param.as_str(), rest::text(v)))
-                    })
-                    .collect();
+                // An array argument is the parameter repeated (`fields[]=a&fields[]=b`).
+                let mut query: Vec<(&str, String)> = Vec::new();
+                for (param, arg) in &tool.query {
+                    match args.get(arg) {
+                        Some(Value::Array(values)) => {
+                            query.extend(values.iter().map(|v| (param.as_str(), rest::text(v))));
+                        }
+                        Some(v) => query.push((param.as_str(), rest::text(v))),
+                        None => {}
+                    }
+                }
                 query.extend(
                     tool.fixed_query
                         .iter()

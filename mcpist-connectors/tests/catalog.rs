@@ -357,7 +357,18 @@ fn graph_operation(folder: &Path, op: &str) -> Option<Operation> {
 fn operation(vendor: &Path, service: &str, op: &str, wrap: Option<&str>) -> Option<Operation> {
     let folder = vendor.join(service);
     if folder.join("openapi.json").exists() {
-        return openapi_operation(&read_json(&folder.join("openapi.json")), op, wrap);
+        let mut operation = openapi_operation(&read_json(&folder.join("openapi.json")), op, wrap)?;
+        // A document without `servers` (Supabase's): its SOURCE.md names the base URL.
+        if operation.server.is_empty() {
+            let source = std::fs::read_to_string(folder.join("SOURCE.md")).unwrap_or_default();
+            operation.server = source
+                .split("the base URL is `")
+                .nth(1)
+                .and_then(|rest| rest.split('`').next())
+                .unwrap_or_default()
+                .to_owned();
+        }
+        return Some(operation);
     }
     if folder.join("paths.md").exists() {
         return graph_operation(&folder, op);
@@ -590,8 +601,9 @@ fn every_catalog_tool_matches_its_vendor_description() {
             .iter()
             .filter_map(|t| t["name"].as_str())
             .collect();
-        for proposed in tools[*service].as_object().unwrap().keys() {
-            if !served.contains(&proposed.as_str()) {
+        for (proposed, spec) in tools[*service].as_object().unwrap() {
+            // "none": computed without an upstream call, so not a declarative tool.
+            if !served.contains(&proposed.as_str()) && spec["op"] != "none" {
                 all.push(format!(
                     "{service}.{proposed}: proposed in tools.json, not served"
                 ));
@@ -611,12 +623,46 @@ fn every_catalog_tool_matches_its_vendor_description() {
         }
     }
     assert!(checked > 0, "the catalog is empty");
+    for (service, text) in catalog::SERVICES {
+        let definition = catalog::parse(service, text).unwrap();
+        if let Some(path) = definition["identity"]["path"].as_str()
+            && !identity_is_described(&vendor, service, path)
+        {
+            all.push(format!(
+                "{service}: identity GET /{path} is not in the vendored description"
+            ));
+        }
+    }
     assert!(
         all.is_empty(),
         "{} problems:\n{}",
         all.len(),
         all.join("\n")
     );
+}
+
+/// Whether `GET /path` (literal segments, where the description may have a
+/// `{param}`) is an operation of `service`'s OpenAPI description.
+fn identity_is_described(vendor: &Path, service: &str, path: &str) -> bool {
+    let file = vendor.join(service).join("openapi.json");
+    if !file.exists() {
+        return false;
+    }
+    let doc = read_json(&file);
+    let ours: Vec<&str> = path.trim_matches('/').split('/').collect();
+    doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .any(|(p, item)| {
+            let theirs: Vec<&str> = p.trim_matches('/').split('/').collect();
+            item.get("get").is_some()
+                && theirs.len() == ours.len()
+                && theirs
+                    .iter()
+                    .zip(&ours)
+                    .all(|(t, o)| t == o || t.starts_with('{'))
+        })
 }
 
 /// A small description and a definition that matches it, for the checker's own tests.
@@ -779,4 +825,26 @@ fn the_checker_fails_each_kind_of_mismatch() {
             "expected a problem containing {expected:?}, got {found:?}"
         );
     }
+}
+
+#[test]
+fn an_identity_path_must_be_a_get_of_the_description() {
+    let vendor = vendor_dir();
+    assert!(identity_is_described(&vendor, "asana", "users/me"));
+    assert!(identity_is_described(&vendor, "airtable", "meta/whoami"));
+    // No GET route of that shape (a literal may fill a `{param}`, so the
+    // shape is what counts).
+    assert!(!identity_is_described(
+        &vendor,
+        "airtable",
+        "meta/whoami/a/b/c"
+    ));
+    // A route that is only a POST.
+    assert!(!identity_is_described(&vendor, "todoist", "tasks/x/close"));
+    // No OpenAPI document to check against.
+    assert!(!identity_is_described(
+        &vendor,
+        "google_tasks",
+        "users/@me/lists"
+    ));
 }
