@@ -30,6 +30,18 @@ pub fn tools_of(service: &str) -> Vec<ToolSpec> {
         .tools()
 }
 
+/// The tools `client` lists that belong to `service` (named `{service}_…`),
+/// without MCPist's own (the batch tool, meta-tools).
+pub async fn listed_tools_of(
+    client: &RunningService<RoleClient, ()>,
+    service: &str,
+) -> Vec<rmcp::model::Tool> {
+    let prefix = format!("{service}_");
+    let mut tools = client.list_all_tools().await.expect("tools/list");
+    tools.retain(|t| t.name.starts_with(&prefix));
+    tools
+}
+
 /// Every tool the connectors on by default list, as a server with no config serves them.
 pub fn default_tool_count() -> usize {
     Registration::all()

@@ -78,7 +78,7 @@ fn names(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn airtable_lists_its_twelve_tools() {
     let s = setup().await;
-    let tools = s.client.list_all_tools().await.unwrap();
+    let tools = mcpist_tests::listed_tools_of(&s.client, "airtable").await;
     assert_eq!(tools.len(), 12);
     let reads = tools
         .iter()

@@ -78,7 +78,7 @@ fn names(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn asana_lists_its_twenty_five_tools() {
     let s = setup().await;
-    let tools = s.client.list_all_tools().await.unwrap();
+    let tools = mcpist_tests::listed_tools_of(&s.client, "asana").await;
     assert_eq!(tools.len(), 25);
     let reads = tools
         .iter()

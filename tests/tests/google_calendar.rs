@@ -78,7 +78,7 @@ fn summaries(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn google_calendar_lists_its_ten_tools_and_free_busy_is_a_read() {
     let s = setup().await;
-    let tools = s.client.list_all_tools().await.unwrap();
+    let tools = mcpist_tests::listed_tools_of(&s.client, "google_calendar").await;
     assert_eq!(tools.len(), 10);
     let freebusy = tools
         .iter()

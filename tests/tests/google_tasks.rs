@@ -78,7 +78,7 @@ fn titles(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn google_tasks_lists_its_ten_tools() {
     let s = setup().await;
-    let tools = s.client.list_all_tools().await.unwrap();
+    let tools = mcpist_tests::listed_tools_of(&s.client, "google_tasks").await;
     assert_eq!(tools.len(), 10);
     let reads = tools
         .iter()

@@ -78,7 +78,7 @@ fn titles(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn microsoft_todo_lists_its_twelve_tools() {
     let s = setup().await;
-    let tools = s.client.list_all_tools().await.unwrap();
+    let tools = mcpist_tests::listed_tools_of(&s.client, "microsoft_todo").await;
     assert_eq!(tools.len(), 12);
     let reads = tools
         .iter()

@@ -71,7 +71,7 @@ async fn call(s: &Setup, tool: &str, args: Value) -> CallToolResult {
 #[tokio::test]
 async fn supabase_lists_its_nineteen_tools() {
     let s = setup().await;
-    let tools = s.client.list_all_tools().await.unwrap();
+    let tools = mcpist_tests::listed_tools_of(&s.client, "supabase").await;
     assert_eq!(tools.len(), 19);
     let writes: Vec<_> = tools
         .iter()

@@ -78,7 +78,7 @@ fn titles(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn ticktick_lists_its_eleven_tools() {
     let s = setup().await;
-    let tools = s.client.list_all_tools().await.unwrap();
+    let tools = mcpist_tests::listed_tools_of(&s.client, "ticktick").await;
     assert_eq!(tools.len(), 11);
     let reads = tools
         .iter()

@@ -87,7 +87,7 @@ fn contents(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn todoist_lists_its_thirteen_tools_with_honest_hints() {
     let s = setup().await;
-    let tools = s.client.list_all_tools().await.unwrap();
+    let tools = mcpist_tests::listed_tools_of(&s.client, "todoist").await;
     assert_eq!(tools.len(), mcpist_tests::tools_of("todoist").len());
     assert_eq!(tools.len(), 13);
     let mut writes: Vec<_> = tools
