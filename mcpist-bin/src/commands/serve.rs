@@ -42,7 +42,7 @@ pub(crate) async fn run(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) 
             tracing::info!(pruned, days, "pruned audit records past their retention");
         }
     }
-    let server = wiring::build_server(loaded, &stores)?;
+    let server = wiring::build_server(loaded, &stores).await?;
     server.exchanger().warm_up();
     server.load_saved_policies(stores.tokens.as_ref()).await?;
     if stdio {
