@@ -65,6 +65,28 @@ pub struct UserArgument {
     pub required: bool,
 }
 
+impl UserArgument {
+    /// A required argument `NAME`, or an optional one from `NAME:optional`
+    /// (how `mcpist prompts add --arg` and the web UI take them).
+    pub fn parse(spec: &str) -> std::result::Result<Self, String> {
+        let spec = spec.trim();
+        let (name, required) = match spec.split_once(':') {
+            None => (spec, true),
+            Some((name, "optional")) => (name, false),
+            Some((_, other)) => {
+                return Err(format!(
+                    "argument {spec}: after the name only `:optional` is allowed, not `:{other}`"
+                ));
+            }
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            description: String::new(),
+            required,
+        })
+    }
+}
+
 fn yes() -> bool {
     true
 }

@@ -32,7 +32,7 @@ pub(crate) async fn run(loaded: &Loaded, cmd: PromptsCommand) -> Result<()> {
             }
             let arguments = args
                 .iter()
-                .map(|a| parse_arg(a))
+                .map(|a| UserArgument::parse(a).map_err(|e| anyhow::anyhow!("--arg: {e}")))
                 .collect::<Result<Vec<_>>>()?;
             let text = match file {
                 Some(path) => std::fs::read_to_string(&path)
@@ -129,22 +129,6 @@ pub(crate) async fn run(loaded: &Loaded, cmd: PromptsCommand) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// `NAME` or `NAME:optional`, from `--arg`.
-fn parse_arg(arg: &str) -> Result<UserArgument> {
-    let (name, required) = match arg.split_once(':') {
-        None => (arg, true),
-        Some((name, "optional")) => (name, false),
-        Some((_, other)) => {
-            bail!("--arg {arg}: after the name only `:optional` is allowed, not `:{other}`")
-        }
-    };
-    Ok(UserArgument {
-        name: name.to_owned(),
-        description: String::new(),
-        required,
-    })
 }
 
 /// The text of a prompt from standard input, until end of input.
