@@ -1828,4 +1828,12 @@ fn prompts_are_added_listed_shown_and_removed_and_bad_ones_change_nothing() {
         !audit.contains("Standup notes"),
         "prompt text audited in clear: {audit}"
     );
+
+    // A memory store would lose a saved prompt at once: refused, nothing written.
+    let memory = Home::new();
+    memory.write_config("[store]\nkind = \"memory\"\n");
+    let out = memory.run_input(&[], &["prompts", "add", "x"], "text");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("[prompts.NAME]"), "{}", stderr(&out));
+    assert!(!memory.data_dir().exists());
 }

@@ -10,11 +10,25 @@ use std::{
 use anyhow::{Context, Result, bail};
 use mcpist_core::prompts::{self, UserArgument, UserPrompt};
 
-use crate::{cli::PromptsCommand, config::Loaded, wiring};
+use crate::{
+    cli::PromptsCommand,
+    config::{Loaded, StoreKind},
+    wiring,
+};
 
 /// Runs one `prompts` subcommand.
 pub(crate) async fn run(loaded: &Loaded, cmd: PromptsCommand) -> Result<()> {
     let configured = &loaded.config.prompts;
+    let changes = matches!(
+        cmd,
+        PromptsCommand::Add { .. } | PromptsCommand::Remove { .. }
+    );
+    if changes && loaded.config.store.kind == StoreKind::Memory {
+        bail!(
+            "[store] kind = \"memory\" keeps nothing between runs, so a saved prompt would be lost; \
+             write it in the config file as [prompts.NAME] instead"
+        );
+    }
     match cmd {
         PromptsCommand::Add {
             name,
