@@ -46,6 +46,9 @@ pub(crate) enum Command {
     /// Your OAuth apps (client id and secret), one per service.
     #[command(subcommand)]
     Apps(AppsCommand),
+    /// Your own prompts, kept in the store and served as `my_NAME` next to the config file's.
+    #[command(subcommand)]
+    Prompts(PromptsCommand),
     /// Connect an account with OAuth: authorization code with PKCE, redirect to a loopback port.
     Login {
         /// The service, such as `github`.
@@ -177,6 +180,44 @@ pub(crate) enum AppsCommand {
     },
     /// The stored apps, with the redirect URIs to register with each provider.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PromptsCommand {
+    /// Save a prompt in the store; its text is read from standard input (or --file),
+    /// with `{{NAME}}` where each argument's value goes.
+    Add {
+        /// The prompt's name: clients see it as `my_NAME`.
+        name: String,
+        /// What the prompt is for, as clients list it.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Read the text from this file instead of standard input.
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// An argument, used as `{{NAME}}` in the text; required unless `NAME:optional` (repeatable).
+        #[arg(long = "arg", value_name = "NAME[:optional]")]
+        args: Vec<String>,
+        /// Replace a saved prompt of the same name instead of refusing.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// List the prompts served: the store's and the config file's.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one prompt: where it comes from, its arguments and its text.
+    Show {
+        /// The prompt's name (without `my_`).
+        name: String,
+    },
+    /// Remove a prompt saved in the store.
+    Remove {
+        /// The prompt's name (without `my_`).
+        name: String,
+    },
 }
 
 /// The MCP clients `client-config` knows.

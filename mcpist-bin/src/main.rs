@@ -16,7 +16,7 @@ use crate::{
     cli::{Cli, Command, PasswordCommand},
     commands::{
         accounts, apps, audit, backup, bearer, client_config, doctor, init, key, login, password,
-        serve, tools,
+        prompts, serve, tools,
     },
 };
 
@@ -124,6 +124,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Tools { json, cost } => tools::run(&loaded, json, cost).await,
         Command::Accounts(cmd) => accounts::run(&loaded, cmd).await,
         Command::Apps(cmd) => apps::run(&loaded, cmd).await,
+        Command::Prompts(cmd) => prompts::run(&loaded, cmd).await,
         Command::Login {
             service,
             account,

@@ -573,16 +573,35 @@ pub(crate) fn build_exchanger(
     Ok(exchanger)
 }
 
-/// The MCP server over `stores` with the configured services.
-pub(crate) fn build_server(loaded: &Loaded, stores: &Stores) -> Result<McpServer> {
+/// The MCP server over `stores` with the configured services, and the
+/// user's prompts: the config file's and those saved in the store (the
+/// config file's wins a name both define, with a warning).
+pub(crate) async fn build_server(loaded: &Loaded, stores: &Stores) -> Result<McpServer> {
     let services = build_services(loaded)?;
     let mut server =
         McpServer::builder(build_exchanger(loaded, stores, &[])?, stores.audit.clone());
     for service in services {
         server = server.service(service);
     }
-    let prompts = mcpist_core::prompts::UserPrompts::new(loaded.config.prompts.clone())
-        .map_err(|e| anyhow!("bad configuration in {}: {e}", loaded.source_of("prompts")))?;
+    for (name, prompt) in &loaded.config.prompts {
+        mcpist_core::prompts::check(name, prompt).map_err(|why| {
+            anyhow!(
+                "bad configuration in {}: prompts: {name}: {why}",
+                loaded.source_of("prompts")
+            )
+        })?;
+    }
+    let saved = mcpist_core::prompts::load_saved(stores.tokens.as_ref()).await?;
+    let (served, hidden) = mcpist_core::prompts::merge(&loaded.config.prompts, saved);
+    for name in hidden {
+        tracing::warn!(
+            prompt = %name,
+            "the prompt {name} saved in the store is not served: [prompts.{name}] in the config file wins; \
+             rename one (`mcpist prompts remove {name}`, then add it under another name)"
+        );
+    }
+    let prompts = mcpist_core::prompts::UserPrompts::new(served)
+        .map_err(|e| anyhow!("the saved prompts: {e}"))?;
     server = server.user_prompts(prompts, mcpist_core::ServicePolicy::default());
     Ok(server.tool_mode(loaded.config.server.tool_mode).build()?)
 }

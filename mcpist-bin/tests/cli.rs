@@ -1666,3 +1666,174 @@ async fn stdio_discover_mode_lists_meta_tools_and_calls_through_them() {
     assert_eq!(fake.requests().len() - setup_requests, 1);
     assert!(!serde_json::to_string(&tools).unwrap().contains(&token));
 }
+
+/// `mcpist prompts add|list|show|remove` on the real binary and a real
+/// store: the text from standard input or a file, arguments from `--arg`;
+/// bad input (an undeclared placeholder, a duplicate name, a bad name, a
+/// name the config file defines) is refused with a clear error and changes
+/// nothing; every change is audited without the text; the text is sealed.
+#[test]
+fn prompts_are_added_listed_shown_and_removed_and_bad_ones_change_nothing() {
+    let home = Home::new();
+    home.run_ok(&["init"]);
+    home.write_config(
+        "[prompts.review]\ndescription = \"Review a pull request\"\ntext = \"Review {{url}}\"\n\
+         arguments = [{ name = \"url\" }]\n",
+    );
+    let secret_text = canary("PROMPTTEXT");
+    let text = format!("Standup notes for {{{{team}}}} on {{{{day}}}}. {secret_text}\n");
+    home.run_with_stdin(
+        &[
+            "prompts",
+            "add",
+            "standup",
+            "--description",
+            "Write standup notes",
+            "--arg",
+            "team",
+            "--arg",
+            "day:optional",
+        ],
+        &text,
+    );
+    let file = home.dir.path().join("triage.md");
+    std::fs::write(&file, "Triage {{repo}}").unwrap();
+    home.run_ok(&[
+        "prompts",
+        "add",
+        "triage",
+        "--arg",
+        "repo",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    let list = |home: &Home| -> Value {
+        serde_json::from_slice(&home.run_ok(&["prompts", "list", "--json"]).stdout).unwrap()
+    };
+    let before = list(&home);
+    let summary: Vec<_> = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["from"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("my_review", "config"),
+            ("my_standup", "store"),
+            ("my_triage", "store")
+        ]
+    );
+    assert_eq!(
+        before[1]["arguments"],
+        json!([
+            {"name": "team", "description": "", "required": true},
+            {"name": "day", "description": "", "required": false},
+        ])
+    );
+    let shown = String::from_utf8(home.run_ok(&["prompts", "show", "standup"]).stdout).unwrap();
+    assert!(shown.contains("from: store"), "{shown}");
+    assert!(shown.contains("arguments: team, day (optional)"), "{shown}");
+    assert!(shown.contains(text.trim_end()), "{shown}");
+    // The text is sealed in the store, like every secret.
+    assert!(!contains(&home.data_bytes(), &secret_text));
+
+    let refused = |args: &[&str], input: &str, says: &str| {
+        let out = home.run_input(&[], args, input);
+        assert!(!out.status.success(), "{args:?} accepted");
+        let err = stderr(&out);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    let add = ["prompts", "add"];
+    refused(
+        &[&add[..], &["standup", "--arg", "team"]].concat(),
+        "Notes for {{team}} and {{mood}}",
+        "{{mood}} is not one of its arguments",
+    );
+    refused(
+        &[&add[..], &["standup", "--arg", "team"]].concat(),
+        "Other notes for {{team}}",
+        "saved already",
+    );
+    refused(&[&add[..], &["bad name"]].concat(), "text", "a prompt name");
+    refused(
+        &[&add[..], &["review"]].concat(),
+        "text",
+        "[prompts.review]",
+    );
+    refused(
+        &[&add[..], &["x", "--arg", "team:maybe"]].concat(),
+        "{{team}}",
+        ":optional",
+    );
+    refused(&[&add[..], &["empty"]].concat(), "  \n", "empty");
+    refused(
+        &["prompts", "remove", "nothing"],
+        "",
+        "no saved prompt nothing",
+    );
+    refused(&["prompts", "remove", "review"], "", "[prompts.review]");
+    refused(&["prompts", "show", "nothing"], "", "no prompt nothing");
+    assert_eq!(list(&home), before, "a refused change changed something");
+
+    // Replacing is explicit.
+    home.run_with_stdin(
+        &[&add[..], &["triage", "--arg", "repo", "--replace"]].concat(),
+        "Triage the open issues of {{repo}}",
+    );
+    let shown = String::from_utf8(home.run_ok(&["prompts", "show", "triage"]).stdout).unwrap();
+    assert!(
+        shown.contains("Triage the open issues of {{repo}}"),
+        "{shown}"
+    );
+
+    home.run_ok(&["prompts", "remove", "standup"]);
+    let names: Vec<_> = list(&home)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["my_review", "my_triage"]);
+
+    let audit =
+        String::from_utf8(home.run_ok(&["audit", "--json", "--limit", "50"]).stdout).unwrap();
+    let kinds: Vec<(String, String, String)> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["kind"].as_str().unwrap().starts_with("prompt_"))
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap().to_owned(),
+                r["tool"].as_str().unwrap_or_default().to_owned(),
+                r["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("prompt_set".into(), "my_standup".into(), "ok".into())),
+        "{audit}"
+    );
+    assert!(
+        kinds.contains(&("prompt_remove".into(), "my_standup".into(), "ok".into())),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains(&secret_text),
+        "prompt text audited in clear: {audit}"
+    );
+    assert!(
+        !audit.contains("Standup notes"),
+        "prompt text audited in clear: {audit}"
+    );
+
+    // A memory store would lose a saved prompt at once: refused, nothing written.
+    let memory = Home::new();
+    memory.write_config("[store]\nkind = \"memory\"\n");
+    let out = memory.run_input(&[], &["prompts", "add", "x"], "text");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("[prompts.NAME]"), "{}", stderr(&out));
+    assert!(!memory.data_dir().exists());
+}

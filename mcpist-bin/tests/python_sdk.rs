@@ -248,3 +248,79 @@ fn a_prompt_with_an_undeclared_placeholder_is_refused_at_start() {
     assert!(err.contains("review") && err.contains("{{url}}"), "{err}");
     assert!(err.contains("mcpist.toml"), "{err}");
 }
+
+/// A prompt saved with `mcpist prompts add` is served by `mcpist serve`
+/// next to the config file's, and the official Python SDK gets it over
+/// HTTP at both protocol versions; its argument values are not audited in
+/// clear.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_gets_a_prompt_saved_in_the_store_at_both_versions() {
+    let token = canary("PYSTORED");
+    let (home, fake) = github_home(&token).await;
+    home.write_config(&format!(
+        "[connectors.github]\nbase_url = \"{}\"\n\n\
+         [prompts.review]\ndescription = \"Review a pull request\"\n\
+         text = \"Review {{{{url}}}}.\"\narguments = [{{ name = \"url\" }}]\n",
+        fake.base_url()
+    ));
+    home.run_with_stdin(
+        &[
+            "prompts",
+            "add",
+            "standup",
+            "--description",
+            "Standup notes",
+            "--arg",
+            "team",
+            "--arg",
+            "day:optional",
+        ],
+        "Notes for {{team}} on {{day}}.\n",
+    );
+    let bearer = String::from_utf8(home.run_ok(&["bearer", "show"]).stdout).unwrap();
+    let server = spawn_http(&home);
+    let secret_value = canary("TEAM");
+    let steps = serde_json::json!([
+        ["prompts"],
+        ["prompt", "my_standup", {"team": secret_value, "day": "Friday"}],
+        ["prompt", "my_standup", {"day": "Friday"}],
+    ]);
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let script = client_script("resources.py");
+        let out = home
+            .program(
+                python_sdk().to_str().unwrap(),
+                &[("SMOKE_BEARER", bearer.trim())],
+                &[
+                    script.to_str().unwrap(),
+                    mode,
+                    &server.url,
+                    &steps.to_string(),
+                ],
+            )
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{mode}: {}", stderr(&out));
+        let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(seen["protocol"], protocol);
+        let answers = seen["answers"].as_array().unwrap();
+        assert_eq!(
+            answers[0],
+            serde_json::json!(["github_triage_issues", "my_review", "my_standup"])
+        );
+        assert_eq!(
+            answers[1],
+            serde_json::json!([format!("Notes for {secret_value} on Friday.")])
+        );
+        // `team` is required.
+        assert_eq!(answers[2]["code"], -32602, "{}", answers[2]);
+    }
+    let audit = home.run_ok(&["audit", "--json", "--limit", "50"]);
+    let audit = String::from_utf8(audit.stdout).unwrap();
+    assert!(audit.contains("prompt:my_standup"), "{audit}");
+    assert!(
+        !audit.contains(&secret_value),
+        "a prompt argument was audited in clear"
+    );
+}

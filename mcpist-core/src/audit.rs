@@ -79,6 +79,11 @@ pub enum AuditKind {
     AppSet,
     /// A service's policy was changed (in the web UI).
     PolicySet,
+    /// A prompt the user wrote was saved in the store (added or replaced);
+    /// its text is summarized (length and keyed hash), never kept in clear.
+    PromptSet,
+    /// A prompt the user wrote was removed from the store.
+    PromptRemove,
     /// The web UI password was checked: `ok` for a login, `denied` for a wrong password.
     UiLogin,
     /// A snapshot of the store was written (`mcpist backup`).
@@ -107,6 +112,8 @@ impl AuditKind {
             Self::KeyRotate => "key_rotate",
             Self::AppSet => "app_set",
             Self::PolicySet => "policy_set",
+            Self::PromptSet => "prompt_set",
+            Self::PromptRemove => "prompt_remove",
             Self::UiLogin => "ui_login",
             Self::Backup => "backup",
             Self::Restore => "restore",
@@ -129,6 +136,8 @@ impl AuditKind {
             Self::KeyRotate,
             Self::AppSet,
             Self::PolicySet,
+            Self::PromptSet,
+            Self::PromptRemove,
             Self::UiLogin,
             Self::Backup,
             Self::Restore,

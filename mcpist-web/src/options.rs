@@ -36,6 +36,10 @@ pub struct WebOptions {
     /// UI serves its authorization endpoint (login, then consent) and the
     /// "Remote clients" page.
     pub oauth: Option<mcpist_core::auth_server::AuthServer>,
+    /// The names of the prompts the config file defines (`[prompts.NAME]`):
+    /// the prompts page shows them as the config file's and refuses to save
+    /// a prompt under one of them (the config file's wins).
+    pub configured_prompts: std::collections::BTreeSet<String>,
 }
 
 impl WebOptions {
@@ -46,6 +50,7 @@ impl WebOptions {
             stdio_entry: None,
             lockout_hint: DEFAULT_LOCKOUT_HINT.to_owned(),
             oauth: None,
+            configured_prompts: std::collections::BTreeSet::new(),
         }
     }
 

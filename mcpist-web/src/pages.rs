@@ -2,6 +2,8 @@
 //! compile time and escape every value spliced into them, so no page can
 //! forget to.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use maud::{DOCTYPE, Markup, html};
 use secrecy::ExposeSecret;
 
@@ -9,6 +11,7 @@ use mcpist_core::{
     audit::{AuditEntry, AuditFilter, Outcome, format_time},
     clients::{McpClient, ServerEntry},
     policy::{ServicePolicy, Verdict},
+    prompts::UserPrompt,
     server::ListedTool,
     store::AccountInfo,
 };
@@ -96,10 +99,11 @@ fn csrf_field(chrome: &Chrome<'_>) -> Markup {
 
 /// A whole logged-in page.
 pub(super) fn layout(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
-    const NAV: [(&str, &str, &str); 6] = [
+    const NAV: [(&str, &str, &str); 7] = [
         ("services", "/", "Services"),
         ("add", "/accounts/new", "Add a token"),
         ("apps", "/apps", "OAuth apps"),
+        ("prompts", "/prompts", "Prompts"),
         ("audit", "/audit", "Audit log"),
         ("clients", "/clients", "Connect a client"),
         ("remote", "/remote-clients", "Remote clients"),
@@ -430,6 +434,107 @@ pub(super) fn apps(chrome: &Chrome<'_>, apps: &[AppView<'_>]) -> Markup {
         }
     };
     layout(chrome, "OAuth apps", body)
+}
+
+/// `team, day:optional`: the arguments as the prompt form takes them.
+fn arguments_field(prompt: &UserPrompt) -> String {
+    prompt
+        .arguments
+        .iter()
+        .map(|a| {
+            if a.required {
+                a.name.clone()
+            } else {
+                format!("{}:optional", a.name)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The prompts page: the saved prompts with edit and remove, the config
+/// file's prompt names, and the form (filled in when `editing`).
+pub(super) fn prompts(
+    chrome: &Chrome<'_>,
+    saved: &BTreeMap<String, UserPrompt>,
+    configured: &BTreeSet<String>,
+    editing: Option<(&str, &UserPrompt)>,
+) -> Markup {
+    let body = html! {
+        p {
+            "Your own prompts, served to clients as " code { "my_NAME" } ". In the text, "
+            code { "{{argument}}" } " is replaced by that argument's value. A change is served \
+             from the next start of " code { "mcpist serve" } "."
+        }
+        @if saved.is_empty() {
+            p { "No prompt saved yet." }
+        } @else {
+            div.table {
+                table {
+                    caption.muted { "Saved in the store" }
+                    thead { tr { th scope="col" { "Prompt" } th scope="col" { "Arguments" } th scope="col" { "Description" } th scope="col" { "Actions" } } }
+                    tbody {
+                        @for (name, prompt) in saved {
+                            tr {
+                                td { code { "my_" (name) } }
+                                td { (arguments_field(prompt)) }
+                                td { (prompt.description) }
+                                td.actions {
+                                    a.button.secondary href={ "/prompts?edit=" (name) } { "Edit" }
+                                    " "
+                                    form.inline method="post" action={ "/prompts/" (name) "/remove" } {
+                                        (csrf_field(chrome))
+                                        button.danger type="submit" { "Remove my_" (name) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !configured.is_empty() {
+            p {
+                "From the config file (edit them there): "
+                @for (i, name) in configured.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    code { "my_" (name) }
+                }
+            }
+        }
+        section.card aria-labelledby="prompt-form" {
+            h2 id="prompt-form" {
+                @match editing { Some((name, _)) => { "Edit my_" (name) }, None => "Add a prompt" }
+            }
+            form method="post" action="/prompts" autocomplete="off" {
+                (csrf_field(chrome))
+                label for="prompt-name" { "Name" }
+                input type="text" id="prompt-name" name="name" required
+                    value=(editing.map(|(n, _)| n).unwrap_or(""))
+                    aria-describedby="prompt-name-hint";
+                p.hint id="prompt-name-hint" { "Letters, digits, " code { "_" } " and " code { "-" } "; clients see " code { "my_NAME" } "." }
+                label for="prompt-description" { "Description" }
+                input type="text" id="prompt-description" name="description"
+                    value=(editing.map(|(_, p)| p.description.as_str()).unwrap_or(""));
+                label for="prompt-arguments" { "Arguments" }
+                input type="text" id="prompt-arguments" name="arguments"
+                    value=(editing.map(|(_, p)| arguments_field(p)).unwrap_or_default())
+                    aria-describedby="prompt-arguments-hint";
+                p.hint id="prompt-arguments-hint" { "Separated by commas, such as " code { "team, day:optional" } " (" code { ":optional" } " for one clients may leave out)." }
+                label for="prompt-text" { "Text" }
+                textarea id="prompt-text" name="text" rows="8" required {
+                    (editing.map(|(_, p)| p.text.as_str()).unwrap_or(""))
+                }
+                @if editing.is_some() {
+                    input type="hidden" name="replace" value="on";
+                } @else {
+                    label.check { input type="checkbox" name="replace"; "Replace a saved prompt of the same name" }
+                }
+                div.actions { button type="submit" { "Save the prompt" } }
+            }
+        }
+    };
+    layout(chrome, "Prompts", body)
 }
 
 /// The policy page of one service.

@@ -22,6 +22,7 @@ use mcpist_core::{
     http::BEARER_SECRET,
     oauth::{AppCredentials, LoginFlows},
     policy::ServicePolicy,
+    prompts::{self, UserArgument, UserPrompt},
     server::McpServer,
     store::{AccountKey, TokenStore},
 };
@@ -305,6 +306,8 @@ pub(crate) fn router(server: McpServer, options: WebOptions) -> Router {
         .route("/apps", get(apps_page))
         .route("/apps/{service}", post(set_app))
         .route("/policy/{service}", get(policy_page).post(set_policy))
+        .route("/prompts", get(prompts_page).post(save_prompt))
+        .route("/prompts/{name}/remove", post(remove_prompt))
         .route("/audit", get(audit_page))
         .route("/clients", get(clients_page).post(reveal_bearer))
         .route(
@@ -969,6 +972,118 @@ async fn set_policy(
         },
     );
     redirect(&format!("/policy/{service}"))
+}
+
+/// `GET /prompts[?edit=NAME]`: the prompts saved in the store, a form to
+/// add one (or edit `NAME`), and the config file's prompt names.
+async fn prompts_page(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(visit) = web.visit(&headers) else {
+        return redirect("/login");
+    };
+    let saved = match prompts::load_saved(web.store().as_ref()).await {
+        Ok(saved) => saved,
+        Err(e) => {
+            return html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                pages::message("Prompts", &format!("The saved prompts do not read: {e}")),
+            );
+        }
+    };
+    let editing = query
+        .get("edit")
+        .and_then(|name| saved.get_key_value(name))
+        .map(|(name, prompt)| (name.as_str(), prompt));
+    html(
+        StatusCode::OK,
+        pages::prompts(
+            &web.chrome(&visit, "prompts"),
+            &saved,
+            &web.options.configured_prompts,
+            editing,
+        ),
+    )
+}
+
+/// `POST /prompts`: saves a prompt (audited by [`prompts::save`]); a bad
+/// one is refused with the reason and nothing saved.
+async fn save_prompt(State(web): State<Arc<Web>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (visit, form) = match web.submission(&headers, body) {
+        Ok(submitted) => submitted,
+        Err(response) => return *response,
+    };
+    let name = form.text("name");
+    let result = async {
+        if web.options.configured_prompts.contains(&name) {
+            return Err(Error::InvalidArguments(format!(
+                "the config file defines a prompt {name} ([prompts.{name}]), which would win; \
+                 choose another name"
+            )));
+        }
+        let arguments = form
+            .text("arguments")
+            .split([',', ' ', '\n', '\r', '\t'])
+            .filter(|a| !a.is_empty())
+            .map(|a| UserArgument::parse(a).map_err(Error::InvalidArguments))
+            .collect::<Result<Vec<_>>>()?;
+        let text = form.get("text").unwrap_or_default().replace("\r\n", "\n");
+        if text.trim().is_empty() {
+            return Err(Error::InvalidArguments("the text is empty".into()));
+        }
+        let prompt = UserPrompt {
+            description: form.text("description"),
+            text: text.trim_end().to_owned(),
+            arguments,
+        };
+        let replace = form.checked("replace");
+        prompts::save(
+            web.store().as_ref(),
+            web.server.audit().as_ref(),
+            &name,
+            prompt,
+            replace,
+        )
+        .await
+    }
+    .await;
+    web.report(
+        &visit,
+        result.map(|replaced| {
+            format!(
+                "{} the prompt my_{name}; mcpist serve serves it from its next start.",
+                if replaced { "Replaced" } else { "Saved" }
+            )
+        }),
+        "Could not save the prompt",
+        "/prompts",
+    )
+}
+
+/// `POST /prompts/{name}/remove`: removes a saved prompt (audited).
+async fn remove_prompt(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, _) = match web.submission(&headers, body) {
+        Ok(submitted) => submitted,
+        Err(response) => return *response,
+    };
+    let result = prompts::remove(web.store().as_ref(), web.server.audit().as_ref(), &name).await;
+    web.report(
+        &visit,
+        result.map(|()| {
+            format!(
+                "Removed the prompt my_{name}; mcpist serve stops serving it at its next start."
+            )
+        }),
+        "Could not remove the prompt",
+        "/prompts",
+    )
 }
 
 /// Records per audit page.

@@ -68,7 +68,10 @@ async fn start_ui() -> Ui {
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let options = HttpOptions::loopback(ClientAuth::Bearer(BearerDigest::of(&bearer)));
-    let web = mcpist_web::routes(server.clone(), WebOptions::new(base.clone()));
+    let mut web_options = WebOptions::new(base.clone());
+    // As if the config file had `[prompts.review]`.
+    web_options.configured_prompts = ["review".to_owned()].into();
+    let web = mcpist_web::routes(server.clone(), web_options);
     let app = mcpist_core::http::router_with(server.clone(), options, web);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Ui {
@@ -250,6 +253,31 @@ async fn the_web_ui_manages_accounts_apps_and_policy_in_a_real_browser() {
     let page = seen.page(&browser).await;
     assert!(page.contains("Saved the policy of github"), "{page}");
     screenshot(&browser, "05-policy").await;
+
+    // A prompt typed into the prompts page is saved in the store.
+    browser.goto(&format!("{base}/prompts")).await.unwrap();
+    for (id, value) in [
+        ("prompt-name", "triage"),
+        ("prompt-arguments", "repo, label:optional"),
+        ("prompt-text", "Triage the open issues of {{repo}}"),
+    ] {
+        browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    submit(&browser, "form[action='/prompts']").await;
+    let page = seen.page(&browser).await;
+    assert!(page.contains("Saved the prompt my_triage"), "{page}");
+    screenshot(&browser, "05b-prompts").await;
+    let prompts = mcpist_core::prompts::load_saved(ui.store.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(prompts["triage"].text, "Triage the open issues of {{repo}}");
+    assert_eq!(prompts["triage"].arguments.len(), 2);
     let after = client.list_all_tools().await.unwrap();
     assert!(after.len() < before.len());
     assert!(!after.iter().any(|t| t.name == "github_create_issue"));
@@ -912,11 +940,26 @@ async fn every_state_changing_route_refuses_forged_and_cross_origin_forms() {
             "client_id=Iv1.forged&client_secret=forged-secret".to_owned(),
         ),
         ("/policy/github", "read_only=on".to_owned()),
+        ("/prompts", "name=forged&text=forged".to_owned()),
+        ("/prompts/kept/remove", String::new()),
         (
             "/clients",
             format!("password={}", PASSWORD.replace(' ', "+")),
         ),
     ];
+    mcpist_core::prompts::save(
+        ui.store.as_ref(),
+        ui.store.as_ref(),
+        "kept",
+        mcpist_core::prompts::UserPrompt {
+            description: String::new(),
+            text: "kept".into(),
+            arguments: Vec::new(),
+        },
+        false,
+    )
+    .await
+    .unwrap();
     let before = store_files(&ui);
     for (route, fields) in &routes {
         let sep = if fields.is_empty() { "" } else { "&" };
@@ -1146,4 +1189,154 @@ async fn the_policy_page_pins_resources_and_refuses_a_pin_that_matches_no_templa
         .unwrap();
     assert_eq!(saved.resources, vec![pin], "nothing refused was saved");
     assert_eq!(ui.server.policy("github").unwrap().resources, vec![pin]);
+}
+
+/// The prompts page adds, edits and removes the prompts saved in the store,
+/// with the session's CSRF token; a bad prompt (an undeclared placeholder,
+/// a duplicate or bad name, a name the config file defines) is refused with
+/// the reason and changes nothing; every change is audited without the text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prompts_page_adds_edits_and_removes_saved_prompts_and_refuses_bad_ones() {
+    let ui = start_ui().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = session_of(&http, &ui.base).await;
+    let csrf = csrf_of(&http, &ui.base, &session).await;
+    let encode = |v: &str| {
+        percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let post = |route: &str, fields: &[(&str, &str)]| {
+        let mut body = format!("csrf={csrf}");
+        for (k, v) in fields {
+            body.push_str(&format!("&{k}={}", encode(v)));
+        }
+        http.post(format!("{}{route}", ui.base))
+            .header("Cookie", &session)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let page = |query: &str| {
+        http.get(format!("{}/prompts{query}", ui.base))
+            .header("Cookie", &session)
+            .send()
+    };
+    let saved = || mcpist_core::prompts::load_saved(ui.store.as_ref());
+    let secret_text = canary("WEBPROMPT");
+    let text = format!("Notes for {{{{team}}}} on {{{{day}}}}. {secret_text}");
+    let added = post(
+        "/prompts",
+        &[
+            ("name", "standup"),
+            ("description", "Standup <notes>"),
+            ("arguments", "team, day:optional"),
+            ("text", &text),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(added.status(), 303);
+    let got = saved().await.unwrap();
+    assert_eq!(got["standup"].text, text);
+    assert_eq!(got["standup"].arguments.len(), 2);
+    assert!(!got["standup"].arguments[1].required);
+    let shown = page("").await.unwrap().text().await.unwrap();
+    assert!(shown.contains("Saved the prompt my_standup"), "{shown}");
+    assert!(
+        shown.contains("my_review"),
+        "the config file's prompt is named"
+    );
+    assert!(shown.contains("Standup &lt;notes&gt;"), "escaped: {shown}");
+
+    for (fields, says) in [
+        (
+            vec![
+                ("name", "standup"),
+                ("arguments", "team"),
+                ("text", "x {{team}}"),
+            ],
+            "saved already",
+        ),
+        (
+            vec![
+                ("name", "other"),
+                ("arguments", "team"),
+                ("text", "{{mood}}"),
+            ],
+            "{{mood}} is not one of its arguments",
+        ),
+        (vec![("name", "bad name"), ("text", "x")], "a prompt name"),
+        (vec![("name", "review"), ("text", "x")], "[prompts.review]"),
+        (vec![("name", "empty"), ("text", "  ")], "the text is empty"),
+        (
+            vec![("name", "x"), ("arguments", "a:maybe"), ("text", "{{a}}")],
+            ":optional",
+        ),
+    ] {
+        let answer = post("/prompts", &fields).await.unwrap();
+        assert_eq!(answer.status(), 303);
+        let shown = page("").await.unwrap().text().await.unwrap();
+        assert!(
+            shown.contains("Could not save the prompt")
+                && shown.contains(&says.replace('<', "&lt;")),
+            "{fields:?}: {shown}"
+        );
+        assert_eq!(
+            saved().await.unwrap(),
+            got,
+            "{fields:?} changed the saved prompts"
+        );
+    }
+
+    // Edit: the form comes filled in and replaces the prompt.
+    let form = page("?edit=standup").await.unwrap().text().await.unwrap();
+    assert!(form.contains("Edit my_standup"), "{form}");
+    assert!(form.contains("team, day:optional"), "{form}");
+    assert!(form.contains(&secret_text), "the text is in the form");
+    assert_eq!(
+        post(
+            "/prompts",
+            &[
+                ("name", "standup"),
+                ("arguments", "team"),
+                ("text", "Short notes for {{team}}"),
+                ("replace", "on"),
+            ],
+        )
+        .await
+        .unwrap()
+        .status(),
+        303
+    );
+    assert_eq!(
+        saved().await.unwrap()["standup"].text,
+        "Short notes for {{team}}"
+    );
+
+    assert_eq!(
+        post("/prompts/standup/remove", &[]).await.unwrap().status(),
+        303
+    );
+    assert!(saved().await.unwrap().is_empty());
+    let shown = page("").await.unwrap().text().await.unwrap();
+    assert!(shown.contains("Removed the prompt my_standup"), "{shown}");
+
+    let log = ui.store.query(&AuditFilter::default()).await.unwrap();
+    let kinds: Vec<_> = log
+        .iter()
+        .filter(|e| matches!(e.event.kind, AuditKind::PromptSet | AuditKind::PromptRemove))
+        .map(|e| (e.event.kind, e.outcome.outcome))
+        .collect();
+    assert!(
+        kinds.contains(&(AuditKind::PromptSet, Outcome::Ok)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(AuditKind::PromptRemove, Outcome::Ok)),
+        "{kinds:?}"
+    );
+    let text = format!("{log:?}");
+    assert!(!text.contains(&secret_text), "prompt text audited in clear");
 }

@@ -13,6 +13,7 @@ pub(crate) mod init;
 pub(crate) mod key;
 pub(crate) mod login;
 pub(crate) mod password;
+pub(crate) mod prompts;
 pub(crate) mod serve;
 pub(crate) mod tools;
 

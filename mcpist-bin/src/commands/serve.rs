@@ -42,7 +42,7 @@ pub(crate) async fn run(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) 
             tracing::info!(pruned, days, "pruned audit records past their retention");
         }
     }
-    let server = wiring::build_server(loaded, &stores)?;
+    let server = wiring::build_server(loaded, &stores).await?;
     server.exchanger().warm_up();
     server.load_saved_policies(stores.tokens.as_ref()).await?;
     if stdio {
@@ -146,6 +146,7 @@ pub(crate) async fn run(loaded: &Loaded, stdio: bool, bind: Option<SocketAddr>) 
             .unwrap_or_else(|| format!("http://{local}"));
         let mut web = mcpist_web::WebOptions::new(base);
         web.stdio_entry = stdio_entry(loaded).ok();
+        web.configured_prompts = loaded.config.prompts.keys().cloned().collect();
         web.lockout_hint = "To get in at once, run `mcpist password set` where MCPist runs \
                             (the same password will do), or restart `mcpist serve`."
             .into();

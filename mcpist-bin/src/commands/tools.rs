@@ -24,7 +24,7 @@ pub(crate) async fn run(loaded: &Loaded, json: bool, cost: bool) -> Result<()> {
     } else {
         wiring::open_store(&loaded.with_memory_store(), false)?
     };
-    let server = wiring::build_server(loaded, &stores)?;
+    let server = wiring::build_server(loaded, &stores).await?;
     server.load_saved_policies(stores.tokens.as_ref()).await?;
     let mut out = std::io::stdout().lock();
     if cost {

@@ -24,6 +24,7 @@ pub async fn run_all<S: TokenStore>(store: &Arc<S>) {
     set_default_requires_the_account(store.as_ref()).await;
     accounts_are_isolated(store.as_ref()).await;
     server_secrets_round_trip(store.as_ref()).await;
+    saved_prompts_round_trip(store.as_ref()).await;
     concurrent_writers_never_lose_an_update(store).await;
 }
 
@@ -294,6 +295,70 @@ pub async fn server_secrets_round_trip(store: &dyn TokenStore) {
         .expect("put");
     let got = store.get_secret(&name).await.expect("get").expect("stored");
     assert_eq!(got.expose_secret(), "two");
+}
+
+/// The user's prompts saved in the store: added, refused a second time
+/// without `replace`, replaced, listed, removed; a refused change writes
+/// nothing. Every change is audited (here into a memory log) without the text.
+pub async fn saved_prompts_round_trip(store: &dyn TokenStore) {
+    use crate::prompts::{self, UserArgument, UserPrompt};
+    let audit = crate::store::MemoryStore::new();
+    let name = format!("kit_{}", fresh_key("x").account());
+    let prompt = |text: &str| UserPrompt {
+        description: "kit".into(),
+        text: text.into(),
+        arguments: vec![UserArgument {
+            name: "repo".into(),
+            description: String::new(),
+            required: true,
+        }],
+    };
+    let replaced = prompts::save(store, &audit, &name, prompt("one {{repo}}"), false)
+        .await
+        .expect("save");
+    assert!(!replaced);
+    let duplicate = prompts::save(store, &audit, &name, prompt("two {{repo}}"), false)
+        .await
+        .unwrap_err();
+    assert!(
+        duplicate.to_string().contains("saved already"),
+        "{duplicate}"
+    );
+    let undeclared = prompts::save(store, &audit, &name, prompt("{{nope}}"), true)
+        .await
+        .unwrap_err();
+    assert!(undeclared.to_string().contains("{{nope}}"), "{undeclared}");
+    let saved = prompts::load_saved(store).await.expect("load");
+    assert_eq!(saved[&name].text, "one {{repo}}");
+    assert!(
+        prompts::save(store, &audit, &name, prompt("two {{repo}}"), true)
+            .await
+            .expect("replace")
+    );
+    assert_eq!(
+        prompts::load_saved(store).await.expect("load")[&name].text,
+        "two {{repo}}"
+    );
+    prompts::remove(store, &audit, &name).await.expect("remove");
+    assert!(
+        !prompts::load_saved(store)
+            .await
+            .expect("load")
+            .contains_key(&name)
+    );
+    assert!(prompts::remove(store, &audit, &name).await.is_err());
+    let log = crate::AuditSink::query(&audit, &crate::audit::AuditFilter::default())
+        .await
+        .expect("query");
+    let text = serde_json::to_string(&log).expect("json");
+    assert!(
+        text.contains("prompt_set") && text.contains("prompt_remove"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("{{repo}}"),
+        "prompt text in the audit log: {text}"
+    );
 }
 
 /// Twenty writers doing read-modify-write with compare-and-swap on one
