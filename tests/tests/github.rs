@@ -395,3 +395,142 @@ async fn github_maps_upstream_errors_as_the_exchanger_expects() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn file_writes_commit_through_the_contents_api_and_check_the_sha() {
+    let s = setup(&[("work", &canary("files"), "octocat")]).await;
+    let file = |extra: Value| {
+        let mut args = json!({"owner": "octocat", "repo": "hello-world", "path": "README.md",
+            "message": "Say more"});
+        for (k, v) in extra.as_object().unwrap() {
+            args[k] = v.clone();
+        }
+        args
+    };
+    // A new file: no sha, 201 Created, the text sent as base64.
+    let created = json_of(
+        &call(
+            &s.client,
+            "github_create_or_update_file",
+            file(json!({"path": "docs/new.md", "content": "Hé\n", "branch": "json-flag"})),
+        )
+        .await,
+    );
+    assert_eq!(created["created"], true, "{created}");
+    assert_eq!(created["path"], "docs/new.md");
+    assert_eq!(
+        created["commit"]["sha"],
+        "7638417db6d59f3c431d3e1f261cc637155684cd"
+    );
+    let sent = s.fake.requests().pop().unwrap();
+    assert_eq!(sent.method, "PUT");
+    assert_eq!(
+        sent.path,
+        "/api/v3/repos/octocat/hello-world/contents/docs/new.md"
+    );
+    assert_eq!(
+        sent.body,
+        Some(json!({"message": "Say more", "content": "SMOpCg==", "branch": "json-flag"}))
+    );
+
+    // Replacing an existing file needs its current sha.
+    let updated = json_of(
+        &call(
+            &s.client,
+            "github_create_or_update_file",
+            file(json!({"content": "# Hello\n", "sha": "3d21ec5"})),
+        )
+        .await,
+    );
+    assert_eq!(updated["created"], false, "{updated}");
+    assert_eq!(updated["sha"], "95b966ae1c166bd92f8ae7d1c313e738c731dfc3");
+
+    let missing = call(
+        &s.client,
+        "github_create_or_update_file",
+        file(json!({"content": "# Hello\n"})),
+    )
+    .await;
+    assert_eq!(missing.is_error, Some(true));
+    let why = text(&missing);
+    assert!(why.contains("\"sha\" wasn't supplied"), "{why}");
+    assert!(
+        why.contains("get_file_contents gives the current sha"),
+        "{why}"
+    );
+    let stale = call(
+        &s.client,
+        "github_create_or_update_file",
+        file(json!({"content": "# Hello\n", "sha": "0000000"})),
+    )
+    .await;
+    assert_eq!(stale.is_error, Some(true));
+    let why = text(&stale);
+    assert!(why.contains("README.md does not match 0000000"), "{why}");
+    assert!(why.contains("changed since that sha was read"), "{why}");
+
+    // Deleting: the sha is required by the schema, checked by GitHub.
+    let stale = call(
+        &s.client,
+        "github_delete_file",
+        file(json!({"sha": "0000000"})),
+    )
+    .await;
+    assert!(text(&stale).contains("does not match"), "{}", text(&stale));
+    let deleted = json_of(
+        &call(
+            &s.client,
+            "github_delete_file",
+            file(json!({"sha": "3d21ec5"})),
+        )
+        .await,
+    );
+    assert_eq!(deleted["deleted"], true, "{deleted}");
+    let sent = s.fake.requests().pop().unwrap();
+    assert_eq!(sent.method, "DELETE");
+    assert_eq!(
+        sent.body,
+        Some(json!({"message": "Say more", "sha": "3d21ec5"}))
+    );
+    let r = call(&s.client, "github_delete_file", file(json!({}))).await;
+    assert!(text(&r).contains("sha"), "{}", text(&r));
+    let gone = call(
+        &s.client,
+        "github_delete_file",
+        file(json!({"path": "nope.txt", "sha": "3d21ec5"})),
+    )
+    .await;
+    assert!(text(&gone).contains("404"), "{}", text(&gone));
+    for path in ["/", "..", "a/../../user"] {
+        let r = call(
+            &s.client,
+            "github_create_or_update_file",
+            file(json!({"path": path, "content": "x"})),
+        )
+        .await;
+        assert_eq!(r.is_error, Some(true), "{path}");
+    }
+    let requests = s.fake.requests().len();
+    assert_eq!(
+        requests, 7,
+        "bad paths and a missing sha never reach GitHub"
+    );
+
+    // The hints: both overwrite or delete; create_issue, for one, does not.
+    let tools = s.client.list_all_tools().await.unwrap();
+    for name in ["github_create_or_update_file", "github_delete_file"] {
+        let tool = tools.iter().find(|t| t.name == name).unwrap();
+        let hints = tool.annotations.as_ref().unwrap();
+        // MCP's defaults (a destructive write) are left out of the list.
+        assert_ne!(hints.read_only_hint, Some(true), "{name}");
+        assert_ne!(hints.destructive_hint, Some(false), "{name}");
+    }
+    let create = tools
+        .iter()
+        .find(|t| t.name == "github_create_issue")
+        .unwrap();
+    assert_eq!(
+        create.annotations.as_ref().unwrap().destructive_hint,
+        Some(false)
+    );
+}

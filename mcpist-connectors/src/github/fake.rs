@@ -382,7 +382,7 @@ async fn handle(
     if let Some(response) = owner.and_then(|o| magic_owner(o, authorization.as_deref())) {
         return response;
     }
-    if method == Method::POST || method == Method::PATCH {
+    if [Method::POST, Method::PATCH, Method::PUT, Method::DELETE].contains(&method) {
         return write(&method, &segments, &login, body.unwrap_or(Value::Null));
     }
     if method != Method::GET {
@@ -820,6 +820,14 @@ fn write(method: &Method, segments: &[&str], login: &str, body: Value) -> Respon
                 "html_url": format!("https://github.com/{owner}/{repo}/pull/5")}),
             )
         }
+        (&Method::PUT | &Method::DELETE, ["repos", owner, repo, "contents", path @ ..])
+            if has_repo(login, owner, repo) && !path.is_empty() =>
+        {
+            file_write(method, owner, repo, &path.join("/"), &body)
+        }
+        (&Method::POST, ["repos", owner, repo, "git", "refs"]) if has_repo(login, owner, repo) => {
+            create_ref(owner, repo, &body)
+        }
         (&Method::PATCH, ["repos", owner, repo, "issues", number])
             if has_repo(login, owner, repo) =>
         {
@@ -840,6 +848,128 @@ fn write(method: &Method, segments: &[&str], login: &str, body: Value) -> Respon
         }
         _ => error(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+/// The files of every repository: path → blob SHA.
+const FILES: &[(&str, &str)] = &[("README.md", "3d21ec5")];
+
+/// The branches of every repository: name → head commit SHA.
+const BRANCHES: &[(&str, &str)] = &[("main", "a5c3d2e"), ("json-flag", "6dcb09b")];
+
+/// `422` with GitHub's `Invalid request.` wording for a missing field.
+fn invalid_request(field: &str) -> Response {
+    error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &format!("Invalid request.\n\n\"{field}\" wasn't supplied."),
+    )
+}
+
+/// `PUT` / `DELETE /repos/{owner}/{repo}/contents/{path}`, as GitHub answers
+/// them: the branch is checked first (404), then the fields (422), then the
+/// `sha` of an existing file (missing: 422, stale: 409; ignored for a new
+/// file, which is `201 Created`).
+fn file_write(method: &Method, owner: &str, repo: &str, path: &str, body: &Value) -> Response {
+    let branch = body.get("branch").and_then(Value::as_str).unwrap_or("main");
+    if !BRANCHES.iter().any(|(name, _)| *name == branch) {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    if body.get("message").and_then(Value::as_str).is_none() {
+        return invalid_request("message");
+    }
+    let existing = FILES.iter().find(|(p, _)| *p == path).map(|(_, sha)| *sha);
+    let deleting = method == Method::DELETE;
+    if deleting && existing.is_none() {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let content = if deleting {
+        None
+    } else {
+        use base64::Engine as _;
+        let Some(encoded) = body.get("content").and_then(Value::as_str) else {
+            return invalid_request("content");
+        };
+        match base64::engine::general_purpose::STANDARD.decode(encoded) {
+            Ok(bytes) => Some(bytes),
+            Err(_) => {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "content is not valid Base64",
+                );
+            }
+        }
+    };
+    if let Some(current) = existing {
+        match body.get("sha").and_then(Value::as_str) {
+            None => return invalid_request("sha"),
+            Some(sha) if sha != current => {
+                return error(
+                    StatusCode::CONFLICT,
+                    &format!("{path} does not match {sha}"),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    let commit = json!({
+        "sha": "7638417db6d59f3c431d3e1f261cc637155684cd", "node_id": "C_2",
+        "url": format!("https://api.github.com/repos/{owner}/{repo}/git/commits/7638417db6d59f3c431d3e1f261cc637155684cd"),
+        "html_url": format!("https://github.com/{owner}/{repo}/commit/7638417db6d59f3c431d3e1f261cc637155684cd"),
+        "author": {"name": "Mona Octocat", "email": "mona@github.com", "date": "2024-02-03T10:00:00Z"},
+        "committer": {"name": "Mona Octocat", "email": "mona@github.com", "date": "2024-02-03T10:00:00Z"},
+        "message": body["message"], "tree": {"sha": "691272480426f78a0138979dd3ce63b77f706feb"},
+        "parents": [{"sha": "a5c3d2e"}],
+        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null}
+    });
+    let Some(bytes) = content else {
+        return ok(json!({"content": null, "commit": commit}));
+    };
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let answer = json!({
+        "content": {
+            "name": name, "path": path, "sha": "95b966ae1c166bd92f8ae7d1c313e738c731dfc3",
+            "size": bytes.len(), "type": "file",
+            "url": format!("https://api.github.com/repos/{owner}/{repo}/contents/{path}"),
+            "html_url": format!("https://github.com/{owner}/{repo}/blob/{branch}/{path}"),
+            "download_url": format!("https://raw.githubusercontent.com/{owner}/{repo}/{branch}/{path}"),
+        },
+        "commit": commit,
+    });
+    let mut response = ok(answer);
+    if existing.is_none() {
+        *response.status_mut() = StatusCode::CREATED;
+    }
+    response
+}
+
+/// `POST /repos/{owner}/{repo}/git/refs`: `422 Reference already exists` for
+/// a taken name, `422 Object does not exist` for an unknown SHA.
+fn create_ref(owner: &str, repo: &str, body: &Value) -> Response {
+    let Some(name) = body.get("ref").and_then(Value::as_str) else {
+        return invalid_request("ref");
+    };
+    let Some(sha) = body.get("sha").and_then(Value::as_str) else {
+        return invalid_request("sha");
+    };
+    let Some(branch) = name.strip_prefix("refs/heads/") else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Reference name must start with 'refs/' and have at least two slashes.",
+        );
+    };
+    if BRANCHES.iter().any(|(b, _)| *b == branch) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists");
+    }
+    if !BRANCHES.iter().any(|(_, s)| *s == sha) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Object does not exist");
+    }
+    let mut response = ok(json!({
+        "ref": name, "node_id": "REF_1",
+        "url": format!("https://api.github.com/repos/{owner}/{repo}/git/{name}"),
+        "object": {"type": "commit", "sha": sha,
+            "url": format!("https://api.github.com/repos/{owner}/{repo}/git/commits/{sha}")}
+    }));
+    *response.status_mut() = StatusCode::CREATED;
+    response
 }
 
 fn magic_owner(owner: &str, authorization: Option<&str>) -> Option<Response> {

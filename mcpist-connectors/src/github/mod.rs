@@ -9,6 +9,7 @@
 //! ```
 
 mod client;
+mod contents;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod reads;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{
     client::{self, Page, truncate},
+    contents,
     reads::{READS, REPO_FIELDS},
     results::{json_result, list, paged_items},
 };
@@ -141,6 +142,7 @@ pub(super) fn all() -> Vec<ToolSpec> {
     ]
     .into_iter()
     .chain(READS.iter().map(|r| r.spec()))
+    .chain(contents::specs())
     .collect()
 }
 
@@ -167,6 +169,7 @@ pub(super) async fn call(
             Ok(CallToolResult::success(vec![ContentBlock::text(diff)]))
         }
         "create_pull_request" => create_pull_request(ctx, parse(args)?).await,
+        "create_or_update_file" | "delete_file" => contents::call(ctx, tool, args).await,
         other => match READS.iter().find(|r| r.name == other) {
             Some(read) => read.run(ctx, &args).await,
             None => Err(Error::InvalidArguments(format!(
@@ -176,7 +179,7 @@ pub(super) async fn call(
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(args: JsonObject) -> Result<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(args: JsonObject) -> Result<T> {
     serde_json::from_value(Value::Object(args)).map_err(|e| Error::InvalidArguments(e.to_string()))
 }
 
@@ -184,7 +187,7 @@ fn paged(items: Vec<Value>, page: &Page, current: u32) -> CallToolResult {
     json_result(paged_items(items, page, current))
 }
 
-fn pick(source: &Value, fields: &[&str]) -> Value {
+pub(super) fn pick(source: &Value, fields: &[&str]) -> Value {
     mcpist_core::output::project(source, fields)
 }
 
