@@ -534,3 +534,176 @@ async fn file_writes_commit_through_the_contents_api_and_check_the_sha() {
         Some(false)
     );
 }
+
+#[tokio::test]
+async fn commits_compare_and_branches_answer_as_github_does() {
+    let s = setup(&[("work", &canary("git"), "octocat")]).await;
+    let repo = |extra: Value| {
+        let mut args = json!({"owner": "octocat", "repo": "hello-world"});
+        for (k, v) in extra.as_object().unwrap() {
+            args[k] = v.clone();
+        }
+        args
+    };
+
+    // A commit's patches, the long ones cut with where to read the rest.
+    let small = json_of(&call(&s.client, "github_get_commit", repo(json!({"ref": "main"}))).await);
+    assert_eq!(small["sha"], "a5c3d2e", "a branch name resolves: {small}");
+    assert_eq!(
+        small["files"][0]["patch"],
+        "@@ -1 +1,2 @@\n fn main() {}\n+// --json"
+    );
+    assert!(small["files"][0].get("patch_cut").is_none());
+    let big = json_of(
+        &call(
+            &s.client,
+            "github_get_commit",
+            repo(json!({"ref": "b16b16b"})),
+        )
+        .await,
+    );
+    let files = big["files"].as_array().unwrap();
+    assert_eq!(files.len(), 6);
+    for file in &files[..5] {
+        let patch = file["patch"].as_str().unwrap();
+        assert_eq!(file["patch_cut"], true);
+        assert!(patch.starts_with("@@ -0,0 +1,250 @@\n+xxx"), "{patch:.40}");
+        assert!(patch.contains("25268 bytes in all"), "{}", &patch[patch.len() - 160..]);
+        assert!(
+            patch.ends_with(&format!(
+                "get_file_contents with path {} and ref b16b16b]",
+                file["filename"].as_str().unwrap()
+            )),
+            "{}",
+            &patch[patch.len() - 120..]
+        );
+        assert!(patch.len() < 20_200, "{}", patch.len());
+    }
+    // The five cut patches used the whole budget: the sixth has only the note.
+    assert!(
+        files[5]["patch"]
+            .as_str()
+            .unwrap()
+            .starts_with("… [patch cut"),
+        "{}",
+        files[5]["patch"]
+    );
+    let unknown = call(
+        &s.client,
+        "github_get_commit",
+        repo(json!({"ref": "0badc0de"})),
+    )
+    .await;
+    assert_eq!(unknown.is_error, Some(true));
+    assert!(
+        text(&unknown).contains("No commit found for SHA: 0badc0de"),
+        "{}",
+        text(&unknown)
+    );
+
+    // base...head as one path segment.
+    let compared = json_of(
+        &call(
+            &s.client,
+            "github_compare_commits",
+            repo(json!({"base": "main", "head": "json-flag"})),
+        )
+        .await,
+    );
+    assert_eq!(compared["status"], "ahead", "{compared}");
+    assert_eq!(compared["ahead_by"], 1);
+    assert_eq!(compared["commits"][0]["message"], "Add --json");
+    assert_eq!(compared["files"][0]["filename"], "src/main.rs");
+    let sent = s.fake.requests().pop().unwrap();
+    assert_eq!(
+        sent.path,
+        "/api/v3/repos/octocat/hello-world/compare/main...json-flag"
+    );
+    let behind = json_of(
+        &call(
+            &s.client,
+            "github_compare_commits",
+            repo(json!({"base": "json-flag", "head": "a5c3d2e"})),
+        )
+        .await,
+    );
+    assert_eq!(behind["status"], "behind");
+    assert_eq!(behind["commits"], json!([]));
+    let nowhere = call(
+        &s.client,
+        "github_compare_commits",
+        repo(json!({"base": "main", "head": "nope"})),
+    )
+    .await;
+    assert!(text(&nowhere).contains("404"), "{}", text(&nowhere));
+
+    // A branch from the default branch's head, then from a named one.
+    s.fake.clear_requests();
+    let branch = json_of(
+        &call(
+            &s.client,
+            "github_create_branch",
+            repo(json!({"branch": "fix/typo"})),
+        )
+        .await,
+    );
+    assert_eq!(
+        branch,
+        json!({"branch": "fix/typo", "from": "main", "sha": "a5c3d2e"})
+    );
+    let seen = s.fake.requests();
+    let paths: Vec<_> = seen
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("GET", "/api/v3/repos/octocat/hello-world"),
+            (
+                "GET",
+                "/api/v3/repos/octocat/hello-world/git/ref/heads/main"
+            ),
+            ("POST", "/api/v3/repos/octocat/hello-world/git/refs"),
+        ]
+    );
+    assert_eq!(
+        seen[2].body,
+        Some(json!({"ref": "refs/heads/fix/typo", "sha": "a5c3d2e"}))
+    );
+    let from = json_of(
+        &call(
+            &s.client,
+            "github_create_branch",
+            repo(json!({"branch": "more", "from": "json-flag"})),
+        )
+        .await,
+    );
+    assert_eq!(from["sha"], "6dcb09b");
+    let taken = call(
+        &s.client,
+        "github_create_branch",
+        repo(json!({"branch": "json-flag", "from": "main"})),
+    )
+    .await;
+    assert_eq!(taken.is_error, Some(true));
+    assert!(
+        text(&taken).contains("Reference already exists"),
+        "{}",
+        text(&taken)
+    );
+    let no_base = call(
+        &s.client,
+        "github_create_branch",
+        repo(json!({"branch": "x", "from": "nope"})),
+    )
+    .await;
+    assert!(text(&no_base).contains("404"), "{}", text(&no_base));
+    let posts = s
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 3, "no POST when the base branch is not found");
+}

@@ -462,11 +462,91 @@ fn more_reads(
             query,
             "/api/v3/commits",
         ),
-        ["repos", owner, repo, "commits", sha] if has_repo(login, owner, repo) => {
+        ["repos", owner, repo, "commits", reference] if has_repo(login, owner, repo) => {
+            let sha = BRANCHES
+                .iter()
+                .find(|(name, _)| name == reference)
+                .map_or(*reference, |(_, sha)| *sha);
             let mut c = commit(sha, "Add --json");
-            c["stats"] = json!({"total": 43, "additions": 40, "deletions": 3});
-            c["files"] = json!([{"filename": "src/main.rs", "status": "modified", "additions": 40, "deletions": 3}]);
+            match sha {
+                "6dcb09b" | "a5c3d2e" => {
+                    c["stats"] = json!({"total": 43, "additions": 40, "deletions": 3});
+                    c["files"] = json!([{"sha": "bbcd538", "filename": "src/main.rs", "status": "modified",
+                        "additions": 40, "deletions": 3, "changes": 43,
+                        "patch": "@@ -1 +1,2 @@\n fn main() {}\n+// --json"}]);
+                }
+                // A large commit: six files with a 25,268-byte patch each.
+                "b16b16b" => {
+                    let line = format!("+{}\n", "x".repeat(99));
+                    let files: Vec<Value> = (1..=6)
+                        .map(|n| {
+                            json!({"sha": "bbcd538", "filename": format!("gen/f{n}.txt"),
+                            "status": "added", "additions": 250, "deletions": 0, "changes": 250,
+                            "patch": format!("@@ -0,0 +1,250 @@\n{}", line.repeat(250))})
+                        })
+                        .collect();
+                    c["stats"] = json!({"total": 1500, "additions": 1500, "deletions": 0});
+                    c["files"] = json!(files);
+                }
+                _ => {
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &format!("No commit found for SHA: {reference}"),
+                    );
+                }
+            }
             ok(c)
+        }
+        ["repos", owner, repo, "git", "ref", "heads", name @ ..]
+            if has_repo(login, owner, repo) =>
+        {
+            let name = name.join("/");
+            match BRANCHES.iter().find(|(b, _)| *b == name) {
+                Some((_, sha)) => ok(
+                    json!({"ref": format!("refs/heads/{name}"), "node_id": "REF_2",
+                    "url": format!("https://api.github.com/repos/{owner}/{repo}/git/refs/heads/{name}"),
+                    "object": {"type": "commit", "sha": sha,
+                        "url": format!("https://api.github.com/repos/{owner}/{repo}/git/commits/{sha}")}}),
+                ),
+                None => error(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
+        ["repos", owner, repo, "compare", basehead] if has_repo(login, owner, repo) => {
+            // `json-flag` (6dcb09b) is one commit ahead of `main` (a5c3d2e).
+            let order = |r: &str| {
+                BRANCHES
+                    .iter()
+                    .position(|(name, sha)| *name == r || *sha == r)
+            };
+            let Some((Some(base), Some(head))) = basehead
+                .split_once("...")
+                .map(|(b, h)| (order(b), order(h)))
+            else {
+                return error(StatusCode::NOT_FOUND, "Not Found");
+            };
+            let (status, ahead, behind) = match head.cmp(&base) {
+                std::cmp::Ordering::Equal => ("identical", 0, 0),
+                std::cmp::Ordering::Greater => ("ahead", 1, 0),
+                std::cmp::Ordering::Less => ("behind", 0, 1),
+            };
+            let (commits, files) = if ahead == 1 {
+                (
+                    json!([commit("6dcb09b", "Add --json")]),
+                    json!([{"sha": "bbcd538", "filename": "src/main.rs", "status": "modified",
+                        "additions": 40, "deletions": 3, "changes": 43,
+                        "patch": "@@ -1 +1,2 @@\n fn main() {}\n+// --json"}]),
+                )
+            } else {
+                (json!([]), json!([]))
+            };
+            ok(json!({
+                "url": format!("https://api.github.com/repos/{owner}/{repo}/compare/{basehead}"),
+                "html_url": format!("https://github.com/{owner}/{repo}/compare/{basehead}"),
+                "base_commit": commit(BRANCHES[base].1, "Initial commit"),
+                "merge_base_commit": commit("a5c3d2e", "Initial commit"),
+                "status": status, "ahead_by": ahead, "behind_by": behind,
+                "total_commits": ahead, "commits": commits, "files": files
+            }))
         }
         ["repos", owner, repo, "issues", number, "comments"] if has_repo(login, owner, repo) => {
             ok(json!([

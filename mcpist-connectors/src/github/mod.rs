@@ -12,6 +12,7 @@ mod client;
 mod contents;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod git;
 mod reads;
 mod resources;
 mod results;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{
     client::{self, Page, truncate},
-    contents,
+    contents, git,
     reads::{READS, REPO_FIELDS},
     results::{json_result, list, paged_items},
 };
@@ -142,6 +142,7 @@ pub(super) fn all() -> Vec<ToolSpec> {
     ]
     .into_iter()
     .chain(READS.iter().map(|r| r.spec()))
+    .chain(git::specs())
     .chain(contents::specs())
     .collect()
 }
@@ -169,6 +170,7 @@ pub(super) async fn call(
             Ok(CallToolResult::success(vec![ContentBlock::text(diff)]))
         }
         "create_pull_request" => create_pull_request(ctx, parse(args)?).await,
+        "get_commit" | "compare_commits" | "create_branch" => git::call(ctx, tool, args).await,
         "create_or_update_file" | "delete_file" => contents::call(ctx, tool, args).await,
         other => match READS.iter().find(|r| r.name == other) {
             Some(read) => read.run(ctx, &args).await,
@@ -239,11 +241,11 @@ struct ListRepos {
     page: u32,
 }
 
-fn default_per_page() -> u32 {
+pub(super) fn default_per_page() -> u32 {
     30
 }
 
-fn first_page() -> u32 {
+pub(super) fn first_page() -> u32 {
     1
 }
 
