@@ -568,7 +568,11 @@ async fn commits_compare_and_branches_answer_as_github_does() {
         let patch = file["patch"].as_str().unwrap();
         assert_eq!(file["patch_cut"], true);
         assert!(patch.starts_with("@@ -0,0 +1,250 @@\n+xxx"), "{patch:.40}");
-        assert!(patch.contains("25268 bytes in all"), "{}", &patch[patch.len() - 160..]);
+        assert!(
+            patch.contains("25268 bytes in all"),
+            "{}",
+            &patch[patch.len() - 160..]
+        );
         assert!(
             patch.ends_with(&format!(
                 "get_file_contents with path {} and ref b16b16b]",
@@ -706,4 +710,72 @@ async fn commits_compare_and_branches_answer_as_github_does() {
         .filter(|r| r.method == "POST")
         .count();
     assert_eq!(posts, 3, "no POST when the base branch is not found");
+}
+
+#[tokio::test]
+async fn describe_repo_gathers_the_repository_in_one_call() {
+    let s = setup(&[("work", &canary("describe"), "octocat")]).await;
+    // The five parts are asked for together: each request waits until all
+    // five have arrived, so fetching them one after another would never end.
+    s.fake.gather_api_requests(5);
+    let described = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        call(
+            &s.client,
+            "github_describe_repo",
+            json!({"owner": "octocat", "repo": "hello-world"}),
+        ),
+    )
+    .await
+    .expect("the parts are fetched in parallel");
+    let d = json_of(&described);
+    assert_eq!(d["full_name"], "octocat/hello-world", "{d}");
+    assert_eq!(d["default_branch"], "main");
+    assert_eq!(
+        d["readme"],
+        json!({"path": "README.md", "text": "# Hello World\n\nHi!\n"})
+    );
+    assert_eq!(d["branches"], json!({"names": ["main", "json-flag"]}));
+    assert_eq!(d["open_issues"]["count"], 1);
+    assert_eq!(d["open_issues"]["first"][0]["number"], 3);
+    assert_eq!(d["open_pull_requests"]["count"], 1);
+    assert_eq!(
+        d["open_pull_requests"]["first"][0],
+        json!({"number": 2, "title": "Add a --json flag", "author": "octocat",
+            "updated_at": "2024-01-20T10:00:00Z"})
+    );
+    let searches: Vec<String> = s
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v3/search/issues")
+        .map(|r| r.query.clone().unwrap())
+        .collect();
+    assert_eq!(searches.len(), 2);
+    assert!(
+        searches
+            .iter()
+            .any(|q| q.contains("is%3Apr") && q.contains("repo%3Aoctocat%2Fhello-world")),
+        "{searches:?}"
+    );
+
+    // No README is part of the answer; no repository is an error.
+    let bare = json_of(
+        &call(
+            &s.client,
+            "github_describe_repo",
+            json!({"owner": "octocat", "repo": "linguist"}),
+        )
+        .await,
+    );
+    assert_eq!(bare["readme"], Value::Null, "{bare}");
+    assert_eq!(bare["private"], true);
+    let missing = call(
+        &s.client,
+        "github_describe_repo",
+        json!({"owner": "octocat", "repo": "nope"}),
+    )
+    .await;
+    assert_eq!(missing.is_error, Some(true));
+    assert!(text(&missing).contains("404"), "{}", text(&missing));
 }

@@ -102,6 +102,9 @@ struct Shared {
     failures: Option<(StatusCode, usize, Option<&'static str>)>,
     // While `true`, token requests are held (counted, not answered).
     hold: Option<tokio::sync::watch::Sender<bool>>,
+    // The next API requests wait until this many have arrived (see
+    // `FakeGithub::gather_api_requests`): how many are still to come.
+    gather: Option<tokio::sync::watch::Sender<usize>>,
     // Every PKCE code verifier a code exchange presented.
     verifiers: Vec<String>,
     // Refresh tokens retired by rotation → the login they belonged to.
@@ -230,6 +233,13 @@ impl FakeGithub {
             .send_replace(true);
     }
 
+    /// The next `n` API requests are each held until all `n` have arrived,
+    /// so a test knows they were in flight together: a client that sends
+    /// them one after another never gets an answer.
+    pub fn gather_api_requests(&self, n: usize) {
+        self.lock().gather = Some(tokio::sync::watch::channel(n).0);
+    }
+
     /// Lets the held token requests (and later ones) be answered.
     pub fn release_token_endpoint(&self) {
         if let Some(hold) = &self.lock().hold {
@@ -332,6 +342,20 @@ async fn handle(
     let Some(rest) = uri.path().strip_prefix("/api/v3/") else {
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
+    let gathering = {
+        let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let arrived = shared.gather.as_ref().map(|gather| {
+            gather.send_modify(|left| *left = left.saturating_sub(1));
+            gather.subscribe()
+        });
+        if arrived.as_ref().is_some_and(|a| *a.borrow() == 0) {
+            shared.gather = None;
+        }
+        arrived
+    };
+    if let Some(mut arrived) = gathering {
+        let _ = arrived.wait_for(|left| *left == 0).await;
+    }
     let injected = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
         match &mut shared.failures {
@@ -595,8 +619,24 @@ fn more_reads(
              "html_url": "https://github.com/octocat/hello-world/blob/main/src/main.rs",
              "repository": repos_of("octocat")[0].clone(), "score": 1.0}]}),
         ),
-        ["search", "issues"] => ok(json!({"total_count": 2, "incomplete_results": false,
-            "items": issues("octocat", "hello-world").into_iter().take(2).collect::<Vec<_>>()})),
+        ["search", "issues"] => {
+            // The `is:` qualifiers GitHub documents for issue search.
+            let q = query.get("q").map(String::as_str).unwrap_or_default();
+            let words: Vec<&str> = q.split_whitespace().collect();
+            let found: Vec<Value> = issues("octocat", "hello-world")
+                .into_iter()
+                .filter(|i| {
+                    let pr = i.get("pull_request").is_some();
+                    words.iter().all(|w| match *w {
+                        "is:pr" => pr,
+                        "is:issue" => !pr,
+                        "is:open" | "is:closed" => i["state"] == w[3..],
+                        _ => true,
+                    })
+                })
+                .collect();
+            ok(json!({"total_count": found.len(), "incomplete_results": false, "items": found}))
+        }
         ["repos", owner, repo, "actions", "workflows"] if has_repo(login, owner, repo) => {
             ok(json!({
             "total_count": 1, "workflows": [{"id": 161335, "node_id": "MDg6V29ya2Zsb3cxNjEzMzU=", "name": "CI",
@@ -616,6 +656,14 @@ fn more_reads(
             ok(json!([{"id": "22249084947", "type": "PushEvent",
             "actor": user_ref(user), "repo": {"id": 1, "name": format!("{user}/hello-world")},
             "public": true, "created_at": "2024-01-22T10:00:00Z"}]))
+        }
+        ["repos", owner, repo, "readme"] if has_repo(login, owner, repo) && *repo != "linguist" => {
+            more_reads(
+                &["repos", owner, repo, "contents", "README.md"],
+                login,
+                query,
+                headers,
+            )
         }
         ["repos", owner, repo, "contents", rest @ ..] if has_repo(login, owner, repo) => {
             use base64::Engine as _;

@@ -13,6 +13,7 @@ mod contents;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod git;
+mod overview;
 mod reads;
 mod resources;
 mod results;

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use super::{
     client::{self, Page, truncate},
-    contents, git,
+    contents, git, overview,
     reads::{READS, REPO_FIELDS},
-    results::{json_result, list, paged_items},
+    results::{file_text, json_result, list, paged_items},
 };
 
 /// Longest issue body returned, in bytes.
@@ -144,6 +144,7 @@ pub(super) fn all() -> Vec<ToolSpec> {
     .chain(READS.iter().map(|r| r.spec()))
     .chain(git::specs())
     .chain(contents::specs())
+    .chain(overview::specs())
     .collect()
 }
 
@@ -171,6 +172,7 @@ pub(super) async fn call(
         }
         "create_pull_request" => create_pull_request(ctx, parse(args)?).await,
         "get_commit" | "compare_commits" | "create_branch" => git::call(ctx, tool, args).await,
+        "describe_repo" => overview::call(ctx, args).await,
         "create_or_update_file" | "delete_file" => contents::call(ctx, tool, args).await,
         other => match READS.iter().find(|r| r.name == other) {
             Some(read) => read.run(ctx, &args).await,
@@ -467,17 +469,7 @@ async fn get_file_contents(ctx: &CallContext, args: FileContents) -> Result<Call
     let body = &page.body;
     let mut out = pick(body, &["path", "size", "sha", "type"]);
     if body["encoding"] == "base64" {
-        use base64::Engine as _;
-        let packed: String = body["content"]
-            .as_str()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        match base64::engine::general_purpose::STANDARD
-            .decode(packed)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-        {
+        match file_text(body) {
             Some(mut text) => {
                 truncate(&mut text, MAX_TEXT);
                 out["content"] = json!(text);
