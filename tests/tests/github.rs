@@ -779,3 +779,27 @@ async fn describe_repo_gathers_the_repository_in_one_call() {
     assert_eq!(missing.is_error, Some(true));
     assert!(text(&missing).contains("404"), "{}", text(&missing));
 }
+
+#[test]
+fn a_file_write_names_the_file_resource_it_changed() {
+    let github = (Registration::find("github").unwrap().build)(Value::Null).unwrap();
+    let args = |v: Value| v.as_object().unwrap().clone();
+    let write = json!({"owner": "octocat", "repo": "hello-world", "path": "docs/a.md",
+        "branch": "main", "content": "x", "message": "m"});
+    assert_eq!(
+        github.changed_resources("create_or_update_file", &args(write.clone())),
+        ["github://octocat/hello-world/blob/main/docs/a.md"]
+    );
+    assert_eq!(
+        github.changed_resources("delete_file", &args(write.clone())),
+        ["github://octocat/hello-world/blob/main/docs/a.md"]
+    );
+    // The default branch's name is not known without asking GitHub.
+    let mut default_branch = write;
+    default_branch.as_object_mut().unwrap().remove("branch");
+    assert!(
+        github
+            .changed_resources("create_or_update_file", &args(default_branch))
+            .is_empty()
+    );
+}
