@@ -778,6 +778,27 @@ async fn describe_repo_gathers_the_repository_in_one_call() {
     .await;
     assert_eq!(missing.is_error, Some(true));
     assert!(text(&missing).contains("404"), "{}", text(&missing));
+
+    // A part GitHub refuses (here the search rate limit, after one search)
+    // is said in its place; the rest still stands.
+    s.fake.limit_searches(1);
+    let limited = json_of(
+        &call(
+            &s.client,
+            "github_describe_repo",
+            json!({"owner": "octocat", "repo": "hello-world"}),
+        )
+        .await,
+    );
+    let parts = [&limited["open_issues"], &limited["open_pull_requests"]];
+    let refused: Vec<_> = parts.iter().filter(|p| p.get("error").is_some()).collect();
+    assert_eq!(refused.len(), 1, "{limited}");
+    assert!(
+        refused[0]["error"].as_str().unwrap().contains("rate limit"),
+        "{limited}"
+    );
+    assert_eq!(limited["readme"]["path"], "README.md");
+    assert_eq!(limited["branches"]["names"][0], "main");
 }
 
 #[test]

@@ -105,6 +105,8 @@ struct Shared {
     // The next API requests wait until this many have arrived (see
     // `FakeGithub::gather_api_requests`): how many are still to come.
     gather: Option<tokio::sync::watch::Sender<usize>>,
+    // Searches still allowed before the search rate limit answers (None: no limit).
+    searches_left: Option<usize>,
     // Every PKCE code verifier a code exchange presented.
     verifiers: Vec<String>,
     // Refresh tokens retired by rotation → the login they belonged to.
@@ -238,6 +240,12 @@ impl FakeGithub {
     /// them one after another never gets an answer.
     pub fn gather_api_requests(&self, n: usize) {
         self.lock().gather = Some(tokio::sync::watch::channel(n).0);
+    }
+
+    /// Allows `n` more searches; later ones hit the search rate limit, which
+    /// GitHub keeps apart from the core one (`x-ratelimit-resource: search`).
+    pub fn limit_searches(&self, n: usize) {
+        self.lock().searches_left = Some(n);
     }
 
     /// Lets the held token requests (and later ones) be answered.
@@ -379,6 +387,28 @@ async fn handle(
                 .insert("retry-after", HeaderValue::from_static(after));
         }
         return r;
+    }
+    if rest.starts_with("search/") {
+        let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(left) = &mut shared.searches_left {
+            if *left == 0 {
+                let mut r = error(
+                    StatusCode::FORBIDDEN,
+                    "API rate limit exceeded for user ID 1.",
+                );
+                let reset = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs() + 60)
+                    .unwrap_or(60);
+                let h = r.headers_mut();
+                h.insert("x-ratelimit-limit", HeaderValue::from_static("30"));
+                h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+                h.insert("x-ratelimit-resource", HeaderValue::from_static("search"));
+                h.insert("x-ratelimit-reset", HeaderValue::from(reset));
+                return r;
+            }
+            *left -= 1;
+        }
     }
     if rest.starts_with("repos/slow/") {
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
