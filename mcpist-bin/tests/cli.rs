@@ -199,7 +199,7 @@ fn tools_json_is_what_a_client_sees() {
     );
     assert_eq!(
         names.iter().filter(|n| n.starts_with("github_")).count(),
-        28
+        33
     );
     assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
     eprintln!(
@@ -448,7 +448,7 @@ fn tools_shows_what_policy_hides_and_why() {
         .map(|t| t["name"].as_str().unwrap())
         .filter(|n| n.starts_with("github_"))
         .collect();
-    assert_eq!(names.len(), 23, "24 read tools less github_list_repos");
+    assert_eq!(names.len(), 25, "26 read tools less github_list_repos");
     assert!(names.contains(&"github_get_issue"));
     assert!(!names.contains(&"github_create_issue") && !names.contains(&"github_list_repos"));
 

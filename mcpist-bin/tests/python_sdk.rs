@@ -324,3 +324,51 @@ async fn python_sdk_gets_a_prompt_saved_in_the_store_at_both_versions() {
         "a prompt argument was audited in clear"
     );
 }
+
+/// GitHub's overview and a file write through the real binary over stdio, at
+/// both protocol versions: `describe_repo`'s one result, and a stale `sha`
+/// refused as a tool error that says what to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_describes_a_repo_and_is_told_of_a_stale_sha_at_both_versions() {
+    let token = canary("PYREPO");
+    let (home, fake) = github_home(&token).await;
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = smoke_call(
+            &home,
+            mode,
+            "stdio",
+            "",
+            "github_describe_repo",
+            r#"{"owner": "octocat", "repo": "hello-world"}"#,
+        );
+        assert_eq!(seen["protocol"], protocol);
+        assert_eq!(seen["is_error"], false, "{seen}");
+        let described: Value = serde_json::from_str(seen["text"].as_str().unwrap()).unwrap();
+        assert_eq!(described["readme"]["text"], "# Hello World\n\nHi!\n");
+        assert_eq!(described["open_pull_requests"]["count"], 1);
+
+        let seen = smoke_call(
+            &home,
+            mode,
+            "stdio",
+            "",
+            "github_create_or_update_file",
+            r#"{"owner": "octocat", "repo": "hello-world", "path": "README.md",
+                "content": "new", "message": "m", "sha": "0000000"}"#,
+        );
+        assert_eq!(seen["is_error"], true, "{seen}");
+        let text = seen["text"].as_str().unwrap();
+        assert!(text.contains("README.md does not match 0000000"), "{text}");
+        assert!(
+            text.contains("get_file_contents gives the current sha"),
+            "{text}"
+        );
+        assert!(!text.contains(&token));
+    }
+    let puts = fake
+        .api_requests()
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .count();
+    assert_eq!(puts, 2, "one refused PUT per protocol version");
+}

@@ -29,15 +29,8 @@ pub async fn serve_on(app: Router, addr: std::net::SocketAddr) -> std::net::Sock
 
 /// A URL query as a map, names and values percent-decoded (`%24top` is `$top`).
 pub fn parse_query(query: Option<&str>) -> HashMap<String, String> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
+    // As servers read it: `+` is a space (reqwest writes spaces so).
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }

@@ -44,8 +44,11 @@ async fn tools_are_listed_with_the_account_argument_and_annotations() {
         writes,
         [
             "github_add_issue_comment",
+            "github_create_branch",
             "github_create_issue",
+            "github_create_or_update_file",
             "github_create_pull_request",
+            "github_delete_file",
             "github_update_issue",
         ]
     );

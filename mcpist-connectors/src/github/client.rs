@@ -14,6 +14,8 @@ pub(super) struct Page {
     pub(super) body: Value,
     /// The `Link` header has a `rel="next"` page.
     pub(super) has_next: bool,
+    /// GitHub answered `201 Created` (the contents API: a new file).
+    pub(super) created: bool,
 }
 
 /// `GET` of `segments` (each one path segment) with `query`.
@@ -47,6 +49,16 @@ pub(super) async fn get_text(
 /// `POST` of `body` to `segments`.
 pub(super) async fn post(ctx: &CallContext, segments: &[&str], body: Value) -> Result<Page> {
     send(ctx, Method::POST, segments, &[], Some(body)).await
+}
+
+/// `PUT` of `body` to `segments`.
+pub(super) async fn put(ctx: &CallContext, segments: &[&str], body: Value) -> Result<Page> {
+    send(ctx, Method::PUT, segments, &[], Some(body)).await
+}
+
+/// `DELETE` of `segments`, with `body` (the contents API takes its arguments there).
+pub(super) async fn delete(ctx: &CallContext, segments: &[&str], body: Value) -> Result<Page> {
+    send(ctx, Method::DELETE, segments, &[], Some(body)).await
 }
 
 /// `PATCH` of `body` to `segments`.
@@ -90,7 +102,11 @@ async fn classify(upstream: &Upstream, response: Response) -> Result<Page> {
                 message: "GitHub answered with a body that is not JSON".into(),
             }
         })?;
-        return Ok(Page { body, has_next });
+        return Ok(Page {
+            body,
+            has_next,
+            created: status == reqwest::StatusCode::CREATED,
+        });
     }
     let message = error_message(upstream, response).await?;
     Err(status_error(

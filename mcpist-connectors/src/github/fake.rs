@@ -102,6 +102,11 @@ struct Shared {
     failures: Option<(StatusCode, usize, Option<&'static str>)>,
     // While `true`, token requests are held (counted, not answered).
     hold: Option<tokio::sync::watch::Sender<bool>>,
+    // The next API requests wait until this many have arrived (see
+    // `FakeGithub::gather_api_requests`): how many are still to come.
+    gather: Option<tokio::sync::watch::Sender<usize>>,
+    // Searches still allowed before the search rate limit answers (None: no limit).
+    searches_left: Option<usize>,
     // Every PKCE code verifier a code exchange presented.
     verifiers: Vec<String>,
     // Refresh tokens retired by rotation → the login they belonged to.
@@ -230,6 +235,19 @@ impl FakeGithub {
             .send_replace(true);
     }
 
+    /// The next `n` API requests are each held until all `n` have arrived,
+    /// so a test knows they were in flight together: a client that sends
+    /// them one after another never gets an answer.
+    pub fn gather_api_requests(&self, n: usize) {
+        self.lock().gather = Some(tokio::sync::watch::channel(n).0);
+    }
+
+    /// Allows `n` more searches; later ones hit the search rate limit, which
+    /// GitHub keeps apart from the core one (`x-ratelimit-resource: search`).
+    pub fn limit_searches(&self, n: usize) {
+        self.lock().searches_left = Some(n);
+    }
+
     /// Lets the held token requests (and later ones) be answered.
     pub fn release_token_endpoint(&self) {
         if let Some(hold) = &self.lock().hold {
@@ -332,6 +350,20 @@ async fn handle(
     let Some(rest) = uri.path().strip_prefix("/api/v3/") else {
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
+    let gathering = {
+        let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let arrived = shared.gather.as_ref().map(|gather| {
+            gather.send_modify(|left| *left = left.saturating_sub(1));
+            gather.subscribe()
+        });
+        if arrived.as_ref().is_some_and(|a| *a.borrow() == 0) {
+            shared.gather = None;
+        }
+        arrived
+    };
+    if let Some(mut arrived) = gathering {
+        let _ = arrived.wait_for(|left| *left == 0).await;
+    }
     let injected = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
         match &mut shared.failures {
@@ -355,6 +387,28 @@ async fn handle(
                 .insert("retry-after", HeaderValue::from_static(after));
         }
         return r;
+    }
+    if rest.starts_with("search/") {
+        let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(left) = &mut shared.searches_left {
+            if *left == 0 {
+                let mut r = error(
+                    StatusCode::FORBIDDEN,
+                    "API rate limit exceeded for user ID 1.",
+                );
+                let reset = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs() + 60)
+                    .unwrap_or(60);
+                let h = r.headers_mut();
+                h.insert("x-ratelimit-limit", HeaderValue::from_static("30"));
+                h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+                h.insert("x-ratelimit-resource", HeaderValue::from_static("search"));
+                h.insert("x-ratelimit-reset", HeaderValue::from(reset));
+                return r;
+            }
+            *left -= 1;
+        }
     }
     if rest.starts_with("repos/slow/") {
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
@@ -382,7 +436,7 @@ async fn handle(
     if let Some(response) = owner.and_then(|o| magic_owner(o, authorization.as_deref())) {
         return response;
     }
-    if method == Method::POST || method == Method::PATCH {
+    if [Method::POST, Method::PATCH, Method::PUT, Method::DELETE].contains(&method) {
         return write(&method, &segments, &login, body.unwrap_or(Value::Null));
     }
     if method != Method::GET {
@@ -462,11 +516,91 @@ fn more_reads(
             query,
             "/api/v3/commits",
         ),
-        ["repos", owner, repo, "commits", sha] if has_repo(login, owner, repo) => {
+        ["repos", owner, repo, "commits", reference] if has_repo(login, owner, repo) => {
+            let sha = BRANCHES
+                .iter()
+                .find(|(name, _)| name == reference)
+                .map_or(*reference, |(_, sha)| *sha);
             let mut c = commit(sha, "Add --json");
-            c["stats"] = json!({"total": 43, "additions": 40, "deletions": 3});
-            c["files"] = json!([{"filename": "src/main.rs", "status": "modified", "additions": 40, "deletions": 3}]);
+            match sha {
+                "6dcb09b" | "a5c3d2e" => {
+                    c["stats"] = json!({"total": 43, "additions": 40, "deletions": 3});
+                    c["files"] = json!([{"sha": "bbcd538", "filename": "src/main.rs", "status": "modified",
+                        "additions": 40, "deletions": 3, "changes": 43,
+                        "patch": "@@ -1 +1,2 @@\n fn main() {}\n+// --json"}]);
+                }
+                // A large commit: six files with a 25,268-byte patch each.
+                "b16b16b" => {
+                    let line = format!("+{}\n", "x".repeat(99));
+                    let files: Vec<Value> = (1..=6)
+                        .map(|n| {
+                            json!({"sha": "bbcd538", "filename": format!("gen/f{n}.txt"),
+                            "status": "added", "additions": 250, "deletions": 0, "changes": 250,
+                            "patch": format!("@@ -0,0 +1,250 @@\n{}", line.repeat(250))})
+                        })
+                        .collect();
+                    c["stats"] = json!({"total": 1500, "additions": 1500, "deletions": 0});
+                    c["files"] = json!(files);
+                }
+                _ => {
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &format!("No commit found for SHA: {reference}"),
+                    );
+                }
+            }
             ok(c)
+        }
+        ["repos", owner, repo, "git", "ref", "heads", name @ ..]
+            if has_repo(login, owner, repo) =>
+        {
+            let name = name.join("/");
+            match BRANCHES.iter().find(|(b, _)| *b == name) {
+                Some((_, sha)) => ok(
+                    json!({"ref": format!("refs/heads/{name}"), "node_id": "REF_2",
+                    "url": format!("https://api.github.com/repos/{owner}/{repo}/git/refs/heads/{name}"),
+                    "object": {"type": "commit", "sha": sha,
+                        "url": format!("https://api.github.com/repos/{owner}/{repo}/git/commits/{sha}")}}),
+                ),
+                None => error(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
+        ["repos", owner, repo, "compare", basehead] if has_repo(login, owner, repo) => {
+            // `json-flag` (6dcb09b) is one commit ahead of `main` (a5c3d2e).
+            let order = |r: &str| {
+                BRANCHES
+                    .iter()
+                    .position(|(name, sha)| *name == r || *sha == r)
+            };
+            let Some((Some(base), Some(head))) = basehead
+                .split_once("...")
+                .map(|(b, h)| (order(b), order(h)))
+            else {
+                return error(StatusCode::NOT_FOUND, "Not Found");
+            };
+            let (status, ahead, behind) = match head.cmp(&base) {
+                std::cmp::Ordering::Equal => ("identical", 0, 0),
+                std::cmp::Ordering::Greater => ("ahead", 1, 0),
+                std::cmp::Ordering::Less => ("behind", 0, 1),
+            };
+            let (commits, files) = if ahead == 1 {
+                (
+                    json!([commit("6dcb09b", "Add --json")]),
+                    json!([{"sha": "bbcd538", "filename": "src/main.rs", "status": "modified",
+                        "additions": 40, "deletions": 3, "changes": 43,
+                        "patch": "@@ -1 +1,2 @@\n fn main() {}\n+// --json"}]),
+                )
+            } else {
+                (json!([]), json!([]))
+            };
+            ok(json!({
+                "url": format!("https://api.github.com/repos/{owner}/{repo}/compare/{basehead}"),
+                "html_url": format!("https://github.com/{owner}/{repo}/compare/{basehead}"),
+                "base_commit": commit(BRANCHES[base].1, "Initial commit"),
+                "merge_base_commit": commit("a5c3d2e", "Initial commit"),
+                "status": status, "ahead_by": ahead, "behind_by": behind,
+                "total_commits": ahead, "commits": commits, "files": files
+            }))
         }
         ["repos", owner, repo, "issues", number, "comments"] if has_repo(login, owner, repo) => {
             ok(json!([
@@ -515,8 +649,24 @@ fn more_reads(
              "html_url": "https://github.com/octocat/hello-world/blob/main/src/main.rs",
              "repository": repos_of("octocat")[0].clone(), "score": 1.0}]}),
         ),
-        ["search", "issues"] => ok(json!({"total_count": 2, "incomplete_results": false,
-            "items": issues("octocat", "hello-world").into_iter().take(2).collect::<Vec<_>>()})),
+        ["search", "issues"] => {
+            // The `is:` qualifiers GitHub documents for issue search.
+            let q = query.get("q").map(String::as_str).unwrap_or_default();
+            let words: Vec<&str> = q.split_whitespace().collect();
+            let found: Vec<Value> = issues("octocat", "hello-world")
+                .into_iter()
+                .filter(|i| {
+                    let pr = i.get("pull_request").is_some();
+                    words.iter().all(|w| match *w {
+                        "is:pr" => pr,
+                        "is:issue" => !pr,
+                        "is:open" | "is:closed" => i["state"] == w[3..],
+                        _ => true,
+                    })
+                })
+                .collect();
+            ok(json!({"total_count": found.len(), "incomplete_results": false, "items": found}))
+        }
         ["repos", owner, repo, "actions", "workflows"] if has_repo(login, owner, repo) => {
             ok(json!({
             "total_count": 1, "workflows": [{"id": 161335, "node_id": "MDg6V29ya2Zsb3cxNjEzMzU=", "name": "CI",
@@ -536,6 +686,14 @@ fn more_reads(
             ok(json!([{"id": "22249084947", "type": "PushEvent",
             "actor": user_ref(user), "repo": {"id": 1, "name": format!("{user}/hello-world")},
             "public": true, "created_at": "2024-01-22T10:00:00Z"}]))
+        }
+        ["repos", owner, repo, "readme"] if has_repo(login, owner, repo) && *repo != "linguist" => {
+            more_reads(
+                &["repos", owner, repo, "contents", "README.md"],
+                login,
+                query,
+                headers,
+            )
         }
         ["repos", owner, repo, "contents", rest @ ..] if has_repo(login, owner, repo) => {
             use base64::Engine as _;
@@ -820,6 +978,14 @@ fn write(method: &Method, segments: &[&str], login: &str, body: Value) -> Respon
                 "html_url": format!("https://github.com/{owner}/{repo}/pull/5")}),
             )
         }
+        (&Method::PUT | &Method::DELETE, ["repos", owner, repo, "contents", path @ ..])
+            if has_repo(login, owner, repo) && !path.is_empty() =>
+        {
+            file_write(method, owner, repo, &path.join("/"), &body)
+        }
+        (&Method::POST, ["repos", owner, repo, "git", "refs"]) if has_repo(login, owner, repo) => {
+            create_ref(owner, repo, &body)
+        }
         (&Method::PATCH, ["repos", owner, repo, "issues", number])
             if has_repo(login, owner, repo) =>
         {
@@ -840,6 +1006,128 @@ fn write(method: &Method, segments: &[&str], login: &str, body: Value) -> Respon
         }
         _ => error(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+/// The files of every repository: path → blob SHA.
+const FILES: &[(&str, &str)] = &[("README.md", "3d21ec5")];
+
+/// The branches of every repository: name → head commit SHA.
+const BRANCHES: &[(&str, &str)] = &[("main", "a5c3d2e"), ("json-flag", "6dcb09b")];
+
+/// `422` with GitHub's `Invalid request.` wording for a missing field.
+fn invalid_request(field: &str) -> Response {
+    error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &format!("Invalid request.\n\n\"{field}\" wasn't supplied."),
+    )
+}
+
+/// `PUT` / `DELETE /repos/{owner}/{repo}/contents/{path}`, as GitHub answers
+/// them: the branch is checked first (404), then the fields (422), then the
+/// `sha` of an existing file (missing: 422, stale: 409; ignored for a new
+/// file, which is `201 Created`).
+fn file_write(method: &Method, owner: &str, repo: &str, path: &str, body: &Value) -> Response {
+    let branch = body.get("branch").and_then(Value::as_str).unwrap_or("main");
+    if !BRANCHES.iter().any(|(name, _)| *name == branch) {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    if body.get("message").and_then(Value::as_str).is_none() {
+        return invalid_request("message");
+    }
+    let existing = FILES.iter().find(|(p, _)| *p == path).map(|(_, sha)| *sha);
+    let deleting = method == Method::DELETE;
+    if deleting && existing.is_none() {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let content = if deleting {
+        None
+    } else {
+        use base64::Engine as _;
+        let Some(encoded) = body.get("content").and_then(Value::as_str) else {
+            return invalid_request("content");
+        };
+        match base64::engine::general_purpose::STANDARD.decode(encoded) {
+            Ok(bytes) => Some(bytes),
+            Err(_) => {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "content is not valid Base64",
+                );
+            }
+        }
+    };
+    if let Some(current) = existing {
+        match body.get("sha").and_then(Value::as_str) {
+            None => return invalid_request("sha"),
+            Some(sha) if sha != current => {
+                return error(
+                    StatusCode::CONFLICT,
+                    &format!("{path} does not match {sha}"),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    let commit = json!({
+        "sha": "7638417db6d59f3c431d3e1f261cc637155684cd", "node_id": "C_2",
+        "url": format!("https://api.github.com/repos/{owner}/{repo}/git/commits/7638417db6d59f3c431d3e1f261cc637155684cd"),
+        "html_url": format!("https://github.com/{owner}/{repo}/commit/7638417db6d59f3c431d3e1f261cc637155684cd"),
+        "author": {"name": "Mona Octocat", "email": "mona@github.com", "date": "2024-02-03T10:00:00Z"},
+        "committer": {"name": "Mona Octocat", "email": "mona@github.com", "date": "2024-02-03T10:00:00Z"},
+        "message": body["message"], "tree": {"sha": "691272480426f78a0138979dd3ce63b77f706feb"},
+        "parents": [{"sha": "a5c3d2e"}],
+        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null}
+    });
+    let Some(bytes) = content else {
+        return ok(json!({"content": null, "commit": commit}));
+    };
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let answer = json!({
+        "content": {
+            "name": name, "path": path, "sha": "95b966ae1c166bd92f8ae7d1c313e738c731dfc3",
+            "size": bytes.len(), "type": "file",
+            "url": format!("https://api.github.com/repos/{owner}/{repo}/contents/{path}"),
+            "html_url": format!("https://github.com/{owner}/{repo}/blob/{branch}/{path}"),
+            "download_url": format!("https://raw.githubusercontent.com/{owner}/{repo}/{branch}/{path}"),
+        },
+        "commit": commit,
+    });
+    let mut response = ok(answer);
+    if existing.is_none() {
+        *response.status_mut() = StatusCode::CREATED;
+    }
+    response
+}
+
+/// `POST /repos/{owner}/{repo}/git/refs`: `422 Reference already exists` for
+/// a taken name, `422 Object does not exist` for an unknown SHA.
+fn create_ref(owner: &str, repo: &str, body: &Value) -> Response {
+    let Some(name) = body.get("ref").and_then(Value::as_str) else {
+        return invalid_request("ref");
+    };
+    let Some(sha) = body.get("sha").and_then(Value::as_str) else {
+        return invalid_request("sha");
+    };
+    let Some(branch) = name.strip_prefix("refs/heads/") else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Reference name must start with 'refs/' and have at least two slashes.",
+        );
+    };
+    if BRANCHES.iter().any(|(b, _)| *b == branch) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists");
+    }
+    if !BRANCHES.iter().any(|(_, s)| *s == sha) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Object does not exist");
+    }
+    let mut response = ok(json!({
+        "ref": name, "node_id": "REF_1",
+        "url": format!("https://api.github.com/repos/{owner}/{repo}/git/{name}"),
+        "object": {"type": "commit", "sha": sha,
+            "url": format!("https://api.github.com/repos/{owner}/{repo}/git/commits/{sha}")}
+    }));
+    *response.status_mut() = StatusCode::CREATED;
+    response
 }
 
 fn magic_owner(owner: &str, authorization: Option<&str>) -> Option<Response> {

@@ -9,8 +9,11 @@
 //! ```
 
 mod client;
+mod contents;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod git;
+mod overview;
 mod reads;
 mod resources;
 mod results;

@@ -158,27 +158,6 @@ pub(super) const READS: &[Read] = &[
         items_key: None,
     },
     Read {
-        name: "get_commit",
-        description: "One commit with its changed files.",
-        toolset: "repos",
-        path: "repos/{owner}/{repo}/commits/{ref}",
-        params: &[
-            OWNER,
-            REPO,
-            req("ref", Kind::Str, "Commit SHA, branch or tag"),
-        ],
-        fields: &[
-            "sha",
-            "message=commit/message",
-            "author=commit/author/name",
-            "date=commit/author/date",
-            "stats",
-            "files",
-        ],
-        list: false,
-        items_key: None,
-    },
-    Read {
         name: "list_issue_comments",
         description: "Comments on an issue or pull request, oldest first.",
         toolset: "issues",

@@ -54,10 +54,18 @@ pub(super) fn specs() -> Vec<ResourceSpec> {
 /// The discussions a write changed: a comment on, or an edit of, an issue
 /// or pull request (GitHub numbers both alike; each has its own URI).
 pub(super) fn changed(tool: &str, args: &JsonObject) -> Vec<String> {
+    let (owner, repo) = (text(args, "owner"), text(args, "repo"));
+    if matches!(tool, "create_or_update_file" | "delete_file") {
+        // The file at the branch written to; without a branch the write went
+        // to the default branch, whose name this does not know.
+        return match (text(args, "branch"), text(args, "path").trim_matches('/')) {
+            ("", _) | (_, "") => Vec::new(),
+            (branch, path) => vec![format!("github://{owner}/{repo}/blob/{branch}/{path}")],
+        };
+    }
     if !matches!(tool, "add_issue_comment" | "update_issue") {
         return Vec::new();
     }
-    let (owner, repo) = (text(args, "owner"), text(args, "repo"));
     let Some(number) = args.get("issue_number").and_then(Value::as_u64) else {
         return Vec::new();
     };

@@ -35,3 +35,21 @@ pub(super) fn paged_items(items: Vec<Value>, page: &Page, current: u32) -> Value
     }
     out
 }
+
+/// The text of a contents-API file answer (`encoding: base64`, wrapped at 60
+/// columns); `None` when it has no content there or is not UTF-8.
+pub(super) fn file_text(body: &Value) -> Option<String> {
+    use base64::Engine as _;
+    if body["encoding"] != "base64" {
+        return None;
+    }
+    let packed: String = body["content"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(packed)
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use super::{
     client::{self, Page, truncate},
+    contents, git, overview,
     reads::{READS, REPO_FIELDS},
-    results::{json_result, list, paged_items},
+    results::{file_text, json_result, list, paged_items},
 };
 
 /// Longest issue body returned, in bytes.
@@ -141,6 +142,9 @@ pub(super) fn all() -> Vec<ToolSpec> {
     ]
     .into_iter()
     .chain(READS.iter().map(|r| r.spec()))
+    .chain(git::specs())
+    .chain(contents::specs())
+    .chain(overview::specs())
     .collect()
 }
 
@@ -167,6 +171,9 @@ pub(super) async fn call(
             Ok(CallToolResult::success(vec![ContentBlock::text(diff)]))
         }
         "create_pull_request" => create_pull_request(ctx, parse(args)?).await,
+        "get_commit" | "compare_commits" | "create_branch" => git::call(ctx, tool, args).await,
+        "describe_repo" => overview::call(ctx, args).await,
+        "create_or_update_file" | "delete_file" => contents::call(ctx, tool, args).await,
         other => match READS.iter().find(|r| r.name == other) {
             Some(read) => read.run(ctx, &args).await,
             None => Err(Error::InvalidArguments(format!(
@@ -176,7 +183,7 @@ pub(super) async fn call(
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(args: JsonObject) -> Result<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(args: JsonObject) -> Result<T> {
     serde_json::from_value(Value::Object(args)).map_err(|e| Error::InvalidArguments(e.to_string()))
 }
 
@@ -184,7 +191,7 @@ fn paged(items: Vec<Value>, page: &Page, current: u32) -> CallToolResult {
     json_result(paged_items(items, page, current))
 }
 
-fn pick(source: &Value, fields: &[&str]) -> Value {
+pub(super) fn pick(source: &Value, fields: &[&str]) -> Value {
     mcpist_core::output::project(source, fields)
 }
 
@@ -236,11 +243,11 @@ struct ListRepos {
     page: u32,
 }
 
-fn default_per_page() -> u32 {
+pub(super) fn default_per_page() -> u32 {
     30
 }
 
-fn first_page() -> u32 {
+pub(super) fn first_page() -> u32 {
     1
 }
 
@@ -462,17 +469,7 @@ async fn get_file_contents(ctx: &CallContext, args: FileContents) -> Result<Call
     let body = &page.body;
     let mut out = pick(body, &["path", "size", "sha", "type"]);
     if body["encoding"] == "base64" {
-        use base64::Engine as _;
-        let packed: String = body["content"]
-            .as_str()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        match base64::engine::general_purpose::STANDARD
-            .decode(packed)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-        {
+        match file_text(body) {
             Some(mut text) => {
                 truncate(&mut text, MAX_TEXT);
                 out["content"] = json!(text);
