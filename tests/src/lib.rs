@@ -39,6 +39,47 @@ pub async fn listed_tools_of(
     tools
 }
 
+/// The registered service `service` built from its config `table` (point
+/// its `base_url` at a fake), with one account `me` holding the static
+/// `token`, served by a real [`McpServer`] (the `mcpist` binary's wording of
+/// remedies) to an rmcp client.
+pub async fn serve_with_token(
+    service: &str,
+    table: Value,
+    token: &str,
+) -> RunningService<RoleClient, ()> {
+    use mcpist_core::{
+        Exchanger, MemoryStore, Service, TokenStore,
+        store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
+    };
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let credential = Credential::static_token(secrecy::SecretString::from(token.to_owned()))
+        .expect("a static token");
+    store
+        .put(
+            &AccountKey::new(service, "me").expect("a valid account key"),
+            AccountWrite {
+                credential,
+                identity: None,
+                status: AccountStatus::Ok,
+            },
+            Expect::Any,
+        )
+        .await
+        .expect("the account is stored");
+    let registration =
+        Registration::find(service).unwrap_or_else(|| panic!("{service} is not registered"));
+    let service = Service::from_config(registration, table).expect("the service's config");
+    let exchanger = Exchanger::new(store.clone(), store.clone())
+        .expect("an exchanger")
+        .with_guide(std::sync::Arc::new(mcpist_core::guide::McpistCli));
+    let server = McpServer::builder(exchanger, store)
+        .service(service)
+        .build()
+        .expect("the server builds");
+    connect(server).await
+}
+
 /// Every tool the connectors on by default list, as a server with no config serves them.
 pub fn default_tool_count() -> usize {
     Registration::all()

@@ -2,16 +2,10 @@
 //! client, against a fake Asana built from Asana's own OpenAPI document
 //! (`mcpist-connectors/vendor/asana/openapi.json`).
 
-use std::sync::Arc;
-
 use mcpist_connectors::catalog::fake::asana::{FREE_WORKSPACE, FakeAsana, PROJECT, WORKSPACE};
-use mcpist_core::{
-    Exchanger, McpServer, MemoryStore, Registration, Service, TokenStore,
-    store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
-};
+use mcpist_core::Registration;
 use mcpist_tests::{canary, json_of, text};
 use rmcp::{RoleClient, model::CallToolResult, service::RunningService};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 struct Setup {
@@ -24,32 +18,8 @@ async fn setup() -> Setup {
     let fake = FakeAsana::start().await;
     let token = canary("asana");
     fake.accept_token(&token);
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put(
-            &AccountKey::new("asana", "me").unwrap(),
-            AccountWrite {
-                credential: Credential::static_token(SecretString::from(token.clone())).unwrap(),
-                identity: None,
-                status: AccountStatus::Ok,
-            },
-            Expect::Any,
-        )
-        .await
-        .unwrap();
-    let service = Service::from_config(
-        Registration::find("asana").expect("asana is in the catalog"),
-        json!({"base_url": fake.base_url()}),
-    )
-    .unwrap();
-    let exchanger = Exchanger::new(store.clone(), store.clone())
-        .unwrap()
-        .with_guide(Arc::new(mcpist_core::guide::McpistCli));
-    let server = McpServer::builder(exchanger, store)
-        .service(service)
-        .build()
-        .unwrap();
-    let client = mcpist_tests::connect(server).await;
+    let client =
+        mcpist_tests::serve_with_token("asana", json!({"base_url": fake.base_url()}), &token).await;
     Setup {
         fake,
         client,

@@ -2,16 +2,10 @@
 //! client, against a fake built from the vendored discovery document
 //! (`mcpist-connectors/vendor/google_tasks/discovery.json`).
 
-use std::sync::Arc;
-
 use mcpist_connectors::catalog::fake::google_tasks::{FakeGoogleTasks, GROCERIES, MY_TASKS};
-use mcpist_core::{
-    Exchanger, McpServer, MemoryStore, Registration, Service, TokenStore,
-    store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
-};
+use mcpist_core::Registration;
 use mcpist_tests::{canary, json_of, text};
 use rmcp::{RoleClient, model::CallToolResult, service::RunningService};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 struct Setup {
@@ -24,32 +18,12 @@ async fn setup() -> Setup {
     let fake = FakeGoogleTasks::start().await;
     let token = canary("gtasks");
     fake.accept_token(&token);
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put(
-            &AccountKey::new("google_tasks", "me").unwrap(),
-            AccountWrite {
-                credential: Credential::static_token(SecretString::from(token.clone())).unwrap(),
-                identity: None,
-                status: AccountStatus::Ok,
-            },
-            Expect::Any,
-        )
-        .await
-        .unwrap();
-    let service = Service::from_config(
-        Registration::find("google_tasks").expect("google_tasks is in the catalog"),
+    let client = mcpist_tests::serve_with_token(
+        "google_tasks",
         json!({"base_url": fake.base_url()}),
+        &token,
     )
-    .unwrap();
-    let exchanger = Exchanger::new(store.clone(), store.clone())
-        .unwrap()
-        .with_guide(Arc::new(mcpist_core::guide::McpistCli));
-    let server = McpServer::builder(exchanger, store)
-        .service(service)
-        .build()
-        .unwrap();
-    let client = mcpist_tests::connect(server).await;
+    .await;
     Setup {
         fake,
         client,

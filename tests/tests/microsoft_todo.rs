@@ -2,16 +2,10 @@
 //! rmcp client, against a fake Graph built from the vendored description
 //! (`mcpist-connectors/vendor/microsoft_todo`: Graph's CSDL types and paths).
 
-use std::sync::Arc;
-
 use mcpist_connectors::catalog::fake::microsoft_todo::{FakeMicrosoftTodo, SHOPPING, TASKS};
-use mcpist_core::{
-    Exchanger, McpServer, MemoryStore, Registration, Service, TokenStore,
-    store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
-};
+use mcpist_core::Registration;
 use mcpist_tests::{canary, json_of, text};
 use rmcp::{RoleClient, model::CallToolResult, service::RunningService};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 struct Setup {
@@ -24,32 +18,12 @@ async fn setup() -> Setup {
     let fake = FakeMicrosoftTodo::start().await;
     let token = canary("mstodo");
     fake.accept_token(&token);
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put(
-            &AccountKey::new("microsoft_todo", "me").unwrap(),
-            AccountWrite {
-                credential: Credential::static_token(SecretString::from(token.clone())).unwrap(),
-                identity: None,
-                status: AccountStatus::Ok,
-            },
-            Expect::Any,
-        )
-        .await
-        .unwrap();
-    let service = Service::from_config(
-        Registration::find("microsoft_todo").expect("microsoft_todo is in the catalog"),
+    let client = mcpist_tests::serve_with_token(
+        "microsoft_todo",
         json!({"base_url": fake.base_url()}),
+        &token,
     )
-    .unwrap();
-    let exchanger = Exchanger::new(store.clone(), store.clone())
-        .unwrap()
-        .with_guide(Arc::new(mcpist_core::guide::McpistCli));
-    let server = McpServer::builder(exchanger, store)
-        .service(service)
-        .build()
-        .unwrap();
-    let client = mcpist_tests::connect(server).await;
+    .await;
     Setup {
         fake,
         client,

@@ -2,16 +2,10 @@
 //! client, against a fake Todoist built from the vendored API description
 //! (`mcpist-connectors/vendor/todoist/openapi.json`).
 
-use std::sync::Arc;
-
 use mcpist_connectors::catalog::fake::todoist::{FakeTodoist, WORK};
-use mcpist_core::{
-    Exchanger, McpServer, MemoryStore, Registration, Service, TokenStore,
-    store::{AccountKey, AccountStatus, AccountWrite, Credential, Expect},
-};
+use mcpist_core::Registration;
 use mcpist_tests::{canary, json_of, text};
 use rmcp::{RoleClient, model::CallToolResult, service::RunningService};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 struct Setup {
@@ -29,36 +23,11 @@ async fn setup_with(extra: Value) -> Setup {
     let fake = FakeTodoist::start().await;
     let token = canary("todoist");
     fake.accept_token(&token);
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put(
-            &AccountKey::new("todoist", "me").unwrap(),
-            AccountWrite {
-                credential: Credential::static_token(SecretString::from(token.clone())).unwrap(),
-                identity: None,
-                status: AccountStatus::Ok,
-            },
-            Expect::Any,
-        )
-        .await
-        .unwrap();
     let mut table = json!({"base_url": fake.base_url()});
     for (k, v) in extra.as_object().unwrap() {
         table[k] = v.clone();
     }
-    let service = Service::from_config(
-        Registration::find("todoist").expect("todoist is in the catalog"),
-        table,
-    )
-    .unwrap();
-    let exchanger = Exchanger::new(store.clone(), store.clone())
-        .unwrap()
-        .with_guide(Arc::new(mcpist_core::guide::McpistCli));
-    let server = McpServer::builder(exchanger, store)
-        .service(service)
-        .build()
-        .unwrap();
-    let client = mcpist_tests::connect(server).await;
+    let client = mcpist_tests::serve_with_token("todoist", table, &token).await;
     Setup {
         fake,
         client,
@@ -326,32 +295,12 @@ async fn a_rate_limit_says_when_to_retry_from_the_body() {
 #[tokio::test]
 async fn a_token_todoist_refuses_says_how_to_reconnect() {
     let fake = FakeTodoist::start().await; // knows no token
-    let store = Arc::new(MemoryStore::new());
-    store
-        .put(
-            &AccountKey::new("todoist", "me").unwrap(),
-            AccountWrite {
-                credential: Credential::static_token(SecretString::from(canary("stale"))).unwrap(),
-                identity: None,
-                status: AccountStatus::Ok,
-            },
-            Expect::Any,
-        )
-        .await
-        .unwrap();
-    let service = Service::from_config(
-        Registration::find("todoist").unwrap(),
+    let client = mcpist_tests::serve_with_token(
+        "todoist",
         json!({"base_url": fake.base_url()}),
+        &canary("stale"),
     )
-    .unwrap();
-    let exchanger = Exchanger::new(store.clone(), store.clone())
-        .unwrap()
-        .with_guide(Arc::new(mcpist_core::guide::McpistCli));
-    let server = McpServer::builder(exchanger, store)
-        .service(service)
-        .build()
-        .unwrap();
-    let client = mcpist_tests::connect(server).await;
+    .await;
     let r = mcpist_tests::call(&client, "todoist_list_projects", json!({})).await;
     assert_eq!(r.is_error, Some(true));
     assert!(text(&r).contains("Invalid token"), "{}", text(&r));
