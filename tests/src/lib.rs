@@ -124,6 +124,24 @@ pub async fn call(
         .expect("a tool result, not a protocol error")
 }
 
+/// [`call`], asserting that `secret` (the account's token) appears nowhere
+/// in the result.
+pub async fn call_hiding(
+    client: &RunningService<RoleClient, ()>,
+    secret: &str,
+    tool: &str,
+    args: Value,
+) -> CallToolResult {
+    let result = call(client, tool, args).await;
+    assert!(
+        !serde_json::to_string(&result)
+            .expect("a result serializes")
+            .contains(secret),
+        "the token leaked into a result of {tool}"
+    );
+    result
+}
+
 /// The text blocks of `result`, joined by newlines.
 pub fn text(result: &CallToolResult) -> String {
     result
